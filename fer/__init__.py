@@ -1,0 +1,1 @@
+"""The facial-emotion lab: FER2013 data, balancing, training, evaluation and inference."""

@@ -1,0 +1,85 @@
+"""Class balancing of the training split, on sample indices, with imbalanced-learn.
+
+The samplers see a column of indices instead of 2,304 pixels per face: the result says which
+training images to use (with repeats) and never copies an image. Only the training split is
+ever resampled; test and validation stay as they are so numbers stay comparable.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from imblearn.over_sampling import RandomOverSampler
+from imblearn.under_sampling import RandomUnderSampler
+from sklearn.utils.class_weight import compute_class_weight
+
+from fer.data import CLASSES, FaceDataset, protocol_splits
+from fer.errors import FerError
+
+STRATEGIES: dict[str, str] = {
+    "none": "train on the data as it is",
+    "oversample": "repeat random images of smaller classes up to the largest (RandomOverSampler)",
+    "undersample": "drop random images of larger classes down to the smallest (RandomUnderSampler)",
+    "class_weight": "keep the data, weight each class's loss by n_samples / (n_classes * n_class)",
+}
+
+STUDY_RANDOM_STATE = 42
+"""The study's RandomOverSampler seed."""
+
+
+@dataclass(frozen=True)
+class Balanced:
+    """Which training images to use, and the loss weight of each class (None = equal)."""
+
+    indices: np.ndarray
+    class_weight: dict[int, float] | None = None
+
+
+def balance(labels: np.ndarray, strategy: str, random_state: int = STUDY_RANDOM_STATE) -> Balanced:
+    """Resample positions ``0..len(labels)-1`` of a training split by ``strategy``.
+
+    ``labels`` are the training labels; the returned indices point into them.
+    """
+    positions = np.arange(len(labels)).reshape(-1, 1)
+    if strategy == "none":
+        return Balanced(positions.ravel())
+    if strategy == "class_weight":
+        present = np.unique(labels)
+        weights = compute_class_weight("balanced", classes=present, y=labels)
+        return Balanced(positions.ravel(), {int(c): float(w) for c, w in zip(present, weights)})
+    samplers = {"oversample": RandomOverSampler, "undersample": RandomUnderSampler}
+    if strategy not in samplers:
+        raise FerError(f"unknown balancing strategy {strategy!r}: choose one of {', '.join(STRATEGIES)}")
+    resampled, _ = samplers[strategy](random_state=random_state).fit_resample(positions, labels)
+    return Balanced(resampled.ravel())
+
+
+def class_counts(dataset: FaceDataset, protocol: str = "thesis", strategy: str = "none") -> pd.DataFrame:
+    """Per-class image counts of every split, before and after balancing the training split.
+
+    Long format (columns ``split``, ``stage``, ``class``, ``count``) so a chart can facet or
+    colour by any of them. Only ``train`` has an ``after`` that can differ from ``before``;
+    ``class_weight`` leaves counts unchanged (it changes the loss, not the data).
+    """
+    rows = []
+    for split, indices in protocol_splits(dataset, protocol).items():
+        labels = dataset.labels[indices]
+        after = labels[balance(labels, strategy).indices] if split == "train" else labels
+        for stage, values in (("before", labels), ("after", after)):
+            counts = np.bincount(values, minlength=len(CLASSES))
+            rows += [{"split": split, "stage": stage, "class": c, "count": int(n)} for c, n in zip(CLASSES, counts)]
+    return pd.DataFrame(rows)
+
+
+def counts_table(counts: pd.DataFrame) -> pd.DataFrame:
+    """:func:`class_counts` as one row per class (plus a total) and one column per split."""
+    columns: dict[str, pd.Series] = {}
+    for (split, stage), group in counts.groupby(["split", "stage"], sort=False):
+        if stage == "before" or split == "train":
+            name = f"{split} (balanced)" if stage == "after" else split
+            columns[name] = group.set_index("class")["count"]
+    table = pd.DataFrame(columns).loc[list(CLASSES)]
+    table.loc["total"] = table.sum()
+    return table

@@ -1,0 +1,313 @@
+"""``python -m fer``: the command line over the library.
+
+Every command prints a readable table, or exactly one JSON document on stdout with ``--json``.
+A problem with the input (:class:`~fer.errors.FerError`) prints one line on stderr and exits
+with status 2; progress of long work goes to stderr so it never mixes with the JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+
+from fer.balance import STRATEGIES
+from fer.data import DATASETS, PROTOCOLS
+from fer.errors import FerError
+from fer.scenarios import ARCHITECTURES, SCENARIOS
+
+EXIT_BAD_INPUT = 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.handler(args)
+    except FerError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m fer", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    data = commands.add_parser("data", help="import FER2013 and show class counts").add_subparsers(
+        required=True, metavar="ACTION"
+    )
+    imp = data.add_parser("import", help="import a Kaggle zip/folder, fer2013.csv or parquet files")
+    imp.add_argument("source", help="zip, folder, CSV or parquet file/folder")
+    imp.add_argument("--json", action="store_true", help="print one JSON document")
+    imp.set_defaults(handler=_data_import)
+
+    summary = data.add_parser("summary", help="per-class counts before/after balancing")
+    summary.add_argument("--balance", default="none", choices=STRATEGIES, help="balancing of the training split")
+    summary.add_argument("--protocol", default="thesis", choices=PROTOCOLS, help="thesis: train/test; standard: train/val/test")
+    summary.add_argument("--data", default="active", choices=DATASETS, help="active = imported if any, else the sample")
+    summary.add_argument("--json", action="store_true", help="print one JSON document")
+    summary.set_defaults(handler=_data_summary)
+
+    train = commands.add_parser("train", help="train a scenario (S1-S4) or a custom configuration")
+    train.add_argument("--scenario", default="custom", choices=[*SCENARIOS, "custom"], help="study scenario or custom")
+    train.add_argument("--arch", choices=ARCHITECTURES, help="custom only: resnet50, vgg19 or cnn (default vgg19)")
+    train.add_argument("--balance", choices=STRATEGIES, help="custom only: balancing of the training split")
+    train.add_argument("--no-augment", dest="augment", action="store_const", const=False, help="turn augmentation off")
+    train.add_argument("--epochs", type=int, help="default 100, as the study")
+    train.add_argument("--batch-size", type=int, help="default 128")
+    train.add_argument("--lr", dest="learning_rate", type=float, help="Adam learning rate (default 1e-4; 1e-3 for cnn)")
+    train.add_argument("--input-size", type=int, help="side the 48x48 faces are resized to (default 48)")
+    train.add_argument("--weights", help="none (from scratch, default), imagenet, or a weights file for the base")
+    train.add_argument("--protocol", choices=PROTOCOLS, help="thesis (default) or standard")
+    train.add_argument("--early-stopping", type=int, metavar="PATIENCE", help="stop after PATIENCE epochs without gain")
+    train.add_argument("--data", choices=DATASETS, help="active (default: imported if any, else the sample), sample, full")
+    train.add_argument("--seed", type=int, help="random seed (default 42)")
+    train.add_argument("--background", action="store_true", help="start in a background process and return")
+    train.add_argument("--json", action="store_true", help="print one JSON document")
+    train.set_defaults(handler=_train)
+
+    listing = commands.add_parser("runs", help="list training runs")
+    listing.add_argument("--json", action="store_true", help="print one JSON document")
+    listing.set_defaults(handler=_runs)
+
+    show = commands.add_parser("show", help="one run's config, status and metrics")
+    show.add_argument("run_id")
+    show.add_argument("--json", action="store_true", help="print one JSON document")
+    show.set_defaults(handler=_show)
+
+    for name, action, text in (
+        ("cancel", _cancel, "stop a queued or running run at its next batch"),
+        ("delete", _delete, "delete a finished, failed or cancelled run"),
+    ):
+        command = commands.add_parser(name, help=text)
+        command.add_argument("run_id")
+        command.set_defaults(handler=action)
+
+    resume = commands.add_parser("resume", help="continue a failed or cancelled run from its last epoch")
+    resume.add_argument("run_id")
+    resume.add_argument("--background", action="store_true", help="resume in a background process and return")
+    resume.add_argument("--json", action="store_true", help="print one JSON document")
+    resume.set_defaults(handler=_resume)
+
+    worker = commands.add_parser("worker")  # internal: the background process of one run
+    worker.add_argument("run_id")
+    worker.set_defaults(handler=_worker)
+    return parser
+
+
+# --------------------------------------------------------------------------------------------
+# data
+
+
+def _data_import(args: argparse.Namespace) -> int:
+    from fer import data
+    from fer.balance import class_counts, counts_table
+
+    dataset = data.import_dataset(args.source, progress=_stderr_progress)
+    counts = _split_counts(dataset, "thesis", "none")["before"]
+    report = {
+        "source": dataset.source,
+        "images": len(dataset),
+        "converted": dataset.converted,
+        "usage": dataset.usage_counts(),
+        "counts": counts,
+    }
+    if args.json:
+        _print_json(report)
+        return 0
+    print(f"Imported {len(dataset):,} faces from {dataset.source}")
+    if dataset.converted:
+        print(f"{dataset.converted:,} image(s) were not 48x48 grayscale and were converted")
+    print("usage: " + ", ".join(f"{name} {n:,}" for name, n in report["usage"].items()))
+    table = counts_table(class_counts(dataset, "thesis", "none"))
+    print(table.drop(columns="train (balanced)").to_string())
+    return 0
+
+
+def _data_summary(args: argparse.Namespace) -> int:
+    from fer import data
+    from fer.balance import class_counts, counts_table
+
+    dataset = data.load_dataset(args.data)
+    counts = _split_counts(dataset, args.protocol, args.balance)
+    if args.json:
+        _print_json(
+            {
+                "dataset": dataset.name,
+                "source": dataset.source,
+                "protocol": args.protocol,
+                "balance": args.balance,
+                **counts,
+            }
+        )
+        return 0
+    print(f"Dataset: {dataset.name} ({dataset.source}), protocol {args.protocol}, balance {args.balance}")
+    print(counts_table(class_counts(dataset, args.protocol, args.balance)).to_string())
+    return 0
+
+
+def _split_counts(dataset: Any, protocol: str, strategy: str) -> dict[str, dict[str, dict[str, int]]]:
+    """``{stage: {split: {class: count}}}`` from :func:`fer.balance.class_counts`."""
+    from fer.balance import class_counts
+
+    counts = class_counts(dataset, protocol, strategy)
+    return {
+        stage: {
+            split: dict(zip(rows["class"], rows["count"].astype(int).tolist()))
+            for split, rows in group.groupby("split", sort=False)
+        }
+        for stage, group in counts.groupby("stage", sort=False)
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# training runs
+
+
+def _train(args: argparse.Namespace) -> int:
+    from fer import runs
+    from fer.scenarios import scenario
+
+    options = ("arch", "balance", "augment", "epochs", "batch_size", "learning_rate", "input_size")
+    options += ("weights", "protocol", "early_stopping", "data", "seed")
+    config = scenario(args.scenario, **{name: getattr(args, name) for name in options})
+    run = runs.start(config, background=args.background, on_status=None if args.json else _print_run_progress)
+    return _report_run(run, args.json)
+
+
+def _resume(args: argparse.Namespace) -> int:
+    from fer import runs
+
+    run = runs.resume(args.run_id, background=args.background, on_status=None if args.json else _print_run_progress)
+    return _report_run(run, args.json)
+
+
+def _report_run(run: Any, as_json: bool) -> int:
+    """The run's outcome; exit status 1 when a foreground run failed."""
+    if as_json:
+        _print_json(_run_document(run))
+    elif run.state in ("queued", "running"):
+        print(f"{run.run_id}: {run.state} in the background; watch with `python -m fer show {run.run_id}`")
+    else:
+        _print_run(run)
+    return 1 if run.state == "failed" else 0
+
+
+def _runs(args: argparse.Namespace) -> int:
+    from fer import runs
+
+    listed = runs.list_runs()
+    if args.json:
+        _print_json([_run_document(run) for run in listed])
+        return 0
+    if not listed:
+        print("No runs yet: start one with `python -m fer train --scenario S2 --epochs 1 --data sample`")
+        return 0
+    rows = []
+    for run in listed:
+        metrics = run.metrics() or {}
+        rows.append(
+            {
+                "run": run.run_id,
+                "scenario": run.config.label,
+                "data": run.config.data,
+                "state": run.state,
+                "epoch": f"{run.status.get('epoch', 0)}/{run.config.epochs}",
+                "test acc": f"{metrics['test_accuracy']:.4f}" if metrics else "",
+                "train s": f"{metrics['train_seconds']:.1f}" if metrics else "",
+            }
+        )
+    print(pd.DataFrame(rows).to_string(index=False))
+    return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    from fer import runs
+
+    run = runs.get_run(args.run_id)
+    if args.json:
+        _print_json(_run_document(run))
+    else:
+        _print_run(run)
+    return 0
+
+
+def _cancel(args: argparse.Namespace) -> int:
+    from fer import runs
+
+    run = runs.cancel(args.run_id)
+    print(f"{run.run_id}: cancel requested; it stops at its next batch")
+    return 0
+
+
+def _delete(args: argparse.Namespace) -> int:
+    from fer import runs
+
+    runs.delete(args.run_id)
+    print(f"{args.run_id}: deleted")
+    return 0
+
+
+def _worker(args: argparse.Namespace) -> int:
+    from fer import runs
+
+    return 0 if runs.execute(args.run_id) in ("completed", "cancelled") else 1
+
+
+def _run_document(run: Any) -> dict[str, Any]:
+    return {
+        "run_id": run.run_id,
+        "path": str(run.path),
+        "config": run.config.to_dict(),
+        "status": run.status,
+        "metrics": run.metrics(),
+    }
+
+
+def _print_run(run: Any) -> None:
+    status = run.status
+    print(f"{run.run_id}: {run.config.label}, {run.state}, epoch {status.get('epoch', 0)}/{run.config.epochs}")
+    if status.get("error"):
+        print(f"  {status['error']}")
+    metrics = run.metrics()
+    if metrics:
+        print(
+            f"  test accuracy {metrics['test_accuracy']:.4f} ({metrics['test_split']}, {metrics['test_images']} images), "
+            f"macro precision {metrics['precision_macro']:.4f}, macro recall {metrics['recall_macro']:.4f}, "
+            f"train accuracy {metrics['train_accuracy']:.4f}"
+        )
+        print(
+            f"  {metrics['train_seconds']:.1f} s training ({metrics['images_per_second']:.0f} img/s) on "
+            f"{metrics['device']}, {metrics['backend']}, weights {metrics['weights']}, data {metrics['dataset']}"
+        )
+    print(f"  folder: {run.path}")
+
+
+def _print_run_progress(status: dict[str, Any]) -> None:
+    eta = f", ETA {status['eta_s']:.0f} s" if status.get("eta_s") is not None else ""
+    _stderr_progress(
+        status.get("progress") or 0.0, f"epoch {status.get('epoch', 0)}/{status.get('epochs')} batch {status.get('batch', 0)}/{status.get('batches')}{eta}"
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# helpers
+
+
+def _print_json(document: Any) -> None:
+    json.dump(document, sys.stdout, indent=2, default=str)
+    sys.stdout.write("\n")
+
+
+def _stderr_progress(fraction: float, message: str) -> None:
+    """One self-overwriting progress line on a terminal; silent when stderr is a file or pipe."""
+    if sys.stderr.isatty():
+        end = "\n" if fraction >= 1 else ""
+        print(f"\r[{fraction:4.0%}] {message}\033[K", end=end, file=sys.stderr, flush=True)

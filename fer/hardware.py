@@ -1,0 +1,52 @@
+"""What will train: the Keras backend and the GPUs, found without importing a framework.
+
+The dashboard asks this on every Train page render, and the run queue uses the GPU count to
+decide how many runs may train at once, so it must stay cheap: ``nvidia-smi`` for GPUs and
+Keras' own configuration rules for the backend.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import subprocess
+from functools import lru_cache
+from pathlib import Path
+
+
+@lru_cache(maxsize=1)
+def gpu_names() -> tuple[str, ...]:
+    """Names of the NVIDIA GPUs this machine has (empty without a driver or GPU)."""
+    if shutil.which("nvidia-smi") is None:
+        return ()
+    try:
+        result = subprocess.run(
+            ["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"], capture_output=True, text=True, timeout=10
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return ()
+    return tuple(line.strip() for line in result.stdout.splitlines() if line.strip()) if result.returncode == 0 else ()
+
+
+def keras_backend() -> str:
+    """The backend Keras will pick: ``$KERAS_BACKEND``, else ``~/.keras/keras.json``, else TensorFlow."""
+    if os.environ.get("KERAS_BACKEND"):
+        return os.environ["KERAS_BACKEND"]
+    config = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "keras.json"
+    try:
+        return json.loads(config.read_text()).get("backend", "tensorflow")
+    except (OSError, ValueError):
+        return "tensorflow"
+
+
+def cpu_name() -> str:
+    """The processor model, for run records."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return f"{line.split(':', 1)[1].strip()} ({os.cpu_count()} cores)"
+    except OSError:
+        pass
+    return f"{platform.processor() or platform.machine()} ({os.cpu_count()} cores)"

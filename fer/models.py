@@ -1,0 +1,148 @@
+"""The study's classifiers, built so that a saved model takes raw 48x48 uint8 faces.
+
+Every model is: uint8 face ``(48, 48, 1)`` -> :class:`GrayToModelInput` (float, grayscale
+replicated to the 3 channels ImageNet architectures expect, the architecture's own input
+normalisation) -> resize to the chosen input size -> :class:`~fer.augment.FaceAugment`
+(training only) -> base network without its top -> GlobalAveragePooling2D -> Dense(7, softmax).
+
+Keeping the preprocessing inside the model means inference cannot use a different
+preprocessing from training: the Classify page hands the model the same uint8 crops.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import keras
+from keras import layers, ops
+
+from fer.augment import STUDY_RANGES, AugmentRanges, FaceAugment
+from fer.data import CLASSES
+from fer.errors import FerError
+from fer.images import FACE_SIZE
+from fer.scenarios import ARCHITECTURES
+
+STUDY_PARAMETERS = {"resnet50": 23_602_055, "vgg19": 20_027_975}
+"""Parameter counts the study reports (base without top + GAP + Dense(7)) at 48x48x3."""
+
+IMAGENET_FILES = {
+    "resnet50": "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5",
+    "vgg19": "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5",
+}
+"""The files ``keras.applications`` downloads for ``weights="imagenet"`` without the top."""
+
+_CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)  # keras.applications' "caffe" preprocessing
+
+
+@keras.saving.register_keras_serializable(package="fer")
+class GrayToModelInput(layers.Layer):
+    """uint8 grayscale faces to the float input an architecture was designed for.
+
+    ``caffe`` is what ``keras.applications.{vgg19,resnet50}.preprocess_input`` does (BGR order,
+    ImageNet mean subtracted; a gray face gives three equal channels, so the order is moot);
+    ``unit`` scales to [0, 1] for the compact CNN.
+    """
+
+    def __init__(self, mode: str = "caffe", channels: int = 3, **kwargs: Any) -> None:
+        kwargs.setdefault("dtype", "float32")
+        super().__init__(**kwargs)
+        if mode not in ("caffe", "unit"):
+            raise ValueError(f"unknown input mode {mode!r}")
+        self.mode = mode
+        self.channels = channels
+
+    def call(self, faces: Any) -> Any:
+        x = ops.cast(faces, "float32")
+        x = ops.repeat(x, self.channels, axis=-1) if self.channels > 1 else x
+        if self.mode == "caffe":
+            return x - ops.convert_to_tensor(_CAFFE_MEAN_BGR[: self.channels], dtype="float32")
+        return x / 255.0
+
+    def compute_output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+        return (*input_shape[:-1], self.channels)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "mode": self.mode, "channels": self.channels}
+
+
+def build_model(
+    arch: str,
+    input_size: int = FACE_SIZE,
+    weights: str = "none",
+    augment: bool = True,
+    ranges: AugmentRanges = STUDY_RANGES,
+    seed: int | None = None,
+) -> keras.Model:
+    """The full model for ``arch`` (see :data:`ARCHITECTURES`), taking uint8 ``(48, 48, 1)`` faces.
+
+    ``weights``: ``none`` (train from scratch), ``imagenet`` (downloaded by Keras; needs the
+    internet or the file in Keras' cache) or the path of a weights file for the base network.
+    """
+    if arch not in ARCHITECTURES:
+        raise FerError(f"unknown architecture {arch!r}: choose one of {', '.join(ARCHITECTURES)}")
+    if input_size < 32:
+        raise FerError(f"input size {input_size} is too small: ResNet50 and VGG19 need at least 32x32")
+    faces = keras.Input((FACE_SIZE, FACE_SIZE, 1), dtype="uint8", name="face")
+    x = GrayToModelInput("unit" if arch == "cnn" else "caffe", channels=1 if arch == "cnn" else 3)(faces)
+    if input_size != FACE_SIZE:
+        x = layers.Resizing(input_size, input_size, dtype="float32", name="resize")(x)
+    if augment:
+        x = FaceAugment(_ranges_dict(ranges), seed=seed, name="augment")(x)
+    base = _base_network(arch, (input_size, input_size, x.shape[-1]), weights)
+    x = base(x)
+    x = layers.GlobalAveragePooling2D(name="gap")(x)
+    if arch == "cnn":
+        x = layers.Dropout(0.3, name="dropout")(x)
+    outputs = layers.Dense(len(CLASSES), activation="softmax", dtype="float32", name="emotion")(x)
+    return keras.Model(faces, outputs, name=f"fer_{arch}")
+
+
+def _ranges_dict(ranges: AugmentRanges) -> dict[str, Any]:
+    return {name: getattr(ranges, name) for name in AugmentRanges.__dataclass_fields__}
+
+
+def _base_network(arch: str, shape: tuple[int, int, int], weights: str) -> keras.Model:
+    if arch == "cnn":
+        if weights != "none":
+            raise FerError("the compact CNN has no pretrained weights: use weights=none")
+        return _compact_cnn(shape)
+    constructors: dict[str, Callable[..., keras.Model]] = {
+        "resnet50": keras.applications.ResNet50,
+        "vgg19": keras.applications.VGG19,
+    }
+    if weights == "none":
+        source: str | None = None
+    elif weights == "imagenet":
+        source = "imagenet"
+    else:
+        if not Path(weights).expanduser().is_file():
+            raise FerError(f"weights file {weights} not found: give none, imagenet or an existing file")
+        source = str(Path(weights).expanduser())
+    try:
+        return constructors[arch](include_top=False, weights=source, input_shape=shape)
+    except Exception as error:
+        if source != "imagenet":
+            raise FerError(f"could not load {arch} weights from {source}: {str(error).splitlines()[0]}") from None
+        cache = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "models"  # where Keras looks
+        raise FerError(
+            f"could not download the ImageNet weights for {arch} ({str(error).splitlines()[0]}); "
+            f"on a machine without internet put {IMAGENET_FILES[arch]} into {cache}/ "
+            "or train from scratch with weights=none"
+        ) from None
+
+
+def _compact_cnn(shape: tuple[int, int, int]) -> keras.Model:
+    """Three conv blocks (32, 64, 128 filters, two 3x3 convs each, batch norm, max-pool)."""
+    inputs = keras.Input(shape)
+    x = inputs
+    for filters in (32, 64, 128):
+        for _ in range(2):
+            x = layers.Conv2D(filters, 3, padding="same", use_bias=False)(x)
+            x = layers.BatchNormalization()(x)
+            x = layers.Activation("relu")(x)
+        x = layers.MaxPooling2D()(x)
+    return keras.Model(inputs, x, name="compact_cnn")
+

@@ -1,0 +1,65 @@
+"""Where the project writes its state: everything lives under ``$FER_ARTIFACTS``.
+
+Tests and users point the variable elsewhere to keep runs and caches apart; the default is
+``./artifacts`` relative to the working directory, which is the repository root for the
+dashboard and the CLI.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+
+def artifacts_dir() -> Path:
+    """The root of all written state (created on first use)."""
+    root = Path(os.environ.get("FER_ARTIFACTS", "artifacts")).expanduser().resolve()
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def dataset_cache_path() -> Path:
+    """The imported dataset's cache file."""
+    return artifacts_dir() / "data" / "fer2013.npz"
+
+
+def runs_dir() -> Path:
+    """The folder holding one sub-folder per training run."""
+    path = artifacts_dir() / "runs"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` so that readers see the old file or the new one, never half of one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_json(path: Path, obj: Any) -> None:
+    """Atomically write ``obj`` as indented JSON."""
+    atomic_write_bytes(path, (json.dumps(obj, indent=2, default=_json_default) + "\n").encode())
+
+
+def read_json(path: Path) -> Any:
+    """Read a JSON file written by :func:`atomic_write_json`."""
+    return json.loads(path.read_text())
+
+
+def _json_default(value: Any) -> Any:
+    # numpy scalars and arrays reach the JSON writers from metrics code.
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
