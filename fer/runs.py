@@ -37,6 +37,9 @@ ACTIVE = ("queued", "running")
 QUEUE_POLL_S = 1.0
 _PID_GRACE_S = 60.0  # a new background run may not have its pid file for a moment
 _RUN_ID = re.compile(r"^[A-Za-z0-9._-]+$")
+REFERENCE_DIR = Path(__file__).resolve().parents[1] / "artifacts" / "reference"
+"""Committed results of full-data runs (config, history, metrics; no model files)."""
+REFERENCE_FILES = ("config.json", "status.json", "history.csv", "metrics.json")
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,11 @@ class Run:
     @property
     def state(self) -> str:
         return self.status["state"]
+
+    @property
+    def reference(self) -> bool:
+        """A committed reference run (read-only, no model) rather than one trained here."""
+        return self.path.parent == REFERENCE_DIR
 
     @property
     def model_path(self) -> Path:
@@ -224,6 +232,30 @@ def list_runs() -> list[Run]:
             except (FerError, ValueError, OSError):
                 continue  # being deleted, or written by a newer version
     return runs
+
+
+def reference_runs() -> list[Run]:
+    """The committed reference runs, by name."""
+    if not REFERENCE_DIR.is_dir():
+        return []
+    return [
+        Run(path, read_config(path), read_json(path / "status.json"))
+        for path in sorted(REFERENCE_DIR.iterdir())
+        if all((path / name).exists() for name in REFERENCE_FILES)
+    ]
+
+
+def export_reference(run_id: str, destination: Path) -> Path:
+    """Copy a completed run's small files (no model) to ``destination/<run_id>``: how reference
+    runs are made, e.g. on the GPU machine into the folder that comes back."""
+    run = get_run(run_id)
+    if run.state != "completed":
+        raise FerError(f"run {run_id} is {run.state}: only completed runs can become reference runs")
+    target = destination / run_id
+    target.mkdir(parents=True, exist_ok=True)
+    for name in REFERENCE_FILES:
+        shutil.copy2(run.path / name, target / name)
+    return target
 
 
 def get_run(run_id: str) -> Run:

@@ -26,3 +26,33 @@ def artifacts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture(scope="session")
 def sample() -> data.FaceDataset:
     return data.load_sample()
+
+
+@pytest.fixture(scope="session")
+def _trained_run_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One real, tiny training run (compact CNN, 1 epoch on the sample), trained once per session."""
+    from fer import runs
+    from fer.scenarios import scenario
+
+    root = tmp_path_factory.mktemp("trained")
+    previous = os.environ.get("FER_ARTIFACTS")
+    os.environ["FER_ARTIFACTS"] = str(root)
+    try:
+        run = runs.start(scenario("custom", arch="cnn", epochs=1, batch_size=64, data="sample"), background=False)
+    finally:
+        if previous is None:
+            os.environ.pop("FER_ARTIFACTS")
+        else:
+            os.environ["FER_ARTIFACTS"] = previous
+    assert run.state == "completed", run.status
+    return run.path
+
+
+@pytest.fixture
+def finished_run(_trained_run_folder: Path, artifacts: Path) -> str:
+    """A completed run (with model, history and metrics) copied into this test's artifacts; its id."""
+    import shutil
+
+    target = artifacts / "runs" / _trained_run_folder.name
+    shutil.copytree(_trained_run_folder, target)
+    return target.name

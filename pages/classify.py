@@ -1,0 +1,5 @@
+"""classify page (placeholder until built)."""
+
+import streamlit as st
+
+st.title("Classify")

@@ -1,0 +1,5 @@
+"""dataset page (placeholder until built)."""
+
+import streamlit as st
+
+st.title("Dataset")

@@ -1,0 +1,5 @@
+"""overview page (placeholder until built)."""
+
+import streamlit as st
+
+st.title("Overview")
