@@ -1,8 +1,9 @@
-"""Plotly figures and image mosaics for the dashboard, from the library's own tables.
+"""Plotly figures, image mosaics and display tables for the dashboard, from the library's own data.
 
 Each function takes data in the shape the library produces (``class_counts`` long tables,
-``history.csv`` frames, ``metrics.json`` dicts) and returns a figure, so pages stay thin and
-every chart can be built and checked in tests without Streamlit.
+``history.csv`` frames, ``metrics.json`` dicts, run folders) and returns a figure, an image or
+a table, so pages stay thin and everything they show can be built and checked in tests
+without Streamlit.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 
-from fer.data import CLASSES
+from fer.data import CLASSES, FaceDataset
 
 CLASS_COLORS = dict(zip(CLASSES, px.colors.qualitative.Safe))
 
@@ -85,7 +86,8 @@ def confusion_matrix_figure(matrix: list[list[int]] | np.ndarray, normalize: boo
         )
     )
     figure.update_layout(
-        title=title, xaxis_title="predicted", yaxis_title="true", yaxis_autorange="reversed", margin=dict(t=40 if title else 10)
+        title=title, xaxis_title="predicted", yaxis_title="true", yaxis_autorange="reversed",
+        margin=dict(t=40 if title else 10),
     )
     return figure
 
@@ -109,14 +111,33 @@ def training_time_figure(table: pd.DataFrame) -> go.Figure:
 
     ``table`` is :func:`fer.study.comparison_table` output.
     """
-    rows = [{"run": r["run"], "source": "this project", "seconds": r["train_seconds"]} for _, r in table.iterrows()]
+    return _versus_study_figure(table, "train_seconds", "training seconds", ".0f")
+
+
+def test_accuracy_figure(table: pd.DataFrame) -> go.Figure:
+    """Test accuracy per run beside the study's for the same scenario (Table 4.2 at a glance).
+
+    ``table`` is :func:`fer.study.comparison_table` output.
+    """
+    figure = _versus_study_figure(table, "test_accuracy", "test accuracy", ".1%")
+    figure.update_yaxes(range=[0, 1], tickformat=".0%")
+    return figure
+
+
+def _versus_study_figure(table: pd.DataFrame, column: str, axis_title: str, text_format: str) -> go.Figure:
+    """Grouped bars: each run's ``column`` and, where its scenario is one of the study's, the study's."""
+    rows = [{"run": r["run"], "source": "this project", "value": r[column]} for _, r in table.iterrows()]
     rows += [
-        {"run": r["run"], "source": "study", "seconds": r["study train_seconds"]}
+        {"run": r["run"], "source": "study", "value": r[f"study {column}"]}
         for _, r in table.iterrows()
-        if pd.notna(r["study train_seconds"])
+        if pd.notna(r[f"study {column}"])
     ]
-    figure = px.bar(pd.DataFrame(rows), x="run", y="seconds", color="source", barmode="group", text_auto=".0f")
-    figure.update_layout(yaxis_title="training seconds", margin=dict(t=30))
+    figure = px.bar(
+        pd.DataFrame(rows), x="run", y="value", color="source", barmode="group", text_auto=text_format,
+        category_orders={"source": ["this project", "study"]},
+        color_discrete_map={"this project": "#4C78A8", "study": "#B0B0B0"},
+    )
+    figure.update_layout(yaxis_title=axis_title, xaxis_title=None, margin=dict(t=30), legend_title_text=None)
     return figure
 
 
@@ -143,3 +164,37 @@ def face_mosaic(faces: np.ndarray, columns: int, scale: int = 2) -> np.ndarray:
         r, c = divmod(i, columns)
         canvas[r * height : (r + 1) * height, c * width : (c + 1) * width] = face
     return np.kron(canvas, np.ones((scale, scale), np.uint8)) if scale > 1 else canvas
+
+
+def faces_of_class(dataset: FaceDataset, name: str) -> np.ndarray:
+    """All faces of one class, ``(n, 48, 48)``, in dataset order (so an index picks a stable face)."""
+    return dataset.images[dataset.labels == CLASSES.index(name)]
+
+
+def class_examples(dataset: FaceDataset, per_class: int, seed: int) -> dict[str, np.ndarray]:
+    """Up to ``per_class`` random faces of every class, drawn without repeats; another seed, other faces."""
+    generator = np.random.default_rng(seed)
+    examples = {}
+    for name in CLASSES:
+        faces = faces_of_class(dataset, name)
+        examples[name] = faces[generator.choice(len(faces), size=min(per_class, len(faces)), replace=False)]
+    return examples
+
+
+# --------------------------------------------------------------------------------------------
+# Tables as the pages show them
+
+
+def number_formats(table: pd.DataFrame) -> dict[str, str]:
+    """``Styler.format`` strings for a comparison or study table's numeric columns.
+
+    Fractions get four decimals (the study's precision), differences a sign, seconds none.
+    """
+    formats = {}
+    for column in table.columns:
+        if not pd.api.types.is_numeric_dtype(table[column]) or column == "epochs":
+            continue
+        seconds = "seconds" in column
+        signed = column.endswith(" diff")
+        formats[column] = "{:" + ("+" if signed else "") + (",.0f" if seconds else ".4f") + "}"
+    return formats

@@ -18,7 +18,7 @@ import json
 import re
 import zipfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 
 import numpy as np
@@ -133,13 +133,16 @@ def load_dataset(which: str = "active") -> FaceDataset:
     return load_sample()
 
 
-def import_dataset(source: str | Path, progress: Progress | None = None) -> FaceDataset:
+def import_dataset(source: str | Path, progress: Progress | None = None, label: str | None = None) -> FaceDataset:
     """Import ``source`` (zip, folder, CSV or parquet) and make it the active dataset.
 
+    ``label`` names the source in place of its path (an upload's temporary file is gone later).
     The cache is replaced only after the whole source was read and checked, so a bad source
     or a crash leaves the previous import untouched.
     """
     dataset = read_source(source, progress)
+    if label:
+        dataset = replace(dataset, source=label)
     save_cache(dataset)
     return dataset
 

@@ -86,7 +86,9 @@ def build_model(
     if input_size < 32:
         raise FerError(f"input size {input_size} is too small: ResNet50 and VGG19 need at least 32x32")
     faces = keras.Input((FACE_SIZE, FACE_SIZE, 1), dtype="uint8", name="face")
-    x = GrayToModelInput("unit" if arch == "cnn" else "caffe", channels=1 if arch == "cnn" else 3)(faces)
+    x = GrayToModelInput("unit" if arch == "cnn" else "caffe", channels=1 if arch == "cnn" else 3, name="to_model_input")(
+        faces
+    )
     if input_size != FACE_SIZE:
         x = layers.Resizing(input_size, input_size, dtype="float32", name="resize")(x)
     if augment:
@@ -107,7 +109,7 @@ def _ranges_dict(ranges: AugmentRanges) -> dict[str, Any]:
 def _base_network(arch: str, shape: tuple[int, int, int], weights: str) -> keras.Model:
     if arch == "cnn":
         if weights != "none":
-            raise FerError("the compact CNN has no pretrained weights: use weights=none")
+            raise FerError("the compact CNN has no pretrained weights: it trains from scratch (weights=none)")
         return _compact_cnn(shape)
     constructors: dict[str, Callable[..., keras.Model]] = {
         "resnet50": keras.applications.ResNet50,

@@ -64,6 +64,12 @@ class Run:
         return self.path.parent == REFERENCE_DIR
 
     @property
+    def display_name(self) -> str:
+        """A unique, readable name for legends and tables; committed reference runs say so."""
+        name = f"{self.config.label} · {self.run_id}"
+        return f"reference run · {name}" if self.reference else name
+
+    @property
     def model_path(self) -> Path:
         return self.path / "model.keras"
 
@@ -90,6 +96,8 @@ class Run:
 
 def create_run(config: RunConfig) -> Run:
     """A new run folder, queued; ``data="active"`` is pinned to what is active now."""
+    if config.weights not in ("none", "imagenet") and not Path(config.weights).expanduser().is_file():
+        raise FerError(f"weights file {config.weights} not found: give none, imagenet or an existing file")
     imported = dataset_cache_path().exists()
     if config.data == "full" and not imported:
         raise FerError("no FER2013 import found for data=full: run `python -m fer data import SOURCE` first")
@@ -243,6 +251,13 @@ def reference_runs() -> list[Run]:
         for path in sorted(REFERENCE_DIR.iterdir())
         if all((path / name).exists() for name in REFERENCE_FILES)
     ]
+
+
+def comparable_runs() -> dict[str, Run]:
+    """Runs with results to compare, by display name: completed runs of this machine that have
+    metrics (newest first), then the committed reference runs."""
+    finished = [run for run in list_runs() if run.state == "completed" and (run.path / "metrics.json").exists()]
+    return {run.display_name: run for run in [*finished, *reference_runs()]}
 
 
 def export_reference(run_id: str, destination: Path) -> Path:

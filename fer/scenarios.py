@@ -39,7 +39,7 @@ class RunConfig:
     input_size: int = FACE_SIZE
     weights: str = "none"
     protocol: str = "thesis"
-    early_stopping: int = 0  # patience in epochs on the evaluation accuracy; 0 = train all epochs
+    early_stopping: int = 0  # patience in epochs on validation accuracy (standard protocol); 0 = off
     data: str = "active"  # resolved to "sample" or "full" when the run is created
     seed: int = 42
 
@@ -54,6 +54,11 @@ class RunConfig:
             (0 < self.learning_rate < 1, "learning rate must be between 0 and 1"),
             (32 <= self.input_size <= 512, "input size must be between 32 and 512 pixels"),
             (self.early_stopping >= 0, "early stopping patience must be 0 (off) or more epochs"),
+            (
+                not (self.early_stopping and self.protocol == "thesis"),
+                "early stopping needs a validation split: use the standard protocol (under the thesis "
+                "protocol the only held-out images are the test set, and stopping on them flatters the result)",
+            ),
             (self.arch != "cnn" or self.weights == "none", "the compact CNN trains from scratch only (weights none)"),
         ]
         for ok, message in checks:

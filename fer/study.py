@@ -10,6 +10,8 @@ from typing import Any
 
 import pandas as pd
 
+from fer.scenarios import SCENARIOS
+
 STUDY_TABLE = pd.DataFrame(
     [
         ("S1", "ResNet50", "none", 0.6698, 0.67, 0.67, 0.9651, 2121.9),
@@ -64,3 +66,22 @@ def comparison_table(rows: list[dict[str, Any]]) -> pd.DataFrame:
         order += [column, f"study {column}", f"{column} diff"]
     order += ["epochs", "data", "backend / device", "weights"]
     return table[order]
+
+
+def scenarios_table() -> pd.DataFrame:
+    """The study's four scenarios as this project runs them: what the study fixed and the
+    defaults chosen where it said nothing (batch size, learning rate)."""
+    return pd.DataFrame(
+        [
+            {
+                "scenario": name,
+                "model": STUDY_TABLE.loc[name, "model"],
+                "balancing": config.balance,
+                "augmentation": "random rotation, shift, shear, zoom, flip" if config.augment else "none",
+                "epochs": config.epochs,
+                "batch size (not stated by the study)": config.batch_size,
+                "Adam learning rate (not stated by the study)": config.learning_rate,
+            }
+            for name, config in SCENARIOS.items()
+        ]
+    )

@@ -1,0 +1,106 @@
+"""The Dataset page through the app's router: active data, imports from the UI, balance, faces."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from fer import balance, data
+from fer.data import CLASSES, FaceDataset
+
+from .test_app_overview import chart, open_page, rerun, texts
+from .test_data import kaggle_entries, tiny, write_zip
+
+
+@pytest.fixture
+def tiny_zip(sample: FaceDataset, tmp_path: Path) -> Path:
+    """A Kaggle-layout zip of 42 real faces (2 per class and usage)."""
+    return write_zip(tmp_path / "fer2013.zip", kaggle_entries(tiny(sample)))
+
+
+def counts_shown(at) -> pd.DataFrame:  # noqa: ANN001 (AppTest)
+    (table,) = (d.value for d in at.dataframe)
+    return table
+
+
+def test_dataset_page_shows_the_sample_its_real_counts_and_faces(sample: FaceDataset) -> None:
+    at = open_page("pages/dataset.py")
+    assert [h.value for h in at.header] == ["Active dataset", "Class balance", "Example faces", "Augmentation preview"]
+    assert "shipped sample" in texts(at)
+    assert {m.label: m.value for m in at.metric} == {f"{u} images": f"{n:,}" for u, n in sample.usage_counts().items()}
+
+    expected = balance.counts_table(balance.class_counts(sample, "thesis", "oversample"))
+    pd.testing.assert_frame_equal(counts_shown(at), expected, check_names=False, check_dtype=False)
+    assert set(counts_shown(at)["train (balanced)"].drop("total")) == {152}  # the sample's largest class
+    after = [t for t in chart(at, "dataset_counts_chart")["data"] if t["name"] == "after oversample"]
+    assert [list(t["y"]) for t in after] == [[152] * len(CLASSES)]
+
+    rerun(at.selectbox(key="dataset_strategy").set_value("none"))
+    table = counts_shown(at)
+    assert table["train (balanced)"].tolist() == table["train"].tolist()
+    rerun(at.selectbox(key="dataset_protocol").set_value("standard"))
+    assert list(counts_shown(at).columns) == ["train", "train (balanced)", "validation", "test"]
+    assert counts_shown(at).loc["total", "validation"] == sample.usage_counts()["PublicTest"]
+
+    # One mosaic per class, then the chosen face and its augmented views.
+    assert len(at.image) == len(CLASSES) + 2
+    assert at.image[-1].captions == ["24 random views"]
+    rerun(at.slider(key="augment_count").set_value(8))
+    assert at.image[-1].captions == ["8 random views"]
+
+
+def test_augmentation_face_number_stays_valid_across_classes(sample: FaceDataset) -> None:
+    at = open_page("pages/dataset.py")
+    happy = int((sample.labels == CLASSES.index("happy")).sum())
+    rerun(at.number_input(key="augment_index").set_value(happy - 1))
+    assert at.image[-2].captions == [f"happy #{happy - 1}, as stored"]
+    rerun(at.selectbox(key="augment_class").set_value("disgust"))  # far fewer disgust faces
+    assert at.image[-2].captions == ["disgust #0, as stored"]
+    rerun(at.button(key="augment_random").click())
+    index = at.number_input(key="augment_index").value
+    assert 0 <= index < int((sample.labels == CLASSES.index("disgust")).sum())
+
+
+def test_import_from_a_local_path_makes_it_active(tiny_zip: Path) -> None:
+    at = open_page("pages/dataset.py")
+    rerun(at.text_input(key="dataset_path").input(str(tiny_zip)))
+    rerun(at.button(key="dataset_import_path").click())
+    assert not at.error
+    assert f"Imported 42 faces from {tiny_zip}" in texts(at)
+    assert f"Imported FER2013**: 42 faces from `{tiny_zip}`" in texts(at)
+    assert counts_shown(at).loc["total", "train"] == 14 and counts_shown(at).loc["total", "test"] == 28
+    assert data.load_dataset("active").name == "imported"
+
+
+def test_import_of_an_uploaded_zip(tiny_zip: Path) -> None:
+    at = open_page("pages/dataset.py")
+    rerun(at.file_uploader(key="dataset_upload").upload("fer2013.zip", tiny_zip.read_bytes(), "application/zip"))
+    rerun(at.button(key="dataset_import_upload").click())
+    assert not at.error
+    assert "Imported 42 faces from" in texts(at) and "fer2013.zip" in texts(at)
+    assert len(data.load_dataset("active")) == 42
+
+
+def test_bad_sources_show_an_error_and_keep_the_previous_import(tiny_zip: Path, tmp_path: Path) -> None:
+    data.import_dataset(tiny_zip)
+    at = open_page("pages/dataset.py")
+    rerun(at.text_input(key="dataset_path").input(str(tmp_path / "missing.zip")))
+    rerun(at.button(key="dataset_import_path").click())
+    assert len(at.error) == 1 and "no such file" in at.error[0].value
+    (tmp_path / "notes.txt").write_text("not faces")
+    rerun(at.text_input(key="dataset_path").input(str(tmp_path / "notes.txt")))
+    rerun(at.button(key="dataset_import_path").click())
+    assert len(at.error) == 1 and "unsupported file type" in at.error[0].value
+    assert "Imported FER2013**: 42 faces" in texts(at)
+    assert len(data.load_dataset("active")) == 42
+
+
+def test_standard_protocol_without_test_halves_is_a_readable_error(sample: FaceDataset, tmp_path: Path) -> None:
+    zip_path = write_zip(tmp_path / "fer.zip", kaggle_entries(tiny(sample), usage_prefix=False))
+    data.import_dataset(zip_path)
+    at = open_page("pages/dataset.py")
+    rerun(at.selectbox(key="dataset_protocol").set_value("standard"))
+    assert len(at.error) == 1 and "standard protocol needs" in at.error[0].value
+    assert not at.dataframe and len(at.image) == len(CLASSES) + 2  # the rest of the page still renders

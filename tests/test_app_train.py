@@ -1,0 +1,190 @@
+"""The Train page through Streamlit's AppTest, with real background runs on the shipped sample.
+
+Runs are separate processes that import TensorFlow, so the tests keep them tiny (the compact
+CNN, 1 epoch, the sample) and the teardown cancels and waits out whatever a test left running.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from fer import runs
+from fer.errors import FerError
+from fer.hardware import gpu_names, keras_backend
+from fer.paths import read_json
+from fer.scenarios import scenario
+
+RUN_TIMEOUT_S = 120.0
+APP = Path(__file__).resolve().parents[1] / "streamlit_app.py"
+
+
+def _page() -> AppTest:
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    at.switch_page("pages/train.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(0.5)
+
+
+def _state(run_id: str) -> str:
+    return runs.get_run(run_id).state
+
+
+def _texts(at: AppTest) -> str:
+    """Every message, markdown and caption on the page, as one string to search."""
+    elements = [*at.markdown, *at.caption, *at.info, *at.success, *at.warning, *at.error]
+    return "\n".join(str(element.value) for element in elements)
+
+
+def _process_ended(pid: int) -> bool:
+    """Whether a worker this test process started has exited (reaping it if so)."""
+    try:
+        return os.waitpid(pid, os.WNOHANG)[0] == pid
+    except ChildProcessError:  # already reaped, or this process itself (an in-process run)
+        return True
+
+
+@pytest.fixture(autouse=True)
+def no_runs_left(artifacts: Path) -> Iterator[None]:
+    """Cancel every run a test left queued or running and wait until its process has exited."""
+    yield
+    for run in runs.list_runs():
+        if run.state in runs.ACTIVE:
+            with contextlib.suppress(FerError):  # it may have finished since it was listed
+                runs.cancel(run.run_id)
+    pids = [read_json(path)["pid"] for path in (artifacts / "runs").glob("*/pid.json")]
+    try:
+        _wait_until(lambda: all(_process_ended(pid) for pid in pids), RUN_TIMEOUT_S, "the runs to stop")
+    except AssertionError:
+        for pid in pids:
+            if not _process_ended(pid):
+                os.killpg(pid, signal.SIGKILL)  # each worker leads its own session
+        raise
+
+
+def test_fresh_page_shows_compute_facts_and_no_runs() -> None:
+    at = _page()
+    texts = _texts(at)
+    assert keras_backend() in texts
+    assert (", ".join(gpu_names()) if gpu_names() else "No GPU found") in texts
+    assert "No runs yet" in texts
+    assert at.button(key="study_launch").disabled  # nothing chosen yet
+
+
+def test_launching_a_custom_run_trains_it_in_the_background() -> None:
+    at = _page()
+    at.selectbox(key="custom_arch").set_value("cnn")
+    at.number_input(key="custom_epochs").set_value(1)
+    at.selectbox(key="custom_data").set_value("sample")
+    at.button(key="custom_launch").click().run()
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+
+    [run] = runs.list_runs()
+    assert (run.config.arch, run.config.epochs, run.config.data, run.config.learning_rate) == ("cnn", 1, "sample", 1e-3)
+    assert run.run_id in _texts(at)  # its details are open while it runs
+
+    _wait_until(lambda: _state(run.run_id) not in runs.ACTIVE, RUN_TIMEOUT_S, "the run to finish")
+    assert _state(run.run_id) == "completed", runs.get_run(run.run_id).status
+    at.run()
+    assert not at.exception, at.exception
+    table = at.dataframe[0].value
+    assert table.loc[table["run"] == run.run_id, "state"].item() == "completed"
+    accuracy = runs.get_run(run.run_id).metrics()["test_accuracy"]
+    assert {m.label: m.value for m in at.metric}["Test accuracy"] == f"{accuracy:.4f}"
+
+
+def test_a_finished_run_shows_its_metrics_and_curves(finished_run: str) -> None:
+    metrics = runs.get_run(finished_run).metrics()
+    at = _page()
+    shown = {metric.label: metric.value for metric in at.metric}
+    assert shown["Test accuracy"] == f"{metrics['test_accuracy']:.4f}"
+    assert shown["Macro precision"] == f"{metrics['precision_macro']:.4f}"
+    assert shown["Macro recall"] == f"{metrics['recall_macro']:.4f}"
+    assert shown["Training time"] == f"{metrics['train_seconds']:,.1f} s"
+    assert shown["Images/s"] == f"{metrics['images_per_second']:,.0f}"
+    texts = _texts(at)
+    assert metrics["device"] in texts and metrics["backend"] in texts and metrics["weights"] in texts
+    assert len(at.get("plotly_chart")) == 2  # loss and accuracy
+    assert at.button(key=f"delete-{finished_run}")
+    assert not [b for b in at.button if b.key in (f"cancel-{finished_run}", f"resume-{finished_run}")]
+
+
+def test_cancel_stops_a_running_run_and_resume_queues_it_again() -> None:
+    run = runs.start(scenario("custom", arch="cnn", epochs=50, data="sample"), background=True)
+    _wait_until(lambda: _state(run.run_id) == "running", RUN_TIMEOUT_S, "the run to start")
+    at = _page()
+    assert not [b for b in at.button if b.key == f"delete-{run.run_id}"]  # no deleting a running run
+    at.button(key=f"cancel-{run.run_id}").click().run()
+    assert not at.exception, at.exception
+    _wait_until(lambda: _state(run.run_id) != "running", RUN_TIMEOUT_S, "the run to stop")
+    assert _state(run.run_id) == "cancelled"
+
+    at.run()
+    assert "cancelled" in "\n".join(str(w.value) for w in at.warning)
+    assert not [b for b in at.button if b.key == f"cancel-{run.run_id}"]
+    at.button(key=f"resume-{run.run_id}").click().run()
+    assert not at.exception, at.exception
+    assert _state(run.run_id) in runs.ACTIVE
+    assert at.button(key=f"cancel-{run.run_id}")
+
+
+def test_a_failed_run_shows_its_error() -> None:
+    run = runs.create_run(scenario("custom", arch="cnn", epochs=1, data="sample"))
+    runs.write_status(run.path, state="failed", error="the disk is on fire")
+    at = _page()
+    assert "the disk is on fire" in "\n".join(str(e.value) for e in at.error)
+    assert at.button(key=f"resume-{run.run_id}")
+
+
+def test_delete_asks_then_removes_the_run(finished_run: str) -> None:
+    at = _page()
+    assert at.button(key=f"delete-{finished_run}").label == "Delete for good"  # inside the Delete popover
+    assert [run.run_id for run in runs.list_runs()] == [finished_run]  # rendering deletes nothing
+    at.button(key=f"delete-{finished_run}").click().run()
+    assert not at.exception, at.exception
+    assert runs.list_runs() == []
+    assert "No runs yet" in _texts(at)
+
+
+@pytest.mark.parametrize(
+    ("widget", "key", "value", "message"),
+    [
+        ("selectbox", "custom_weights", "imagenet", "trains from scratch only"),
+        ("number_input", "custom_epochs", 0, "epochs must be between"),
+        ("number_input", "custom_batch", -4, "batch size must be between"),
+    ],
+)
+def test_an_invalid_custom_setting_shows_an_error(widget: str, key: str, value: object, message: str) -> None:
+    at = _page()
+    at.selectbox(key="custom_arch").set_value("cnn")
+    getattr(at, widget)(key=key).set_value(value)
+    at.run()
+    assert not at.exception, at.exception
+    assert message in "\n".join(str(e.value) for e in at.error)
+    assert at.button(key="custom_launch").disabled
+    assert runs.list_runs() == []
+
+
+def test_an_invalid_epochs_override_for_the_study_shows_an_error() -> None:
+    at = _page()
+    at.multiselect(key="study_scenarios").set_value(["S1", "S2"])
+    at.number_input(key="study_epochs").set_value(0)
+    at.run()
+    assert "epochs must be between" in "\n".join(str(e.value) for e in at.error)
+    assert at.button(key="study_launch").disabled

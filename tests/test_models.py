@@ -1,0 +1,77 @@
+"""The study's architectures: parameter counts, preprocessing inside the model, saving, weights."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+from fer.data import FaceDataset
+from fer.errors import FerError
+from fer.models import IMAGENET_FILES, STUDY_PARAMETERS, build_model
+from fer.predict import classify_faces, load_classifier
+
+
+@pytest.mark.parametrize("arch", ["resnet50", "vgg19"])
+def test_parameter_counts_match_the_study(arch: str) -> None:
+    model = build_model(arch)
+    assert model.count_params() == STUDY_PARAMETERS[arch]
+    assert model.input.dtype == "uint8" and tuple(model.input.shape[1:]) == (48, 48, 1)
+    assert tuple(model.output.shape[1:]) == (7,)
+
+
+def test_preprocessing_inside_matches_keras_applications(sample: FaceDataset) -> None:
+    """Gray replicated to RGB then keras.applications.vgg19.preprocess_input: what the base sees."""
+    model = build_model("vgg19", augment=False)
+    to_input = keras.Model(model.input, model.get_layer("to_model_input").output)
+    faces = sample.images[:4]
+    ours = keras.ops.convert_to_numpy(to_input(faces[..., None]))
+    rgb = np.repeat(faces[..., None].astype("float32"), 3, axis=-1)
+    expected = keras.applications.vgg19.preprocess_input(rgb)
+    assert np.allclose(ours, expected, atol=1e-4)
+
+
+def test_saved_model_loads_safely_and_predicts_the_same(sample: FaceDataset, tmp_path: Path) -> None:
+    model = build_model("cnn", seed=0)
+    model.compile(optimizer="adam", loss="categorical_crossentropy")
+    before = classify_faces(model, sample.images[:16])
+    path = tmp_path / "model.keras"
+    model.save(path)
+    loaded = load_classifier(path)
+    after = classify_faces(loaded, sample.images[:16])
+    assert np.allclose(before, after, atol=1e-6)
+    assert np.allclose(after.sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_resized_input_model_still_takes_48px_faces(sample: FaceDataset) -> None:
+    model = build_model("resnet50", input_size=64, augment=False)
+    assert model.get_layer("resize").output.shape[1:3] == (64, 64)
+    assert classify_faces(model, sample.images[:2]).shape == (2, 7)
+
+
+def test_imagenet_offline_names_the_file_and_where_to_put_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    def offline(*args: object, **kwargs: object) -> None:
+        raise Exception("URL fetch failure: [Errno -3] Temporary failure in name resolution")
+
+    monkeypatch.setattr("keras.src.utils.file_utils.get_file", offline)
+    with pytest.raises(FerError, match=IMAGENET_FILES["vgg19"]) as error:
+        build_model("vgg19", weights="imagenet")
+    assert ".keras/models" in str(error.value) or "KERAS_HOME" in str(error.value) or "models" in str(error.value)
+
+
+def test_bad_weights_and_architecture_are_clear_errors(tmp_path: Path) -> None:
+    with pytest.raises(FerError, match="not found"):
+        build_model("vgg19", weights=str(tmp_path / "missing.h5"))
+    with pytest.raises(FerError, match="unknown architecture"):
+        build_model("alexnet")
+    with pytest.raises(FerError, match="from scratch"):
+        build_model("cnn", weights="imagenet")
+
+
+def test_load_classifier_rejects_a_non_model(tmp_path: Path) -> None:
+    bogus = tmp_path / "model.keras"
+    bogus.write_bytes(b"not a zip")
+    with pytest.raises(FerError, match="not a model"):
+        load_classifier(bogus)
