@@ -68,7 +68,7 @@ def run_training(run_dir: Path, on_status: StatusCallback | None = None) -> str:
 
 
 def _train(run_dir: Path, config: RunConfig, log: logging.Logger, on_status: StatusCallback | None) -> str:
-    on_gpu = _use_gpu_precision()
+    on_gpu = configure_precision()
     keras.utils.set_random_seed(config.seed)
     dataset = load_dataset(config.data)
     splits = protocol_splits(dataset, config.protocol)
@@ -157,7 +157,7 @@ def _inputs(dataset: FaceDataset, indices: np.ndarray) -> tuple[np.ndarray, np.n
     return faces, targets
 
 
-def _use_gpu_precision() -> bool:
+def configure_precision() -> bool:
     """Mixed bfloat16 when the backend sees a GPU (float32 on CPU, where bf16 is slow)."""
     on_gpu = any(device.split(":")[0].lower() in ("gpu", "cuda") for device in keras.distribution.list_devices())
     keras.mixed_precision.set_global_policy("mixed_bfloat16" if on_gpu else "float32")

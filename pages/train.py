@@ -18,8 +18,7 @@ from fer.data import DATASETS, PROTOCOLS
 from fer.hardware import cpu_name, gpu_names, keras_backend
 from fer.scenarios import ARCHITECTURES, SCENARIOS, RunConfig, scenario
 
-LIVE_REFRESH = "2s"
-"""How often the runs section re-reads the disk while a run is queued or running."""
+LIVE_REFRESH = "2s"  # how often the runs section re-reads the disk while a run is queued or running
 DETAILS_KEY = "train_details"
 LOG_LINES = 40
 WEIGHT_CHOICES = {

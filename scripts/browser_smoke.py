@@ -1,0 +1,134 @@
+"""Real-browser smoke test: every dashboard page rendered by headless Chromium, with screenshots.
+
+Starts ``streamlit run streamlit_app.py`` on localhost with a scratch ``$FER_ARTIFACTS`` (a
+fresh clone's view: the shipped sample, no runs), loads each page in Debian's Chromium driven
+by Playwright, waits until the page's title is rendered and Streamlit has finished running the
+script, checks no exception is shown, and saves a full-page PNG per page.
+
+    apt-get install -y chromium && pip install playwright    # once (Playwright's own browser download is not needed)
+    python scripts/browser_smoke.py [--out screenshots/]
+
+Exit status 1 if a page fails. Not part of ``pytest``: it needs Chromium, which a fresh machine
+lacks; the AppTest suites cover the same pages inside pytest.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+PAGES = {"": "Facial-emotion lab", "dataset": "Dataset", "train": "Train", "compare": "Compare", "classify": "Classify"}
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+def chromium_path() -> str:
+    binary = shutil.which("chromium") or shutil.which("chromium-browser")
+    if binary is None:
+        raise SystemExit("Chromium not found: apt-get install -y chromium")
+    return binary
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_healthy(url: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                if response.read().strip() == b"ok":
+                    return
+        except OSError:
+            time.sleep(0.5)
+    raise SystemExit(f"streamlit did not become healthy at {url}")
+
+
+def settled(page: Page, quiet_s: float = 3.0, timeout_s: float = 120.0) -> bool:
+    """Wait until Streamlit's running indicator is gone and the page's text stopped changing.
+
+    The script runs after the first elements arrive (charts, images and the Keras import come
+    later), so a screenshot right after the title would catch a half-drawn page.
+    """
+    deadline = time.monotonic() + timeout_s
+    last, since = None, time.monotonic()
+    while time.monotonic() < deadline:
+        state = page.evaluate(
+            "[document.body.innerText.length, document.querySelectorAll('canvas, img, svg').length,"
+            " !!document.querySelector('[data-testid=\"stStatusWidget\"]')]"
+        )
+        if state != last or state[2]:
+            last, since = state, time.monotonic()
+        elif time.monotonic() - since >= quiet_s:
+            return True
+        time.sleep(0.5)
+    return False
+
+
+def check_page(page: Page, url: str, title: str, shot: Path) -> list[str]:
+    """Load one page, wait for its title and for the script run to end; what is wrong with it."""
+    page.goto(url)
+    try:
+        page.get_by_role("heading", name=title).first.wait_for(timeout=90_000)
+    except PlaywrightTimeout:
+        page.screenshot(path=shot, full_page=True)
+        return [f"title {title!r} not rendered"]
+    if not settled(page):
+        return ["the page never stopped changing"]
+    page.screenshot(path=shot, full_page=True)
+    exceptions = page.locator('[data-testid="stException"]').count()
+    return [f"{exceptions} exception(s) shown"] if exceptions else []
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path("screenshots"))
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    with tempfile.TemporaryDirectory() as scratch:
+        env = {**os.environ, "FER_ARTIFACTS": str(Path(scratch) / "artifacts")}
+        server = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless", "true",
+             "--server.port", str(port), "--server.address", "127.0.0.1"],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+        )
+        failures = []
+        try:
+            wait_healthy(url)
+            with sync_playwright() as playwright:
+                browser = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+                # Streamlit scrolls inside its own container, so a full-page shot is only the viewport: make it tall.
+                page = browser.new_page(viewport={"width": 1400, "height": 3600})
+                for path, title in PAGES.items():
+                    name = path or "overview"
+                    started = time.monotonic()
+                    shot = args.out / f"{name}.png"
+                    problems = check_page(page, f"{url}/{path}", title, shot)
+                    verdict = "ok" if not problems else "FAILED: " + "; ".join(problems)
+                    print(f"{name:10} {time.monotonic() - started:5.1f} s  {shot}  {verdict}")
+                    failures += problems
+                browser.close()
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
