@@ -1,6 +1,6 @@
 """Time the FER2013 importers and the cached reload on the full dataset; prints a table.
 
-    python benchmarks/data_import.py [../shared/datasets/fer2013]
+    python -m benchmarks.data_import [../shared/datasets/fer2013]
 
 Targets on the 2-core development machine: full import <= 15 s, cached reload <= 1 s.
 The challenge CSV is generated from the parquet copy first (the shared folder has no CSV).

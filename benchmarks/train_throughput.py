@@ -7,9 +7,9 @@ installed (as on the GPU machine): the same architectures (base + global average
 linear) in a plain loop with bf16 autocast and channels_last, on random tensors already on the
 device and without augmentation - the obvious alternative, given every advantage.
 
-    python benchmarks/train_throughput.py                                   # VGG19 and ResNet50 at 48x48, batch 256
-    python benchmarks/train_throughput.py --epoch-scenario S2 --data full   # plus a real epoch of S2
-    python benchmarks/train_throughput.py --models cnn vgg19 --batch-size 8 --steps 2 --warmup 1 \\
+    python -m benchmarks.train_throughput                                   # VGG19 and ResNet50 at 48x48, batch 256
+    python -m benchmarks.train_throughput --epoch-scenario S2 --data full   # plus a real epoch of S2
+    python -m benchmarks.train_throughput --models cnn vgg19 --batch-size 8 --steps 2 --warmup 1 \\
         --input-size 32 --epoch-scenario S2 --data sample                  # a quick check on a CPU
 
 Prints one table; the ratio column is Keras img/s over PyTorch img/s for the same model.

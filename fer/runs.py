@@ -107,7 +107,8 @@ def create_run(config: RunConfig) -> Run:
     path = runs_dir() / f"{stamp}-{config.scenario.lower()}-{config.arch}-{secrets.token_hex(2)}"
     path.mkdir()
     atomic_write_json(path / "config.json", config.to_dict())
-    status = write_status(path, state="queued", created_at=_now(), queued_at=_now(), epoch=0, epochs=config.epochs)
+    now = _now()
+    status = write_status(path, state="queued", created_at=now, queued_at=now, epoch=0, epochs=config.epochs)
     return Run(path, config, status)
 
 
@@ -233,13 +234,13 @@ def delete(run_id: str) -> None:
 def list_runs() -> list[Run]:
     """All runs, newest first; folders that are not runs (no config) are skipped."""
     runs = []
-    for path in sorted(runs_dir().iterdir(), reverse=True):
+    for path in runs_dir().iterdir():
         if (path / "config.json").exists() and (path / "status.json").exists():
             try:
                 runs.append(_read_run(path))
             except (FerError, ValueError, OSError):
                 continue  # being deleted, or written by a newer version
-    return runs
+    return sorted(runs, key=lambda run: (run.status.get("created_at", ""), run.run_id), reverse=True)
 
 
 def reference_runs() -> list[Run]:
@@ -358,4 +359,5 @@ def _process_start(pid: int) -> str | None:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    # Microseconds: runs started in the same second must still queue in the order they came.
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds")

@@ -6,7 +6,7 @@ by Playwright, waits until the page's title is rendered and Streamlit has finish
 script, checks no exception is shown, and saves a full-page PNG per page.
 
     apt-get install -y chromium && pip install playwright    # once (Playwright's own browser download is not needed)
-    python scripts/browser_smoke.py [--out screenshots/]
+    python -m scripts.browser_smoke [--out screenshots/]
 
 Exit status 1 if a page fails. Not part of ``pytest``: it needs Chromium, which a fresh machine
 lacks; the AppTest suites cover the same pages inside pytest.

@@ -5,7 +5,7 @@ the source) and usage, so the sample goes through the same parquet importer as t
 Each usage keeps FER2013's class proportions (so balancing visibly changes the sample, as it
 does the full data) with a floor per class so that rare disgust is still there to learn and test.
 
-    python scripts/make_sample.py ../shared/datasets/fer2013
+    python -m scripts.make_sample ../shared/datasets/fer2013
 """
 
 from __future__ import annotations
