@@ -13,7 +13,6 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-import pandas as pd
 
 from fer.balance import STRATEGIES
 from fer.data import DATASETS, PROTOCOLS
@@ -210,21 +209,8 @@ def _runs(args: argparse.Namespace) -> int:
     if not listed:
         print("No runs yet: start one with `python -m fer train --scenario S2 --epochs 1 --data sample`")
         return 0
-    rows = []
-    for run in listed:
-        metrics = run.metrics() or {}
-        rows.append(
-            {
-                "run": run.run_id,
-                "scenario": run.config.label,
-                "data": run.config.data,
-                "state": run.state,
-                "epoch": f"{run.status.get('epoch', 0)}/{run.config.epochs}",
-                "test acc": f"{metrics['test_accuracy']:.4f}" if metrics else "",
-                "train s": f"{metrics['train_seconds']:.1f}" if metrics else "",
-            }
-        )
-    print(pd.DataFrame(rows).to_string(index=False))
+    table = runs.runs_table(listed).drop(columns="progress")
+    print(table.to_string(index=False, na_rep="", float_format=lambda value: f"{value:.4f}"))
     return 0
 
 

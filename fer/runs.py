@@ -243,6 +243,26 @@ def list_runs() -> list[Run]:
     return sorted(runs, key=lambda run: (run.status.get("created_at", ""), run.run_id), reverse=True)
 
 
+def runs_table(listed: list[Run]) -> pd.DataFrame:
+    """One row per run for listings (the CLI's ``runs``, the Train page): raw values, unformatted."""
+    rows = []
+    for run in listed:
+        metrics = run.metrics() or {}
+        rows.append(
+            {
+                "run": run.run_id,
+                "scenario": run.config.label,
+                "data": run.config.data,
+                "state": run.state,
+                "epoch": f"{run.status.get('epoch', 0)}/{run.config.epochs}",
+                "progress": run.status.get("progress") or 0.0,
+                "test accuracy": metrics.get("test_accuracy", float("nan")),
+                "train seconds": metrics.get("train_seconds", float("nan")),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
 def reference_runs() -> list[Run]:
     """The committed reference runs, by name."""
     if not REFERENCE_DIR.is_dir():
@@ -261,15 +281,16 @@ def comparable_runs() -> dict[str, Run]:
     return {run.display_name: run for run in [*finished, *reference_runs()]}
 
 
-def export_reference(run_id: str, destination: Path) -> Path:
-    """Copy a completed run's small files (no model) to ``destination/<run_id>``: how reference
-    runs are made, e.g. on the GPU machine into the folder that comes back."""
+def export_reference(run_id: str, destination: Path, include_model: bool = False) -> Path:
+    """Copy a completed run's small files to ``destination/<run_id>``: how reference runs are
+    made, e.g. on the GPU machine into the folder that comes back. The model comes along only
+    when asked (a compact one to ship; VGG19's and ResNet50's are 80-95 MB)."""
     run = get_run(run_id)
     if run.state != "completed":
         raise FerError(f"run {run_id} is {run.state}: only completed runs can become reference runs")
     target = destination / run_id
     target.mkdir(parents=True, exist_ok=True)
-    for name in REFERENCE_FILES:
+    for name in REFERENCE_FILES + (("model.keras",) if include_model else ()):
         shutil.copy2(run.path / name, target / name)
     return target
 

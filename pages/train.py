@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pandas as pd
 import streamlit as st
 
 from fer import charts, runs, ui
@@ -208,26 +207,13 @@ def runs_panel(live: bool) -> None:
 
 def runs_table(listed: list[runs.Run]) -> None:
     """All runs, newest first, one compact row each."""
-    rows = []
-    for run in listed:
-        metrics = run.metrics() or {}
-        rows.append(
-            {
-                "run": run.run_id,
-                "scenario": run.config.label,
-                "data": run.config.data,
-                "state": run.state,
-                "epoch": f"{run.status.get('epoch', 0)}/{run.config.epochs}",
-                "progress": run.status.get("progress") or 0.0,
-                "test accuracy": metrics.get("test_accuracy"),
-            }
-        )
     st.dataframe(
-        pd.DataFrame(rows),
+        runs.runs_table(listed),
         hide_index=True,
         column_config={
             "progress": st.column_config.ProgressColumn(min_value=0.0, max_value=1.0, format="percent"),
             "test accuracy": st.column_config.NumberColumn(format="%.4f"),
+            "train seconds": st.column_config.NumberColumn(format="%.1f"),
         },
     )
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import sys
 import tarfile
 import tempfile
@@ -56,9 +55,7 @@ def main() -> int:
         if run.state != "completed":
             print(f"{name}: {run.state}: {run.status.get('error')}", file=sys.stderr)
             continue
-        target = runs.export_reference(run.run_id, staging)
-        if args.with_model and config.arch == "cnn":
-            shutil.copy2(run.model_path, target / "model.keras")
+        runs.export_reference(run.run_id, staging, include_model=args.with_model and config.arch == "cnn")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with tarfile.open(args.out, "w:gz") as archive:
         archive.add(staging, arcname="reference")
