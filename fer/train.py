@@ -236,10 +236,12 @@ class _RunMonitor(keras.callbacks.Callback):
         self._epoch_started = time.perf_counter()
         self._eval_seconds = 0.0
 
-    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+    def on_train_batch_begin(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        # A batch-begin hook, not batch-end: a batch-end hook makes Keras pull every step's logs
+        # off the device synchronously, which stalls a GPU between steps.
         if runs.cancel_requested(self.run_dir):
             raise _Cancelled
-        self._status(epoch=len(self.history), batch=batch + 1)
+        self._status(epoch=len(self.history), batch=batch)
 
     def on_test_begin(self, logs: dict[str, Any] | None = None) -> None:
         self._eval_started = time.perf_counter()

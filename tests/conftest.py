@@ -15,12 +15,31 @@ from fer import data  # noqa: E402  (after the environment above)
 FULL_FER2013 = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "fer2013"
 
 
+COMMITTED_REFERENCE_DIR = Path(__file__).resolve().parents[1] / "artifacts" / "reference"
+
+
 @pytest.fixture(autouse=True)
 def artifacts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A fresh, empty artifacts folder for each test, so no test sees another's state."""
+    """A fresh, empty artifacts folder for each test, so no test sees another's state.
+
+    The committed reference runs are hidden too (an empty reference folder), so pages are
+    tested as on a machine with nothing trained; tests about them use ``committed_references``.
+    """
+    from fer import runs
+
     root = tmp_path / "artifacts"
     monkeypatch.setenv("FER_ARTIFACTS", str(root))
+    monkeypatch.setattr(runs, "REFERENCE_DIR", tmp_path / "no-reference-runs")
     return root
+
+
+@pytest.fixture
+def committed_references(monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The reference runs committed in the repository, visible again."""
+    from fer import runs
+
+    monkeypatch.setattr(runs, "REFERENCE_DIR", COMMITTED_REFERENCE_DIR)
+    return COMMITTED_REFERENCE_DIR
 
 
 @pytest.fixture(scope="session")

@@ -96,3 +96,14 @@ def test_overview_sets_finished_and_reference_runs_beside_the_study(
     assert bars["this project"] == pytest.approx({ours: metrics["test_accuracy"], theirs: metrics["test_accuracy"]})
     assert bars["study"] == pytest.approx({theirs: STUDY_TABLE.loc["S2", "test_accuracy"]})
     assert "python -m fer train" not in texts(at)
+
+
+def test_a_fresh_clone_shows_the_committed_reference_runs(committed_references: Path) -> None:
+    committed = runs.reference_runs()
+    assert committed, "the repository ships at least one reference run"
+    at = open_page("pages/overview.py")
+    table = at.dataframe[1].value.set_index("run")
+    for run in committed:
+        name = f"reference run · {run.config.label} · {run.run_id}"
+        assert table.loc[name, "test_accuracy"] == pytest.approx(run.metrics()["test_accuracy"])
+        assert "full" in run.config.data and "imported" in table.loc[name, "data"]
