@@ -1,6 +1,8 @@
 """The facial-emotion lab: `streamlit run streamlit_app.py`.
 
-Navigation over the pages in ``pages/``; each page only arranges widgets and calls ``fer``.
+Navigation over the pages in ``app_pages/``; each page only arranges widgets and calls ``fer``.
+The folder is not called ``pages/``: Streamlit runs a ``pages/`` folder beside the entry script
+as old-style pages when the first request after a start is a page's URL, skipping this router.
 """
 
 import streamlit as st
@@ -11,11 +13,11 @@ st.set_page_config(page_title="FER2013 emotion lab", page_icon=":material/mood:"
 
 navigation = st.navigation(
     [
-        st.Page("pages/overview.py", title="Overview", icon=":material/home:", default=True),
-        st.Page("pages/dataset.py", title="Dataset", icon=":material/photo_library:"),
-        st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
-        st.Page("pages/compare.py", title="Compare", icon=":material/compare:"),
-        st.Page("pages/classify.py", title="Classify", icon=":material/face:"),
+        st.Page("app_pages/overview.py", title="Overview", icon=":material/home:", default=True),
+        st.Page("app_pages/dataset.py", title="Dataset", icon=":material/photo_library:"),
+        st.Page("app_pages/train.py", title="Train", icon=":material/model_training:"),
+        st.Page("app_pages/compare.py", title="Compare", icon=":material/compare:"),
+        st.Page("app_pages/classify.py", title="Classify", icon=":material/face:"),
     ]
 )
 ui.sidebar_facts()

@@ -28,7 +28,8 @@ from pathlib import Path
 from playwright.sync_api import Page, sync_playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-PAGES = {"": "Facial-emotion lab", "dataset": "Dataset", "train": "Train", "compare": "Compare", "classify": "Classify"}
+# A page URL first, on the fresh server: that is when Streamlit could bypass the router.
+PAGES = {"compare": "Compare", "": "Facial-emotion lab", "dataset": "Dataset", "train": "Train", "classify": "Classify"}
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 
@@ -90,8 +91,13 @@ def check_page(page: Page, url: str, title: str, shot: Path) -> list[str]:
     if not settled(page):
         return ["the page never stopped changing"]
     page.screenshot(path=shot, full_page=True)
+    problems = []
     exceptions = page.locator('[data-testid="stException"]').count()
-    return [f"{exceptions} exception(s) shown"] if exceptions else []
+    if exceptions:
+        problems.append(f"{exceptions} exception(s) shown")
+    if "Keras backend:" not in page.inner_text("body"):
+        problems.append("the sidebar facts are missing: the page ran without the router")
+    return problems
 
 
 def main() -> int:

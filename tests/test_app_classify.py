@@ -102,7 +102,7 @@ def model(finished_run: str) -> Any:
 
 
 def test_classify_without_a_model_says_what_it_needs() -> None:
-    at = open_page("pages/classify.py")
+    at = open_page("app_pages/classify.py")
     shown = texts(at)
     assert "no trained model" in shown and "Train page" in shown
     assert "compact CNN" in shown and "barely better than chance" in shown
@@ -118,7 +118,7 @@ def test_a_fresh_clone_offers_the_shipped_model_without_loading_keras(
     script = (
         "import sys\nfrom streamlit.testing.v1 import AppTest\n"
         f"at = AppTest.from_file({APP!r}, default_timeout=60)\n"
-        "at.switch_page('pages/classify.py').run()\n"
+        "at.switch_page('app_pages/classify.py').run()\n"
         "assert not at.exception, [e.value for e in at.exception]\n"
         "print(at.selectbox(key='classify_model').options)\n"
         "print(sorted(m for m in ('keras', 'tensorflow') if m in sys.modules))\n"
@@ -136,7 +136,7 @@ def test_a_fresh_clone_offers_the_shipped_model_without_loading_keras(
 
 def test_the_shipped_model_classifies_like_the_library(committed_references: Path) -> None:
     (shipped,) = [run for run in runs.reference_runs() if run.model_path.exists()]
-    at = open_page("pages/classify.py")
+    at = open_page("app_pages/classify.py")
     assert at.selectbox(key="classify_model").value.path == shipped.model_path
     shown = texts(at)
     assert "shipped with the project" in shown and f"{shipped.metrics()['test_accuracy']:.1%}" in shown
@@ -150,7 +150,7 @@ def test_the_shipped_model_classifies_like_the_library(committed_references: Pat
 
 def test_classify_names_the_model_and_classifies_uploaded_photos(finished_run: str, model: Any) -> None:
     metrics = runs.get_run(finished_run).metrics()
-    at = open_page("pages/classify.py")
+    at = open_page("app_pages/classify.py")
     (label,) = at.selectbox(key="classify_model").options
     assert "CNN" in label and "sample data" in label and finished_run in label
     shown = texts(at)
@@ -189,7 +189,7 @@ def test_classify_names_the_model_and_classifies_uploaded_photos(finished_run: s
 
 def test_a_file_that_is_no_image_is_reported_and_the_others_classified(finished_run: str, model: Any) -> None:
     crop = photos()["crop.png"]
-    at = upload(open_page("pages/classify.py"), {"notes.png": b"hello", "crop.png": crop})
+    at = upload(open_page("app_pages/classify.py"), {"notes.png": b"hello", "crop.png": crop})
     (error,) = at.error
     assert "notes.png" in error.value and "not an image" in error.value
     table = results(at)
@@ -200,7 +200,7 @@ def test_a_file_that_is_no_image_is_reported_and_the_others_classified(finished_
 def test_a_photo_without_faces_is_said_so_and_can_be_classified_whole(finished_run: str, model: Any) -> None:
     blank = np.full((300, 400, 3), 128, np.uint8)
     assert detect_faces(blank) == []
-    at = upload(open_page("pages/classify.py"), {"blank.png": encoded(blank, ".png")})
+    at = upload(open_page("app_pages/classify.py"), {"blank.png": encoded(blank, ".png")})
     assert "No face found in blank.png" in at.warning[-1].value
     assert not at.dataframe and not at.get("plotly_chart")
 
@@ -216,7 +216,7 @@ def test_a_photo_without_faces_is_said_so_and_can_be_classified_whole(finished_r
 
 
 def test_a_camera_photo_is_classified_once_the_camera_is_on(finished_run: str, model: Any) -> None:
-    at = open_page("pages/classify.py")
+    at = open_page("app_pages/classify.py")
     at = rerun(at.toggle(key="classify_camera_on").set_value(True))
     shot = encoded(cv2.cvtColor(face(613, 200), cv2.COLOR_GRAY2BGR), ".jpg")
     at = rerun(at.camera_input(key="classify_camera").set_value(("shot.jpg", shot, "image/jpeg")))

@@ -16,7 +16,7 @@ from .test_charts import as_study_scenario
 
 
 def test_compare_without_runs_says_how_to_get_them() -> None:
-    at = open_page("pages/compare.py")
+    at = open_page("app_pages/compare.py")
     assert "python -m fer train --scenario S2 --epochs 1 --data sample" in texts(at)
     assert "Train page" in texts(at)
     assert not at.dataframe and not at.get("plotly_chart") and not at.multiselect
@@ -26,7 +26,7 @@ def test_compare_shows_a_finished_run_in_table_curves_and_matrices(finished_run:
     run = runs.get_run(finished_run)
     metrics, history = run.metrics(), run.history()
     name = f"CNN · {finished_run}"
-    at = open_page("pages/compare.py")
+    at = open_page("app_pages/compare.py")
     assert at.multiselect(key="compare_runs").value == [name]
 
     (table,) = (d.value for d in at.dataframe)
@@ -69,7 +69,7 @@ def test_compare_sets_a_study_scenario_beside_the_study(
     reference = as_study_scenario(runs.get_run(finished_run).path, tmp_path / "reference", "S4")
     metrics = runs.get_run(finished_run).metrics()
     ours, theirs = f"CNN · {finished_run}", f"reference run · S4 CNN · {reference.name}"
-    at = open_page("pages/compare.py")
+    at = open_page("app_pages/compare.py")
     assert at.multiselect(key="compare_runs").value == [ours, theirs]
     table = at.dataframe[0].value.set_index("run")
     for column in ("test_accuracy", "precision", "recall", "train_accuracy", "train_seconds"):

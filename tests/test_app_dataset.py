@@ -26,7 +26,7 @@ def counts_shown(at) -> pd.DataFrame:  # noqa: ANN001 (AppTest)
 
 
 def test_dataset_page_shows_the_sample_its_real_counts_and_faces(sample: FaceDataset) -> None:
-    at = open_page("pages/dataset.py")
+    at = open_page("app_pages/dataset.py")
     assert [h.value for h in at.header] == ["Active dataset", "Class balance", "Example faces", "Augmentation preview"]
     assert "shipped sample" in texts(at)
     assert {m.label: m.value for m in at.metric} == {f"{u} images": f"{n:,}" for u, n in sample.usage_counts().items()}
@@ -52,7 +52,7 @@ def test_dataset_page_shows_the_sample_its_real_counts_and_faces(sample: FaceDat
 
 
 def test_augmentation_face_number_stays_valid_across_classes(sample: FaceDataset) -> None:
-    at = open_page("pages/dataset.py")
+    at = open_page("app_pages/dataset.py")
     happy = int((sample.labels == CLASSES.index("happy")).sum())
     rerun(at.number_input(key="augment_index").set_value(happy - 1))
     assert at.image[-2].captions == [f"happy #{happy - 1}, as stored"]
@@ -64,7 +64,7 @@ def test_augmentation_face_number_stays_valid_across_classes(sample: FaceDataset
 
 
 def test_import_from_a_local_path_makes_it_active(tiny_zip: Path) -> None:
-    at = open_page("pages/dataset.py")
+    at = open_page("app_pages/dataset.py")
     rerun(at.text_input(key="dataset_path").input(str(tiny_zip)))
     rerun(at.button(key="dataset_import_path").click())
     assert not at.error
@@ -75,7 +75,7 @@ def test_import_from_a_local_path_makes_it_active(tiny_zip: Path) -> None:
 
 
 def test_import_of_an_uploaded_zip(tiny_zip: Path) -> None:
-    at = open_page("pages/dataset.py")
+    at = open_page("app_pages/dataset.py")
     rerun(at.file_uploader(key="dataset_upload").upload("fer2013.zip", tiny_zip.read_bytes(), "application/zip"))
     rerun(at.button(key="dataset_import_upload").click())
     assert not at.error
@@ -85,7 +85,7 @@ def test_import_of_an_uploaded_zip(tiny_zip: Path) -> None:
 
 def test_bad_sources_show_an_error_and_keep_the_previous_import(tiny_zip: Path, tmp_path: Path) -> None:
     data.import_dataset(tiny_zip)
-    at = open_page("pages/dataset.py")
+    at = open_page("app_pages/dataset.py")
     rerun(at.text_input(key="dataset_path").input(str(tmp_path / "missing.zip")))
     rerun(at.button(key="dataset_import_path").click())
     assert len(at.error) == 1 and "no such file" in at.error[0].value
@@ -100,7 +100,7 @@ def test_bad_sources_show_an_error_and_keep_the_previous_import(tiny_zip: Path, 
 def test_standard_protocol_without_test_halves_is_a_readable_error(sample: FaceDataset, tmp_path: Path) -> None:
     zip_path = write_zip(tmp_path / "fer.zip", kaggle_entries(tiny(sample), usage_prefix=False))
     data.import_dataset(zip_path)
-    at = open_page("pages/dataset.py")
+    at = open_page("app_pages/dataset.py")
     rerun(at.selectbox(key="dataset_protocol").set_value("standard"))
     assert len(at.error) == 1 and "standard protocol needs" in at.error[0].value
     assert not at.dataframe and len(at.image) == len(CLASSES) + 2  # the rest of the page still renders

@@ -63,7 +63,7 @@ def texts(at: AppTest) -> str:
 
 
 def test_overview_without_runs_shows_the_study_and_how_to_get_runs() -> None:
-    at = open_page("pages/overview.py")
+    at = open_page("app_pages/overview.py")
     assert [h.value for h in at.header] == ["The four scenarios", "Results beside the study's Table 4.2"]
     scenarios, study_table = (d.value for d in at.dataframe)
     assert list(scenarios["scenario"]) == list(SCENARIOS)
@@ -81,7 +81,7 @@ def test_overview_sets_finished_and_reference_runs_beside_the_study(
     monkeypatch.setattr(runs, "REFERENCE_DIR", tmp_path / "reference")
     reference = as_study_scenario(runs.get_run(finished_run).path, tmp_path / "reference", "S2")
     metrics = runs.get_run(finished_run).metrics()
-    at = open_page("pages/overview.py")
+    at = open_page("app_pages/overview.py")
     table = at.dataframe[1].value.set_index("run")
     ours, theirs = f"CNN · {finished_run}", f"reference run · S2 CNN · {reference.name}"
     assert list(table.index) == [ours, theirs]
@@ -101,7 +101,7 @@ def test_overview_sets_finished_and_reference_runs_beside_the_study(
 def test_a_fresh_clone_shows_the_committed_reference_runs(committed_references: Path) -> None:
     committed = runs.reference_runs()
     assert committed, "the repository ships at least one reference run"
-    at = open_page("pages/overview.py")
+    at = open_page("app_pages/overview.py")
     table = at.dataframe[1].value.set_index("run")
     for run in committed:
         name = f"reference run · {run.config.label} · {run.run_id}"

@@ -28,7 +28,7 @@ APP = Path(__file__).resolve().parents[1] / "streamlit_app.py"
 
 def _page() -> AppTest:
     at = AppTest.from_file(str(APP), default_timeout=120)
-    at.switch_page("pages/train.py").run()
+    at.switch_page("app_pages/train.py").run()
     assert not at.exception, at.exception
     return at
 

@@ -29,7 +29,7 @@ if not finished:
         "Completed runs appear here with their curves, metrics and confusion matrices.",
         icon=":material/info:",
     )
-    st.page_link("pages/train.py", label="Go to the Train page", icon=":material/model_training:")
+    st.page_link("app_pages/train.py", label="Go to the Train page", icon=":material/model_training:")
     st.stop()
 
 chosen = st.multiselect(

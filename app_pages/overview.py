@@ -42,7 +42,7 @@ else:
         "(a quick check on the shipped sample), then come back here.",
         icon=":material/info:",
     )
-    st.page_link("pages/train.py", label="Go to the Train page", icon=":material/model_training:")
+    st.page_link("app_pages/train.py", label="Go to the Train page", icon=":material/model_training:")
 
 st.subheader("The study's Table 4.2")
 study_table = study.STUDY_TABLE.reset_index()

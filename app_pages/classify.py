@@ -39,7 +39,7 @@ def no_model() -> None:
         "than chance, though, so for real predictions train on the imported FER2013.",
         icon=":material/info:",
     )
-    st.page_link("pages/train.py", label="Go to the Train page", icon=":material/model_training:")
+    st.page_link("app_pages/train.py", label="Go to the Train page", icon=":material/model_training:")
 
 
 def describe(choice: predict.ModelChoice) -> None:
