@@ -222,7 +222,7 @@ def detail_runs(listed: list[runs.Run]) -> list[runs.Run]:
     """The runs chosen for details, plus every queued or running one; newest first."""
     ids = [run.run_id for run in listed]
     st.session_state.setdefault(DETAILS_KEY, [run.run_id for run in listed if run.state in runs.ACTIVE] or ids[:1])
-    labels = {run.run_id: f"{run.config.label} · {run.run_id}" for run in listed}
+    labels = {run.run_id: run.display_name for run in listed}
     chosen = st.multiselect(
         "Details for", ids, format_func=labels.__getitem__, key=DETAILS_KEY,
         help="Queued and running runs always show.",

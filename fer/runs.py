@@ -29,7 +29,7 @@ import pandas as pd
 
 from fer.errors import FerError
 from fer.hardware import gpu_names
-from fer.paths import atomic_write_json, dataset_cache_path, read_json, runs_dir
+from fer.paths import artifacts_dir, atomic_write_json, dataset_cache_path, read_json, runs_dir
 from fer.scenarios import RunConfig
 
 STATES = ("queued", "running", "completed", "failed", "cancelled")
@@ -127,7 +127,7 @@ def launch(run_id: str) -> None:
     path = _run_path(run_id)
     package_root = str(Path(__file__).resolve().parents[1])
     env = dict(os.environ)
-    env["FER_ARTIFACTS"] = str(runs_dir().parent)
+    env["FER_ARTIFACTS"] = str(artifacts_dir())
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     env["PYTHONUNBUFFERED"] = "1"
