@@ -15,6 +15,7 @@ navigation = st.navigation(
     [
         st.Page("app_pages/overview.py", title="Overview", icon=":material/home:", default=True),
         st.Page("app_pages/dataset.py", title="Dataset", icon=":material/photo_library:"),
+        st.Page("app_pages/models.py", title="Models", icon=":material/account_tree:"),
         st.Page("app_pages/train.py", title="Train", icon=":material/model_training:"),
         st.Page("app_pages/compare.py", title="Compare", icon=":material/compare:"),
         st.Page("app_pages/classify.py", title="Classify", icon=":material/face:"),

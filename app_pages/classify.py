@@ -2,33 +2,17 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
-
 import numpy as np
 import streamlit as st
 
-from fer import charts, predict, ui
-from fer.data import CLASSES
-from fer.faces import Face, detect_faces, whole_image_face
-from fer.images import decode_photo
+from fer import annotate, charts, faces, photos, predict, ui
+from fer.images import FORMATS
+from fer.saliency import PATCH, STRIDE, patch_corners
+from fer.vocab import CLASSES
 
-PHOTO_TYPES = ["jpg", "jpeg", "png", "webp", "bmp"]
+PHOTO_TYPES = [*FORMATS, "jpeg"]
 CROP_ZOOM = 3  # the 48x48 crop the model saw, shown at 144x144
 WHOLE_IMAGE_STATE = "classify_whole_images"  # ids of the photos to classify as one face
-
-
-@st.cache_resource(show_spinner="Loading the model (Keras starts the first time: a few seconds)…", max_entries=2)
-def classifier(path: str, stamp: int) -> Any:
-    # stamp (the file's mtime) only keys the cache: a retrained or replaced model reloads.
-    return predict.load_classifier(Path(path))
-
-
-@st.cache_resource(show_spinner=False, max_entries=12)
-def analyse(content: bytes, name: str) -> tuple[np.ndarray, list[Face]]:
-    """The decoded photo and its faces, kept so that reruns (another model, a click) skip detection."""
-    photo = decode_photo(content, name)
-    return photo, detect_faces(photo)
 
 
 def no_model() -> None:
@@ -40,6 +24,12 @@ def no_model() -> None:
         icon=":material/info:",
     )
     st.page_link("app_pages/train.py", label="Go to the Train page", icon=":material/model_training:")
+
+
+def not_offered(broken: list[tuple[predict.ModelChoice, str]]) -> None:
+    """The models that can't be loaded, and why, so a missing run is not a mystery."""
+    lines = "\n".join(f"- {choice.name} (`{choice.run_id}`): {problem}" for choice, problem in broken)
+    st.warning(f"Not offered, because these models can't be loaded:\n{lines}", icon=":material/broken_image:")
 
 
 def describe(choice: predict.ModelChoice) -> None:
@@ -59,114 +49,158 @@ def describe(choice: predict.ModelChoice) -> None:
         )
 
 
+def options(choice: predict.ModelChoice) -> tuple[bool, bool]:
+    """Whether to average each face with its mirror image, and whether to map what drove each
+    prediction. The mirror toggle starts at the chosen run's own setting, once per model."""
+    mirror_column, saliency_column = st.columns(2)
+    own = "on" if choice.flip_tta else "off"
+    flip_tta = mirror_column.toggle(
+        "Average each face with its mirror image (flip TTA)", value=choice.flip_tta,
+        key=f"classify_flip_tta_{choice.run_id}",
+        help="Test-time augmentation: each face is classified as it is and flipped left to right, and the two "
+        "answers are averaged; steadier, at twice the compute. Starts as the chosen run had it when its test "
+        f"accuracy was measured ({own} for this model).",
+    )
+    saliency = saliency_column.toggle(
+        "Show what drove each prediction", key="classify_saliency",
+        help=f"Occlusion sensitivity: a {PATCH}x{PATCH} patch of the face's mean gray slides over the 48x48 crop "
+        f"in {STRIDE}-pixel steps, and the heat map shows how much hiding each region lowers the predicted "
+        f"emotion's probability: red regions drove the prediction most, blue ones hardly at all. It takes "
+        f"{len(patch_corners(PATCH, STRIDE))} more classifications per face: a moment on a CPU.",
+    )
+    return flip_tta, saliency
+
+
 def photos_given() -> list[tuple[str, str, bytes]]:
     """(id, name, bytes) of every uploaded photo and the camera's, in the order given."""
+    if note := faces.detector_note():
+        st.caption(note)
     uploads = st.file_uploader(
         "Photos", type=PHOTO_TYPES, accept_multiple_files=True, key="classify_uploads",
-        help="One or more photos with faces (jpg, jpeg, png, webp or bmp). FER2013-style 48x48 face crops work too.",
+        help="One or more photos with faces (jpg, jpeg, png, webp or bmp); FER2013-style 48x48 face crops work too. "
+        "Faces are found with YuNet, OpenCV's small CNN face detector, or with OpenCV's Haar cascade when "
+        "YuNet's model file is unavailable.",
     )
-    photos = [(upload.file_id, upload.name, upload.getvalue()) for upload in uploads or []]
+    given = [(upload.file_id, upload.name, upload.getvalue()) for upload in uploads or []]
     if st.toggle("Take a photo with the camera", key="classify_camera_on"):
         shot = st.camera_input("Camera", key="classify_camera")
         if shot is not None:
-            photos.append((shot.file_id, "camera photo", shot.getvalue()))
-    return photos
+            given.append((shot.file_id, "camera photo", shot.getvalue()))
+    return given
 
 
 def whole_image(photo_id: str) -> None:
     st.session_state.setdefault(WHOLE_IMAGE_STATE, set()).add(photo_id)
 
 
-def faces_of(index: int, photo_id: str, name: str, content: bytes) -> tuple[np.ndarray, list[Face]] | None:
-    """A photo and the faces to classify in it; None when it has none yet (the user is asked)."""
-    photo, faces = analyse(content, name)
-    if faces:
-        return photo, faces
-    if photo_id in st.session_state.get(WHOLE_IMAGE_STATE, set()):
-        return photo, [whole_image_face(photo)]
-    st.subheader(name, divider="gray")
-    st.image(predict.annotate(photo, [], np.zeros((0, len(CLASSES)))), caption=f"{name}: no face found")
+def show_without_faces(index: int, photo_id: str, result: photos.PhotoResult) -> None:
+    """A photo in which no face was found, and the offer to classify it whole."""
+    st.subheader(result.name, divider="gray")
+    st.image(result.image, caption=f"{result.name}: no face found")
     st.warning(
-        f"No face found in {name}. The detector looks for frontal faces; if the photo is a face "
-        "(a close crop, a drawing, a tilted head), classify the whole image as one face.",
+        f"No face found in {result.name}. The face detector looks for faces turned mostly towards the camera; "
+        "if the photo is a face (a close crop, a drawing, a tilted head), classify the whole image as one face.",
         icon=":material/face_retouching_off:",
     )
     st.button(
         "Classify the whole image as one face", key=f"classify_whole_{index}", on_click=whole_image,
         args=(photo_id,), icon=":material/crop_free:",
     )
-    return None
 
 
-def show_photo(index: int, name: str, photo: np.ndarray, faces: list[Face], probabilities: np.ndarray) -> None:
-    """One photo: its faces boxed and labelled, then each face's crop and probabilities."""
-    st.subheader(name, divider="gray")
-    if faces[0].whole_image and len(faces) == 1:
+def show_photo(index: int, result: photos.PhotoResult) -> None:
+    """One photo: its faces boxed and labelled, then each face's details (:func:`show_face`)."""
+    st.subheader(result.name, divider="gray")
+    found = result.faces
+    if found[0].whole_image and len(found) == 1:
         st.caption("The whole image is classified as one face (no face was found in it, or it is a face crop).")
+    if result.shrunk > 1:
+        st.caption(f"A large photo: it was read at 1/{result.shrunk} of its size; boxes are in its own pixels.")
     picture, details = st.columns([3, 2])
-    with picture:
-        counted = f"{len(faces)} face{'s' if len(faces) != 1 else ''}"
-        st.image(predict.annotate(photo, faces, probabilities), caption=f"{name}: {counted}")
+    counted = f"{len(found)} face{'s' if len(found) != 1 else ''}"
+    picture.image(result.image, caption=f"{result.name}: {counted}")
     with details:
-        for number, (face, row) in enumerate(zip(faces, probabilities), start=1):
-            emotion, probability = predict.top_emotion(row)
-            crop_column, bars_column = st.columns([1, 3], vertical_alignment="center")
-            crop_column.image(predict.enlarged(face.crop, CROP_ZOOM), caption=f"face {number}: what the model saw")
-            with bars_column:
-                st.markdown(f"**Face {number}: {emotion}** ({probability:.0%})")
-                st.plotly_chart(charts.probability_figure(row), key=f"classify_probabilities_{index}_{number}")
+        for number, (face, row) in enumerate(zip(found, result.probabilities), start=1):
+            drove = None if result.saliency is None else result.saliency[number - 1]
+            show_face(f"{index}_{number}", number, face, row, drove)
+
+
+def show_face(key: str, number: int, face: faces.Face, row: np.ndarray, drove: np.ndarray | None) -> None:
+    """The crop the model saw, its probabilities and, given its occlusion map ``drove``, what
+    drove the prediction: then the crop and the map side by side at full size, the bars below."""
+    emotion, probability = predict.top_emotion(row)
+    heading = f"**Face {number}: {emotion}** ({probability:.0%})"
+    seen = annotate.enlarged(face.crop, CROP_ZOOM)
+    if drove is None:
+        crop_column, bars_column = st.columns([1, 3], vertical_alignment="center")
+        crop_column.image(seen, caption=f"face {number}: what the model saw")
+        bars_column.markdown(heading)
+    else:
+        st.markdown(heading)
+        crop_column, heat_column = st.columns(2)
+        crop_column.image(seen, caption=f"face {number}: what the model saw", width="stretch")
+        cost = f"hiding the red lowers it by up to {100 * drove.max():.0f} points"
+        heat_column.image(
+            annotate.saliency_overlay(face.crop, drove, CROP_ZOOM), width="stretch",
+            caption=f"face {number}: what drove {emotion}; {cost}",
+        )
+        bars_column = st.container()
+    bars_column.plotly_chart(charts.probability_figure(row), key=f"classify_probabilities_{key}")
 
 
 # --------------------------------------------------------------------------------------------
 st.title("Classify emotions in photos")
 models = predict.available_models()
+if broken := predict.broken_models():
+    not_offered(broken)
 if not models:
     no_model()
     st.stop()
 
 choice = st.selectbox(
-    "Model", models, format_func=lambda model: model.label, key="classify_model",
-    help="Completed runs that saved a model, and the reference model shipped with the project; best test accuracy first.",
+    "Model", models, index=models.index(predict.default_model(models)), format_func=lambda model: model.label,
+    key="classify_model",
+    help="Completed runs that saved a model, and the reference model shipped with the project; best test accuracy "
+    "first. It starts at your own best run trained on the full FER2013, when you have one: those runs are all "
+    "tested on FER2013's test faces, like the reference model, while runs on the shipped sample are tested on a "
+    "few hundred sample faces, a number that can't be compared with theirs. Without such a run, it starts at "
+    "the reference model shipped with the project.",
 )
 describe(choice)
-photos = photos_given()
-if not photos:
+flip_tta, saliency = options(choice)
+given = photos_given()
+if not given:
     st.info(
-        "Upload one or more photos above, or turn on the camera. Faces are found with OpenCV's Haar cascade, "
-        "cut out and shrunk to 48x48 grayscale as in FER2013, and classified into "
-        f"{', '.join(CLASSES)}.",
+        "Upload one or more photos above, or turn on the camera. Faces are found in each photo with YuNet, "
+        "OpenCV's small CNN face detector (OpenCV's Haar cascade when YuNet's model file is unavailable), "
+        f"cut out and shrunk to 48x48 grayscale as in FER2013, and classified into {', '.join(CLASSES)}.",
         icon=":material/upload:",
     )
     st.stop()
 
 model = None
 with ui.user_errors():
-    model = classifier(str(choice.path), choice.path.stat().st_mtime_ns)
+    model = ui.classifier(choice)
 if model is None:
     st.stop()
 
-# Find the faces of every photo first, then classify them all in one call (one model run per
-# page run); each photo keeps its place on the page, in the order given.
-found: list[tuple[int, str, np.ndarray, list[Face], Any]] = []
-for index, (photo_id, name, content) in enumerate(photos):
-    with (slot := st.container()), ui.user_errors():
-        if (photo_and_faces := faces_of(index, photo_id, name, content)) is not None:
-            found.append((index, name, *photo_and_faces, slot))
-crops = [face.crop for _, _, _, faces, _ in found for face in faces]
-probabilities = predict.classify_faces(model, np.stack(crops)) if crops else np.zeros((0, len(CLASSES)))
+asked_whole = st.session_state.get(WHOLE_IMAGE_STATE, set())
+results = photos.classify_photos(
+    model, [(name, content) for _, name, content in given],
+    whole_images={index for index, (photo_id, _, _) in enumerate(given) if photo_id in asked_whole},
+    flip_tta=flip_tta, saliency=saliency, analyse=ui.photo_analysis,
+)
+for index, ((photo_id, _, _), result) in enumerate(zip(given, results)):
+    if result.error:
+        st.error(result.error, icon=":material/error:")
+    elif not result.faces:
+        show_without_faces(index, photo_id, result)
+    else:
+        show_photo(index, result)
 
-rows: list[dict[str, Any]] = []
-start = 0
-for index, name, photo, faces, slot in found:
-    mine = probabilities[start : start + len(faces)]
-    start += len(faces)
-    with slot:
-        show_photo(index, name, photo, faces, mine)
-    rows += predict.result_rows(name, faces, mine)
-
-if rows:
+table = photos.results_table(results)
+if len(table):
     st.header("All faces")
-    table = predict.results_table(rows)
     st.dataframe(
         table, hide_index=True,
         column_config={

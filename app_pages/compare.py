@@ -1,11 +1,14 @@
-"""Compare: finished and reference runs side by side, and beside the study's Table 4.2."""
+"""Compare: finished and reference runs side by side, beside the study's Table 4.2, their settings,
+seed repeats, and any two runs tested against each other on the same test images."""
 
 from __future__ import annotations
 
 import plotly.graph_objects as go
 import streamlit as st
 
-from fer import charts, runs, study
+from fer import charts, compare, runs, study, ui
+from fer.errors import FerError
+from fer.significance import RESAMPLES
 
 MAX_DEFAULT_RUNS = 4
 
@@ -16,6 +19,23 @@ def show(figure: go.Figure, key: str, file_stem: str) -> None:
     st.download_button(
         "Download as HTML", figure.to_html(include_plotlyjs="cdn"), file_name=f"{file_stem}.html", mime="text/html",
         icon=":material/download:", key=f"{key}_html", on_click="ignore",
+    )
+
+
+def paired_section(a: runs.Run, b: runs.Run) -> None:
+    """Whether B's accuracy differs from A's by more than chance, on the images both were tested on."""
+    try:
+        paired = compare.paired_runs(a, b, load=ui.dataset)
+    except FerError as error:
+        st.warning(f"No paired test for these two runs: {error}", icon=":material/warning:")
+        return
+    verdict = st.success if paired.significant else st.info
+    verdict(paired.sentence(), icon=":material/balance:")
+    st.caption(
+        f"On the same {paired.n:,} test images: A {paired.accuracy_a:.2%}, B {paired.accuracy_b:.2%}. "
+        f"Only A right on {paired.only_a:,} images, only B right on {paired.only_b:,}; McNemar's exact test "
+        "asks whether that split could be a coin's (the images both got right or wrong say nothing about "
+        f"which is better). The interval is a paired bootstrap over the test images ({RESAMPLES:,} resamples)."
     )
 
 
@@ -40,16 +60,19 @@ if not chosen:
     st.info("Choose at least one run above.", icon=":material/info:")
     st.stop()
 
-metrics = {name: finished[name].metrics() for name in chosen}
-histories = {name: finished[name].history() for name in chosen}
+selected = {name: finished[name] for name in chosen}
+metrics = {name: run.metrics() for name, run in selected.items()}
+histories = {name: run.history() for name, run in selected.items()}
+colors = charts.run_colors(chosen)
+groups = compare.group_runs(selected)
 
 # --------------------------------------------------------------------------------------------
 st.header("Metrics beside the study's Table 4.2")
 table = study.comparison_table([study.run_row(name, values) for name, values in metrics.items()])
-st.dataframe(table.style.format(charts.number_formats(table), na_rep="—"), hide_index=True)
+st.dataframe(table.style.format(charts.number_formats(table)), hide_index=True, placeholder="—")
 st.caption(
     "Precision and recall are macro averages, as in the study. \"study …\" columns hold the study's "
-    "number for the run's scenario, \"… diff\" is ours minus the study's; custom runs have no study "
+    "number for the run's scenario, \"… − study\" is ours minus the study's; custom runs have no study "
     "counterpart. Train accuracy is at the reported epoch; seconds are training time only."
 )
 st.download_button(
@@ -57,16 +80,43 @@ st.download_button(
     icon=":material/download:", key="compare_csv", on_click="ignore",
 )
 
+st.header("Settings")
+differences_only = st.toggle("Differences only", key="compare_differences",
+                             help="Only the settings that are not the same for every chosen run.")
+settings = compare.config_table(selected, differences_only)
+if len(settings.columns) > 1:
+    st.dataframe(settings, hide_index=True)
+else:
+    st.info("The chosen runs share every setting.", icon=":material/info:")
+
+st.header("Seed repeats")
+repeats = compare.seed_table(selected, groups)
+if repeats.empty:
+    st.caption(
+        "No two chosen runs differ only in their seed. Repeat a run with other seeds (Train page: Seeds; "
+        "`python -m fer train … --seeds 3`) to see how far the seed alone moves each number."
+    )
+else:
+    st.dataframe(repeats, hide_index=True)
+    st.caption("Mean ± sample standard deviation over the runs of each group (runs that differ only in their seed).")
+
 # --------------------------------------------------------------------------------------------
 st.header("Learning curves")
+smoothing_column, band_column = st.columns(2)
+smoothing = smoothing_column.slider(
+    "Smoothing", 0.0, 0.99, 0.0, 0.01, key="compare_smoothing",
+    help="TensorBoard's exponential moving average (debiased): 0 draws the values as they are.",
+)
+banded = band_column.toggle(
+    "Seed repeats as mean ± sd", value=True, key="compare_bands", disabled=repeats.empty,
+    help="Draw each group of runs that differ only in their seed as its mean with a band of ± one standard deviation.",
+)
+curve_groups = groups if banded else None
 st.caption("Solid: training split; dashed: the evaluation split (test, or validation under the standard protocol).")
-accuracy_column, loss_column = st.columns(2)
-with accuracy_column:
-    st.subheader("Accuracy (figure 4.11)")
-    show(charts.history_figure(histories, "accuracy"), "accuracy_curves", "accuracy_curves")
-with loss_column:
-    st.subheader("Loss (figure 4.13)")
-    show(charts.history_figure(histories, "loss"), "loss_curves", "loss_curves")
+st.subheader("Accuracy (figure 4.11)")
+show(charts.history_figure(histories, "accuracy", colors, smoothing, curve_groups), "accuracy_curves", "accuracy_curves")
+st.subheader("Loss (figure 4.13)")
+show(charts.history_figure(histories, "loss", colors, smoothing, curve_groups), "loss_curves", "loss_curves")
 
 st.header("Training time (figure 4.10)")
 show(charts.training_time_figure(table), "training_time", "training_time")
@@ -74,11 +124,32 @@ show(charts.training_time_figure(table), "training_time", "training_time")
 # --------------------------------------------------------------------------------------------
 st.header("Confusion matrices")
 normalize = st.toggle("Row-normalised (each true class sums to 1)", key="compare_normalize")
-matrix_columns = st.columns(min(len(chosen), 3))
+matrix_columns = st.columns(min(len(chosen), 2))  # three abreast squeeze the class names
 for i, name in enumerate(chosen):
     with matrix_columns[i % len(matrix_columns)]:
-        figure = charts.confusion_matrix_figure(metrics[name]["confusion_matrix"], normalize, title=name)
+        st.markdown(f"**{name}**")
+        figure = charts.confusion_matrix_figure(metrics[name]["confusion_matrix"], normalize)
         show(figure, f"confusion_{i}", f"confusion_{finished[name].run_id}")
+
+st.header("Run B against run A")
+if len(chosen) < 2:
+    st.caption("Choose two or more runs above to test one against another and see where their confusions differ.")
+else:
+    a_column, b_column = st.columns(2)
+    a = a_column.selectbox("Run A", chosen, index=0, key="compare_a")
+    b = b_column.selectbox("Run B", chosen, index=1, key="compare_b")
+    if a == b:
+        st.info("Choose two different runs.", icon=":material/info:")
+    else:
+        st.subheader("Is the difference real?")
+        paired_section(finished[a], finished[b])
+        st.subheader("Where B's confusions differ from A's")
+        difference = charts.confusion_difference_figure(metrics[a]["confusion_matrix"], metrics[b]["confusion_matrix"])
+        show(difference, "confusion_difference", "confusion_difference")
+        st.caption(
+            "B's row-normalised confusion matrix minus A's. On the diagonal, blue: B recognises that emotion "
+            "more often than A; off it, blue: B makes that mistake more often. White: no difference."
+        )
 
 st.header("Per-class scores")
 score = st.segmented_control(

@@ -2,24 +2,25 @@
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
+from collections.abc import Callable
 
 import numpy as np
 import streamlit as st
 
 from fer import balance, charts, data, ui
+from fer.vocab import BALANCING
 
 EXAMPLES_PER_CLASS = 8
 
 st.title("Dataset")
 active = ui.dataset()
+showing_sample = data.active_dataset_name() == "sample"
 
 # --------------------------------------------------------------------------------------------
 st.header("Active dataset")
 if "dataset_imported" in st.session_state:
     st.success(st.session_state.pop("dataset_imported"), icon=":material/check_circle:")
-if active.name == "sample":
+if showing_sample:
     st.markdown(
         f"**The shipped sample**: {len(active):,} real FER2013 faces, a small stratified subset that ships "
         "with the project so every page works before an import. Import the full FER2013 below for "
@@ -33,18 +34,16 @@ if active.converted:
     st.caption(f"{active.converted:,} images were not 48×48 grayscale and were converted on import.")
 
 
-def import_from(source: str | Path, described_as: str, label: str | None = None) -> None:
+def run_import(described_as: str, start: Callable[[data.Progress], data.FaceDataset]) -> None:
     """Import with a live progress bar, then rerun so every page and the sidebar use the new data.
 
     A bad source shows the library's message; the previous import stays active (the library
-    replaces its cache only after reading the whole source).
+    replaces its cache only after reading and checking the whole source).
     """
     bar = st.progress(0.0, text="starting the import")
     imported = None
     with ui.user_errors():
-        imported = data.import_dataset(
-            source, progress=lambda fraction, message: bar.progress(fraction, text=message), label=label
-        )
+        imported = start(lambda fraction, message: bar.progress(fraction, text=message))
     bar.empty()
     if imported is not None:
         st.session_state["dataset_imported"] = (
@@ -53,7 +52,7 @@ def import_from(source: str | Path, described_as: str, label: str | None = None)
         st.rerun()
 
 
-with st.expander("Import FER2013", expanded=active.name == "sample", icon=":material/upload:"):
+with st.expander("Import FER2013", expanded=showing_sample, icon=":material/upload:"):
     st.caption(
         "The Kaggle archive (train/ and test/ class folders, as a .zip or an extracted folder), the "
         "original challenge fer2013.csv, or Hugging Face parquet files. The import is cached: later "
@@ -66,17 +65,16 @@ with st.expander("Import FER2013", expanded=active.name == "sample", icon=":mate
             key="dataset_upload",
         )
         if st.button("Import the uploaded file", disabled=upload is None, key="dataset_import_upload"):
-            # The importers read paths (a zip in place, the CSV with pyarrow): give them one.
-            with tempfile.TemporaryDirectory() as folder:
-                path = Path(folder) / Path(upload.name).name
-                path.write_bytes(upload.getbuffer())
-                import_from(path, f"the uploaded {path.name}", label=f"upload {path.name}")
+            run_import(
+                f"the uploaded {upload.name}",
+                lambda progress: data.import_upload(upload.name, upload.getvalue(), progress),
+            )
     with path_tab:
         typed = st.text_input(
             "Zip, folder, CSV or parquet on this machine", placeholder="~/Downloads/fer2013.zip", key="dataset_path"
         ).strip()
         if st.button("Import from this path", disabled=not typed, key="dataset_import_path"):
-            import_from(typed, typed)
+            run_import(typed, lambda progress: data.import_dataset(typed, progress))
 
 # --------------------------------------------------------------------------------------------
 st.header("Class balance")
@@ -93,9 +91,9 @@ protocol = protocol_column.selectbox(
 )
 strategy = strategy_column.selectbox(
     "Balancing of the training split",
-    list(balance.STRATEGIES),
-    index=list(balance.STRATEGIES).index("oversample"),
-    format_func=lambda s: f"{s}: {balance.STRATEGIES[s]}",
+    list(BALANCING),
+    index=list(BALANCING).index("oversample"),
+    format_func=lambda s: f"{s}: {BALANCING[s]}",
     key="dataset_strategy",
 )
 with ui.user_errors():

@@ -22,13 +22,17 @@ st.caption(
     "cross-entropy and 100 epochs. It did not state the batch size or the learning rate: "
     "the values above are this project's defaults (see the Train page to change them)."
 )
+st.page_link(
+    "app_pages/models.py", label="The networks before and after their head is replaced: blocks, parameters, FLOPs",
+    icon=":material/account_tree:",
+)
 
 st.header("Results beside the study's Table 4.2")
 finished = runs.comparable_runs()
+rows = [study.run_row(name, run.metrics()) for name, run in finished.items()]
 if finished:
-    table = study.comparison_table([study.run_row(name, run.metrics()) for name, run in finished.items()])
-    shown = table.drop(columns=[column for column in table.columns if column.endswith(" diff")])
-    st.dataframe(shown.style.format(charts.number_formats(shown), na_rep="—"), hide_index=True)
+    table = study.comparison_table(rows, differences=False)
+    st.dataframe(table.style.format(charts.number_formats(table)), hide_index=True, placeholder="—")
     st.caption(
         "One row per finished run; \"reference run\" marks results committed with the project "
         "(full FER2013, trained elsewhere). Study columns are empty for custom runs, which have no "
@@ -45,6 +49,19 @@ else:
     st.page_link("app_pages/train.py", label="Go to the Train page", icon=":material/model_training:")
 
 st.subheader("The study's Table 4.2")
-study_table = study.STUDY_TABLE.reset_index()
+study_table = study.study_table()
 st.dataframe(study_table.style.format(charts.number_formats(study_table)), hide_index=True)
 st.caption("Precision and recall are macro averages over the seven classes; training time in seconds.")
+
+st.subheader("Beside published FER2013 results")
+if finished:
+    st.plotly_chart(charts.accuracy_landscape_figure(study.accuracy_landscape(rows)), key="overview_published")
+st.table(study.PUBLISHED_RESULTS.set_index("result").style.format({"accuracy": "{:.2%}"}))
+st.caption(
+    "Like for like: the study's S1–S4, runs under the thesis protocol on the full data and the fer "
+    "package's model are scored on all 7,178 test images; Khaireddin & Chen and Pham et al. on "
+    "PrivateTest only (3,589 images), as standard-protocol runs here are. Khaireddin & Chen trained from "
+    "scratch, like runs here with weights none; Kusuma et al. and Pham et al. started from ImageNet; the study "
+    "calls its models fine-tuned but does not name their weights. The 76.82% is an ensemble of seven networks, every other result one model; "
+    "runs on the shipped sample are scored on a few hundred faces and compare with none of these."
+)

@@ -12,10 +12,19 @@ from typing import Any
 import streamlit as st
 
 from fer import charts, runs, ui
-from fer.balance import STRATEGIES
-from fer.data import DATASETS, PROTOCOLS
 from fer.hardware import cpu_name, gpu_names, keras_backend
-from fer.scenarios import ARCHITECTURES, SCENARIOS, RunConfig, scenario
+from fer.scenarios import DEFAULT_RECIPE, RECIPES, SCENARIOS, RunConfig, cpu_hours, scenario, with_seeds
+from fer.vocab import (
+    ARCHITECTURE_NAMES,
+    ARCHITECTURES,
+    AUGMENTATIONS,
+    BALANCING,
+    DATA_CHOICES,
+    OPTIMIZERS,
+    PRECISIONS,
+    PROTOCOLS,
+    SCHEDULES,
+)
 
 LIVE_REFRESH = "2s"  # how often the runs section re-reads the disk while a run is queued or running
 DETAILS_KEY = "train_details"
@@ -31,6 +40,7 @@ STATE_BADGES = {
     "completed": ("completed", "green", ":material/check_circle:"),
     "failed": ("failed", "red", ":material/error:"),
     "cancelled": ("cancelled", "orange", ":material/cancel:"),
+    "unreadable": ("unreadable", "red", ":material/broken_image:"),
 }
 
 
@@ -51,9 +61,8 @@ def compute_facts() -> None:
     else:
         st.warning(
             f"**No GPU found:** runs train on the CPU ({cpu_name()}) with the Keras **{backend}** backend, "
-            "one at a time; the rest wait their turn. One VGG19 or ResNet50 epoch on the full FER2013 "
-            "takes many minutes here, so the study's 100 epochs take a day or more: try the compact CNN (custom scenario) "
-            "or a few epochs on the sample.",
+            "one at a time; the rest wait their turn. The FER-CNN (custom scenario, the default there) trains "
+            "to about 68% in an hour on 2 cores; ResNet50 and VGG19 need a GPU for the study's 100 epochs.",
             icon=":material/memory:",
         )
 
@@ -61,18 +70,35 @@ def compute_facts() -> None:
 def data_choice(key: str) -> str:
     """The data selector, saying which dataset ``active`` stands for right now."""
     active = ui.dataset()
-    imported = active.name != "sample"
+    imported = active.name == "full"
     labels = {
         "active": f"active (now {'the imported FER2013' if imported else 'the shipped sample'}, {len(active):,} faces)",
         "sample": "sample (the shipped FER2013 subset)",
         "full": "full (the imported FER2013)" if imported else "full (nothing imported yet)",
     }
-    return st.selectbox("Data", DATASETS, format_func=labels.__getitem__, key=key)
+    return st.selectbox("Data", DATA_CHOICES, format_func=labels.__getitem__, key=key)
 
 
 def options_help(options: dict[str, str]) -> str:
     """A selector's tooltip listing what each choice means, from the library's own descriptions."""
     return "\n".join(f"- **{name}**: {text}" for name, text in options.items())
+
+
+def cpu_time_note(configs: list[RunConfig]) -> None:
+    """On a CPU, how long the chosen runs will take, when that is long enough to matter."""
+    if gpu_names() or not configs:
+        return
+    datasets = {ui.dataset("sample" if c.data == "sample" else "active").usage_counts().get("Training", 0) for c in configs}
+    hours = cpu_hours(configs, max(datasets))
+    if hours is None:
+        st.info(
+            "ResNet50 has not been timed on a CPU here; expect it to be as slow as VGG19 (about 6–12 minutes "
+            "per epoch of the full FER2013 on 2 cores).", icon=":material/schedule:",
+        )
+    elif hours > 1 / 6:
+        runs_text = "this run" if len(configs) == 1 else f"these {len(configs)} runs, one after another,"
+        st.info(f"On a 2-core CPU {runs_text} will take roughly {runs.duration(hours * 3600)} "
+                "(measured speeds; twice that without bf16 support).", icon=":material/schedule:")
 
 
 # --------------------------------------------------------------------------------------------
@@ -83,30 +109,26 @@ def study_launcher() -> None:
     """The study's S1-S4, several at once, with the epochs and data that fit this machine."""
     shared = SCENARIOS["S1"]
     st.caption(
-        f"All four use Adam, categorical cross-entropy, augmentation {'on' if shared.augment else 'off'}, "
+        f"All four use Adam, categorical cross-entropy, the study's augmentation ({AUGMENTATIONS['study']}), "
         f"batch {shared.batch_size}, learning rate {shared.learning_rate:g}, weights {shared.weights}, "
         f"protocol {shared.protocol}."
     )
     chosen = st.multiselect(
         "Scenarios", list(SCENARIOS), format_func=lambda name: SCENARIOS[name].label, key="study_scenarios"
     )
-    left, right = st.columns(2)
+    left, middle, right = st.columns(3)
     epochs = left.number_input(
         "Epochs", value=shared.epochs, step=1, key="study_epochs",
         help=f"The study trained {shared.epochs} epochs; on a CPU, a few on the sample show the pipeline works.",
     )
+    repeats = middle.number_input("Seeds per scenario", value=1, min_value=1, step=1, key="study_seeds",
+                                  help="Repeat each scenario with seeds 42, 43, …; Compare shows mean ± sd.")
     with right:
         data = data_choice("study_data")
-    if chosen and not gpu_names():
-        st.info(
-            f"This machine has no GPU: a ResNet50 or VGG19 epoch on the full FER2013 takes minutes here, so "
-            f"{len(chosen)} run(s) × {epochs} epochs take long. For a first look, try a few epochs on the "
-            "sample, or the compact CNN in the custom scenario.",
-            icon=":material/schedule:",
-        )
     configs: list[RunConfig] | None = None
     with ui.user_errors():
-        configs = [scenario(name, epochs=int(epochs), data=data) for name in chosen]
+        configs = [c for name in chosen for c in with_seeds(scenario(name, epochs=int(epochs), data=data), int(repeats))]
+    cpu_time_note(configs or [])
     launch_button = st.button(
         "Launch the chosen scenarios", type="primary", disabled=not configs, key="study_launch",
         icon=":material/play_arrow:",
@@ -116,42 +138,70 @@ def study_launcher() -> None:
 
 
 def custom_launcher() -> None:
-    """Any architecture, balancing and training setting; invalid ones are explained before launch."""
+    """Any architecture, recipe and setting; invalid ones are explained before launch."""
     first, second, third = st.columns(3)
-    arch = first.selectbox("Architecture", list(ARCHITECTURES), key="custom_arch", help=options_help(ARCHITECTURES))
-    defaults = scenario("custom", arch=arch)
-    balance = first.selectbox("Balancing", list(STRATEGIES), key="custom_balance", help=options_help(STRATEGIES))
+    default_arch = "vgg19" if gpu_names() else "fer_cnn"
+    arch = first.selectbox(
+        "Architecture", list(ARCHITECTURES), index=list(ARCHITECTURES).index(default_arch), key="custom_arch",
+        format_func=ARCHITECTURE_NAMES.__getitem__, help=options_help(ARCHITECTURES),
+    )
+    recipe = first.selectbox(
+        "Recipe", list(RECIPES), index=list(RECIPES).index(DEFAULT_RECIPE[default_arch]), key="custom_recipe",
+        help="The training settings a run starts from: **study** = Adam 1e-4 and the study's augmentation; "
+        "**fer** = SGD-Nesterov 0.05 with cosine decay, label smoothing, weight decay, shifts and flips, flip TTA. "
+        "Changing the recipe resets the settings below to its values.",
+    )
+    defaults = scenario("custom", recipe=recipe, arch=arch)
+    balance = first.selectbox("Balancing", list(BALANCING), key="custom_balance", help=options_help(BALANCING))
     protocol = first.selectbox("Protocol", list(PROTOCOLS), key="custom_protocol", help=options_help(PROTOCOLS))
-    augment = first.toggle("Augmentation", value=defaults.augment, key="custom_augment")
-    epochs = second.number_input("Epochs", value=defaults.epochs, step=1, key="custom_epochs")
-    batch_size = second.number_input("Batch size", value=defaults.batch_size, step=16, key="custom_batch")
-    # Keyed by architecture so that switching it brings back that architecture's default rate.
-    learning_rate = second.number_input(
-        "Learning rate (Adam)", value=defaults.learning_rate, step=1e-4, format="%g", key=f"custom_lr_{arch}"
-    )
-    input_size = second.number_input(
-        "Input size (pixels)", value=defaults.input_size, step=16, key="custom_input",
-        help="The 48×48 faces are resized to this side before the network.",
-    )
+    settings = recipe_settings(second, defaults, recipe)
     with third:
         weights = weights_choice(defaults.weights)
         early_stopping = st.number_input(
             "Early stopping patience (epochs, 0 = off)", value=defaults.early_stopping, step=1, key="custom_patience"
         )
+        repeats = st.number_input("Seeds", value=1, min_value=1, step=1, key="custom_seeds",
+                                  help="Repeat the run with seeds 42, 43, …; Compare shows mean ± sd.")
         data = data_choice("custom_data")
-    config: RunConfig | None = None
+    configs: list[RunConfig] | None = None
     with ui.user_errors():
         config = scenario(
-            "custom", arch=arch, balance=balance, augment=augment, epochs=int(epochs), batch_size=int(batch_size),
-            learning_rate=float(learning_rate), input_size=int(input_size), weights=weights, protocol=protocol,
-            early_stopping=int(early_stopping), data=data,
+            "custom", recipe=recipe, arch=arch, balance=balance, weights=weights, protocol=protocol,
+            early_stopping=int(early_stopping), data=data, **settings,
         )
+        configs = with_seeds(config, int(repeats))
+    cpu_time_note(configs or [])
     launch_button = st.button(
-        "Launch custom run", type="primary", disabled=config is None or not weights, key="custom_launch",
+        "Launch custom run", type="primary", disabled=not configs or not weights, key="custom_launch",
         icon=":material/play_arrow:",
     )
-    if launch_button and config:
-        launch([config])
+    if launch_button and configs:
+        launch(configs)
+
+
+def recipe_settings(column: Any, defaults: RunConfig, recipe: str) -> dict[str, Any]:
+    """The recipe's settings as widgets, keyed by recipe so that choosing another resets them."""
+    with column:
+        return {
+            "epochs": int(st.number_input("Epochs", value=defaults.epochs, step=1, key=f"custom_epochs_{recipe}")),
+            "batch_size": int(st.number_input("Batch size", value=defaults.batch_size, step=16, key="custom_batch")),
+            "optimizer": st.selectbox("Optimizer", list(OPTIMIZERS), index=list(OPTIMIZERS).index(defaults.optimizer),
+                                      format_func=OPTIMIZERS.__getitem__, key=f"custom_optimizer_{recipe}"),
+            "learning_rate": float(st.number_input("Learning rate", value=defaults.learning_rate, step=1e-4,
+                                                   format="%g", key=f"custom_lr_{recipe}")),
+            "schedule": st.selectbox("Schedule", list(SCHEDULES), index=list(SCHEDULES).index(defaults.schedule),
+                                     key=f"custom_schedule_{recipe}", help=options_help(SCHEDULES)),
+            "augment": st.selectbox("Augmentation", list(AUGMENTATIONS), index=list(AUGMENTATIONS).index(defaults.augment),
+                                    key=f"custom_augment_{recipe}", help=options_help(AUGMENTATIONS)),
+            "label_smoothing": float(st.number_input("Label smoothing", value=defaults.label_smoothing, step=0.05,
+                                                     key=f"custom_smoothing_{recipe}")),
+            "weight_decay": float(st.number_input("Weight decay", value=defaults.weight_decay, step=1e-4, format="%g",
+                                                  key=f"custom_decay_{recipe}")),
+            "flip_tta": st.toggle("Flip test-time augmentation", value=defaults.flip_tta, key=f"custom_tta_{recipe}"),
+            "precision": st.selectbox("Precision", list(PRECISIONS), key="custom_precision", help=options_help(PRECISIONS)),
+            "input_size": int(st.number_input("Input size (pixels)", value=defaults.input_size, step=16, key="custom_input",
+                                              help="The 48×48 faces are resized to this side before the network.")),
+        }
 
 
 def weights_choice(default: str) -> str:
@@ -159,7 +209,7 @@ def weights_choice(default: str) -> str:
     choice = st.selectbox(
         "Weights", list(WEIGHT_CHOICES), index=list(WEIGHT_CHOICES).index(default),
         format_func=WEIGHT_CHOICES.__getitem__, key="custom_weights",
-        help="Starting weights of the ResNet50/VGG19 base; the compact CNN trains from scratch only.",
+        help="Starting weights of the ResNet50/VGG19 base; the compact networks train from scratch only.",
     )
     if choice != "file":
         return choice
@@ -175,9 +225,10 @@ def launch(configs: list[RunConfig]) -> None:
     if started:
         # Open the new runs' details, and keep them open once they finish.
         st.session_state[DETAILS_KEY] = [*st.session_state.get(DETAILS_KEY, []), *(run.run_id for run in started)]
+        names = ", ".join(f"{run.config.label} (seed {run.config.seed})" for run in started)
+        keeps = "It keeps" if len(started) == 1 else "They keep"
         st.success(
-            f"Started {', '.join(run.config.label for run in started)} in the background; "
-            "they keep training when you leave this page or close the browser.",
+            f"Started {names} in the background. {keeps} training when you leave this page or close the browser.",
             icon=":material/rocket_launch:",
         )
 
@@ -234,29 +285,18 @@ def run_details(run: runs.Run) -> None:
     """One run: state, progress, outcome, curves, log and the actions its state allows."""
     with st.container(border=True):
         text, color, icon = STATE_BADGES[run.state]
-        st.markdown(f"**{run.config.label}** · `{run.run_id}` :{color}-badge[{icon} {text}]")
-        st.caption(config_summary(run.config))
+        st.markdown(f"**{run.label}** · `{run.run_id}` :{color}-badge[{icon} {text}]")
+        if run.config:
+            st.caption(run.config.summary)
         run_state(run)
         history = run.history()
         if history is not None and len(history):
             loss, accuracy = st.columns(2)
-            loss.plotly_chart(charts.history_figure({run.config.label: history}, "loss"), key=f"loss-{run.run_id}")
-            accuracy.plotly_chart(
-                charts.history_figure({run.config.label: history}, "accuracy"), key=f"accuracy-{run.run_id}"
-            )
+            loss.plotly_chart(charts.history_figure({run.label: history}, "loss"), key=f"loss-{run.run_id}")
+            accuracy.plotly_chart(charts.history_figure({run.label: history}, "accuracy"), key=f"accuracy-{run.run_id}")
         with st.expander(f"Log (last {LOG_LINES} lines)"):
             st.code(run.log_tail(LOG_LINES) or "(nothing logged yet)", language="text")
         run_actions(run)
-
-
-def config_summary(config: RunConfig) -> str:
-    """Every setting of the run on one line, so runs can be told apart and repeated."""
-    return (
-        f"{config.arch}, balancing {config.balance}, augmentation {'on' if config.augment else 'off'}, "
-        f"{config.epochs} epochs, batch {config.batch_size}, learning rate {config.learning_rate:g}, "
-        f"input {config.input_size} px, weights {config.weights}, protocol {config.protocol}, "
-        f"early stopping {config.early_stopping or 'off'}, data {config.data}"
-    )
 
 
 def run_state(run: runs.Run) -> None:
@@ -268,39 +308,15 @@ def run_state(run: runs.Run) -> None:
             icon=":material/hourglass_empty:",
         )
     elif run.state == "running":
-        st.progress(min(1.0, status.get("progress") or 0.0), text=progress_text(status))
+        st.progress(min(1.0, status.get("progress") or 0.0), text=runs.status_summary(status))
     elif run.state == "completed":
         metrics = run.metrics()
         if metrics:
             metrics_panel(metrics)
-    elif run.state == "failed":
-        st.error(status.get("error") or "failed", icon=":material/error:")
+    elif run.state in ("failed", "unreadable"):
+        st.error(status.get("error") or run.state, icon=":material/error:")
     elif run.state == "cancelled":
         st.warning(status.get("error") or "cancelled", icon=":material/cancel:")
-
-
-def progress_text(status: dict[str, Any]) -> str:
-    """``epoch 3/100 · batch 40/225 · ETA 2 min 05 s``, or what the run is busy with."""
-    if status.get("message"):
-        return status["message"]
-    done, epochs = status.get("epoch", 0), status.get("epochs") or 0
-    if done >= epochs:
-        return f"all {epochs} epochs done"
-    text = f"epoch {done + 1}/{epochs}"
-    if status.get("batches"):
-        text += f" · batch {status.get('batch', 0)}/{status['batches']}"
-    if status.get("eta_s") is not None:
-        text += f" · ETA {duration(status['eta_s'])}"
-    return text
-
-
-def duration(seconds: float) -> str:
-    """``2 min 05 s``: an ETA in seconds is unreadable once runs take hours."""
-    minutes, secs = divmod(round(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    if hours:
-        return f"{hours} h {minutes:02d} min"
-    return f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"
 
 
 def metrics_panel(metrics: dict[str, Any]) -> None:
@@ -337,6 +353,7 @@ def run_actions(run: runs.Run) -> None:
                 st.write(f"Delete `{run.run_id}` with its model, history and log? This cannot be undone.")
                 if st.button("Delete for good", type="primary", key=f"delete-{run.run_id}"):
                     runs.delete(run.run_id)
+                    st.toast(f"Deleted {run.display_name}.", icon=":material/delete:")
                     st.rerun()
 
 

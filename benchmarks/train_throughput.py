@@ -21,19 +21,20 @@ import argparse
 import os
 import tempfile
 import time
+from pathlib import Path
 
 import keras
 import numpy as np
 
 from fer import runs
 from fer.models import build_model
-from fer.paths import dataset_cache_path
+from fer.paths import artifacts_at, dataset_cache_path
 from fer.scenarios import scenario
-from fer.train import configure_precision
+from fer.precision import on_gpu, precision_policy, resolve_precision
 
 
 def keras_images_per_second(arch: str, batch: int, steps: int, warmup: int, input_size: int) -> float:
-    model = build_model(arch, input_size=input_size, augment=True, seed=0)
+    model = build_model(arch, input_size=input_size, augment="study", seed=0)
     model.compile(optimizer=keras.optimizers.Adam(1e-4), loss="categorical_crossentropy", metrics=["accuracy"])
     rng = np.random.default_rng(0)
     faces = rng.integers(0, 256, (batch * steps, 48, 48, 1), dtype=np.uint8)
@@ -93,8 +94,7 @@ def scenario_epoch_seconds(name: str, data: str, input_size: int, batch: int) ->
     imported = dataset_cache_path()
     if data == "full" and not imported.exists():
         raise SystemExit("no imported FER2013: run `python -m fer data import SOURCE` first, or use --data sample")
-    with tempfile.TemporaryDirectory() as scratch:
-        os.environ["FER_ARTIFACTS"] = scratch
+    with tempfile.TemporaryDirectory() as scratch, artifacts_at(Path(scratch)):
         if data == "full":
             dataset_cache_path().parent.mkdir(parents=True)
             os.symlink(imported, dataset_cache_path())
@@ -107,7 +107,7 @@ def scenario_epoch_seconds(name: str, data: str, input_size: int, batch: int) ->
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", nargs="+", default=["vgg19", "resnet50"], choices=["vgg19", "resnet50", "cnn"])
+    parser.add_argument("--models", nargs="+", default=["vgg19", "resnet50"], choices=["vgg19", "resnet50", "fer_cnn", "cnn"])
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--steps", type=int, default=50, help="timed training steps")
     parser.add_argument("--warmup", type=int, default=10, help="steps before timing (compilation)")
@@ -117,9 +117,18 @@ def main() -> None:
     parser.add_argument("--data", default="full", choices=["full", "sample"])
     args = parser.parse_args()
 
-    on_gpu = configure_precision()
-    print(f"backend {keras.backend.backend()}, policy {keras.mixed_precision.global_policy().name}, "
-          f"{'GPU' if on_gpu else 'CPU'}, batch {args.batch_size}, {args.input_size}x{args.input_size}")
+    with precision_policy(resolve_precision("auto")) as policy:
+        print(f"backend {keras.backend.backend()}, policy {policy}, {'GPU' if on_gpu() else 'CPU'}, "
+              f"batch {args.batch_size}, {args.input_size}x{args.input_size}")
+        throughput_table(args)
+    if args.epoch_scenario:
+        train_s, eval_s, images = scenario_epoch_seconds(args.epoch_scenario, args.data, args.input_size, args.batch_size)
+        print(f"{args.epoch_scenario} on {args.data} data, one epoch after the first: {train_s:.1f} s training "
+              f"({images / train_s:,.0f} img/s over {images:,} images) + {eval_s:.1f} s test evaluation")
+
+
+def throughput_table(args: argparse.Namespace) -> None:
+    """Keras against PyTorch for each model, under the precision policy already set."""
     print(f"{'model':10} {'Keras img/s':>12} {'PyTorch img/s':>14} {'ratio':>6}")
     for arch in args.models:
         ours = keras_images_per_second(arch, args.batch_size, args.steps, args.warmup, args.input_size)
@@ -128,10 +137,6 @@ def main() -> None:
         )
         ratio = f"{ours / theirs:6.2f}" if theirs else f"{'-':>6}"
         print(f"{arch:10} {ours:12,.0f} {theirs or float('nan'):14,.0f} {ratio}")
-    if args.epoch_scenario:
-        train_s, eval_s, images = scenario_epoch_seconds(args.epoch_scenario, args.data, args.input_size, args.batch_size)
-        print(f"{args.epoch_scenario} on {args.data} data, one epoch after the first: {train_s:.1f} s training "
-              f"({images / train_s:,.0f} img/s over {images:,} images) + {eval_s:.1f} s test evaluation")
 
 
 if __name__ == "__main__":

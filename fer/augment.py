@@ -37,6 +37,14 @@ class AugmentRanges:
 STUDY_RANGES = AugmentRanges()
 """The study's augmentation: rotation 15, shifts 0.15, shear 0.15, zoom 0.15, horizontal flip."""
 
+AUGMENT_RANGES: dict[str, AugmentRanges] = {
+    "study": STUDY_RANGES,
+    # Shifts of up to 4 pixels with edge pixels repeated: the random crops of an edge-padded
+    # face that small FER2013 CNNs train with, through the same fused warp.
+    "crop_flip": AugmentRanges(rotation=0.0, width_shift=4 / 48, height_shift=4 / 48, shear=0.0, zoom=0.0),
+}
+"""The ranges behind each named augmentation of :data:`fer.vocab.AUGMENTATIONS` but ``none``."""
+
 
 def random_transforms(
     batch: int, height: int, width: int, ranges: AugmentRanges, seed: Any

@@ -15,15 +15,9 @@ from imblearn.over_sampling import RandomOverSampler
 from imblearn.under_sampling import RandomUnderSampler
 from sklearn.utils.class_weight import compute_class_weight
 
-from fer.data import CLASSES, FaceDataset, protocol_splits
+from fer.data import FaceDataset, protocol_splits
 from fer.errors import FerError
-
-STRATEGIES: dict[str, str] = {
-    "none": "train on the data as it is",
-    "oversample": "repeat random images of smaller classes up to the largest (RandomOverSampler)",
-    "undersample": "drop random images of larger classes down to the smallest (RandomUnderSampler)",
-    "class_weight": "keep the data, weight each class's loss by n_samples / (n_classes * n_class)",
-}
+from fer.vocab import BALANCING, CLASSES
 
 STUDY_RANDOM_STATE = 42
 """The study's RandomOverSampler seed."""
@@ -51,7 +45,7 @@ def balance(labels: np.ndarray, strategy: str, random_state: int = STUDY_RANDOM_
         return Balanced(positions.ravel(), {int(c): float(w) for c, w in zip(present, weights)})
     samplers = {"oversample": RandomOverSampler, "undersample": RandomUnderSampler}
     if strategy not in samplers:
-        raise FerError(f"unknown balancing strategy {strategy!r}: choose one of {', '.join(STRATEGIES)}")
+        raise FerError(f"unknown balancing strategy {strategy!r}: choose one of {', '.join(BALANCING)}")
     resampled, _ = samplers[strategy](random_state=random_state).fit_resample(positions, labels)
     return Balanced(resampled.ravel())
 

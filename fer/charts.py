@@ -8,7 +8,7 @@ without Streamlit.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -16,9 +16,14 @@ import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 
+from fer import study
 from fer.data import CLASSES, FaceDataset
+from fer.errors import FerError
 
 CLASS_COLORS = dict(zip(CLASSES, px.colors.qualitative.Safe))
+
+LEGEND_BESIDE = dict(orientation="v", x=1.02, xanchor="left", y=1, yanchor="top")
+"""A legend to the right of the plot: a horizontal one under it covers the x axis's title."""
 
 
 def class_distribution_figure(counts: pd.DataFrame, strategy: str) -> go.Figure:
@@ -28,6 +33,8 @@ def class_distribution_figure(counts: pd.DataFrame, strategy: str) -> go.Figure:
     """
     shown = counts[(counts["stage"] == "before") | (counts["split"] == "train")].copy()
     shown["stage"] = shown["stage"].map({"before": "as is", "after": f"after {strategy}"})
+    tall = shown["count"] >= 0.15 * shown.groupby("split")["count"].transform("max")
+    shown["label_at"] = np.where(tall, "inside", "outside")  # a short bar can't hold its label
     figure = px.bar(
         shown,
         x="class",
@@ -35,74 +42,185 @@ def class_distribution_figure(counts: pd.DataFrame, strategy: str) -> go.Figure:
         color="stage",
         barmode="group",
         facet_col="split",
-        text="count",
-        category_orders={"class": list(CLASSES), "split": ["train", "validation", "test"]},
+        facet_col_spacing=0.06,  # room for each facet's own y-axis labels
+        custom_data=["label_at"],
+        category_orders={"class": list(CLASSES), "split": list(shown["split"].unique())},  # the protocol's splits only
         color_discrete_sequence=["#4C78A8", "#F58518"],
     )
-    figure.update_traces(textposition="outside", cliponaxis=False)
+    # Upright labels of side-by-side bars ran into each other ("7215 7215"): turned, they fit in a
+    # bar's width, inside the top of the bar (above a short one), clear of the facet titles.
+    figure.update_traces(
+        texttemplate="%{y:,}", insidetextanchor="end", textangle=-90, textfont_size=11, constraintext="none",
+        cliponaxis=False,
+    )
+    figure.for_each_trace(lambda trace: trace.update(
+        textposition=list(trace.customdata[:, 0]),
+        alignmentgroup=trace.xaxis,  # a split's lone bars centred on their class, not beside an empty slot
+    ))
     figure.update_yaxes(matches=None, showticklabels=True)
     figure.for_each_annotation(lambda a: a.update(text=a.text.replace("split=", "")))
     figure.update_layout(legend_title_text="training split", margin=dict(t=40))
     return figure
 
 
-def history_figure(histories: Mapping[str, pd.DataFrame], metric: str) -> go.Figure:
-    """Train (solid) and test/validation (dashed) ``loss`` or ``accuracy`` per epoch, one colour per run.
+def run_colors(names: Sequence[str]) -> dict[str, str]:
+    """One colour per run, by position: every chart of a page that is given the runs in the same
+    order draws each run in the same colour (10 distinct colours, then they repeat)."""
+    palette = px.colors.qualitative.Plotly
+    return {name: palette[i % len(palette)] for i, name in enumerate(names)}
 
+
+def smooth(values: Sequence[float] | np.ndarray, weight: float) -> np.ndarray:
+    """TensorBoard's scalar smoothing: an exponential moving average, debiased.
+
+    Each point is ``last = last * weight + (1 - weight) * value`` divided by
+    ``1 - weight ** count`` (the first points would otherwise be pulled towards 0). As in
+    TensorBoard, non-finite points and constant series stay as they are; weight 0 is the raw series.
+    """
+    if not 0 <= weight < 1:
+        raise FerError(f"smoothing must be from 0 up to (not including) 1, not {weight}")
+    raw = np.asarray(values, dtype=float)
+    smoothed = raw.copy()
+    if np.all(raw == raw[:1]):
+        return smoothed
+    last, count = 0.0, 0
+    for i, value in enumerate(raw):
+        if np.isfinite(value):
+            last = last * weight + (1 - weight) * value
+            count += 1
+            smoothed[i] = last / (1 - weight**count)
+    return smoothed
+
+
+def history_figure(
+    histories: Mapping[str, pd.DataFrame],
+    metric: str,
+    colors: Mapping[str, str] | None = None,
+    smoothing: float = 0.0,
+    groups: Mapping[str, Sequence[str]] | None = None,
+) -> go.Figure:
+    """Train (solid) and test/validation (dashed) ``loss`` or ``accuracy`` per epoch, one colour
+    per run (``colors``, by default :func:`run_colors` in the order given), smoothed as
+    TensorBoard does (:func:`smooth`).
+
+    ``groups`` (group name -> run names, :func:`fer.compare.group_runs`) draws each group of two
+    or more seeds as its mean with a band of ± one standard deviation, in its first run's colour.
     The study's figures 4.11 (accuracy) and 4.13 (loss).
     """
+    colors = colors or run_colors(list(histories))
+    groups = groups or {name: [name] for name in histories}
     figure = go.Figure()
-    palette = px.colors.qualitative.Plotly
-    for i, (name, history) in enumerate(histories.items()):
-        color = palette[i % len(palette)]
-        eval_column = next((c for c in history.columns if c.endswith(f"_{metric}") and c != metric), None)
-        figure.add_scatter(
-            x=history["epoch"], y=history[metric], name=f"{name} train", mode="lines+markers",
-            line=dict(color=color), legendgroup=name,
-        )
-        if eval_column:
-            figure.add_scatter(
-                x=history["epoch"], y=history[eval_column], name=f"{name} {eval_column.split('_')[0]}",
-                mode="lines+markers", line=dict(color=color, dash="dash"), legendgroup=name,
-            )
+    for group, names in groups.items():
+        curves = [_curves(histories[name], metric, smoothing) for name in names]
+        if len(curves) == 1:
+            _add_run_curves(figure, group, curves[0], colors[names[0]])
+        else:
+            _add_band_curves(figure, group, curves, colors[names[0]])
     figure.update_layout(
-        xaxis_title="epoch", yaxis_title=metric, hovermode="x unified", margin=dict(t=30), legend=dict(orientation="h")
+        xaxis_title="epoch", yaxis_title=metric, hovermode="x unified", margin=dict(t=30),
+        legend=LEGEND_BESIDE,
     )
     if metric == "accuracy":
         figure.update_yaxes(range=[0, 1])
     return figure
 
 
-def confusion_matrix_figure(matrix: list[list[int]] | np.ndarray, normalize: bool, title: str = "") -> go.Figure:
-    """Heatmap of true (rows) against predicted (columns) classes; counts or row fractions."""
+def _curves(history: pd.DataFrame, metric: str, smoothing: float) -> pd.DataFrame:
+    """``epoch`` and the smoothed series of ``metric`` named by split: ``train`` and, where the
+    run has one, ``test`` or ``validation``."""
+    evaluated = next((c for c in history.columns if c.endswith(f"_{metric}") and c != metric), None)
+    columns = {"train": metric} | ({evaluated.split("_")[0]: evaluated} if evaluated else {})
+    return pd.DataFrame({"epoch": history["epoch"], **{s: smooth(history[c], smoothing) for s, c in columns.items()}})
+
+
+def _dash(split: str) -> str:
+    return "solid" if split == "train" else "dash"
+
+
+def _add_run_curves(figure: go.Figure, name: str, curves: pd.DataFrame, color: str) -> None:
+    for split in curves.columns.drop("epoch"):
+        figure.add_scatter(
+            x=curves["epoch"], y=curves[split], name=f"{name} {split}", mode="lines+markers",
+            line=dict(color=color, dash=_dash(split)), legendgroup=name,
+        )
+
+
+def _add_band_curves(figure: go.Figure, name: str, curves: list[pd.DataFrame], color: str) -> None:
+    """Mean line and a translucent mean ± sd band per split, over the runs at each epoch."""
+    stats = pd.concat(curves).groupby("epoch").agg(["mean", "std"])
+    fill = "rgba({}, {}, {}, 0.2)".format(*px.colors.hex_to_rgb(color))
+    for split in curves[0].columns.drop("epoch"):
+        mean, sd = stats[(split, "mean")], stats[(split, "std")].fillna(0.0)  # one run at an epoch: no spread
+        label = f"{name} {split}"
+        figure.add_scatter(x=stats.index, y=mean + sd, name=f"{label} + sd", mode="lines", line=dict(width=0),
+                           legendgroup=name, showlegend=False, hoverinfo="skip")
+        figure.add_scatter(x=stats.index, y=mean - sd, name=f"{label} − sd", mode="lines", line=dict(width=0),
+                           fill="tonexty", fillcolor=fill, legendgroup=name, showlegend=False, hoverinfo="skip")
+        figure.add_scatter(x=stats.index, y=mean, name=f"{label} mean of {len(curves)}", mode="lines+markers",
+                           line=dict(color=color, dash=_dash(split)), legendgroup=name)
+
+
+def _row_fractions(matrix: list[list[int]] | np.ndarray) -> np.ndarray:
+    """Each true class's row as fractions of that class (an empty row stays 0)."""
     counts = np.asarray(matrix, dtype=float)
-    values = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1) if normalize else counts
+    return counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+
+
+def confusion_matrix_figure(matrix: list[list[int]] | np.ndarray, normalize: bool, title: str = "") -> go.Figure:
+    """Heatmap of true (rows) against predicted (columns) classes; counts or row fractions.
+
+    Keep ``title`` short (a run's name belongs in a heading above the chart: a long plot title
+    is cut off in a narrow column)."""
+    values = _row_fractions(matrix) if normalize else np.asarray(matrix, dtype=float)
     text = [[f"{v:.2f}" if normalize else f"{int(v)}" for v in row] for row in values]
     figure = go.Figure(
         go.Heatmap(
             z=values, x=list(CLASSES), y=list(CLASSES), text=text, texttemplate="%{text}",
-            colorscale="Blues", zmin=0, zmax=1 if normalize else None,
+            colorscale="Blues", zmin=0, zmax=1 if normalize else None, colorbar=dict(thickness=12),
             hovertemplate="true %{y}<br>predicted %{x}<br>%{text}<extra></extra>",
         )
     )
+    return _confusion_layout(figure, title)
+
+
+def confusion_difference_figure(matrix_a: list[list[int]] | np.ndarray, matrix_b: list[list[int]] | np.ndarray) -> go.Figure:
+    """Run B's row-normalised confusion matrix minus run A's, white at zero on a symmetric scale:
+    blue cells are where B puts more of a true class, red where it puts less (on the diagonal,
+    blue is B recognising that class more often)."""
+    difference = _row_fractions(matrix_b) - _row_fractions(matrix_a)
+    limit = float(np.abs(difference).max()) or 1.0
+    text = [[f"{v:+.2f}" for v in row] for row in difference]
+    figure = go.Figure(
+        go.Heatmap(
+            z=difference, x=list(CLASSES), y=list(CLASSES), text=text, texttemplate="%{text}",
+            colorscale=[[0.0, "#B2182B"], [0.5, "#FFFFFF"], [1.0, "#2166AC"]], zmin=-limit, zmax=limit, zmid=0,
+            colorbar=dict(title="B − A", thickness=12),
+            hovertemplate="true %{y}<br>predicted %{x}<br>B − A: %{text}<extra></extra>",
+        )
+    )
+    return _confusion_layout(figure, "")
+
+
+def _confusion_layout(figure: go.Figure, title: str) -> go.Figure:
     figure.update_layout(
-        title=title, xaxis_title="predicted", yaxis_title="true", yaxis_autorange="reversed",
+        title=title, xaxis_title="predicted emotion", yaxis_title="true emotion", yaxis_autorange="reversed",
         margin=dict(t=40 if title else 10),
     )
     return figure
 
 
 def per_class_figure(metrics_by_run: Mapping[str, dict[str, Any]], score: str) -> go.Figure:
-    """Per-class ``precision``, ``recall`` or ``f1`` of several runs as grouped bars."""
+    """Per-class ``precision``, ``recall`` or ``f1`` of several runs as grouped bars, each run in
+    its :func:`run_colors` colour (the same as in :func:`history_figure` for the same run order)."""
     rows = [
         {"run": name, "class": cls, score: values[score]}
         for name, metrics in metrics_by_run.items()
         for cls, values in metrics["per_class"].items()
     ]
     figure = px.bar(pd.DataFrame(rows), x="class", y=score, color="run", barmode="group",
-                    category_orders={"class": list(CLASSES)})
+                    category_orders={"class": list(CLASSES)}, color_discrete_map=run_colors(list(metrics_by_run)))
     figure.update_yaxes(range=[0, 1])
-    figure.update_layout(margin=dict(t=30), legend=dict(orientation="h"))
+    figure.update_layout(margin=dict(t=30), legend=LEGEND_BESIDE)
     return figure
 
 
@@ -124,14 +242,11 @@ def test_accuracy_figure(table: pd.DataFrame) -> go.Figure:
     return figure
 
 
-def _versus_study_figure(table: pd.DataFrame, column: str, axis_title: str, text_format: str) -> go.Figure:
-    """Grouped bars: each run's ``column`` and, where its scenario is one of the study's, the study's."""
-    rows = [{"run": r["run"], "source": "this project", "value": r[column]} for _, r in table.iterrows()]
-    rows += [
-        {"run": r["run"], "source": "study", "value": r[f"study {column}"]}
-        for _, r in table.iterrows()
-        if pd.notna(r[f"study {column}"])
-    ]
+def _versus_study_figure(table: pd.DataFrame, metric: str, axis_title: str, text_format: str) -> go.Figure:
+    """Grouped bars: each run's ``metric`` and, where its scenario is one of the study's, the study's."""
+    ours, theirs = study.METRIC_COLUMNS[metric], study.study_column(metric)
+    rows = [{"run": r["run"], "source": "this project", "value": r[ours]} for _, r in table.iterrows()]
+    rows += [{"run": r["run"], "source": "study", "value": r[theirs]} for _, r in table.iterrows() if pd.notna(r[theirs])]
     figure = px.bar(
         pd.DataFrame(rows), x="run", y="value", color="source", barmode="group", text_auto=text_format,
         category_orders={"source": ["this project", "study"]},
@@ -195,6 +310,59 @@ def number_formats(table: pd.DataFrame) -> dict[str, str]:
         if not pd.api.types.is_numeric_dtype(table[column]) or column == "epochs":
             continue
         seconds = "seconds" in column
-        signed = column.endswith(" diff")
+        signed = column.endswith(study.DIFFERENCE_SUFFIX)
         formats[column] = "{:" + ("+" if signed else "") + (",.0f" if seconds else ".4f") + "}"
     return formats
+
+
+# --------------------------------------------------------------------------------------------
+# Model anatomy and published results
+
+
+def block_cost_figure(blocks: pd.DataFrame) -> go.Figure:
+    """Parameters and FLOPs per image of each block, side by side, blocks top to bottom in
+    network order (the study's figures 4.2-4.5 at a glance).
+
+    ``blocks`` is :attr:`fer.architecture.Anatomy.blocks`.
+    """
+    measures = {"params": "parameters", "FLOPs": "FLOPs per image"}
+    long = blocks.melt(id_vars=["block", "output shape", "layers"], value_vars=list(measures), var_name="measure")
+    long["measure"] = long["measure"].map(measures)
+    long["label"] = [_si(value) for value in long["value"]]
+    figure = px.bar(
+        long, x="value", y="block", color="measure", facet_col="measure", orientation="h", text="label",
+        hover_data={"output shape": True, "layers": True, "value": ":,", "label": False, "measure": False},
+        category_orders={"block": list(blocks["block"]), "measure": list(measures.values())},
+        color_discrete_sequence=["#4C78A8", "#F58518"],
+    )
+    figure.update_xaxes(matches=None, title=None)
+    figure.for_each_annotation(lambda a: a.update(text=a.text.replace("measure=", "")))
+    figure.update_layout(showlegend=False, yaxis_title=None, height=max(280, 26 * len(blocks) + 80),
+                         margin=dict(t=30, l=10, r=10))
+    return figure
+
+
+def accuracy_landscape_figure(landscape: pd.DataFrame) -> go.Figure:
+    """Test accuracy of this project's runs, the study's four scenarios and published FER2013
+    results as horizontal bars, best on top, one colour per group (the study's figure 4.15).
+
+    ``landscape`` is :func:`fer.study.accuracy_landscape` output.
+    """
+    figure = px.bar(
+        landscape, x="accuracy", y="result", color="group", orientation="h", text_auto=".1%",
+        hover_data=["test split", "models", "weights"],
+        category_orders={"result": list(landscape["result"]), "group": ["this project", "the study", "other work"]},
+        color_discrete_map={"this project": "#4C78A8", "the study": "#B0B0B0", "other work": "#F58518"},
+    )
+    figure.update_xaxes(range=[0, 1], tickformat=".0%", title="test accuracy")
+    figure.update_layout(yaxis_title=None, legend_title_text=None, height=max(300, 30 * len(landscape) + 90),
+                         margin=dict(t=30), legend=LEGEND_BESIDE)
+    return figure
+
+
+def _si(value: float) -> str:
+    """``1.79G``, ``20.0M``, ``3.6k``: bar labels short enough to fit."""
+    for limit, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= limit:
+            return f"{value / limit:.3g}{suffix}"
+    return f"{value:.0f}"

@@ -14,10 +14,9 @@ from collections.abc import Sequence
 from typing import Any
 
 
-from fer.balance import STRATEGIES
-from fer.data import DATASETS, PROTOCOLS
 from fer.errors import FerError
-from fer.scenarios import ARCHITECTURES, SCENARIOS
+from fer.scenarios import RECIPES, SCENARIOS
+from fer.vocab import ARCHITECTURES, AUGMENTATIONS, BALANCING, DATA_CHOICES, OPTIMIZERS, PRECISIONS, PROTOCOLS, SCHEDULES
 
 EXIT_BAD_INPUT = 2
 
@@ -48,26 +47,34 @@ def _parser() -> argparse.ArgumentParser:
     imp.set_defaults(handler=_data_import)
 
     summary = data.add_parser("summary", help="per-class counts before/after balancing")
-    summary.add_argument("--balance", default="none", choices=STRATEGIES, help="balancing of the training split")
+    summary.add_argument("--balance", default="none", choices=BALANCING, help="balancing of the training split")
     summary.add_argument("--protocol", default="thesis", choices=PROTOCOLS, help="thesis: train/test; standard: train/val/test")
-    summary.add_argument("--data", default="active", choices=DATASETS, help="active = imported if any, else the sample")
+    summary.add_argument("--data", default="active", choices=DATA_CHOICES, help="active = imported if any, else the sample")
     summary.add_argument("--json", action="store_true", help="print one JSON document")
     summary.set_defaults(handler=_data_summary)
 
     train = commands.add_parser("train", help="train a scenario (S1-S4) or a custom configuration")
     train.add_argument("--scenario", default="custom", choices=[*SCENARIOS, "custom"], help="study scenario or custom")
-    train.add_argument("--arch", choices=ARCHITECTURES, help="custom only: resnet50, vgg19 or cnn (default vgg19)")
-    train.add_argument("--balance", choices=STRATEGIES, help="custom only: balancing of the training split")
-    train.add_argument("--no-augment", dest="augment", action="store_const", const=False, help="turn augmentation off")
+    train.add_argument("--arch", choices=ARCHITECTURES, help="custom only: resnet50, vgg19, fer_cnn or cnn (default vgg19)")
+    train.add_argument("--recipe", choices=RECIPES, help="custom only: study (Adam) or fer (SGD, cosine, smoothing, TTA); default by arch")
+    train.add_argument("--balance", choices=BALANCING, help="custom only: balancing of the training split")
+    train.add_argument("--augment", choices=AUGMENTATIONS, help="study (random affine), crop_flip or none")
     train.add_argument("--epochs", type=int, help="default 100, as the study")
     train.add_argument("--batch-size", type=int, help="default 128")
-    train.add_argument("--lr", dest="learning_rate", type=float, help="Adam learning rate (default 1e-4; 1e-3 for cnn)")
+    train.add_argument("--lr", dest="learning_rate", type=float, help="learning rate (study recipe 1e-4, fer recipe 0.05)")
+    train.add_argument("--optimizer", choices=OPTIMIZERS, help="adam or sgd (Nesterov momentum 0.9)")
+    train.add_argument("--schedule", choices=SCHEDULES, help="constant or cosine decay over the run")
+    train.add_argument("--weight-decay", type=float, help="decoupled weight decay (default 0; fer recipe 5e-4)")
+    train.add_argument("--label-smoothing", type=float, help="label smoothing (default 0; fer recipe 0.1)")
+    train.add_argument("--flip-tta", action=argparse.BooleanOptionalAction, default=None, help="average with mirrored faces at test time")
+    train.add_argument("--precision", choices=PRECISIONS, help="auto (bf16 on GPUs and CPUs with AMX/AVX512-BF16), float32, mixed_bfloat16")
     train.add_argument("--input-size", type=int, help="side the 48x48 faces are resized to (default 48)")
     train.add_argument("--weights", help="none (from scratch, default), imagenet, or a weights file for the base")
     train.add_argument("--protocol", choices=PROTOCOLS, help="thesis (default) or standard")
     train.add_argument("--early-stopping", type=int, metavar="PATIENCE", help="stop after PATIENCE epochs without gain")
-    train.add_argument("--data", choices=DATASETS, help="active (default: imported if any, else the sample), sample, full")
+    train.add_argument("--data", choices=DATA_CHOICES, help="active (default: imported if any, else the sample), sample, full")
     train.add_argument("--seed", type=int, help="random seed (default 42)")
+    train.add_argument("--seeds", type=int, default=1, metavar="N", help="repeat the run with seeds SEED..SEED+N-1")
     train.add_argument("--background", action="store_true", help="start in a background process and return")
     train.add_argument("--json", action="store_true", help="print one JSON document")
     train.set_defaults(handler=_train)
@@ -95,9 +102,6 @@ def _parser() -> argparse.ArgumentParser:
     resume.add_argument("--json", action="store_true", help="print one JSON document")
     resume.set_defaults(handler=_resume)
 
-    worker = commands.add_parser("worker")  # internal: the background process of one run
-    worker.add_argument("run_id")
-    worker.set_defaults(handler=_worker)
     return parser
 
 
@@ -172,13 +176,18 @@ def _split_counts(dataset: Any, protocol: str, strategy: str) -> dict[str, dict[
 
 def _train(args: argparse.Namespace) -> int:
     from fer import runs
-    from fer.scenarios import scenario
+    from fer.scenarios import scenario, with_seeds
 
-    options = ("arch", "balance", "augment", "epochs", "batch_size", "learning_rate", "input_size")
-    options += ("weights", "protocol", "early_stopping", "data", "seed")
-    config = scenario(args.scenario, **{name: getattr(args, name) for name in options})
-    run = runs.start(config, background=args.background, on_status=None if args.json else _print_run_progress)
-    return _report_run(run, args.json)
+    options = ("arch", "balance", "augment", "epochs", "batch_size", "learning_rate", "optimizer", "schedule")
+    options += ("weight_decay", "label_smoothing", "flip_tta", "precision", "input_size", "weights", "protocol")
+    options += ("early_stopping", "data", "seed")
+    config = scenario(args.scenario, args.recipe, **{name: getattr(args, name) for name in options})
+    on_status = None if args.json else _print_run_progress
+    started = [runs.start(repeat, background=args.background, on_status=on_status) for repeat in with_seeds(config, args.seeds)]
+    if args.json and len(started) > 1:
+        _print_json([_run_document(run) for run in started])
+        return 1 if any(run.state == "failed" for run in started) else 0
+    return max(_report_run(run, args.json) for run in started)
 
 
 def _resume(args: argparse.Namespace) -> int:
@@ -241,25 +250,21 @@ def _delete(args: argparse.Namespace) -> int:
     return 0
 
 
-def _worker(args: argparse.Namespace) -> int:
-    from fer import runs
-
-    return 0 if runs.execute(args.run_id) in ("completed", "cancelled") else 1
-
-
 def _run_document(run: Any) -> dict[str, Any]:
     return {
         "run_id": run.run_id,
         "path": str(run.path),
-        "config": run.config.to_dict(),
+        "config": run.config.to_dict() if run.config else None,
         "status": run.status,
         "metrics": run.metrics(),
     }
 
 
 def _print_run(run: Any) -> None:
+    from fer.runs import status_summary
+
     status = run.status
-    print(f"{run.run_id}: {run.config.label}, {run.state}, epoch {status.get('epoch', 0)}/{run.config.epochs}")
+    print(f"{run.run_id}: {run.label}, {run.state}: {status_summary(status)}")
     if status.get("error"):
         print(f"  {status['error']}")
     metrics = run.metrics()
@@ -277,10 +282,9 @@ def _print_run(run: Any) -> None:
 
 
 def _print_run_progress(status: dict[str, Any]) -> None:
-    eta = f", ETA {status['eta_s']:.0f} s" if status.get("eta_s") is not None else ""
-    _stderr_progress(
-        status.get("progress") or 0.0, f"epoch {status.get('epoch', 0)}/{status.get('epochs')} batch {status.get('batch', 0)}/{status.get('batches')}{eta}"
-    )
+    from fer.runs import status_summary
+
+    _stderr_progress(status.get("progress") or 0.0, status_summary(status))
 
 
 # --------------------------------------------------------------------------------------------

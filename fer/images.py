@@ -2,9 +2,21 @@
 
 One function does the conversion for both the dataset importers and the Classify page, so a
 face cropped from a user's photo goes through exactly the preprocessing the training images did.
+
+Image files come from users (uploads, zips, parquet blobs), so nothing is decoded before its
+header says how big it is: a 390 KB PNG can declare 20,000x20,000 pixels and decode to more than
+a gigabyte. The header is read here (:func:`image_size`) rather than by OpenCV, which has no call
+for it (its ``IMREAD_REDUCED_*`` flags shrink JPEGs while decoding, but decode a PNG whole
+first), or by Pillow, which the project does not depend on and whose idea of a file's format
+need not be OpenCV's. Only the four formats the project accepts are read (JPEG, PNG, WebP,
+BMP), each recognised by the signature OpenCV uses to pick its decoder and measured from the
+fields that decoder reads, so the size checked is the size OpenCV goes on to decode; any other
+file is refused.
 """
 
 from __future__ import annotations
+
+import struct
 
 import cv2
 import numpy as np
@@ -13,21 +25,37 @@ from fer.errors import FerError
 
 FACE_SIZE = 48
 
+FACE_IMAGE_MAX_SIDE = 2048
+"""Largest width or height of a dataset image (FER2013's are 48x48). A bigger one is refused
+before it is decoded; at this size the worst a dataset file can decode to (16-bit RGBA) is 32 MB."""
+
+PHOTO_MAX_PIXELS = 16_000_000
+"""Largest photo decoded at full size (a 12-megapixel phone photo is, as 36 MB of BGR). A larger
+JPEG is decoded shrunk by 2, 4 or 8: libjpeg scales while it decodes, so the full size is never
+in memory, and detection and display shrink photos far more than that anyway. PNG, WebP and BMP
+decoders can't shrink while decoding, so a larger photo in those formats is refused."""
+
+FORMATS = ("jpg", "png", "webp", "bmp")
+"""The image formats read, by the name users know them by."""
+
+_JPEG_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}  # start-of-frame markers (not DHT, JPG, DAC)
+_JPEG_MAX_MARKERS = 10_000  # real files have tens before the frame header; stop a crafted one early
+_REDUCED = {1: cv2.IMREAD_COLOR, 2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4, 8: cv2.IMREAD_REDUCED_COLOR_8}
+
 
 def to_face(image: np.ndarray) -> tuple[np.ndarray, bool]:
     """Convert a decoded image (gray, BGR or BGRA) to a 48x48 uint8 grayscale face.
 
-    Returns the face and whether anything had to change (colour dropped or size changed), so
+    Returns the face and whether anything had to change (bit depth, colour or size), so
     importers can report how many images were not already in FER2013's format.
     """
     converted = False
+    if image.dtype != np.uint8:
+        image = to_8bit(image)
+        converted = True
     if image.ndim == 3:
         code = cv2.COLOR_BGRA2GRAY if image.shape[2] == 4 else cv2.COLOR_BGR2GRAY
         image = cv2.cvtColor(image, code) if image.shape[2] in (3, 4) else image[..., 0]
-        converted = True
-    if image.dtype != np.uint8:
-        # 16-bit PNGs and the like: scale the value range down to 8 bits.
-        image = cv2.normalize(image, None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)
         converted = True
     if image.shape != (FACE_SIZE, FACE_SIZE):
         shrinking = image.shape[0] > FACE_SIZE or image.shape[1] > FACE_SIZE
@@ -37,21 +65,149 @@ def to_face(image: np.ndarray) -> tuple[np.ndarray, bool]:
     return np.ascontiguousarray(image), converted
 
 
-def decode_face(data: bytes, name: str) -> tuple[np.ndarray, bool]:
-    """Decode image file bytes straight to a 48x48 face; ``name`` only labels the error."""
-    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
-    if image is None or image.size == 0:
-        raise FerError(f"{name}: not a readable image file")
-    return to_face(image)
+def to_8bit(image: np.ndarray) -> np.ndarray:
+    """Pixels scaled by their type's range, never by the image's own minimum and maximum, so a
+    grey stays the grey it was (a constant 16-bit image does not turn black, a low-contrast one
+    is not stretched).
 
-
-def decode_photo(data: bytes, name: str) -> np.ndarray:
-    """Decode a user's photo to BGR, turned upright by its EXIF orientation.
-
-    OpenCV applies EXIF orientation when it decodes to colour; alpha is dropped and
-    grayscale files come back as three equal channels, so callers see one format.
+    uint16 keeps its top 8 bits (``v >> 8``), which is also what OpenCV gives when it reads a
+    16-bit PNG as 8-bit. Floating-point images are taken to be in [0, 1], the convention of
+    OpenCV and scikit-image for float images: values are clipped to it (NaN counts as 0) and
+    scaled to 0..255. Other pixel types are refused.
     """
-    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    if image.dtype == np.uint8:
+        return image
+    if image.dtype == np.uint16:
+        return (image >> 8).astype(np.uint8)
+    if np.issubdtype(image.dtype, np.floating):
+        return np.rint(np.clip(np.nan_to_num(image, nan=0.0), 0.0, 1.0) * 255).astype(np.uint8)
+    raise FerError(f"unsupported pixel type {image.dtype}: 8- or 16-bit integer or 0..1 float images expected")
+
+
+def image_size(data: bytes, name: str) -> tuple[str, int, int]:
+    """The format (``jpg``, ``png``, ``webp`` or ``bmp``), width and height an image file
+    declares, read from its header without decoding it; ``name`` only labels the error.
+
+    Raises FerError for an empty file, any other format, or a header that is cut short.
+    """
+    if not data:
+        raise FerError(f"{name}: empty file (0 bytes), not an image")
+    readers = {"png": _png_size, "jpg": _jpeg_size, "webp": _webp_size, "bmp": _bmp_size}
+    kind = _format_of(data)
+    if kind is None:
+        raise FerError(f"{name}: not a readable image ({', '.join(FORMATS[:-1])} or {FORMATS[-1]} expected)")
+    try:
+        width, height = readers[kind](data)
+    except (struct.error, ValueError, IndexError) as error:
+        raise FerError(f"{name}: not a readable image (its {kind} header is damaged or cut short)") from error
+    if width < 1 or height < 1:
+        raise FerError(f"{name}: not a readable image (its {kind} header says {width}x{height} pixels)")
+    return kind, width, height
+
+
+def decode_face(data: bytes, name: str) -> tuple[np.ndarray, bool]:
+    """Decode a dataset image file straight to a 48x48 face (see :func:`to_face`); ``name`` only
+    labels the error. Files above :data:`FACE_IMAGE_MAX_SIDE` are refused before decoding."""
+    _, width, height = image_size(data, name)
+    if max(width, height) > FACE_IMAGE_MAX_SIDE:
+        raise FerError(
+            f"{name}: {width}x{height} pixels, too large for a face image "
+            f"(at most {FACE_IMAGE_MAX_SIDE} pixels a side; FER2013's are {FACE_SIZE}x{FACE_SIZE})"
+        )
+    return to_face(_decode(data, cv2.IMREAD_UNCHANGED, name))
+
+
+def decode_photo(data: bytes, name: str) -> tuple[np.ndarray, int]:
+    """Decode a user's photo to BGR, turned upright by its EXIF orientation, and say by how much
+    it was shrunk while decoding (1, or 2, 4 or 8 for a JPEG above :data:`PHOTO_MAX_PIXELS`).
+
+    OpenCV applies EXIF orientation when it decodes to colour; alpha is dropped and grayscale
+    files come back as three equal channels, so callers see one format. A photo too large to
+    decode within the limit is refused before decoding.
+    """
+    kind, width, height = image_size(data, name)
+    shrink = 1
+    while kind == "jpg" and width * height > PHOTO_MAX_PIXELS * shrink**2 and shrink < 8:
+        shrink *= 2
+    if width * height > PHOTO_MAX_PIXELS * shrink**2:
+        limit = PHOTO_MAX_PIXELS / 1e6
+        raise FerError(
+            f"{name}: {width}x{height} pixels ({width * height / 1e6:,.0f} megapixels) is too large to open: "
+            f"the limit is {limit:.0f} megapixels, or {limit * 64:,.0f} for a JPEG; save a smaller copy"
+        )
+    return _decode(data, _REDUCED[shrink], name), shrink
+
+
+def _decode(data: bytes, flags: int, name: str) -> np.ndarray:
+    try:
+        image = cv2.imdecode(np.frombuffer(data, np.uint8), flags)
+    except cv2.error as error:
+        raise FerError(f"{name}: not a readable image (OpenCV could not decode it)") from error
     if image is None or image.size == 0:
-        raise FerError(f"{name}: not an image OpenCV can read (jpg, png, webp or bmp expected)")
+        raise FerError(f"{name}: not a readable image (its data is damaged or cut short)")
     return image
+
+
+def _format_of(data: bytes) -> str | None:
+    """The format whose signature the file starts with, as OpenCV recognises it."""
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "png"
+    if data.startswith(b"\xff\xd8\xff"):
+        return "jpg"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "webp"
+    if data.startswith(b"BM"):
+        return "bmp"
+    return None
+
+
+def _png_size(data: bytes) -> tuple[int, int]:
+    if data[12:16] != b"IHDR":  # the first chunk, always
+        raise ValueError("no IHDR chunk")
+    return struct.unpack_from(">II", data, 16)
+
+
+def _jpeg_size(data: bytes) -> tuple[int, int]:
+    """The first start-of-frame header's size, found by walking the markers as libjpeg does."""
+    position = 2
+    for _ in range(_JPEG_MAX_MARKERS):
+        position = data.index(b"\xff", position)
+        while data[position] == 0xFF:  # fill bytes
+            position += 1
+        marker = data[position]
+        position += 1
+        if marker == 0x00 or marker == 0x01 or 0xD0 <= marker <= 0xD9:  # stuffed byte, TEM, RSTn, SOI, EOI
+            continue
+        if marker == 0xDA:
+            raise ValueError("image data before the frame header")
+        if marker in _JPEG_SOF:
+            height, width = struct.unpack_from(">HH", data, position + 3)
+            return width, height
+        (length,) = struct.unpack_from(">H", data, position)
+        position += length
+    raise ValueError("no frame header")
+
+
+def _webp_size(data: bytes) -> tuple[int, int]:
+    chunk = data[12:16]
+    if chunk == b"VP8 ":  # lossy: 14-bit sizes after the key frame's start code
+        if data[23:26] != b"\x9d\x01\x2a":
+            raise ValueError("no VP8 start code")
+        width, height = struct.unpack_from("<HH", data, 26)
+        return width & 0x3FFF, height & 0x3FFF
+    if chunk == b"VP8L":  # lossless: 14-bit sizes minus one after the signature byte
+        (bits,) = struct.unpack_from("<I", data, 21)
+        return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
+    if chunk == b"VP8X":  # extended: 24-bit canvas sizes minus one
+        if len(data) < 30:
+            raise ValueError("cut short")
+        return int.from_bytes(data[24:27], "little") + 1, int.from_bytes(data[27:30], "little") + 1
+    raise ValueError(f"unknown WebP chunk {chunk!r}")
+
+
+def _bmp_size(data: bytes) -> tuple[int, int]:
+    (header,) = struct.unpack_from("<I", data, 14)
+    if header == 12:  # OS/2 BITMAPCOREHEADER: 16-bit sizes
+        return struct.unpack_from("<HH", data, 18)
+    width, height = struct.unpack_from("<ii", data, 18)
+    return width, abs(height)  # a negative height is a top-down bitmap

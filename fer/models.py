@@ -19,11 +19,10 @@ from typing import Any
 import keras
 from keras import layers, ops
 
-from fer.augment import STUDY_RANGES, AugmentRanges, FaceAugment
-from fer.data import CLASSES
+from fer.augment import AUGMENT_RANGES, AugmentRanges, FaceAugment
 from fer.errors import FerError
 from fer.images import FACE_SIZE
-from fer.scenarios import ARCHITECTURES
+from fer.vocab import ARCHITECTURES, CLASSES
 
 STUDY_PARAMETERS = {"resnet50": 23_602_055, "vgg19": 20_027_975}
 """Parameter counts the study reports (base without top + GAP + Dense(7)) at 48x48x3."""
@@ -72,31 +71,30 @@ def build_model(
     arch: str,
     input_size: int = FACE_SIZE,
     weights: str = "none",
-    augment: bool = True,
-    ranges: AugmentRanges = STUDY_RANGES,
+    augment: str = "study",
     seed: int | None = None,
 ) -> keras.Model:
     """The full model for ``arch`` (see :data:`ARCHITECTURES`), taking uint8 ``(48, 48, 1)`` faces.
 
     ``weights``: ``none`` (train from scratch), ``imagenet`` (downloaded by Keras; needs the
     internet or the file in Keras' cache) or the path of a weights file for the base network.
+    ``augment`` names the training-time augmentation (:data:`fer.vocab.AUGMENTATIONS`).
     """
     if arch not in ARCHITECTURES:
         raise FerError(f"unknown architecture {arch!r}: choose one of {', '.join(ARCHITECTURES)}")
     if input_size < 32:
         raise FerError(f"input size {input_size} is too small: ResNet50 and VGG19 need at least 32x32")
     faces = keras.Input((FACE_SIZE, FACE_SIZE, 1), dtype="uint8", name="face")
-    x = GrayToModelInput("unit" if arch == "cnn" else "caffe", channels=1 if arch == "cnn" else 3, name="to_model_input")(
-        faces
-    )
+    compact = arch in ("cnn", "fer_cnn")
+    x = GrayToModelInput("unit" if compact else "caffe", channels=1 if compact else 3, name="to_model_input")(faces)
     if input_size != FACE_SIZE:
         x = layers.Resizing(input_size, input_size, dtype="float32", name="resize")(x)
-    if augment:
-        x = FaceAugment(_ranges_dict(ranges), seed=seed, name="augment")(x)
+    if augment != "none":
+        x = FaceAugment(_ranges_dict(AUGMENT_RANGES[augment]), seed=seed, name="augment")(x)
     base = _base_network(arch, (input_size, input_size, x.shape[-1]), weights)
     x = base(x)
     x = layers.GlobalAveragePooling2D(name="gap")(x)
-    if arch == "cnn":
+    if compact:
         x = layers.Dropout(0.3, name="dropout")(x)
     outputs = layers.Dense(len(CLASSES), activation="softmax", dtype="float32", name="emotion")(x)
     return keras.Model(faces, outputs, name=f"fer_{arch}")
@@ -107,10 +105,10 @@ def _ranges_dict(ranges: AugmentRanges) -> dict[str, Any]:
 
 
 def _base_network(arch: str, shape: tuple[int, int, int], weights: str) -> keras.Model:
-    if arch == "cnn":
+    if arch in COMPACT_WIDTHS:
         if weights != "none":
-            raise FerError("the compact CNN has no pretrained weights: it trains from scratch (weights=none)")
-        return _compact_cnn(shape)
+            raise FerError(f"the {arch} network has no pretrained weights: it trains from scratch (weights=none)")
+        return _compact_cnn(shape, COMPACT_WIDTHS[arch], name=arch)
     constructors: dict[str, Callable[..., keras.Model]] = {
         "resnet50": keras.applications.ResNet50,
         "vgg19": keras.applications.VGG19,
@@ -136,15 +134,18 @@ def _base_network(arch: str, shape: tuple[int, int, int], weights: str) -> keras
         ) from None
 
 
-def _compact_cnn(shape: tuple[int, int, int]) -> keras.Model:
-    """Three conv blocks (32, 64, 128 filters, two 3x3 convs each, batch norm, max-pool)."""
+COMPACT_WIDTHS: dict[str, tuple[int, ...]] = {"cnn": (32, 64, 128), "fer_cnn": (32, 64, 128, 256)}
+"""Filters of each block of the compact networks; FER-CNN's fourth block takes the 6x6 maps to 3x3."""
+
+
+def _compact_cnn(shape: tuple[int, int, int], widths: tuple[int, ...], name: str) -> keras.Model:
+    """VGG-style blocks: two 3x3 convs with batch norm and ReLU, then 2x2 max-pooling."""
     inputs = keras.Input(shape)
     x = inputs
-    for filters in (32, 64, 128):
+    for filters in widths:
         for _ in range(2):
             x = layers.Conv2D(filters, 3, padding="same", use_bias=False)(x)
             x = layers.BatchNormalization()(x)
             x = layers.Activation("relu")(x)
         x = layers.MaxPooling2D()(x)
-    return keras.Model(inputs, x, name="compact_cnn")
-
+    return keras.Model(inputs, x, name=name)

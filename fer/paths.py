@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +23,33 @@ def artifacts_dir() -> Path:
     return root
 
 
+@contextmanager
+def artifacts_at(path: Path) -> Iterator[Path]:
+    """Point ``$FER_ARTIFACTS`` at ``path`` for the block, then back where it was: scratch runs
+    (benchmarks, test fixtures) stay out of the user's own runs."""
+    previous = os.environ.get("FER_ARTIFACTS")
+    os.environ["FER_ARTIFACTS"] = str(path)
+    try:
+        yield path
+    finally:
+        if previous is None:
+            os.environ.pop("FER_ARTIFACTS", None)
+        else:
+            os.environ["FER_ARTIFACTS"] = previous
+
+
 def dataset_cache_path() -> Path:
     """The imported dataset's cache file."""
     return artifacts_dir() / "data" / "fer2013.npz"
+
+
+def active_dataset_name() -> str:
+    """What ``active`` stands for now: ``full`` once FER2013 was imported, else ``sample``.
+
+    The one answer the pages, the sidebar, the data loader and new runs share; here, beside
+    the cache it looks at, so that asking costs no import of the data layer.
+    """
+    return "full" if dataset_cache_path().exists() else "sample"
 
 
 def runs_dir() -> Path:

@@ -1,37 +1,33 @@
-"""Emotion probabilities for 48x48 faces from a trained run's model, and how the Classify page
-shows them.
+"""Which models the Classify page can use, and reading a face's answer.
 
-Models take raw uint8 faces: channel replication, normalisation and resizing are inside them
-(:mod:`fer.models`), so the only preprocessing here is the one every training image had,
-:func:`fer.images.to_face`, done by whoever produced the crops (:mod:`fer.faces`).
-
-Keras is imported only when a model is loaded, so listing models, drawing results and building
-the results table stay instant (the dashboard renders the Classify page without Keras when
-there is no model to use).
+Loading and running a model is :mod:`fer.inference`; this module chooses among the saved ones.
+A model that can't be loaded is never offered: files that are not Keras archives are found
+without Keras (a few milliseconds per model), and a model that fails when it is loaded is
+remembered as broken for as long as its file stays the same. Listing models never imports
+Keras, so the Classify page renders instantly until a photo needs a model.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Sequence
+import contextlib
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-import cv2
 import numpy as np
-import pandas as pd
 
-from fer import runs
-from fer.charts import CLASS_COLORS
-from fer.data import CLASSES
+from fer import runs, store
 from fer.errors import FerError
-from fer.images import FACE_SIZE
+from fer.inference import load_classifier
+from fer.vocab import CLASSES
 
 if TYPE_CHECKING:
     import keras
 
-    from fer.faces import Face
+_WEIGHTS_FILES = ("model.weights.h5", "model.weights.npz")  # what Keras 3 stores a model's weights as
+_LOAD_FAILURES: dict[tuple[str, int, int], str] = {}
+"""Why a model file failed to load, by (path, mtime, size): a replaced file is tried again."""
 
 
 @dataclass(frozen=True)
@@ -47,63 +43,67 @@ class ModelChoice:
     test_split: str = ""  # which images test_accuracy was measured on
     run_id: str = ""
     reference: bool = False  # committed with the project rather than trained here
+    flip_tta: bool = False  # the run's own setting: its test accuracy averaged each face with its mirror image
 
 
 def available_models() -> list[ModelChoice]:
-    """Models of completed runs and of committed reference runs, best test accuracy first."""
-    choices = []
-    for run in [*runs.list_runs(), *runs.reference_runs()]:
-        metrics = run.metrics()
-        if run.state == "completed" and run.model_path.exists() and metrics:
-            accuracy = metrics["test_accuracy"]
-            origin = f"reference run {run.run_id}" if run.reference else run.run_id
-            label = f"{run.config.label}, {run.config.data} data, test acc {accuracy:.3f} ({origin})"
-            choice = ModelChoice(
-                label, run.model_path, name=run.config.label, data=run.config.data, test_accuracy=float(accuracy),
-                test_split=str(metrics.get("test_split", "")), run_id=run.run_id, reference=run.reference,
-            )
-            choices.append((accuracy, choice))
-    return [choice for _, choice in sorted(choices, key=lambda pair: -pair[0])]
+    """Models of completed runs and of committed reference runs that can be loaded, best test
+    accuracy first (so the default is the best model that works)."""
+    return [choice for choice, problem in _model_choices() if not problem]
 
 
-def load_classifier(path: Path) -> keras.Model:
-    """Load a saved model safely (``safe_mode=True``: no arbitrary code from the file)."""
-    import keras
+def default_model(choices: list[ModelChoice]) -> ModelChoice | None:
+    """The model a page should start with: the user's own best run trained on the full FER2013,
+    else the best reference model, else the best of the rest (None when there is none).
 
-    import fer.models  # noqa: F401  (registers the custom layers that saved models refer to)
+    Only full-data runs compete: their test accuracies are all measured on FER2013's test
+    faces (all 7,178, or the 3,589 PrivateTest ones under the standard protocol), while a run
+    on the shipped sample is measured on a few hundred sample faces, a number not comparable
+    with those. A run the user trained on the full data is taken over the shipped reference:
+    it is the model they made for this, and the list offers the reference beside it.
+    """
+    own_full = [choice for choice in choices if not choice.reference and choice.data == "full"]
+    references = [choice for choice in choices if choice.reference]
+    preference = own_full or references or choices
+    return max(preference, key=lambda choice: choice.test_accuracy or 0.0) if preference else None
 
-    if not Path(path).is_file():
-        raise FerError(f"{path}: no such model file")
+
+def broken_models() -> list[tuple[ModelChoice, str]]:
+    """Models of completed runs that can't be loaded, each with the reason, for a page to say
+    why they are not offered."""
+    return [(choice, problem) for choice, problem in _model_choices() if problem]
+
+
+def model_problem(path: Path) -> str:
+    """Why the model file at ``path`` can't be used, or "" when nothing is known against it.
+
+    Without Keras: the file must be a Keras archive with a config and weights. A file that
+    failed to load before (:func:`load_choice`) keeps that failure's reason until it changes.
+    """
     try:
-        return keras.saving.load_model(path, safe_mode=True)
-    except Exception as error:  # Keras raises many types for a damaged or foreign file
-        raise FerError(f"{path}: not a model this project can load ({str(error).splitlines()[0]})") from None
+        failure = _LOAD_FAILURES.get(_file_key(path))
+        with zipfile.ZipFile(path) as archive:
+            names = set(archive.namelist())
+    except (zipfile.BadZipFile, OSError) as error:
+        return f"not a Keras model file ({error})"
+    if failure:
+        return failure
+    if "config.json" not in names:
+        return "not a Keras model file (no config.json in it)"
+    if not names.intersection(_WEIGHTS_FILES):
+        return "its weights (model.weights.h5) are missing from the file"
+    return ""
 
 
-def classify_faces(model: keras.Model, faces: np.ndarray, batch_size: int = 256) -> np.ndarray:
-    """Probabilities ``(N, 7)`` in :data:`fer.data.CLASSES` order for uint8 faces ``(N, 48, 48)``."""
-    faces = np.asarray(faces)
-    if faces.dtype != np.uint8 or faces.shape[1:] != (FACE_SIZE, FACE_SIZE):
-        raise FerError(f"faces must be uint8 of shape (N, {FACE_SIZE}, {FACE_SIZE}), got {faces.dtype} {faces.shape}")
-    if len(faces) == 0:
-        return np.zeros((0, 7), np.float32)
-    probabilities = model.predict(faces[..., None], batch_size=batch_size, verbose=0)
-    return np.asarray(probabilities, dtype=np.float32)
-
-
-# --------------------------------------------------------------------------------------------
-# Showing the results
-
-
-DISPLAY_MAX_SIDE = 1280
-"""Photos whose longer side is above this are shrunk to it for display (boxes scale with them)."""
-DISPLAY_MIN_SIDE = 320
-"""Photos whose longer side is below this (a 48x48 FER crop) are enlarged to it for display, so
-the label stays readable; pixels are repeated, not smoothed, so the face looks as it is."""
-RESULT_COLUMNS = (
-    "file", "face", "box_x", "box_y", "box_width", "box_height", "whole_image", "emotion", "probability", *CLASSES
-)
-"""The results table's columns: one row per face; the box in the photo's own pixels."""
+def load_choice(choice: ModelChoice) -> keras.Model:
+    """Load a listed model (:func:`fer.inference.load_classifier`). A failure is remembered, so
+    the model is listed among :func:`broken_models` from then on, not among the available ones."""
+    try:
+        return load_classifier(choice.path)
+    except FerError as error:
+        with contextlib.suppress(OSError):  # a file deleted meanwhile is left out of the list anyway
+            _LOAD_FAILURES[_file_key(choice.path)] = str(error).removeprefix(f"{choice.path}: ")
+        raise
 
 
 def top_emotion(probabilities: np.ndarray) -> tuple[str, float]:
@@ -112,97 +112,24 @@ def top_emotion(probabilities: np.ndarray) -> tuple[str, float]:
     return CLASSES[index], float(probabilities[index])
 
 
-def face_label(number: int, probabilities: np.ndarray) -> str:
-    """What is written on a face's box, e.g. ``1 happy 87%``."""
-    emotion, probability = top_emotion(probabilities)
-    return f"{number} {emotion} {probability:.0%}"
+def _model_choices() -> list[tuple[ModelChoice, str]]:
+    """Every completed run's model with what is wrong with it ("" when nothing), best first."""
+    choices = []
+    for run in [*runs.list_runs(), *store.reference_runs()]:
+        metrics = run.metrics()
+        if run.state == "completed" and run.config is not None and run.model_path.exists() and metrics:
+            accuracy = float(metrics["test_accuracy"])
+            origin = f"reference run {run.run_id}" if run.reference else run.run_id
+            choice = ModelChoice(
+                f"{run.config.label}, {run.config.data} data, test acc {accuracy:.3f} ({origin})", run.model_path,
+                name=run.config.label, data=run.config.data, test_accuracy=accuracy,
+                test_split=str(metrics.get("test_split", "")), run_id=run.run_id, reference=run.reference,
+                flip_tta=run.config.flip_tta,
+            )
+            choices.append((choice, model_problem(run.model_path)))
+    return sorted(choices, key=lambda pair: -(pair[0].test_accuracy or 0.0))
 
 
-def display_scale(height: int, width: int) -> float:
-    """Factor a photo is resized by for display: down to DISPLAY_MAX_SIDE, up to DISPLAY_MIN_SIDE."""
-    longest = max(height, width)
-    if longest > DISPLAY_MAX_SIDE:
-        return DISPLAY_MAX_SIDE / longest
-    if longest < DISPLAY_MIN_SIDE:
-        return DISPLAY_MIN_SIDE / longest
-    return 1.0
-
-
-def annotate(photo: np.ndarray, faces: Sequence[Face], probabilities: np.ndarray) -> np.ndarray:
-    """An RGB copy of a BGR (or grayscale) photo, resized for display (:func:`display_scale`),
-    with each face's box and label (number, top emotion, its probability) in the emotion's colour.
-
-    Line width and text size follow the displayed image's size; the photo is not modified.
-    """
-    if len(faces) != len(probabilities):
-        raise FerError(f"{len(faces)} faces but {len(probabilities)} rows of probabilities")
-    if photo.ndim == 2 or photo.shape[2] == 1:
-        image = cv2.cvtColor(photo.reshape(photo.shape[:2]), cv2.COLOR_GRAY2RGB)
-    else:
-        image = cv2.cvtColor(photo, cv2.COLOR_BGRA2RGB if photo.shape[2] == 4 else cv2.COLOR_BGR2RGB)
-    height, width = image.shape[:2]
-    scale = display_scale(height, width)
-    if scale != 1.0:
-        size = (max(1, round(width * scale)), max(1, round(height * scale)))
-        image = cv2.resize(image, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_NEAREST)
-    height, width = image.shape[:2]
-    longest = max(height, width)
-    thickness = max(2, round(longest / 320))
-    font_scale = max(0.5, longest / 1100)
-    text_thickness = max(1, round(longest / 600))
-    for number, (face, row) in enumerate(zip(faces, probabilities), start=1):
-        color = rgb(CLASS_COLORS[top_emotion(row)[0]])
-        x, y, w, h = (round(v * scale) for v in face.box)
-        x1, y1 = min(width - 1, x + w - 1), min(height - 1, y + h - 1)
-        cv2.rectangle(image, (x, y), (x1, y1), color, thickness)
-        text = face_label(number, row)
-        (text_w, text_h), baseline = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, font_scale, text_thickness)
-        pad = max(2, text_h // 4)
-        box_h = text_h + baseline + 2 * pad
-        top = y - box_h if y - box_h >= 0 else min(y + thickness, max(0, height - box_h))  # above, else inside
-        left = max(0, min(x, width - text_w - 2 * pad))
-        cv2.rectangle(image, (left, top), (left + text_w + 2 * pad, top + box_h), color, cv2.FILLED)
-        ink = (0, 0, 0) if sum(c * k for c, k in zip(color, (0.299, 0.587, 0.114))) > 140 else (255, 255, 255)
-        cv2.putText(
-            image, text, (left + pad, top + pad + text_h), cv2.FONT_HERSHEY_SIMPLEX, font_scale, ink,
-            text_thickness, cv2.LINE_AA,
-        )
-    return image
-
-
-def enlarged(crop: np.ndarray, factor: int = 4) -> np.ndarray:
-    """A face crop shown bigger with its pixels repeated (no smoothing): what the model saw."""
-    return cv2.resize(crop, None, fx=factor, fy=factor, interpolation=cv2.INTER_NEAREST)
-
-
-def result_rows(file: str, faces: Sequence[Face], probabilities: np.ndarray) -> list[dict[str, Any]]:
-    """One results-table row per face of a photo, faces numbered from 1 as in the picture."""
-    if len(faces) != len(probabilities):
-        raise FerError(f"{len(faces)} faces but {len(probabilities)} rows of probabilities")
-    rows = []
-    for number, (face, row) in enumerate(zip(faces, probabilities), start=1):
-        emotion, probability = top_emotion(row)
-        x, y, w, h = (int(v) for v in face.box)
-        rows.append({
-            "file": file, "face": number, "box_x": x, "box_y": y, "box_width": w, "box_height": h,
-            "whole_image": bool(face.whole_image), "emotion": emotion, "probability": probability,
-            **{name: float(p) for name, p in zip(CLASSES, row)},
-        })
-    return rows
-
-
-def results_table(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
-    """The rows of :func:`result_rows` as a table with :data:`RESULT_COLUMNS`, also when empty."""
-    return pd.DataFrame(list(rows), columns=list(RESULT_COLUMNS))
-
-
-def rgb(color: str) -> tuple[int, int, int]:
-    """``"rgb(1, 2, 3)"`` or ``"#010203"`` (Plotly's colour strings) as an (r, g, b) tuple."""
-    match = re.fullmatch(r"\s*rgb\(\s*(\d+)\s*,\s*(\d+)\s*,\s*(\d+)\s*\)\s*", color)
-    if match:
-        return tuple(int(v) for v in match.groups())  # type: ignore[return-value]
-    match = re.fullmatch(r"\s*#([0-9a-fA-F]{6})\s*", color)
-    if match:
-        value = match.group(1)
-        return tuple(int(value[i : i + 2], 16) for i in (0, 2, 4))  # type: ignore[return-value]
-    raise FerError(f"not a colour: {color!r}")
+def _file_key(path: Path) -> tuple[str, int, int]:
+    stat = Path(path).stat()
+    return str(Path(path).resolve()), stat.st_mtime_ns, stat.st_size

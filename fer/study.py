@@ -1,4 +1,5 @@
-"""The published study's results (Table 4.2), and this project's runs set beside them.
+"""The published study's results (Table 4.2, its model figures 4.2-4.5), other published FER2013
+results (its figure 4.15), and this project's runs and models set beside them.
 
 Precision and recall in the study are macro averages (see :mod:`fer.evaluate`), so ours are
 compared on the same footing.
@@ -11,6 +12,7 @@ from typing import Any
 import pandas as pd
 
 from fer.scenarios import SCENARIOS
+from fer.vocab import AUGMENTATIONS
 
 STUDY_TABLE = pd.DataFrame(
     [
@@ -30,10 +32,29 @@ METRIC_COLUMNS = {
     "train_accuracy": "train accuracy",
     "train_seconds": "train seconds",
 }
+"""The compared numbers: :func:`run_row` keys (and :data:`STUDY_TABLE` columns) -> column labels."""
+
+DIFFERENCE_SUFFIX = " − study"
+"""Ends the label of a column of differences, ours minus the study's."""
+
+
+def study_column(metric: str) -> str:
+    """The label of the study's ``metric`` column, e.g. ``study test accuracy``."""
+    return f"study {METRIC_COLUMNS[metric]}"
+
+
+def difference_column(metric: str) -> str:
+    """The label of our ``metric`` minus the study's, e.g. ``test accuracy − study``."""
+    return METRIC_COLUMNS[metric] + DIFFERENCE_SUFFIX
 
 
 def run_row(name: str, metrics: dict[str, Any]) -> dict[str, Any]:
-    """One row of the comparison table from a run's ``metrics.json``."""
+    """One row of the comparison table from a run's ``metrics.json``; what it lacks stays None."""
+    data = ", ".join(str(metrics[key]) for key in ("dataset", "protocol") if metrics.get(key))
+    if metrics.get("test_images"):
+        images = f"{metrics['test_images']:,} test images"
+        data = f"{data} ({images})" if data else images
+    machine = " / ".join(str(metrics[key]) for key in ("backend", "device") if metrics.get(key))
     return {
         "run": name,
         "scenario": metrics.get("scenario", "custom"),
@@ -43,45 +64,173 @@ def run_row(name: str, metrics: dict[str, Any]) -> dict[str, Any]:
         "train_accuracy": metrics.get("train_accuracy"),
         "train_seconds": metrics.get("train_seconds"),
         "epochs": metrics.get("epochs_run"),
-        "data": f"{metrics.get('dataset')}, {metrics.get('protocol')} ({metrics.get('test_images')} test images)",
-        "backend / device": f"{metrics.get('backend')} / {metrics.get('device')}",
+        "data": data or None,
+        "backend / device": machine or None,
         "weights": metrics.get("weights"),
     }
 
 
-def comparison_table(rows: list[dict[str, Any]]) -> pd.DataFrame:
-    """Runs beside the study: for each run of S1-S4, the study's numbers and our difference.
+def comparison_table(rows: list[dict[str, Any]], differences: bool = True) -> pd.DataFrame:
+    """Runs beside the study, with readable column names: for each run of S1-S4, the study's
+    numbers and (``differences``) ours minus the study's.
 
     Custom runs have no study counterpart and get empty study columns.
     """
-    table = pd.DataFrame(rows)
-    if table.empty:
-        return table
-    for column in METRIC_COLUMNS:
-        study = table["scenario"].map(STUDY_TABLE[column])
-        table[f"study {column}"] = study
-        table[f"{column} diff"] = table[column] - study
-    order = ["run", "scenario"]
-    for column in METRIC_COLUMNS:
-        order += [column, f"study {column}", f"{column} diff"]
-    order += ["epochs", "data", "backend / device", "weights"]
-    return table[order]
+    runs = pd.DataFrame(rows)
+    if runs.empty:
+        return runs
+    table = runs[["run", "scenario"]].copy()
+    for metric, label in METRIC_COLUMNS.items():
+        ours, study = pd.to_numeric(runs[metric]), runs["scenario"].map(STUDY_TABLE[metric])
+        table[label] = ours
+        table[study_column(metric)] = study
+        if differences:
+            table[difference_column(metric)] = ours - study
+    return pd.concat([table, runs[["epochs", "data", "backend / device", "weights"]]], axis=1)
+
+
+def study_table() -> pd.DataFrame:
+    """The study's Table 4.2 with readable column names."""
+    return STUDY_TABLE.reset_index().rename(columns={"balance": "balancing", **METRIC_COLUMNS})
 
 
 def scenarios_table() -> pd.DataFrame:
     """The study's four scenarios as this project runs them: what the study fixed and the
-    defaults chosen where it said nothing (batch size, learning rate)."""
+    defaults chosen where it said nothing (batch size, learning rate). Short column names and
+    the long augmentation text last, so that the numbers fit the page's width."""
     return pd.DataFrame(
         [
             {
                 "scenario": name,
                 "model": STUDY_TABLE.loc[name, "model"],
                 "balancing": config.balance,
-                "augmentation": "random rotation, shift, shear, zoom, flip" if config.augment else "none",
                 "epochs": config.epochs,
-                "batch size (not stated by the study)": config.batch_size,
-                "Adam learning rate (not stated by the study)": config.learning_rate,
+                "batch size": config.batch_size,
+                "learning rate (Adam)": config.learning_rate,
+                "augmentation": AUGMENTATIONS[config.augment],
             }
             for name, config in SCENARIOS.items()
         ]
     )
+
+
+# --------------------------------------------------------------------------------------------
+# The study's model figures (4.2-4.5): Keras summaries before and after the head is replaced
+
+IMAGENET_ORIGINAL = "ImageNet original"
+"""keras.applications with its ImageNet top: 224x224x3 input, 1,000 classes."""
+HEAD_REPLACED = "head replaced"
+"""The base without its top + GlobalAveragePooling2D + Dense(7): what the study trained ("fine tuning")."""
+
+STUDY_MODEL_FIGURES = pd.DataFrame(
+    [
+        ("vgg19", IMAGENET_ORIGINAL, "total", 143_667_240, ""),
+        ("vgg19", HEAD_REPLACED, "total", 20_027_975, ""),
+        (
+            "vgg19",
+            HEAD_REPLACED,
+            "base",
+            20_024_383,
+            "The figure prints 20,024,383; Keras counts 20,024,384. Each VGG19 convolution has "
+            "out·(9·in + 1) parameters with out from 64 to 512, an even number, so the base's count is even; "
+            "and the study's own total agrees with Keras: 20,027,975 = 20,024,384 + 3,591 (Dense(7): "
+            "512·7 + 7). An off-by-one typo in the figure.",
+        ),
+        ("resnet50", IMAGENET_ORIGINAL, "total", 25_636_712, ""),
+        ("resnet50", IMAGENET_ORIGINAL, "trainable", 25_583_592, ""),
+        ("resnet50", IMAGENET_ORIGINAL, "non-trainable", 53_120, "batch-norm moving means and variances"),
+        ("resnet50", HEAD_REPLACED, "total", 23_602_055, ""),
+        ("resnet50", HEAD_REPLACED, "trainable", 23_548_935, ""),
+        ("resnet50", HEAD_REPLACED, "non-trainable", 53_120, "the head has no batch norm: unchanged"),
+    ],
+    columns=["arch", "version", "quantity", "study", "note"],
+)
+"""Parameter counts as the study's figures print them; a quantity a figure does not give is absent."""
+
+
+def model_figures_beside_ours(arch: str, ours: pd.DataFrame) -> pd.DataFrame:
+    """The study's printed counts for ``arch`` beside this project's and the difference.
+
+    ``ours`` is :attr:`fer.architecture.Anatomy.versions` (one row per version, a column per
+    quantity). Empty for an architecture the study did not train.
+    """
+    figures = STUDY_MODEL_FIGURES[STUDY_MODEL_FIGURES["arch"] == arch].drop(columns="arch")
+    counted = ours.set_index("version")
+    figures.insert(3, "ours", [int(counted.loc[v, q]) for v, q in zip(figures["version"], figures["quantity"])])
+    figures.insert(4, "difference", figures["ours"] - figures["study"])
+    return figures.reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------------------------
+# Published FER2013 results (the study's figure 4.15)
+
+ALL_TEST = "all 7,178 test images (PublicTest + PrivateTest)"
+PRIVATE_TEST = "PrivateTest (3,589 images)"
+
+PUBLISHED_RESULTS = pd.DataFrame(
+    [
+        (
+            "Kusuma et al. 2020: VGG16 fine-tuned", 0.6940, "not verified here", "single", "ImageNet",
+            "Kusuma, Jonathan, Lim: Emotion Recognition on FER-2013 Face Images Using Fine-Tuned VGG-16, "
+            "ASTESJ 5(6), 2020",
+            "with class balancing; the balancing method and the split it was scored on are not verified here",
+        ),
+        (
+            "Khaireddin & Chen 2021: VGGNet", 0.7328, PRIVATE_TEST, "single", "none (from scratch)",
+            "Khaireddin, Chen: Facial Emotion Recognition: State of the Art Performance on FER2013, "
+            "arXiv:2105.03588, 2021",
+            "tuned hyper-parameters and optimiser, no extra data",
+        ),
+        (
+            "Pham et al. 2020: ResMaskingNet", 0.7414, PRIVATE_TEST, "single", "ImageNet (ResNet34 backbone)",
+            "Pham, Vu, Tran: Facial Expression Recognition Using Residual Masking Network, 25th ICPR "
+            "(2020), pp. 4513-4519; github.com/phamquiluan/ResidualMaskingNetwork",
+            "faces upscaled to 224x224; the ImageNet start is what the authors' code loads (not verified in the paper here)",
+        ),
+        (
+            "Pham et al. 2020: ResMaskingNet + 6 (ensemble)", 0.7682, PRIVATE_TEST, "ensemble of 7",
+            "ImageNet", "as above", "ResMaskingNet averaged with six other CNNs",
+        ),
+        (
+            "fer package (PyPI), shipped model", 0.584, ALL_TEST, "single", "not documented",
+            "the fer package's bundled emotion model, measured by this project",
+            "measured here on the Kaggle test folder; how the package's model was trained is not documented",
+        ),
+    ],
+    columns=["result", "accuracy", "test split", "models", "weights", "source", "note"],
+)
+"""Published FER2013 accuracies with their protocol, to set the study's and ours beside.
+
+Only what the sources state is filled in; "not verified here" and the notes mark the rest.
+"""
+
+STUDY_WEIGHTS = "not stated (the study calls replacing the head fine tuning)"
+
+
+def accuracy_landscape(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """This project's runs (:func:`run_row` dicts), the study's S1-S4 and :data:`PUBLISHED_RESULTS`
+    in one table, one row per bar of the accuracy chart (the study's figure 4.15), best first."""
+    ours = pd.DataFrame(
+        {
+            "result": [row["run"] for row in rows],
+            "accuracy": [row["test_accuracy"] for row in rows],
+            "test split": [row["data"] for row in rows],
+            "models": "single",
+            "weights": [row["weights"] for row in rows],
+            "group": "this project",
+        }
+    )
+    studied = pd.DataFrame(
+        {
+            "result": [f"study {name} {model}" + ("" if balance == "none" else f" + {balance}")
+                       for name, model, balance in zip(STUDY_TABLE.index, STUDY_TABLE["model"], STUDY_TABLE["balance"])],
+            "accuracy": STUDY_TABLE["test_accuracy"].to_numpy(),
+            "test split": ALL_TEST,
+            "models": "single",
+            "weights": STUDY_WEIGHTS,
+            "group": "the study",
+        }
+    )
+    others = PUBLISHED_RESULTS.drop(columns=["source", "note"]).assign(group="other work")
+    table = pd.concat([frame for frame in (ours, studied, others) if not frame.empty], ignore_index=True)
+    return table.sort_values("accuracy", ascending=False, ignore_index=True)

@@ -1,27 +1,29 @@
-"""One training run, start to finish, in the current process.
+"""One training run, read top to bottom as a keras-io example: data → model → fit → evaluate → save.
 
-:func:`run_training` reads a run folder's ``config.json`` (see :mod:`fer.runs`), trains, and
-writes as it goes, each file atomically so the dashboard can read them mid-run:
+:func:`train` is the whole recipe. Keras' own callbacks do the bookkeeping:
 
-* ``status.json`` - state, epoch, batch, progress, ETA (every couple of seconds);
-* ``history.csv`` - one row per finished epoch: train loss/accuracy, the evaluation split's
-  loss/accuracy (``test_*`` under the thesis protocol, ``validation_*`` under the standard
-  one), learning rate, seconds spent training and evaluating;
-* ``backup/epoch-NNNN.weights.h5`` - model and optimizer state after the last finished epoch,
-  so an interrupted run resumes where it stopped (the history is cut back to match);
-* at the end ``metrics.json`` (:func:`fer.evaluate.classification_metrics` plus timing,
-  hardware and versions) and ``model.keras`` (float32, no optimizer state, loads with
-  ``safe_mode=True``).
+* ``BackupAndRestore`` keeps the model and optimizer after every epoch in ``backup/``, so a
+  killed run resumes where it stopped;
+* ``ModelCheckpoint(save_best_only)`` keeps the best epoch by validation accuracy (standard
+  protocol), which is the one reported on PrivateTest;
+* ``EarlyStopping`` when asked for;
+* :class:`RunRecorder`, the one callback of our own, writes ``status.json`` and
+  ``history.csv`` atomically as training goes (CSVLogger appends rows as they come: after a
+  resume it would repeat the epochs that the backup had not kept) and stops a cancelled run at
+  its next batch.
 
-With the standard protocol the best epoch by validation accuracy is kept and reported on
-PrivateTest; with the thesis protocol, as the study, the last epoch is reported on all 7,178
-test images.
+:func:`run_training` wraps it for a run folder: the states ``running`` → ``completed`` /
+``failed`` / ``cancelled``, the log, and errors kept in ``status.json``. The order of the last
+writes makes every moment of a crash recoverable: the model, then the test probabilities and
+metrics, then the state ``completed``, and only then the backups are removed. A run killed
+after its metrics shows as completed (:func:`fer.runs.list_runs`); one killed before them
+resumes with no epoch left to train and only evaluates again.
 """
 
 from __future__ import annotations
 
 import logging
-import os
+import shutil
 import time
 import traceback
 from collections.abc import Callable
@@ -32,122 +34,157 @@ from typing import Any
 
 import keras
 import numpy as np
-import pandas as pd
 
-from fer import runs
+from fer import store
 from fer.balance import balance
-from fer.data import CLASSES, FaceDataset, load_dataset, protocol_splits
+from fer.data import FaceDataset, load_dataset, protocol_splits
 from fer.errors import FerError
-from fer.evaluate import classification_metrics
+from fer.evaluate import classification_metrics, test_set_fingerprint
 from fer.hardware import cpu_name, gpu_names
-from fer.models import build_model
-from fer.paths import atomic_write_bytes, atomic_write_json
+from fer.models import COMPACT_WIDTHS, build_model
+from fer.precision import on_gpu, precision_policy, resolve_precision
+from fer.inference import classify_faces, load_classifier
 from fer.scenarios import RunConfig
+from fer.vocab import CLASSES
 
 StatusCallback = Callable[[dict[str, Any]], None]
 
 STATUS_INTERVAL_S = 2.0  # how often status.json is rewritten during an epoch
 
 
-def run_training(run_dir: Path, on_status: StatusCallback | None = None) -> str:
+def run_training(
+    run_dir: Path, on_status: StatusCallback | None = None, callbacks: list[keras.callbacks.Callback] | None = None
+) -> str:
     """Train the run in ``run_dir`` (resuming from its backup if any); return the final state.
 
     Never raises for a failed run: the error goes to ``status.json`` and the log, so the
     dashboard shows it and nothing already written is lost.
     """
     log = _run_logger(run_dir)
+    store.write_status(run_dir, state="running", started_at=store.now(), message="loading data and building the model")
     try:
-        return _train(run_dir, runs.read_config(run_dir), log, on_status)
+        if not (run_dir / "metrics.json").exists():  # else a kill came after the results: just finish
+            train(store.read_config(run_dir), run_dir, log=log, on_status=on_status, callbacks=callbacks or [])
+    except RunCancelled as cancelled:
+        log.info("cancelled after %d finished epoch(s)", cancelled.epochs_done)
+        error = f"cancelled; resume continues from epoch {cancelled.epochs_done + 1}"
+        store.write_status(run_dir, state="cancelled", message=None, error=error)
+        return "cancelled"
     except FerError as error:
         log.error("failed: %s", error)
-        runs.write_status(run_dir, state="failed", error=str(error))
-    except Exception as error:  # a bug or a backend failure: keep the traceback in the log
+        store.write_status(run_dir, state="failed", message=None, error=str(error))
+        return "failed"
+    except Exception as error:  # a bug or a backend failure: the traceback goes to the log
         log.error("failed:\n%s", traceback.format_exc())
-        runs.write_status(run_dir, state="failed", error=f"{type(error).__name__}: {error}")
-    return "failed"
+        store.write_status(run_dir, state="failed", message=None, error=f"{type(error).__name__}: {error}")
+        return "failed"
+    store.write_status(run_dir, state="completed", progress=1.0, eta_s=0.0, message=None, error=None)
+    shutil.rmtree(run_dir / "backup", ignore_errors=True)
+    (run_dir / "best.weights.h5").unlink(missing_ok=True)
+    return "completed"
 
 
-def _train(run_dir: Path, config: RunConfig, log: logging.Logger, on_status: StatusCallback | None) -> str:
-    on_gpu = configure_precision()
-    keras.utils.set_random_seed(config.seed)
-    dataset = load_dataset(config.data)
-    splits = protocol_splits(dataset, config.protocol)
-    eval_split = "validation" if config.protocol == "standard" else "test"
-    balanced = balance(dataset.labels[splits["train"]], config.balance)
-    train_indices = splits["train"][balanced.indices]
-    x_train, y_train = _inputs(dataset, train_indices)
-    x_eval, y_eval = _inputs(dataset, splits[eval_split])
+def train(
+    config: RunConfig,
+    run_dir: Path,
+    log: logging.Logger | None = None,
+    on_status: StatusCallback | None = None,
+    callbacks: list[keras.callbacks.Callback] | None = None,
+) -> dict[str, Any]:
+    """Train ``config`` into ``run_dir`` and write its model and results; return the metrics."""
+    log = log or logging.getLogger(__name__)
+    with precision_policy(resolve_precision(config.precision)):
+        keras.utils.set_random_seed(config.seed)
 
-    model = build_model(config.arch, config.input_size, config.weights, config.augment, seed=config.seed)
-    model.compile(
-        optimizer=keras.optimizers.Adam(config.learning_rate),
-        loss="categorical_crossentropy",
-        metrics=["accuracy"],
-    )
-    backup = _Backup(run_dir / "backup")
-    initial_epoch = backup.restore(model)
-    history = _read_history(run_dir)[:initial_epoch]
-    log.info(
-        "%s: %s on %s (%d train images after %s, %d %s images), %s, %s weights, from epoch %d",
-        "resuming" if initial_epoch else "starting",
-        config.label,
-        dataset.source,
-        len(x_train),
-        config.balance,
-        len(x_eval),
-        eval_split,
-        _device(on_gpu),
-        config.weights,
-        initial_epoch + 1,
-    )
-    monitor = _RunMonitor(run_dir, config, history, eval_split, len(x_train), backup, log, on_status)
-    callbacks: list[keras.callbacks.Callback] = [monitor]
-    if config.early_stopping:
-        callbacks.append(
-            keras.callbacks.EarlyStopping("val_accuracy", patience=config.early_stopping, mode="max", verbose=0)
+        # Prepare the data: the protocol's splits, the training split balanced as asked.
+        dataset = load_dataset(config.data)
+        splits = protocol_splits(dataset, config.protocol)
+        eval_split = "validation" if config.protocol == "standard" else "test"
+        balanced = balance(dataset.labels[splits["train"]], config.balance)
+        x_train, y_train = _inputs(dataset, splits["train"][balanced.indices])
+        x_eval, y_eval = _inputs(dataset, splits[eval_split])
+        steps_per_epoch = -(-len(x_train) // config.batch_size)
+
+        # Build the model.
+        model = build_model(config.arch, config.input_size, config.weights, config.augment, seed=config.seed)
+        model.compile(
+            optimizer=make_optimizer(config, steps_per_epoch),
+            loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
+            metrics=["accuracy"],
         )
-    try:
+
+        # Train, resuming from the backup if there is one.
+        history = store.read_history(run_dir)
+        recorder = RunRecorder(run_dir, config, eval_split, steps_per_epoch, history, log, on_status)
+        log.info(
+            "%s on %s: %d training images (balance %s), %d %s images, %s, %s, %s weights",
+            config.label, dataset.source, len(x_train), config.balance, len(x_eval), eval_split,
+            _device(), keras.mixed_precision.global_policy().name, config.weights,
+        )
         model.fit(
             x_train,
             y_train,
             batch_size=config.batch_size,
             epochs=config.epochs,
-            initial_epoch=initial_epoch,
             validation_data=(x_eval, y_eval),
-            shuffle=True,
             class_weight=balanced.class_weight,
-            callbacks=callbacks,
+            callbacks=[*_keras_callbacks(config, run_dir, history), recorder, *(callbacks or [])],
             verbose=0,
         )
-    except _Cancelled:
-        done = len(monitor.history)
-        log.info("cancelled after %d finished epoch(s)", done)
-        runs.write_status(run_dir, state="cancelled", error=f"cancelled; resume continues from epoch {done + 1}")
-        return "cancelled"
 
-    best_epoch = len(monitor.history)
-    if config.protocol == "standard" and (run_dir / "best.weights.h5").exists():
-        model.load_weights(run_dir / "best.weights.h5")
-        best_epoch = int(pd.DataFrame(monitor.history)["validation_accuracy"].idxmax()) + 1
-    runs.write_status(run_dir, state="running", message="evaluating on the test set")
-    x_test, y_test = _inputs(dataset, splits["test"])
-    probabilities = model.predict(x_test, batch_size=config.batch_size, verbose=0)
-    metrics = classification_metrics(dataset.labels[splits["test"]], probabilities)
-    metrics |= _run_facts(config, dataset, monitor.history, best_epoch, len(x_train), on_gpu)
-    _save_inference_model(model, config, run_dir / "model.keras")
-    atomic_write_json(run_dir / "metrics.json", metrics)
-    backup.clear()
-    (run_dir / "best.weights.h5").unlink(missing_ok=True)
+        # Evaluate the reported epoch, as saved: the numbers are what the model file gives.
+        reported_epoch = len(recorder.history)
+        if config.protocol == "standard" and (run_dir / "best.weights.h5").exists():
+            model.load_weights(run_dir / "best.weights.h5")
+            reported_epoch = recorder.best_epoch()
+        store.write_status(run_dir, message="evaluating on the test set")
+        save_inference_model(model, config, run_dir / "model.keras")
+        probabilities = classify_faces(
+            load_classifier(run_dir / "model.keras"), dataset.images[splits["test"]], flip_tta=config.flip_tta
+        )
+        metrics = classification_metrics(dataset.labels[splits["test"]], probabilities)
+        metrics["test_set"] = test_set_fingerprint(dataset.images[splits["test"]], dataset.labels[splits["test"]])
+        metrics |= _run_facts(config, dataset, recorder.history, reported_epoch, len(x_train))
+    store.write_results(run_dir, metrics, probabilities)
     log.info(
         "completed: test accuracy %.4f, macro precision %.4f, macro recall %.4f, %.1f s training, %.0f img/s",
-        metrics["test_accuracy"],
-        metrics["precision_macro"],
-        metrics["recall_macro"],
-        metrics["train_seconds"],
-        metrics["images_per_second"],
+        metrics["test_accuracy"], metrics["precision_macro"], metrics["recall_macro"],
+        metrics["train_seconds"], metrics["images_per_second"] or 0,
     )
-    runs.write_status(run_dir, state="completed", progress=1.0, eta_s=0.0, message=None)
-    return "completed"
+    return metrics
+
+
+def make_optimizer(config: RunConfig, steps_per_epoch: int) -> keras.optimizers.Optimizer:
+    """The run's optimizer; a cosine schedule decays to 0 over all of the run's steps."""
+    rate: Any = config.learning_rate
+    if config.schedule == "cosine":
+        rate = keras.optimizers.schedules.CosineDecay(config.learning_rate, decay_steps=config.epochs * steps_per_epoch)
+    decay = config.weight_decay or None
+    if config.optimizer == "sgd":
+        return keras.optimizers.SGD(rate, momentum=0.9, nesterov=True, weight_decay=decay)
+    return keras.optimizers.Adam(rate, weight_decay=decay)
+
+
+def _keras_callbacks(config: RunConfig, run_dir: Path, history: list[dict[str, Any]]) -> list[Any]:
+    """Backups every epoch; the best epoch and early stopping when there is a validation split."""
+    # The backup is removed by run_training once the results are safe, not by Keras at the end
+    # of fit; double_checkpoint keeps the previous epoch's if a kill cuts the latest one short.
+    callbacks: list[Any] = [
+        keras.callbacks.BackupAndRestore(run_dir / "backup", double_checkpoint=True, delete_checkpoint=False)
+    ]
+    if config.protocol == "standard":
+        best_so_far = max((row["validation_accuracy"] for row in history), default=None)
+        callbacks.append(
+            keras.callbacks.ModelCheckpoint(
+                run_dir / "best.weights.h5", monitor="val_accuracy", mode="max", save_best_only=True,
+                save_weights_only=True, initial_value_threshold=best_so_far,
+            )
+        )
+    if config.early_stopping:
+        callbacks.append(
+            keras.callbacks.EarlyStopping("val_accuracy", patience=config.early_stopping, mode="max", verbose=0)
+        )
+    return callbacks
 
 
 def _inputs(dataset: FaceDataset, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -157,91 +194,68 @@ def _inputs(dataset: FaceDataset, indices: np.ndarray) -> tuple[np.ndarray, np.n
     return faces, targets
 
 
-def configure_precision() -> bool:
-    """Mixed bfloat16 when the backend sees a GPU (float32 on CPU, where bf16 is slow)."""
-    on_gpu = any(device.split(":")[0].lower() in ("gpu", "cuda") for device in keras.distribution.list_devices())
-    keras.mixed_precision.set_global_policy("mixed_bfloat16" if on_gpu else "float32")
-    return on_gpu
+def save_inference_model(model: keras.Model, config: RunConfig, path: Path) -> None:
+    """Save the weights without optimizer state or augmentation: float16 for the compact
+    networks (small enough to ship; :func:`fer.inference.load_classifier` computes in float32),
+    float32 for ResNet50 and VGG19, whose unnormalised activations can overflow float16's range.
+    """
+    with precision_policy("float16" if config.arch in COMPACT_WIDTHS else "float32"):
+        inference = build_model(config.arch, config.input_size, "none", "none", seed=config.seed)
+    inference.set_weights(model.get_weights())
+    partial = path.with_name("model.partial.keras")
+    inference.save(partial)
+    partial.replace(path)
 
 
-def _device(on_gpu: bool) -> str:
-    return (gpu_names() or ("GPU",))[0] if on_gpu else f"CPU: {cpu_name()}"
+class RunCancelled(Exception):
+    """Raised from inside ``fit`` to stop at once, without finishing the epoch."""
+
+    def __init__(self, epochs_done: int) -> None:
+        super().__init__(f"cancelled after {epochs_done} epoch(s)")
+        self.epochs_done = epochs_done
 
 
-class _Backup:
-    """Model + optimizer state after each finished epoch, one file renamed into place."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-
-    def latest(self) -> tuple[int, Path] | None:
-        files = sorted(self.folder.glob("epoch-*.weights.h5"))
-        return (int(files[-1].name[6:10]), files[-1]) if files else None
-
-    def restore(self, model: keras.Model) -> int:
-        """Load the last backup into ``model``; the number of epochs it had finished (0 if none)."""
-        latest = self.latest()
-        if latest is None:
-            return 0
-        model.optimizer.build(model.trainable_variables)
-        model.load_weights(latest[1])
-        return latest[0]
-
-    def save(self, model: keras.Model, epochs_done: int) -> None:
-        self.folder.mkdir(exist_ok=True)
-        partial = self.folder / "partial.weights.h5"
-        model.save_weights(partial)
-        os.replace(partial, self.folder / f"epoch-{epochs_done:04d}.weights.h5")
-        for old in self.folder.glob("epoch-*.weights.h5"):
-            if old.name != f"epoch-{epochs_done:04d}.weights.h5":
-                old.unlink()
-
-    def clear(self) -> None:
-        for path in self.folder.glob("*"):
-            path.unlink()
-        if self.folder.exists():
-            self.folder.rmdir()
-
-
-class _Cancelled(Exception):
-    """Raised from inside ``fit`` to stop at once, without the epoch's evaluation pass."""
-
-
-class _RunMonitor(keras.callbacks.Callback):
-    """Writes status, history and backups as training goes, and stops on a cancel request."""
+class RunRecorder(keras.callbacks.Callback):
+    """Writes ``history.csv`` and ``status.json`` as training goes, and stops a cancelled run."""
 
     def __init__(
         self,
         run_dir: Path,
         config: RunConfig,
-        history: list[dict[str, Any]],
         eval_split: str,
-        train_images: int,
-        backup: _Backup,
+        steps_per_epoch: int,
+        history: list[dict[str, Any]],
         log: logging.Logger,
         on_status: StatusCallback | None,
     ) -> None:
         super().__init__()
-        self.run_dir, self.config, self.history, self.eval_split = run_dir, config, history, eval_split
-        self.batches = -(-train_images // config.batch_size)
-        self.backup, self.log, self.on_status = backup, log, on_status
+        self.run_dir, self.config, self.eval_split, self.batches = run_dir, config, eval_split, steps_per_epoch
+        self.history, self.log, self.on_status = history, log, on_status
         self._last_status = 0.0
+
+    def best_epoch(self) -> int:
+        """The first epoch with the highest evaluation accuracy (as ModelCheckpoint keeps it)."""
+        scores = [row[f"{self.eval_split}_accuracy"] for row in self.history]
+        return int(np.argmax(scores)) + 1
 
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         self._started = time.perf_counter()
-        self._start_fraction = len(self.history) / self.config.epochs
-        self._status(epoch=len(self.history), batch=0, force=True)
+        self._start_fraction: float | None = None
 
     def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        self._epoch_started = time.perf_counter()
-        self._eval_seconds = 0.0
+        # BackupAndRestore has set where training restarts: rows after it are being retrained.
+        del self.history[epoch:]
+        if self._start_fraction is None:
+            self._start_fraction = epoch / self.config.epochs
+        self._epoch_started, self._eval_seconds = time.perf_counter(), 0.0
+        self._status(epoch, 0, force=True)
 
     def on_train_batch_begin(self, batch: int, logs: dict[str, Any] | None = None) -> None:
-        # A batch-begin hook, not batch-end: a batch-end hook makes Keras pull every step's logs
-        # off the device synchronously, which stalls a GPU between steps.
-        if runs.cancel_requested(self.run_dir):
-            raise _Cancelled
-        self._status(epoch=len(self.history), batch=batch)
+        # Batch begin, not end: a batch-end hook makes Keras pull every step's logs off the
+        # device synchronously, which stalls a GPU between steps.
+        if (self.run_dir / "cancel").exists():
+            raise RunCancelled(len(self.history))
+        self._status(len(self.history), batch)
 
     def on_test_begin(self, logs: dict[str, Any] | None = None) -> None:
         self._eval_started = time.perf_counter()
@@ -262,26 +276,15 @@ class _RunMonitor(keras.callbacks.Callback):
             "train_seconds": seconds - self._eval_seconds,
             "eval_seconds": self._eval_seconds,
         }
-        improved = all(row[f"{self.eval_split}_accuracy"] > r[f"{self.eval_split}_accuracy"] for r in self.history)
         self.history.append(row)
-        atomic_write_bytes(self.run_dir / "history.csv", pd.DataFrame(self.history).to_csv(index=False).encode())
-        if self.eval_split == "validation" and improved:
-            self.model.save_weights(self.run_dir / "best.partial.weights.h5")
-            os.replace(self.run_dir / "best.partial.weights.h5", self.run_dir / "best.weights.h5")
-        self.backup.save(self.model, epoch + 1)
+        store.write_history(self.run_dir, self.history)
         self.log.info(
             "epoch %d/%d: loss %.4f acc %.4f, %s loss %.4f acc %.4f, %.1f s (%.0f img/s)",
-            epoch + 1,
-            self.config.epochs,
-            row["loss"],
-            row["accuracy"],
-            self.eval_split,
-            row[f"{self.eval_split}_loss"],
-            row[f"{self.eval_split}_accuracy"],
-            seconds,
+            epoch + 1, self.config.epochs, row["loss"], row["accuracy"], self.eval_split,
+            row[f"{self.eval_split}_loss"], row[f"{self.eval_split}_accuracy"], seconds,
             self.batches * self.config.batch_size / max(row["train_seconds"], 1e-9),
         )
-        self._status(epoch=epoch + 1, batch=0, force=True)
+        self._status(epoch + 1, 0, force=True)
 
     def _status(self, epoch: int, batch: int, force: bool = False) -> None:
         now = time.perf_counter()
@@ -289,36 +292,22 @@ class _RunMonitor(keras.callbacks.Callback):
             return
         self._last_status = now
         fraction = min(1.0, (epoch + batch / self.batches) / self.config.epochs)
-        done_here = fraction - self._start_fraction
+        done_here = fraction - (self._start_fraction or 0.0)
         eta = (now - self._started) * (1 - fraction) / done_here if done_here > 0 else None
-        status = runs.write_status(
-            self.run_dir,
-            state="running",
-            epoch=epoch,
-            epochs=self.config.epochs,
-            batch=batch,
-            batches=self.batches,
-            progress=fraction,
-            eta_s=eta,
-            message=None,
-            error=None,
+        status = store.write_status(
+            self.run_dir, state="running", epoch=epoch, epochs=self.config.epochs, batch=batch,
+            batches=self.batches, progress=fraction, eta_s=eta, message=None, error=None,
         )
         if self.on_status:
             self.on_status(status)
 
 
-def _read_history(run_dir: Path) -> list[dict[str, Any]]:
-    path = run_dir / "history.csv"
-    return pd.read_csv(path).to_dict("records") if path.exists() else []
+def _device() -> str:
+    return (gpu_names() or ("GPU",))[0] if on_gpu() else f"CPU: {cpu_name()}"
 
 
 def _run_facts(
-    config: RunConfig,
-    dataset: FaceDataset,
-    history: list[dict[str, Any]],
-    best_epoch: int,
-    train_images: int,
-    on_gpu: bool,
+    config: RunConfig, dataset: FaceDataset, history: list[dict[str, Any]], reported_epoch: int, train_images: int
 ) -> dict[str, Any]:
     """What a reader of the numbers needs to judge them: data, timing, hardware, versions."""
     train_seconds = float(sum(row["train_seconds"] for row in history))
@@ -332,14 +321,15 @@ def _run_facts(
         "dataset_source": dataset.source,
         "train_images": train_images,
         "epochs_run": len(history),
-        "reported_epoch": best_epoch,
-        "train_accuracy": float(history[best_epoch - 1]["accuracy"]) if history else None,
+        "reported_epoch": reported_epoch,
+        "train_accuracy": float(history[reported_epoch - 1]["accuracy"]) if history else None,
         "train_seconds": train_seconds,
         "eval_seconds": float(sum(row["eval_seconds"] for row in history)),
         "images_per_second": train_images * len(history) / train_seconds if train_seconds else None,
+        "flip_tta": config.flip_tta,
         "backend": keras.backend.backend(),
         "precision_policy": keras.mixed_precision.global_policy().name,
-        "device": _device(on_gpu),
+        "device": _device(),
         "weights": weights.get(config.weights, f"file {config.weights}"),
         "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "versions": _versions(),
@@ -355,20 +345,6 @@ def _versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             continue
     return versions
-
-
-def _save_inference_model(model: keras.Model, config: RunConfig, path: Path) -> None:
-    """Save the weights in a float32 copy without optimizer state.
-
-    Variables are float32 even under mixed precision, so nothing is lost; the copy loads and
-    predicts fast on any CPU, and is a third of the size (Adam keeps two more copies).
-    """
-    keras.mixed_precision.set_global_policy("float32")
-    inference = build_model(config.arch, config.input_size, "none", config.augment, seed=config.seed)
-    inference.set_weights(model.get_weights())
-    partial = path.with_name("model.partial.keras")
-    inference.save(partial)
-    os.replace(partial, path)
 
 
 def _run_logger(run_dir: Path) -> logging.Logger:

@@ -7,13 +7,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import streamlit as st
 
-from fer import data
+from fer import data, photos, predict
 from fer.errors import FerError
 from fer.hardware import gpu_names, keras_backend
 from fer.paths import dataset_cache_path
+
+PHOTO_CACHE_ENTRIES = 8
+"""Photos whose analysis is kept between reruns: display images of at most 1280 px (5 MB) and
+their faces, so at most ~40 MB, for a batch the size people classify at once."""
 
 
 def dataset(which: str = "active") -> data.FaceDataset:
@@ -28,6 +33,35 @@ def _load_dataset(which: str, cache_stamp: int) -> data.FaceDataset:
     return data.load_dataset(which)
 
 
+def classifier(choice: predict.ModelChoice) -> Any:
+    """The chosen model, loaded once per version of its file.
+
+    A model that fails to load is from then on listed by :func:`fer.predict.broken_models`
+    instead of being offered, so the page runs again at once: the next best model becomes the
+    default, and the broken one is listed with its reason.
+    """
+    try:
+        return _classifier(str(choice.path), choice.path.stat().st_mtime_ns, choice)
+    except FerError:
+        if predict.model_problem(choice.path):
+            st.rerun()
+        raise
+
+
+@st.cache_resource(show_spinner="Loading the model (Keras starts the first time: a few seconds)…", max_entries=2)
+def _classifier(path: str, stamp: int, _choice: predict.ModelChoice) -> Any:
+    # path and stamp (the file's mtime) key the cache: a retrained or replaced model reloads.
+    # Streamlit does not hash arguments named with a leading underscore.
+    return predict.load_choice(_choice)
+
+
+@st.cache_resource(show_spinner=False, max_entries=PHOTO_CACHE_ENTRIES)
+def photo_analysis(name: str, content: bytes) -> photos.Analysis:
+    """:func:`fer.photos.analyse_photo`, kept so that reruns (another model, a click) skip
+    decoding and detection; only the display image and the faces are kept."""
+    return photos.analyse_photo(name, content)
+
+
 @contextmanager
 def user_errors() -> Iterator[None]:
     """Show a :class:`FerError` as a red box instead of a traceback; other errors stay bugs."""
@@ -39,11 +73,10 @@ def user_errors() -> Iterator[None]:
 
 def sidebar_facts() -> None:
     """Which data and which compute the pages work with, on every page."""
-    active = dataset()
+    described = {"sample": "FER2013 sample (shipped)", "full": "imported FER2013"}[data.active_dataset_name()]
     with st.sidebar:
         st.caption(
-            f"**Data:** {'FER2013 sample (shipped)' if active.name == 'sample' else 'imported FER2013'}, "
-            f"{len(active):,} faces  \n"
+            f"**Data:** {described}, {len(dataset()):,} faces  \n"
             f"**Keras backend:** {keras_backend()}  \n"
             f"**GPU:** {', '.join(gpu_names()) or 'none (training runs on the CPU)'}"
         )

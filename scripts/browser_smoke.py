@@ -1,9 +1,12 @@
 """Real-browser smoke test: every dashboard page rendered by headless Chromium, with screenshots.
 
 Starts ``streamlit run streamlit_app.py`` on localhost with a scratch ``$FER_ARTIFACTS`` (a
-fresh clone's view: the shipped sample, no runs), loads each page in Debian's Chromium driven
-by Playwright, waits until the page's title is rendered and Streamlit has finished running the
-script, checks no exception is shown, and saves a full-page PNG per page.
+fresh clone's view: the shipped sample, no runs, the committed reference model), loads each
+page in Debian's Chromium driven by Playwright, waits until the page's title is rendered and
+Streamlit has finished running the script, checks no exception is shown, and saves a full-page
+PNG per page. On Classify it then uploads a face from the shipped sample and turns on, one
+after the other, the map of what drove each prediction and the mirror-image averaging (flip
+TTA), with a screenshot of each step.
 
     apt-get install -y chromium && pip install playwright    # once (Playwright's own browser download is not needed)
     python -m scripts.browser_smoke [--out screenshots/]
@@ -23,13 +26,29 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
+import cv2
 from playwright.sync_api import Page, sync_playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
+from fer.data import load_sample
+
 # A page URL first, on the fresh server: that is when Streamlit could bypass the router.
-PAGES = {"compare": "Compare", "": "Facial-emotion lab", "dataset": "Dataset", "train": "Train", "classify": "Classify"}
+PAGES = {
+    "compare": "Compare", "": "Facial-emotion lab", "dataset": "Dataset", "models": "Models", "train": "Train",
+    "classify": "Classify",
+}
+CLASSIFY_STEPS = {
+    "classify-photo": ("", "what the model saw"),
+    "classify-saliency": ("Show what drove each prediction", "what drove"),
+    "classify-flip-tta": ("Average each face with its mirror image (flip TTA)", "what drove"),
+}
+"""Classify, step by step: screenshot name -> (the toggle to turn on, "" to upload the face; a
+text the page must then show)."""
+SAMPLE_FACE = 612
+"""A test face of the shipped sample, uploaded to Classify as a 48x48 PNG."""
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 
@@ -88,16 +107,46 @@ def check_page(page: Page, url: str, title: str, shot: Path) -> list[str]:
     except PlaywrightTimeout:
         page.screenshot(path=shot, full_page=True)
         return [f"title {title!r} not rendered"]
+    problems = check_shown(page, shot)
+    if "Keras backend:" not in page.inner_text("body"):
+        problems.append("the sidebar facts are missing: the page ran without the router")
+    return problems
+
+
+def check_shown(page: Page, shot: Path, expected_text: str = "") -> list[str]:
+    """Once the script run has ended: a screenshot, and what is wrong with what the page shows."""
     if not settled(page):
+        page.screenshot(path=shot, full_page=True)
         return ["the page never stopped changing"]
     page.screenshot(path=shot, full_page=True)
     problems = []
     exceptions = page.locator('[data-testid="stException"]').count()
     if exceptions:
         problems.append(f"{exceptions} exception(s) shown")
-    if "Keras backend:" not in page.inner_text("body"):
-        problems.append("the sidebar facts are missing: the page ran without the router")
+    if expected_text and expected_text not in page.inner_text("body"):
+        problems.append(f"{expected_text!r} is not shown")
     return problems
+
+
+def classify_steps(page: Page, url: str, out: Path, scratch: Path) -> Iterator[tuple[str, list[str]]]:
+    """On Classify: upload a sample face, then turn on each of the page's toggles; each step's
+    screenshot name and problems, as it is done."""
+    photo = scratch / "face.png"
+    cv2.imwrite(str(photo), load_sample().images[SAMPLE_FACE])
+    page.goto(f"{url}/classify")
+    page.get_by_role("heading", name="Classify").first.wait_for(timeout=90_000)
+    settled(page)
+    for name, (toggle, expected_text) in CLASSIFY_STEPS.items():
+        if toggle:
+            page.get_by_text(toggle, exact=True).click()
+        else:
+            page.locator('input[type="file"]').first.set_input_files(photo)
+        yield name, check_shown(page, out / f"{name}.png", expected_text)
+
+
+def report(name: str, started: float, shot: Path, problems: list[str]) -> None:
+    verdict = "ok" if not problems else "FAILED: " + "; ".join(problems)
+    print(f"{name:17} {time.monotonic() - started:5.1f} s  {shot}  {verdict}")
 
 
 def main() -> int:
@@ -120,15 +169,19 @@ def main() -> int:
             with sync_playwright() as playwright:
                 browser = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
                 # Streamlit scrolls inside its own container, so a full-page shot is only the viewport: make it tall.
-                page = browser.new_page(viewport={"width": 1400, "height": 3600})
+                page = browser.new_page(viewport={"width": 1400, "height": 5000})
                 for path, title in PAGES.items():
                     name = path or "overview"
                     started = time.monotonic()
                     shot = args.out / f"{name}.png"
                     problems = check_page(page, f"{url}/{path}", title, shot)
-                    verdict = "ok" if not problems else "FAILED: " + "; ".join(problems)
-                    print(f"{name:10} {time.monotonic() - started:5.1f} s  {shot}  {verdict}")
+                    report(name, started, shot, problems)
                     failures += problems
+                started = time.monotonic()
+                for name, problems in classify_steps(page, url, args.out, Path(scratch)):
+                    report(name, started, args.out / f"{name}.png", problems)
+                    failures += problems
+                    started = time.monotonic()
                 browser.close()
         finally:
             server.terminate()

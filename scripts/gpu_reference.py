@@ -24,15 +24,16 @@ import tempfile
 import time
 from pathlib import Path
 
-from fer import data, runs
+from fer import data, runs, store
 from fer.scenarios import scenario
+from fer.vocab import PROTOCOLS
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scenarios", nargs="+", default=["S2", "S4"], help="S1-S4, or 'cnn' for the compact CNN")
+    parser.add_argument("--scenarios", nargs="+", default=["S2", "S4"], help="S1-S4, or fer_cnn / cnn for a compact network (FER recipe)")
     parser.add_argument("--epochs", type=int, default=100)
-    parser.add_argument("--protocol", default="thesis", choices=list(data.PROTOCOLS))
+    parser.add_argument("--protocol", default="thesis", choices=list(PROTOCOLS))
     parser.add_argument("--data-dir", type=Path, default=Path(".gpu/data"), help="the carried parquet folder")
     parser.add_argument("--with-model", action="store_true", help="also bring back model.keras (CNN only: size)")
     parser.add_argument("--out", type=Path, required=True, help="the .tar.gz to write (under $OUT)")
@@ -46,8 +47,8 @@ def main() -> int:
     staging = Path(tempfile.mkdtemp(prefix="fer-reference-"))
     for name in args.scenarios:
         config = (
-            scenario("custom", arch="cnn", epochs=args.epochs, protocol=args.protocol, data="full")
-            if name == "cnn"
+            scenario("custom", arch=name, epochs=args.epochs, protocol=args.protocol, data="full")
+            if name in ("cnn", "fer_cnn")
             else scenario(name, epochs=args.epochs, protocol=args.protocol, data="full")
         )
         run = runs.start(config, background=False)
@@ -55,7 +56,7 @@ def main() -> int:
         if run.state != "completed":
             print(f"{name}: {run.state}: {run.status.get('error')}", file=sys.stderr)
             continue
-        runs.export_reference(run.run_id, staging, include_model=args.with_model and config.arch == "cnn")
+        store.export_reference(run, staging, include_model=args.with_model and config.arch in ("cnn", "fer_cnn"))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with tarfile.open(args.out, "w:gz") as archive:
         archive.add(staging, arcname="reference")

@@ -1,18 +1,40 @@
-"""Shared fixtures: every test writes under its own ``$FER_ARTIFACTS`` and reads the shipped sample."""
+"""Shared fixtures and helpers: every test writes under its own ``$FER_ARTIFACTS`` and reads the
+shipped sample; helpers used by several test modules live here, so tests never import each other."""
 
 from __future__ import annotations
 
+import base64
+import functools
+import json
 import os
+import shutil
+import struct
+import zipfile
+import zlib
 from pathlib import Path
+from typing import Any
 
+import cv2
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
+from streamlit.testing.v1 import AppTest
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from fer import data  # noqa: E402  (after the environment above)
+from fer import data, runs, store  # noqa: E402  (after the environment above)
+from fer.data import FaceDataset, load_sample, protocol_splits  # noqa: E402
+from fer.evaluate import classification_metrics  # noqa: E402
+from fer.paths import artifacts_at, atomic_write_json, runs_dir  # noqa: E402
+from fer.vocab import CHALLENGE_CLASSES, CLASSES, USAGES  # noqa: E402
 
 FULL_FER2013 = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "fer2013"
+"""The full FER2013 beside the repository, where development machines and CI have it."""
+needs_full_fer2013 = pytest.mark.skipif(
+    not (FULL_FER2013 / "fer2013.zip").exists(), reason=f"the full FER2013 is not at {FULL_FER2013}"
+)
 
 
 COMMITTED_REFERENCE_DIR = Path(__file__).resolve().parents[1] / "artifacts" / "reference"
@@ -25,20 +47,20 @@ def artifacts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     The committed reference runs are hidden too (an empty reference folder), so pages are
     tested as on a machine with nothing trained; tests about them use ``committed_references``.
     """
-    from fer import runs
+    from fer import face_model
 
     root = tmp_path / "artifacts"
     monkeypatch.setenv("FER_ARTIFACTS", str(root))
-    monkeypatch.setattr(runs, "REFERENCE_DIR", tmp_path / "no-reference-runs")
+    monkeypatch.setenv("FER_REFERENCE", str(tmp_path / "no-reference-runs"))
+    # No test reaches the internet: without ../shared/models the face model "download" fails at once.
+    monkeypatch.setattr(face_model, "MODEL_URL", "http://127.0.0.1:9/face_detection_yunet_2023mar.onnx")
     return root
 
 
 @pytest.fixture
 def committed_references(monkeypatch: pytest.MonkeyPatch) -> Path:
     """The reference runs committed in the repository, visible again."""
-    from fer import runs
-
-    monkeypatch.setattr(runs, "REFERENCE_DIR", COMMITTED_REFERENCE_DIR)
+    monkeypatch.setenv("FER_REFERENCE", str(COMMITTED_REFERENCE_DIR))
     return COMMITTED_REFERENCE_DIR
 
 
@@ -53,16 +75,8 @@ def _trained_run_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from fer import runs
     from fer.scenarios import scenario
 
-    root = tmp_path_factory.mktemp("trained")
-    previous = os.environ.get("FER_ARTIFACTS")
-    os.environ["FER_ARTIFACTS"] = str(root)
-    try:
+    with artifacts_at(tmp_path_factory.mktemp("trained")):
         run = runs.start(scenario("custom", arch="cnn", epochs=1, batch_size=64, data="sample"), background=False)
-    finally:
-        if previous is None:
-            os.environ.pop("FER_ARTIFACTS")
-        else:
-            os.environ["FER_ARTIFACTS"] = previous
     assert run.state == "completed", run.status
     return run.path
 
@@ -75,3 +89,200 @@ def finished_run(_trained_run_folder: Path, artifacts: Path) -> str:
     target = artifacts / "runs" / _trained_run_folder.name
     shutil.copytree(_trained_run_folder, target)
     return target.name
+
+
+# --------------------------------------------------------------------------------------------
+# Helpers shared by the test modules (tests import them from here, never from each other)
+
+
+GROUP = (609, 610, 611)
+"""Sample faces (test split) that the detector finds one by one when pasted side by side."""
+GROUP_SIZE, GROUP_GAP, GROUP_TOP = 160, 60, 100
+
+
+
+@functools.lru_cache(maxsize=1)
+def sample_images() -> np.ndarray:
+    return load_sample().images
+
+
+
+def group_x(k: int) -> int:
+    return GROUP_GAP // 3 * 2 + k * (GROUP_SIZE + GROUP_GAP)
+
+
+def one_hot(name: str, p: float = 0.9) -> np.ndarray:
+    row = np.full(len(CLASSES), (1 - p) / (len(CLASSES) - 1), np.float32)
+    row[CLASSES.index(name)] = p
+    return row
+
+
+APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
+
+
+TIMEOUT = 120  # the first page that imports Keras takes seconds on a small CPU
+
+
+def open_page(page: str) -> AppTest:
+    """Render ``page`` through the router (sidebar included) and fail on any exception."""
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.switch_page(page).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def rerun(widget: Any) -> AppTest:
+    """Run the page again after changing ``widget``, still without exceptions."""
+    at = widget.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def chart(at: AppTest, key: str) -> dict[str, Any]:
+    """The plotly figure a page drew under ``key``, as JSON with typed arrays decoded to numpy."""
+    (element,) = [c for c in at.get("plotly_chart") if c.key == key]
+    return json.loads(element.proto.spec, object_hook=_typed_array)
+
+
+def _typed_array(value: dict[str, Any]) -> Any:
+    # Plotly ships numeric arrays as base64 with a dtype (and a shape for 2-D ones).
+    if "bdata" not in value or "dtype" not in value:
+        return value
+    array = np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"])
+    return array.reshape([int(n) for n in value["shape"].split(",")]) if "shape" in value else array
+
+
+def texts(at: AppTest) -> str:
+    """Everything a reader sees as text: markdown, captions, info and error boxes."""
+    kinds = ("markdown", "caption", "info", "warning", "error", "success")
+    return "\n".join(e.value for kind in kinds for e in getattr(at, kind))
+
+
+def with_png_size(png: bytes, width: int, height: int) -> bytes:
+    """A PNG whose IHDR declares another size (its CRC fixed), the pixel data left as it was."""
+    ihdr = png[12:16] + struct.pack(">II", width, height) + png[24:29]
+    return png[:8] + png[8:12] + ihdr + struct.pack(">I", zlib.crc32(ihdr)) + png[33:]
+
+
+def as_study_scenario(run_folder: Path, destination: Path, scenario: str) -> Path:
+    """A copy of a real run's result files (as a reference run has them) under ``destination``,
+    tagged as ``scenario``: its numbers stay real, only the study row it is set beside changes."""
+    target = destination / run_folder.name
+    target.mkdir(parents=True)
+    for name in store.REFERENCE_FILES:
+        shutil.copy2(run_folder / name, target / name)
+    for name in ("config.json", "metrics.json"):
+        values = json.loads((target / name).read_text())
+        atomic_write_json(target / name, {**values, "scenario": scenario})
+    return target
+
+
+def copy_run(run_id: str, suffix: str, config: dict[str, Any] | None = None, metrics: dict[str, Any] | None = None) -> str:
+    """A copy of run ``run_id`` named ``<run_id>-<suffix>``, its config and metrics updated; its id."""
+    target = runs_dir() / f"{run_id}-{suffix}"
+    shutil.copytree(runs_dir() / run_id, target)
+    for name, changes in (("config.json", config), ("metrics.json", metrics)):
+        atomic_write_json(target / name, {**json.loads((target / name).read_text()), **(changes or {})})
+    return target.name
+
+
+def sample_test_labels() -> np.ndarray:
+    sample = load_sample()
+    return sample.labels[protocol_splits(sample, "thesis")["test"]]
+
+
+def better_copy(run_id: str, suffix: str, gained: int, **config: Any) -> str:
+    """A copy of the run that also gets right ``gained`` test images the run got wrong, its
+    metrics recomputed from its new probabilities."""
+    probabilities = runs.get_run(run_id).probabilities()
+    labels = sample_test_labels()
+    wrong = np.flatnonzero(probabilities.argmax(axis=1) != labels)[:gained]
+    probabilities[wrong] = np.eye(probabilities.shape[1])[labels[wrong]]
+    copied = copy_run(run_id, suffix, config, classification_metrics(labels, probabilities))
+    np.save(runs_dir() / copied / "probabilities.npy", probabilities.astype(np.float16))
+    return copied
+
+
+def tiny(sample: FaceDataset, per_usage: int = 2) -> FaceDataset:
+    """A few faces of every class in every usage: small enough for fast fixtures."""
+    keep = np.concatenate(
+        [
+            np.flatnonzero((sample.labels == label) & (sample.usage == usage))[:per_usage]
+            for usage in range(3)
+            for label in range(len(CLASSES))
+        ]
+    )
+    return FaceDataset(sample.images[keep], sample.labels[keep], sample.usage[keep], "tiny")
+
+
+def png(image: np.ndarray) -> bytes:
+    # PNG keeps the pixels exact, so round trips can be compared bit for bit.
+    ok, buffer = cv2.imencode(".png", image)
+    assert ok
+    return buffer.tobytes()
+
+
+def kaggle_entries(dataset: FaceDataset, prefix: str = "", usage_prefix: bool = True) -> dict[str, bytes]:
+    entries = {}
+    for i, (image, label, usage) in enumerate(zip(dataset.images, dataset.labels, dataset.usage)):
+        split = "train" if USAGES[usage] == "Training" else "test"
+        stem = f"{USAGES[usage]}_{i}" if usage_prefix else f"img_{i}"
+        entries[f"{prefix}{split}/{CLASSES[label]}/{stem}.png"] = png(image)
+    return entries
+
+
+def write_zip(path: Path, entries: dict[str, bytes]) -> Path:
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, payload in entries.items():
+            archive.writestr(name, payload)
+    return path
+
+
+def write_parquet(path: Path, dataset: FaceDataset, with_usage: bool = True, names: tuple[str, ...] | None = None) -> Path:
+    """HF layout; ``names`` is the label order stored in the schema metadata (None: no metadata)."""
+    order = names or CHALLENGE_CLASSES
+    columns = {
+        "image": [{"bytes": png(image), "path": f"{i}.png"} for i, image in enumerate(dataset.images)],
+        "label": [order.index(CLASSES[label]) for label in dataset.labels],
+    }
+    if with_usage:
+        columns["usage"] = [USAGES[u] for u in dataset.usage]
+    table = pa.table(columns)
+    if names:
+        features = {"label": {"names": list(names), "_type": "ClassLabel"}}
+        table = table.replace_schema_metadata({"huggingface": json.dumps({"info": {"features": features}})})
+    pq.write_table(table, path)
+    return path
+
+
+def encoded(image: np.ndarray, extension: str) -> bytes:
+    ok, buffer = cv2.imencode(extension, image)
+    assert ok
+    return buffer.tobytes()
+
+
+def face(index: int, size: int = 48) -> np.ndarray:
+    image = sample_images()[index]
+    return image if size == 48 else cv2.resize(image, (size, size), interpolation=cv2.INTER_CUBIC)
+
+
+def group_photo() -> np.ndarray:
+    """Three upscaled faces pasted left to right on a gray BGR canvas."""
+    width = GROUP_GAP // 3 * 2 + len(GROUP) * (GROUP_SIZE + GROUP_GAP)
+    canvas = np.full((360, width, 3), 128, np.uint8)
+    for k, index in enumerate(GROUP):
+        x = group_x(k)
+        canvas[GROUP_TOP : GROUP_TOP + GROUP_SIZE, x : x + GROUP_SIZE] = face(index, GROUP_SIZE)[..., None]
+    return canvas
+
+
+def photos() -> dict[str, bytes]:
+    """A FER crop as PNG, a group photo, an RGBA PNG and a grayscale JPEG, by file name."""
+    rgba = cv2.cvtColor(face(620, 128), cv2.COLOR_GRAY2BGRA)
+    rgba[..., 3] = 200
+    return {
+        "crop.png": encoded(face(612), ".png"),
+        "group.png": encoded(group_photo(), ".png"),
+        "transparent.png": encoded(rgba, ".png"),
+        "gray.jpg": encoded(face(615, 120), ".jpg"),
+    }

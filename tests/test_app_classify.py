@@ -3,10 +3,12 @@ classified with a real finished run's model, and checked against the library's o
 
 from __future__ import annotations
 
-import functools
+import json
 import os
+import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -16,65 +18,31 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from fer import runs
-from fer.data import CLASSES, load_sample
+from fer import face_model, runs, store
+from fer.data import CLASSES
 from fer.faces import detect_faces, whole_image_face
 from fer.images import decode_photo
-from fer.predict import classify_faces, load_classifier
+from fer.inference import classify_faces, load_classifier
 
-from .test_app_overview import APP, chart, open_page, rerun, texts
-
-GROUP = (609, 610, 611)
-"""Sample faces (test split) that the detector finds one by one when pasted side by side."""
-GROUP_SIZE, GROUP_GAP, GROUP_TOP = 160, 60, 100
-
-
-def encoded(image: np.ndarray, extension: str) -> bytes:
-    ok, buffer = cv2.imencode(extension, image)
-    assert ok
-    return buffer.tobytes()
-
-
-@functools.lru_cache(maxsize=1)
-def sample_images() -> np.ndarray:
-    return load_sample().images
+from .conftest import (
+    APP,
+    GROUP_SIZE,
+    chart,
+    encoded,
+    face,
+    group_x,
+    open_page,
+    photos,
+    rerun,
+    texts,
+    with_png_size,
+)
 
 
-def face(index: int, size: int = 48) -> np.ndarray:
-    image = sample_images()[index]
-    return image if size == 48 else cv2.resize(image, (size, size), interpolation=cv2.INTER_CUBIC)
-
-
-def group_photo() -> np.ndarray:
-    """Three upscaled faces pasted left to right on a gray BGR canvas."""
-    width = GROUP_GAP // 3 * 2 + len(GROUP) * (GROUP_SIZE + GROUP_GAP)
-    canvas = np.full((360, width, 3), 128, np.uint8)
-    for k, index in enumerate(GROUP):
-        x = group_x(k)
-        canvas[GROUP_TOP : GROUP_TOP + GROUP_SIZE, x : x + GROUP_SIZE] = face(index, GROUP_SIZE)[..., None]
-    return canvas
-
-
-def group_x(k: int) -> int:
-    return GROUP_GAP // 3 * 2 + k * (GROUP_SIZE + GROUP_GAP)
-
-
-def photos() -> dict[str, bytes]:
-    """A FER crop as PNG, a group photo, an RGBA PNG and a grayscale JPEG, by file name."""
-    rgba = cv2.cvtColor(face(620, 128), cv2.COLOR_GRAY2BGRA)
-    rgba[..., 3] = 200
-    return {
-        "crop.png": encoded(face(612), ".png"),
-        "group.png": encoded(group_photo(), ".png"),
-        "transparent.png": encoded(rgba, ".png"),
-        "gray.jpg": encoded(face(615, 120), ".jpg"),
-    }
-
-
-def expected(content: bytes, model: Any) -> tuple[list, np.ndarray]:
+def expected(content: bytes, model: Any, flip_tta: bool) -> tuple[list, np.ndarray]:
     """The faces the library finds in a photo and the probabilities it gives them."""
-    faces = detect_faces(decode_photo(content, "photo"))
-    return faces, classify_faces(model, np.stack([f.crop for f in faces]))
+    faces = detect_faces(decode_photo(content, "photo")[0])
+    return faces, classify_faces(model, np.stack([f.crop for f in faces]), flip_tta=flip_tta)
 
 
 def upload(at: AppTest, files: dict[str, bytes]) -> AppTest:
@@ -96,6 +64,12 @@ def bars(at: AppTest, key: str) -> dict[str, float]:
 @pytest.fixture
 def model(finished_run: str) -> Any:
     return load_classifier(runs.get_run(finished_run).model_path)
+
+
+@pytest.fixture
+def flip(finished_run: str) -> bool:
+    """The finished run's own flip TTA setting, which the page starts with (the FER recipe's: on)."""
+    return runs.get_run(finished_run).config.flip_tta
 
 
 # ---------------------------------------------------------------------------------------------
@@ -130,12 +104,12 @@ def test_a_fresh_clone_offers_the_shipped_model_without_loading_keras(
     assert done.returncode == 0, done.stderr[-3000:]
     *_, options, imported = done.stdout.strip().splitlines()
     assert imported == "[]"
-    shipped = [run for run in runs.reference_runs() if run.model_path.exists()]
+    shipped = [run for run in store.reference_runs() if run.model_path.exists()]
     assert shipped and all(f"(reference run {run.run_id})" in options for run in shipped)
 
 
 def test_the_shipped_model_classifies_like_the_library(committed_references: Path) -> None:
-    (shipped,) = [run for run in runs.reference_runs() if run.model_path.exists()]
+    (shipped,) = [run for run in store.reference_runs() if run.model_path.exists()]
     at = open_page("app_pages/classify.py")
     assert at.selectbox(key="classify_model").value.path == shipped.model_path
     shown = texts(at)
@@ -143,12 +117,13 @@ def test_the_shipped_model_classifies_like_the_library(committed_references: Pat
     assert "barely better than chance" not in shown
     crop = photos()["crop.png"]
     table = results(upload(at, {"crop.png": crop}))
+    assert not at.toggle(key=f"classify_flip_tta_{shipped.run_id}").value  # the reference run had it off
     assert table[list(CLASSES)].to_numpy() == pytest.approx(
-        expected(crop, load_classifier(shipped.model_path))[1], abs=1e-5
+        expected(crop, load_classifier(shipped.model_path), flip_tta=False)[1], abs=1e-5
     )
 
 
-def test_classify_names_the_model_and_classifies_uploaded_photos(finished_run: str, model: Any) -> None:
+def test_classify_names_the_model_and_classifies_uploaded_photos(finished_run: str, model: Any, flip: bool) -> None:
     metrics = runs.get_run(finished_run).metrics()
     at = open_page("app_pages/classify.py")
     (label,) = at.selectbox(key="classify_model").options
@@ -165,7 +140,7 @@ def test_classify_names_the_model_and_classifies_uploaded_photos(finished_run: s
     assert list(table["file"].unique()) == list(files)  # in upload order
     assert [h.value for h in at.subheader] == list(files)
     for index, (name, content) in enumerate(files.items()):
-        faces, probabilities = expected(content, model)
+        faces, probabilities = expected(content, model, flip)
         rows = table[table["file"] == name]
         assert list(rows["face"]) == list(range(1, len(faces) + 1))
         assert rows[list(CLASSES)].to_numpy() == pytest.approx(probabilities, abs=1e-5)
@@ -187,17 +162,53 @@ def test_classify_names_the_model_and_classifies_uploaded_photos(finished_run: s
     assert not at.error
 
 
-def test_a_file_that_is_no_image_is_reported_and_the_others_classified(finished_run: str, model: Any) -> None:
+def test_broken_files_are_reported_each_in_its_place_and_the_others_classified(
+    finished_run: str, model: Any, flip: bool
+) -> None:
     crop = photos()["crop.png"]
-    at = upload(open_page("app_pages/classify.py"), {"notes.png": b"hello", "crop.png": crop})
-    (error,) = at.error
-    assert "notes.png" in error.value and "not an image" in error.value
+    bomb = with_png_size(crop, 20_000, 20_000)  # a few hundred bytes that would decode to 1.2 GB
+    files = {"empty.jpg": b"", "notes.png": b"hello", "crop.png": crop, "huge.png": bomb}
+    at = upload(open_page("app_pages/classify.py"), files)
+    assert [e.value for e in at.error] == [
+        "empty.jpg: empty file (0 bytes), not an image",
+        "notes.png: not a readable image (jpg, png, webp or bmp expected)",
+        "huge.png: 20000x20000 pixels (400 megapixels) is too large to open: the limit is 16 megapixels, "
+        "or 1,024 for a JPEG; save a smaller copy",
+    ]
     table = results(at)
     assert list(table["file"]) == ["crop.png"] and [h.value for h in at.subheader] == ["crop.png"]
-    assert table[list(CLASSES)].to_numpy() == pytest.approx(expected(crop, model)[1], abs=1e-5)
+    assert table[list(CLASSES)].to_numpy() == pytest.approx(expected(crop, model, flip)[1], abs=1e-5)
 
 
-def test_a_photo_without_faces_is_said_so_and_can_be_classified_whole(finished_run: str, model: Any) -> None:
+def test_a_model_that_cant_be_loaded_is_never_the_default(finished_run: str, model: Any, flip: bool) -> None:
+    source = runs.get_run(finished_run)
+    metrics = source.metrics()
+    garbage = source.path.with_name(f"{finished_run}-garbage")
+    shutil.copytree(source.path, garbage)
+    (garbage / "model.keras").write_bytes(b"not a model")
+    looks_fine = source.path.with_name(f"{finished_run}-looksfine")
+    shutil.copytree(source.path, looks_fine)
+    with zipfile.ZipFile(looks_fine / "model.keras", "w") as archive:  # a Keras archive that does not load
+        archive.writestr("config.json", json.dumps({"class_name": "NoSuchLayer", "config": {}}))
+        archive.writestr("model.weights.h5", b"garbage")
+    for path, gain in ((garbage, 0.3), (looks_fine, 0.2)):
+        (path / "metrics.json").write_text(json.dumps({**metrics, "test_accuracy": metrics["test_accuracy"] + gain}))
+
+    at = open_page("app_pages/classify.py")
+    options = at.selectbox(key="classify_model").options
+    assert len(options) == 2 and options[0].endswith(f"({looks_fine.name})") and options[1].endswith(f"({finished_run})")
+    assert garbage.name in at.warning[0].value and "not a Keras model file" in at.warning[0].value
+    # Only loading tells that the other one is broken: the page then moves on to the next best model.
+    crop = photos()["crop.png"]
+    at = upload(at, {"crop.png": crop})
+    assert at.selectbox(key="classify_model").value.run_id == finished_run
+    assert looks_fine.name in at.warning[0].value and "safe_mode" not in at.warning[0].value
+    assert results(at)[list(CLASSES)].to_numpy() == pytest.approx(expected(crop, model, flip)[1], abs=1e-5)
+
+
+def test_a_photo_without_faces_is_said_so_and_can_be_classified_whole(
+    finished_run: str, model: Any, flip: bool
+) -> None:
     blank = np.full((300, 400, 3), 128, np.uint8)
     assert detect_faces(blank) == []
     at = upload(open_page("app_pages/classify.py"), {"blank.png": encoded(blank, ".png")})
@@ -208,18 +219,129 @@ def test_a_photo_without_faces_is_said_so_and_can_be_classified_whole(finished_r
     (row,) = results(at).to_dict("records")
     assert row["file"] == "blank.png" and row["whole_image"]
     assert (row["box_x"], row["box_y"], row["box_width"], row["box_height"]) == (0, 0, 400, 300)
-    (probabilities,) = classify_faces(model, whole_image_face(blank).crop[None])
+    (probabilities,) = classify_faces(model, whole_image_face(blank).crop[None], flip_tta=flip)
     assert [row[c] for c in CLASSES] == pytest.approx(probabilities, abs=1e-5)
     assert not any("No face found" in w.value for w in at.warning)
     at = rerun(at.selectbox(key="classify_model").set_value(at.selectbox(key="classify_model").value))
     assert len(results(at)) == 1  # the choice stays on later reruns
 
 
-def test_a_camera_photo_is_classified_once_the_camera_is_on(finished_run: str, model: Any) -> None:
+def test_a_camera_photo_is_classified_once_the_camera_is_on(finished_run: str, model: Any, flip: bool) -> None:
     at = open_page("app_pages/classify.py")
     at = rerun(at.toggle(key="classify_camera_on").set_value(True))
     shot = encoded(cv2.cvtColor(face(613, 200), cv2.COLOR_GRAY2BGR), ".jpg")
     at = rerun(at.camera_input(key="classify_camera").set_value(("shot.jpg", shot, "image/jpeg")))
     table = results(at)
     assert list(table["file"]) == ["camera photo"]
-    assert table[list(CLASSES)].to_numpy() == pytest.approx(expected(shot, model)[1], abs=1e-5)
+    assert table[list(CLASSES)].to_numpy() == pytest.approx(expected(shot, model, flip)[1], abs=1e-5)
+
+
+# ---------------------------------------------------------------------------------------------
+# Which model the page starts with, its options, and what it says about face detection
+
+
+def as_full_data_run(run_id: str, suffix: str, accuracy: float) -> str:
+    """A copy of a finished run that says it was trained on the full FER2013, with ``accuracy``."""
+    source = runs.get_run(run_id).path
+    copy = source.with_name(f"{run_id}-{suffix}")
+    shutil.copytree(source, copy)
+    config = json.loads((copy / "config.json").read_text())
+    (copy / "config.json").write_text(json.dumps({**config, "data": "full"}))
+    metrics = json.loads((copy / "metrics.json").read_text())
+    (copy / "metrics.json").write_text(json.dumps({**metrics, "test_accuracy": accuracy}))
+    return copy.name
+
+
+def test_the_default_model_is_the_users_best_full_data_run_else_the_reference(
+    finished_run: str, committed_references: Path
+) -> None:
+    (shipped,) = [run for run in store.reference_runs() if run.model_path.exists()]
+    lucky = runs.get_run(finished_run).path / "metrics.json"  # a sample run scoring high on a few sample faces
+    lucky.write_text(json.dumps({**json.loads(lucky.read_text()), "test_accuracy": 0.95}))
+    at = open_page("app_pages/classify.py")
+    assert at.selectbox(key="classify_model").options[0].endswith(f"({finished_run})")  # listed best first...
+    assert at.selectbox(key="classify_model").value.run_id == shipped.run_id  # ...but not comparable: not the default
+    assert "reference model shipped with the project" in at.selectbox(key="classify_model").help
+
+    weaker = as_full_data_run(finished_run, "full1", 0.40)
+    better = as_full_data_run(finished_run, "full2", 0.45)
+    at = open_page("app_pages/classify.py")
+    assert at.selectbox(key="classify_model").value.run_id == better != weaker
+    assert "your own best run trained on the full FER2013" in at.selectbox(key="classify_model").help
+    assert f"run `{better}`" in texts(at) and "trained on the full FER2013" in texts(at)
+
+
+def test_flip_tta_starts_as_the_run_had_it_and_changes_the_answers(finished_run: str, model: Any, flip: bool) -> None:
+    assert flip  # the FER recipe's setting, which the tiny run was trained with
+    crop = photos()["crop.png"]
+    at = upload(open_page("app_pages/classify.py"), {"crop.png": crop})
+    toggle = at.toggle(key=f"classify_flip_tta_{finished_run}")
+    assert toggle.value and "on for this model" in toggle.help
+    mirrored = results(at)[list(CLASSES)].to_numpy()
+    assert mirrored == pytest.approx(expected(crop, model, flip_tta=True)[1], abs=1e-5)
+
+    at = rerun(toggle.set_value(False))
+    plain = results(at)[list(CLASSES)].to_numpy()
+    assert plain == pytest.approx(expected(crop, model, flip_tta=False)[1], abs=1e-5)
+    assert np.abs(plain - mirrored).max() > 1e-4  # the toggle made a difference
+
+
+def test_what_drove_each_prediction_is_shown_only_when_asked(
+    finished_run: str, model: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fer import photos as pipeline
+
+    mapped: list[int] = []
+    occlusion_maps = pipeline.occlusion_maps
+
+    def counted(model: Any, faces: np.ndarray, **options: Any) -> np.ndarray:
+        mapped.append(len(faces))
+        return occlusion_maps(model, faces, **options)
+
+    monkeypatch.setattr(pipeline, "occlusion_maps", counted)
+    files = {"group.png": photos()["group.png"], "crop.png": photos()["crop.png"]}
+    at = upload(open_page("app_pages/classify.py"), files)
+    captions = [caption for image in at.image for caption in image.captions]
+    assert not any("what drove" in caption for caption in captions) and mapped == []
+
+    at = rerun(at.toggle(key="classify_saliency").set_value(True))
+    assert mapped == [4]  # all faces of all photos in one call
+    table = results(at)
+    drove = [caption for image in at.image for caption in image.captions if "what drove" in caption]
+    assert [caption.split(";")[0] for caption in drove] == [
+        f"face {row.face}: what drove {row.emotion}" for row in table.itertuples()
+    ]
+    assert all(caption.split(";")[1].startswith(" hiding the red lowers it by up to ") for caption in drove)
+    assert all(caption.endswith(" points") for caption in drove)
+    assert len([c for image in at.image for c in image.captions if "what the model saw" in c]) == 4
+
+
+def test_a_face_crop_taken_whole_is_marked_so_in_the_results(finished_run: str) -> None:
+    files = {
+        "whole.png": encoded(face(684), ".png"),  # a 48x48 sample face that neither YuNet nor Haar finds: taken whole
+        "found.png": encoded(face(612), ".png"),  # one in which the detector finds the face, inside the crop
+    }
+    at = upload(open_page("app_pages/classify.py"), files)
+    table = results(at).set_index("file")
+    assert table["whole_image"].to_dict() == {"whole.png": True, "found.png": False}
+    assert tuple(table.loc["whole.png", ["box_x", "box_y", "box_width", "box_height"]]) == (0, 0, 48, 48)
+    assert texts(at).count("The whole image is classified as one face") == 1
+
+
+def test_the_page_says_when_faces_are_found_with_the_haar_fallback(
+    finished_run: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(face_model.MODEL_ENV, str(tmp_path / "missing.onnx"))
+    at = open_page("app_pages/classify.py")
+    assert any(
+        "Faces are found with OpenCV's Haar cascade" in caption.value and "missing.onnx" in caption.value
+        for caption in at.caption
+    )
+    assert "YuNet, OpenCV's small CNN face detector" in at.file_uploader(key="classify_uploads").help
+
+
+@pytest.mark.skipif(not (face_model.DEV_DIR / face_model.MODEL_NAME).is_file(), reason="no YuNet model file here")
+def test_no_detector_note_when_yunet_is_used(finished_run: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(face_model.MODEL_ENV, str(face_model.DEV_DIR / face_model.MODEL_NAME))
+    at = open_page("app_pages/classify.py")
+    assert not any("Haar" in caption.value for caption in at.caption)

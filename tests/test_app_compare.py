@@ -5,14 +5,22 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
-from fer import runs
+from fer import charts, runs, study
 from fer.data import CLASSES
 from fer.study import STUDY_TABLE
 
-from .test_app_overview import chart, open_page, rerun, texts
-from .test_charts import as_study_scenario
+from .conftest import (
+    as_study_scenario,
+    better_copy,
+    chart,
+    copy_run,
+    open_page,
+    rerun,
+    texts,
+)
 
 
 def test_compare_without_runs_says_how_to_get_them() -> None:
@@ -29,12 +37,19 @@ def test_compare_shows_a_finished_run_in_table_curves_and_matrices(finished_run:
     at = open_page("app_pages/compare.py")
     assert at.multiselect(key="compare_runs").value == [name]
 
-    (table,) = (d.value for d in at.dataframe)
+    table, settings = (d.value for d in at.dataframe)
     row = table.set_index("run").loc[name]
-    shown_as = {"test_accuracy": "test_accuracy", "precision": "precision_macro", "recall": "recall_macro",
-                "train_seconds": "train_seconds", "epochs": "epochs_run"}
+    shown_as = {"test accuracy": "test_accuracy", "precision (macro)": "precision_macro",
+                "recall (macro)": "recall_macro", "train seconds": "train_seconds", "epochs": "epochs_run"}
     for column, key in shown_as.items():
         assert row[column] == pytest.approx(metrics[key])
+    assert pd.isna(row["study test accuracy"]) and at.dataframe[0].proto.placeholder == "—"
+    assert settings.set_index("run").loc[name, "seed"] == str(run.config.seed)
+    rerun(at.toggle(key="compare_differences").set_value(True))
+    assert len(at.dataframe) == 1 and "The chosen runs share every setting" in texts(at)
+    rerun(at.toggle(key="compare_differences").set_value(False))
+    assert "No two chosen runs differ only in their seed" in texts(at)
+    assert "Choose two or more runs above to test one against another" in texts(at)
 
     curves = {trace["name"]: trace for trace in chart(at, "accuracy_curves")["data"]}
     assert list(curves[f"{name} train"]["y"]) == pytest.approx(history["accuracy"].tolist())
@@ -65,24 +80,78 @@ def test_compare_shows_a_finished_run_in_table_curves_and_matrices(finished_run:
 def test_compare_sets_a_study_scenario_beside_the_study(
     finished_run: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(runs, "REFERENCE_DIR", tmp_path / "reference")
+    monkeypatch.setenv("FER_REFERENCE", str(tmp_path / "reference"))
     reference = as_study_scenario(runs.get_run(finished_run).path, tmp_path / "reference", "S4")
     metrics = runs.get_run(finished_run).metrics()
     ours, theirs = f"CNN · {finished_run}", f"reference run · S4 CNN · {reference.name}"
     at = open_page("app_pages/compare.py")
     assert at.multiselect(key="compare_runs").value == [ours, theirs]
     table = at.dataframe[0].value.set_index("run")
-    for column in ("test_accuracy", "precision", "recall", "train_accuracy", "train_seconds"):
-        assert table.loc[theirs, f"study {column}"] == STUDY_TABLE.loc["S4", column]
-        difference = table.loc[theirs, column] - STUDY_TABLE.loc["S4", column]
-        assert table.loc[theirs, f"{column} diff"] == pytest.approx(difference)
+    for column, label in study.METRIC_COLUMNS.items():
+        assert table.loc[theirs, f"study {label}"] == STUDY_TABLE.loc["S4", column]
+        difference = table.loc[theirs, label] - STUDY_TABLE.loc["S4", column]
+        assert table.loc[theirs, f"{label} − study"] == pytest.approx(difference)
     bars = {trace["name"]: dict(zip(trace["x"], trace["y"])) for trace in chart(at, "training_time")["data"]}
     assert bars["study"] == pytest.approx({theirs: STUDY_TABLE.loc["S4", "train_seconds"]})
-    assert len([c for c in at.get("plotly_chart") if c.key.startswith("confusion_")]) == 2
-    assert chart(at, "confusion_1")["layout"]["title"]["text"] == theirs
+    matrices = {c.key for c in at.get("plotly_chart") if c.key.startswith("confusion_")}
+    assert matrices == {"confusion_0", "confusion_1", "confusion_difference"}
+    assert f"**{theirs}**" in [m.value for m in at.markdown]  # a heading that wraps, not a cut-off plot title
+    assert not chart(at, "confusion_1")["layout"].get("title", {}).get("text")
+    # The copy kept no probabilities (as reference runs made before they were kept): refused, with why.
+    assert "No paired test for these two runs" in texts(at)
+    assert f"{theirs} did not keep its test-set probabilities" in texts(at)
+    assert chart(at, "confusion_difference")  # the confusions still compare
 
     rerun(at.multiselect(key="compare_runs").unselect(ours))
     assert list(at.dataframe[0].value["run"]) == [theirs]
-    assert metrics["test_accuracy"] == pytest.approx(at.dataframe[0].value["test_accuracy"][0])
+    assert metrics["test_accuracy"] == pytest.approx(at.dataframe[0].value["test accuracy"][0])
     rerun(at.multiselect(key="compare_runs").unselect(theirs))
     assert "Choose at least one run" in texts(at) and not at.dataframe
+
+
+def test_compare_tests_two_runs_diffs_their_settings_and_groups_seeds(finished_run: str) -> None:
+    better = better_copy(finished_run, "seed43", gained=10, seed=43)
+    other = copy_run(finished_run, "lr", {"learning_rate": 0.01})
+    original, improved, changed = (f"CNN · {run_id}" for run_id in (finished_run, better, other))
+    at = open_page("app_pages/compare.py")
+    assert set(at.multiselect(key="compare_runs").value) == {original, improved, changed}
+
+    # Run B against run A: the paired test, in a sentence.
+    at.selectbox(key="compare_a").set_value(original)
+    rerun(at.selectbox(key="compare_b").set_value(improved))
+    n = runs.get_run(finished_run).metrics()["test_images"]
+    (verdict,) = at.success
+    assert verdict.value.startswith(f"B is {1000 / n:.1f} points more accurate than A (95% CI ")
+    assert verdict.value.endswith("McNemar p = 0.002: the difference is significant at 5%")
+    assert "Only A right on 0 images, only B right on 10" in texts(at)
+    difference = np.asarray(chart(at, "confusion_difference")["data"][0]["z"])
+    assert difference.sum(axis=1) == pytest.approx(np.zeros(len(CLASSES)))  # each row's fractions move, sum 1 still
+    assert np.abs(difference).max() > 0
+    rerun(at.selectbox(key="compare_b").set_value(changed))  # the same predictions: no difference
+    assert "B and A are equally accurate" in at.info[0].value and "not significant" in at.info[0].value
+
+    # Settings: all of them, or only those that differ.
+    settings = at.dataframe[1].value.set_index("run")
+    assert settings.loc[improved, "seed"] == "43" and settings.loc[changed, "learning rate"] == "0.01"
+    rerun(at.toggle(key="compare_differences").set_value(True))
+    differences = at.dataframe[1].value
+    assert list(differences.columns) == ["run", "learning rate", "seed"]
+
+    # Seeds: the original and its seed-43 copy are one group, summarised and drawn as a band.
+    group = f"{improved} + 1 other seed"  # the copy is listed first (newest)
+    seeds = at.dataframe[2].value.set_index("group")
+    assert list(seeds.index) == [group] and seeds.loc[group, "seeds"] == "43, 42"
+    names = {trace["name"] for trace in chart(at, "accuracy_curves")["data"]}
+    assert {f"{group} train mean of 2", f"{group} test mean of 2", f"{changed} train"} <= names
+    rerun(at.toggle(key="compare_bands").set_value(False))
+    names = {trace["name"] for trace in chart(at, "accuracy_curves")["data"]}
+    assert {f"{original} train", f"{improved} train", f"{changed} test"} <= names and not any("mean" in n for n in names)
+
+    # Smoothing moves the curves; every chart keeps each run's colour.
+    history = runs.get_run(finished_run).history()
+    rerun(at.slider(key="compare_smoothing").set_value(0.5))
+    curves = {trace["name"]: trace for trace in chart(at, "loss_curves")["data"]}
+    assert list(curves[f"{original} train"]["y"]) == pytest.approx(charts.smooth(history["loss"], 0.5).tolist())
+    line_colors = {trace["name"].rsplit(" ", 1)[0]: trace["line"]["color"] for trace in curves.values()}
+    bar_colors = {trace["name"]: trace["marker"]["color"] for trace in chart(at, "per_class")["data"]}
+    assert line_colors == bar_colors and len(set(bar_colors.values())) == 3

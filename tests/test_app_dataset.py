@@ -4,14 +4,23 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from fer import balance, data
 from fer.data import CLASSES, FaceDataset
 
-from .test_app_overview import chart, open_page, rerun, texts
-from .test_data import kaggle_entries, tiny, write_zip
+from .conftest import (
+    chart,
+    kaggle_entries,
+    open_page,
+    rerun,
+    texts,
+    tiny,
+    write_parquet,
+    write_zip,
+)
 
 
 @pytest.fixture
@@ -71,7 +80,7 @@ def test_import_from_a_local_path_makes_it_active(tiny_zip: Path) -> None:
     assert f"Imported 42 faces from {tiny_zip}" in texts(at)
     assert f"Imported FER2013**: 42 faces from `{tiny_zip}`" in texts(at)
     assert counts_shown(at).loc["total", "train"] == 14 and counts_shown(at).loc["total", "test"] == 28
-    assert data.load_dataset("active").name == "imported"
+    assert data.load_dataset("active").name == data.active_dataset_name() == "full"
 
 
 def test_import_of_an_uploaded_zip(tiny_zip: Path) -> None:
@@ -104,3 +113,44 @@ def test_standard_protocol_without_test_halves_is_a_readable_error(sample: FaceD
     rerun(at.selectbox(key="dataset_protocol").set_value("standard"))
     assert len(at.error) == 1 and "standard protocol needs" in at.error[0].value
     assert not at.dataframe and len(at.image) == len(CLASSES) + 2  # the rest of the page still renders
+
+
+def test_a_bad_upload_shows_one_error_and_keeps_the_previous_import(
+    tiny_zip: Path, sample: FaceDataset, tmp_path: Path
+) -> None:
+    data.import_dataset(tiny_zip)
+    small = tiny(sample)
+    private = small.usage == data.USAGES.index("PrivateTest")
+    only_private = FaceDataset(small.images[private], small.labels[private], small.usage[private], "private")
+    content = write_parquet(tmp_path / "private.parquet", only_private).read_bytes()
+    at = open_page("app_pages/dataset.py")
+    rerun(at.file_uploader(key="dataset_upload").upload("private.parquet", content, "application/octet-stream"))
+    rerun(at.button(key="dataset_import_upload").click())
+    assert [e.value for e in at.error] == [
+        "private.parquet: no Training images: training and evaluation need both Training and test images"
+    ]
+    assert f"Imported FER2013**: 42 faces from `{tiny_zip}`" in texts(at)
+    assert "imported FER2013, 42 faces" in texts(at)  # the sidebar agrees
+    assert data.load_dataset("active").source == str(tiny_zip)
+
+
+def facets(figure: dict) -> list[str]:
+    return [annotation["text"] for annotation in figure["layout"]["annotations"]]
+
+
+def test_the_class_chart_shows_only_the_protocols_splits_with_readable_labels(sample: FaceDataset) -> None:
+    at = open_page("app_pages/dataset.py")
+    figure = chart(at, "dataset_counts_chart")
+    assert facets(figure) == ["train", "test"]  # the thesis protocol has no validation split: no empty panel
+    assert {trace["xaxis"] for trace in figure["data"]} == {"x", "x2"}
+    tallest = {axis: max(max(t["y"]) for t in figure["data"] if t["xaxis"] == axis) for axis in ("x", "x2")}
+    for trace in figure["data"]:
+        assert trace["textangle"] == -90 and trace["texttemplate"] == "%{y:,}"  # side by side, turned: no overlap
+        short = np.asarray(trace["y"]) < 0.15 * tallest[trace["xaxis"]]  # too short to hold a label: above it
+        assert list(trace["textposition"]) == ["outside" if s else "inside" for s in short]
+    disgust = CLASSES.index("disgust")
+    (as_is_train,) = [t for t in figure["data"] if t["name"] == "as is" and t["xaxis"] == "x"]
+    assert as_is_train["textposition"][disgust] == "outside"  # the sample's 15 training disgust faces: a short bar
+
+    figure = chart(rerun(at.selectbox(key="dataset_protocol").set_value("standard")), "dataset_counts_chart")
+    assert facets(figure) == ["train", "validation", "test"]

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from fer import runs
+from fer import runs, store
 from fer.errors import FerError
 from fer.hardware import gpu_names, keras_backend
 from fer.paths import read_json
@@ -89,15 +89,17 @@ def test_fresh_page_shows_compute_facts_and_no_runs() -> None:
 def test_launching_a_custom_run_trains_it_in_the_background() -> None:
     at = _page()
     at.selectbox(key="custom_arch").set_value("cnn")
-    at.number_input(key="custom_epochs").set_value(1)
+    at.number_input(key="custom_epochs_fer").set_value(1)
     at.selectbox(key="custom_data").set_value("sample")
     at.button(key="custom_launch").click().run()
     assert not at.exception, at.exception
     assert not at.error, [e.value for e in at.error]
 
     [run] = runs.list_runs()
-    assert (run.config.arch, run.config.epochs, run.config.data, run.config.learning_rate) == ("cnn", 1, "sample", 1e-3)
+    config = run.config
+    assert (config.arch, config.epochs, config.data, config.optimizer, config.learning_rate) == ("cnn", 1, "sample", "sgd", 0.05)
     assert run.run_id in _texts(at)  # its details are open while it runs
+    assert "It keeps training" in "\n".join(str(s.value) for s in at.success)  # one run, said of one run
 
     _wait_until(lambda: _state(run.run_id) not in runs.ACTIVE, RUN_TIMEOUT_S, "the run to finish")
     assert _state(run.run_id) == "completed", runs.get_run(run.run_id).status
@@ -121,8 +123,8 @@ def test_a_finished_run_shows_its_metrics_and_curves(finished_run: str) -> None:
     texts = _texts(at)
     assert metrics["device"] in texts and metrics["backend"] in texts and metrics["weights"] in texts
     assert len(at.get("plotly_chart")) == 2  # loss and accuracy
-    assert at.button(key=f"delete-{finished_run}")
-    assert not [b for b in at.button if b.key in (f"cancel-{finished_run}", f"resume-{finished_run}")]
+    keys = {button.key for button in at.button}
+    assert f"delete-{finished_run}" in keys and not keys & {f"cancel-{finished_run}", f"resume-{finished_run}"}
 
 
 def test_cancel_stops_a_running_run_and_resume_queues_it_again() -> None:
@@ -141,15 +143,15 @@ def test_cancel_stops_a_running_run_and_resume_queues_it_again() -> None:
     at.button(key=f"resume-{run.run_id}").click().run()
     assert not at.exception, at.exception
     assert _state(run.run_id) in runs.ACTIVE
-    assert at.button(key=f"cancel-{run.run_id}")
+    assert at.button(key=f"cancel-{run.run_id}").label == "Cancel"  # offered again now that it is queued
 
 
 def test_a_failed_run_shows_its_error() -> None:
     run = runs.create_run(scenario("custom", arch="cnn", epochs=1, data="sample"))
-    runs.write_status(run.path, state="failed", error="the disk is on fire")
+    store.write_status(run.path, state="failed", error="the disk is on fire")
     at = _page()
     assert "the disk is on fire" in "\n".join(str(e.value) for e in at.error)
-    assert at.button(key=f"resume-{run.run_id}")
+    assert at.button(key=f"resume-{run.run_id}").label == "Resume"
 
 
 def test_delete_asks_then_removes_the_run(finished_run: str) -> None:
@@ -166,7 +168,7 @@ def test_delete_asks_then_removes_the_run(finished_run: str) -> None:
     ("widget", "key", "value", "message"),
     [
         ("selectbox", "custom_weights", "imagenet", "trains from scratch only"),
-        ("number_input", "custom_epochs", 0, "epochs must be between"),
+        ("number_input", "custom_epochs_fer", 0, "epochs must be between"),
         ("number_input", "custom_batch", -4, "batch size must be between"),
     ],
 )
@@ -188,3 +190,37 @@ def test_an_invalid_epochs_override_for_the_study_shows_an_error() -> None:
     at.run()
     assert "epochs must be between" in "\n".join(str(e.value) for e in at.error)
     assert at.button(key="study_launch").disabled
+
+
+def test_the_recipe_sets_the_learning_rate_and_the_architecture_does_not() -> None:
+    at = _page()
+    assert at.selectbox(key="custom_arch").value == ("vgg19" if gpu_names() else "fer_cnn")
+    at.number_input(key="custom_lr_fer").set_value(0.02).run()
+    at.selectbox(key="custom_arch").set_value("cnn").run()
+    assert at.number_input(key="custom_lr_fer").value == 0.02  # kept: the architecture changes nothing else
+    at.selectbox(key="custom_recipe").set_value("study").run()
+    assert at.number_input(key="custom_lr_study").value == 1e-4 and at.selectbox(key="custom_optimizer_study").value == "adam"
+
+
+def test_seeds_launch_one_run_per_seed() -> None:
+    at = _page()
+    at.selectbox(key="custom_arch").set_value("cnn")
+    at.number_input(key="custom_epochs_fer").set_value(1)
+    at.number_input(key="custom_seeds").set_value(2)
+    at.selectbox(key="custom_data").set_value("sample")
+    at.button(key="custom_launch").click().run()
+    assert not at.exception, at.exception
+    assert sorted(run.config.seed for run in runs.list_runs()) == [42, 43]
+    assert "They keep training" in "\n".join(str(s.value) for s in at.success)
+
+
+def test_no_long_training_warning_for_a_quick_check_on_the_sample() -> None:
+    at = _page()
+    at.multiselect(key="study_scenarios").set_value(["S2"])
+    at.number_input(key="study_epochs").set_value(1)
+    at.selectbox(key="study_data").set_value("sample").run()
+    assert not at.exception, at.exception
+    assert "will take roughly" not in "\n".join(str(i.value) for i in at.info)
+    at.number_input(key="study_epochs").set_value(100).run()
+    if not gpu_names():  # 100 VGG19 epochs on a CPU take a while even on the sample
+        assert "will take roughly" in "\n".join(str(i.value) for i in at.info)

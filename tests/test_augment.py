@@ -6,7 +6,13 @@ import cv2
 import keras
 import numpy as np
 
-from fer.augment import STUDY_RANGES, AugmentRanges, FaceAugment, augmented_views, random_transforms
+from fer.augment import (
+    STUDY_RANGES,
+    AugmentRanges,
+    FaceAugment,
+    augmented_views,
+    random_transforms,
+)
 from fer.data import FaceDataset
 
 NO_CHANGE = AugmentRanges(rotation=0, width_shift=0, height_shift=0, shear=0, zoom=0, horizontal_flip=False)

@@ -4,32 +4,19 @@ the real data it was drawn from: the shipped sample and a real finished run."""
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import plotly.express as px
 import pytest
 
-from fer import balance, charts, runs, study
+from fer import balance, charts, runs, store, study
 from fer.data import CLASSES, FaceDataset
-from fer.paths import atomic_write_json
+from fer.errors import FerError
 from fer.scenarios import SCENARIOS
 
-from .test_data import tiny
-
-
-def as_study_scenario(run_folder: Path, destination: Path, scenario: str) -> Path:
-    """A copy of a real run's result files (as a reference run has them) under ``destination``,
-    tagged as ``scenario``: its numbers stay real, only the study row it is set beside changes."""
-    target = destination / run_folder.name
-    target.mkdir(parents=True)
-    for name in runs.REFERENCE_FILES:
-        shutil.copy2(run_folder / name, target / name)
-    for name in ("config.json", "metrics.json"):
-        values = json.loads((target / name).read_text())
-        atomic_write_json(target / name, {**values, "scenario": scenario})
-    return target
+from .conftest import as_study_scenario, tiny
 
 
 def trace_values(figure, name: str, axis: str = "y") -> list[float]:  # noqa: ANN001 (plotly figure)
@@ -104,10 +91,79 @@ def test_history_figure_draws_train_and_test_per_epoch(run: runs.Run) -> None:
         assert trace_values(figure, "mine train") == pytest.approx(history[metric].tolist())
         assert trace_values(figure, "mine test") == pytest.approx(history[f"test_{metric}"].tolist())
         assert trace_values(figure, "mine train", "x") == history["epoch"].tolist()
+        dashes = {t.name: t.line.dash for t in figure.data}
+        assert dashes == {"mine train": "solid", "mine test": "dash"}
     standard = history.rename(columns={"test_loss": "validation_loss", "test_accuracy": "validation_accuracy"})
     figure = charts.history_figure({"a": history, "b": standard}, "accuracy")
     assert sorted(t.name for t in figure.data) == ["a test", "a train", "b train", "b validation"]
     assert trace_values(figure, "b validation") == pytest.approx(history["test_accuracy"].tolist())
+
+
+def test_history_legend_sits_beside_the_plot_never_over_the_axis_title(run: runs.Run) -> None:
+    for figure in (charts.history_figure({"mine": run.history()}, "loss"), charts.per_class_figure({"mine": run.metrics()}, "f1")):
+        legend = figure.layout.legend
+        assert legend.orientation == "v" and legend.x > 1 and legend.xanchor == "left"
+        assert figure.layout.xaxis.title.text
+
+
+def epochs(values: dict[str, list[float]]) -> pd.DataFrame:
+    """A history.csv frame with the given columns over epochs 1, 2, ..."""
+    length = len(next(iter(values.values())))
+    return pd.DataFrame({"epoch": range(1, length + 1), **values})
+
+
+def test_smoothing_is_tensorboards_debiased_moving_average() -> None:
+    # By hand at weight 0.6: 1; (0.4*0.6 + 0.4*2) / (1 - 0.36) = 1.625; then 2.3265306...
+    assert charts.smooth([1, 2, 3], 0.6) == pytest.approx([1.0, 1.625, 1.04 * 0.6 / 0.784 + 0.4 * 3 / 0.784])
+    values = [0.2, 0.5, 0.4, 0.9, 0.7]
+    assert charts.smooth(values, 0.0) == pytest.approx(values)
+    assert charts.smooth([0.3] * 4, 0.9) == pytest.approx([0.3] * 4)  # constant: as TensorBoard, untouched
+    with_gap = charts.smooth([1.0, np.nan, 3.0], 0.5)
+    assert np.isnan(with_gap[1]) and with_gap[2] == pytest.approx((0.5 * 0.5 + 0.5 * 3) / 0.75)
+    assert charts.smooth([], 0.5).size == 0
+    with pytest.raises(FerError, match="smoothing"):
+        charts.smooth(values, 1.0)
+
+
+def test_smoothed_curves_are_drawn_smoothed(run: runs.Run) -> None:
+    history = epochs({"accuracy": [0.2, 0.5, 0.4, 0.9], "test_accuracy": [0.1, 0.3, 0.2, 0.4]})
+    figure = charts.history_figure({"mine": history}, "accuracy", smoothing=0.8)
+    assert trace_values(figure, "mine train") == pytest.approx(charts.smooth(history["accuracy"], 0.8))
+    assert trace_values(figure, "mine test") == pytest.approx(charts.smooth(history["test_accuracy"], 0.8))
+    assert trace_values(figure, "mine train") != pytest.approx(history["accuracy"].tolist())
+
+
+def test_each_run_keeps_its_colour_in_every_chart(run: runs.Run) -> None:
+    names = ["first", "second", "third"]
+    colors = charts.run_colors(names)
+    assert len(set(colors.values())) == 3 and charts.run_colors(names) == colors
+    history, metrics = run.history(), run.metrics()
+    curves = charts.history_figure({name: history for name in names}, "loss", colors)
+    for trace in curves.data:
+        assert trace.line.color == colors[trace.name.rsplit(" ", 1)[0]]
+    bars = charts.per_class_figure({name: metrics for name in names}, "f1")
+    assert {trace.name: trace.marker.color for trace in bars.data} == colors
+
+
+def test_seed_groups_are_drawn_as_mean_and_sd_band() -> None:
+    histories = {
+        "s42": epochs({"accuracy": [0.2, 0.4, 0.5], "test_accuracy": [0.1, 0.3, 0.4]}),
+        "s43": epochs({"accuracy": [0.4, 0.6, 0.7], "test_accuracy": [0.3, 0.3, 0.2]}),
+        "other": epochs({"accuracy": [0.3, 0.3], "test_accuracy": [0.2, 0.2]}),
+    }
+    colors = charts.run_colors(list(histories))
+    groups = {"s42 + 1 other seed": ["s42", "s43"], "other": ["other"]}
+    figure = charts.history_figure(histories, "accuracy", colors, groups=groups)
+    mean = trace_values(figure, "s42 + 1 other seed train mean of 2")
+    assert mean == pytest.approx([0.3, 0.5, 0.6])
+    spread = np.std([[0.2, 0.4, 0.5], [0.4, 0.6, 0.7]], axis=0, ddof=1)
+    assert trace_values(figure, "s42 + 1 other seed train + sd") == pytest.approx(np.add(mean, spread))
+    assert trace_values(figure, "s42 + 1 other seed train − sd") == pytest.approx(np.subtract(mean, spread))
+    assert trace_values(figure, "s42 + 1 other seed test mean of 2") == pytest.approx([0.2, 0.3, 0.3])
+    band = next(t for t in figure.data if t.name == "s42 + 1 other seed train − sd")
+    assert band.fill == "tonexty" and band.fillcolor == "rgba({}, {}, {}, 0.2)".format(*px.colors.hex_to_rgb(colors["s42"]))
+    assert trace_values(figure, "other train") == pytest.approx([0.3, 0.3])
+    assert not [t for t in figure.data if t.name.startswith("s43")]
 
 
 def test_confusion_matrix_counts_and_row_fractions(run: runs.Run) -> None:
@@ -118,6 +174,30 @@ def test_confusion_matrix_counts_and_row_fractions(run: runs.Run) -> None:
     fractions = np.asarray(charts.confusion_matrix_figure(matrix.tolist(), normalize=True).data[0].z)
     assert fractions.sum(axis=1) == pytest.approx(np.ones(len(CLASSES)))  # every class is in the test split
     assert fractions == pytest.approx(matrix / matrix.sum(axis=1, keepdims=True))
+
+
+def test_confusion_difference_is_b_minus_a_by_row_on_a_symmetric_white_centred_scale(run: runs.Run) -> None:
+    a = np.array(run.metrics()["confusion_matrix"], dtype=float)
+    b = a.copy()
+    b[3, 3] += 20  # B recognises 20 more happy faces, which A called sad
+    b[3, 5] -= 20
+    heatmap = charts.confusion_difference_figure(a.tolist(), b.tolist()).data[0]
+    expected = b / b.sum(axis=1, keepdims=True) - a / a.sum(axis=1, keepdims=True)
+    assert np.asarray(heatmap.z) == pytest.approx(expected)
+    assert np.asarray(heatmap.z)[[0, 1, 2, 4, 5, 6]] == pytest.approx(np.zeros((6, 7)))
+    assert heatmap.zmin == -heatmap.zmax == pytest.approx(-20 / a[3].sum()) and heatmap.zmid == 0
+    assert heatmap.colorscale[1][1].upper() == "#FFFFFF" and heatmap.colorscale[1][0] == 0.5
+    assert heatmap.text[3][3] == f"{20 / a[3].sum():+.2f}"
+    same = charts.confusion_difference_figure(a, a).data[0]
+    assert not np.any(same.z) and same.zmax > 0
+
+
+def test_confusion_matrices_have_readable_axes_and_no_long_title(run: runs.Run) -> None:
+    matrix = run.metrics()["confusion_matrix"]
+    for figure in (charts.confusion_matrix_figure(matrix, True), charts.confusion_difference_figure(matrix, matrix)):
+        assert figure.layout.xaxis.title.text == "predicted emotion"
+        assert figure.layout.yaxis.title.text == "true emotion"
+        assert not figure.layout.title.text
 
 
 def test_per_class_bars_are_the_run_scores(run: runs.Run) -> None:
@@ -152,10 +232,10 @@ def test_comparable_runs_are_completed_runs_then_reference_runs(
     run: runs.Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     assert list(runs.comparable_runs()) == [f"CNN · {run.run_id}"]
-    runs.write_status(run.path, state="cancelled")
+    store.write_status(run.path, state="cancelled")
     assert runs.comparable_runs() == {}
-    runs.write_status(run.path, state="completed")
-    monkeypatch.setattr(runs, "REFERENCE_DIR", tmp_path / "reference")
+    store.write_status(run.path, state="completed")
+    monkeypatch.setenv("FER_REFERENCE", str(tmp_path / "reference"))
     as_study_scenario(run.path, tmp_path / "reference", "custom")
     found = runs.comparable_runs()
     assert list(found) == [f"CNN · {run.run_id}", f"reference run · CNN · {run.run_id}"]
@@ -169,12 +249,28 @@ def test_scenarios_table_is_the_configured_scenarios() -> None:
         assert table.loc[name, "model"] == study.STUDY_TABLE.loc[name, "model"]
         assert table.loc[name, "balancing"] == config.balance
         assert table.loc[name, "epochs"] == config.epochs == 100
-        assert table.loc[name, "batch size (not stated by the study)"] == config.batch_size
-        assert table.loc[name, "Adam learning rate (not stated by the study)"] == config.learning_rate
+        assert table.loc[name, "batch size"] == config.batch_size
+        assert table.loc[name, "learning rate (Adam)"] == config.learning_rate
+    assert list(table.columns)[-1] == "augmentation"  # the long text last: the numbers stay in view
 
 
 def test_number_formats_cover_numeric_columns_only() -> None:
-    table = pd.DataFrame({"run": ["a"], "test_accuracy": [0.5], "train_seconds diff": [-3.0], "epochs": [2]})
+    seconds = study.difference_column("train_seconds")
+    table = pd.DataFrame({"run": ["a"], "test accuracy": [0.5], seconds: [-3.0], "epochs": [2]})
     formats = charts.number_formats(table)
-    assert formats == {"test_accuracy": "{:.4f}", "train_seconds diff": "{:+,.0f}"}
-    assert formats["train_seconds diff"].format(-1234.4) == "-1,234"
+    assert formats == {"test accuracy": "{:.4f}", "train seconds − study": "{:+,.0f}"}
+    assert formats[seconds].format(-1234.4) == "-1,234"
+
+
+def test_comparison_table_names_columns_readably_and_leaves_missing_values_empty(run: runs.Run) -> None:
+    metrics = run.metrics()
+    old = {key: value for key, value in metrics.items() if key not in ("dataset", "protocol", "backend", "weights")}
+    table = study.comparison_table([study.run_row("mine", metrics), study.run_row("old", old)])
+    assert "_" not in "".join(table.columns)
+    assert {"test accuracy", "study test accuracy", "test accuracy − study", "precision (macro)"} <= set(table.columns)
+    mine, older = table.set_index("run").loc["mine"], table.set_index("run").loc["old"]
+    assert mine["data"] == f"sample, thesis ({metrics['test_images']} test images)"
+    assert older["data"] == f"{metrics['test_images']} test images"
+    assert older["backend / device"] == metrics["device"] and pd.isna(older["weights"])
+    assert not table.isin(["None", "nan"]).any().any()  # missing is missing (the page shows "—"), never a word
+    assert "test accuracy − study" not in study.comparison_table([study.run_row("mine", metrics)], differences=False)

@@ -5,77 +5,31 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import zipfile
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 
 from fer import data
-from fer.data import CHALLENGE_CLASSES, CLASSES, USAGES, FaceDataset
+from fer.data import CLASSES, USAGES, FaceDataset
 from fer.errors import FerError
 from fer.paths import dataset_cache_path
 
-from .conftest import FULL_FER2013
+from .conftest import (
+    FULL_FER2013,
+    kaggle_entries,
+    needs_full_fer2013,
+    png,
+    tiny,
+    write_parquet,
+    write_zip,
+)
 
 PUBLISHED_TRAIN = [3995, 436, 4097, 7215, 4965, 4830, 3171]
 PUBLISHED_TEST = [958, 111, 1024, 1774, 1233, 1247, 831]
 
-
-def tiny(sample: FaceDataset, per_usage: int = 2) -> FaceDataset:
-    """A few faces of every class in every usage: small enough for fast fixtures."""
-    keep = np.concatenate(
-        [
-            np.flatnonzero((sample.labels == label) & (sample.usage == usage))[:per_usage]
-            for usage in range(3)
-            for label in range(len(CLASSES))
-        ]
-    )
-    return FaceDataset(sample.images[keep], sample.labels[keep], sample.usage[keep], "tiny")
-
-
-def png(image: np.ndarray) -> bytes:
-    # PNG keeps the pixels exact, so round trips can be compared bit for bit.
-    ok, buffer = cv2.imencode(".png", image)
-    assert ok
-    return buffer.tobytes()
-
-
-def kaggle_entries(dataset: FaceDataset, prefix: str = "", usage_prefix: bool = True) -> dict[str, bytes]:
-    entries = {}
-    for i, (image, label, usage) in enumerate(zip(dataset.images, dataset.labels, dataset.usage)):
-        split = "train" if USAGES[usage] == "Training" else "test"
-        stem = f"{USAGES[usage]}_{i}" if usage_prefix else f"img_{i}"
-        entries[f"{prefix}{split}/{CLASSES[label]}/{stem}.png"] = png(image)
-    return entries
-
-
-def write_zip(path: Path, entries: dict[str, bytes]) -> Path:
-    with zipfile.ZipFile(path, "w") as archive:
-        for name, payload in entries.items():
-            archive.writestr(name, payload)
-    return path
-
-
-def write_parquet(path: Path, dataset: FaceDataset, with_usage: bool = True, names: tuple[str, ...] | None = None) -> Path:
-    """HF layout; ``names`` is the label order stored in the schema metadata (None: no metadata)."""
-    order = names or CHALLENGE_CLASSES
-    columns = {
-        "image": [{"bytes": png(image), "path": f"{i}.png"} for i, image in enumerate(dataset.images)],
-        "label": [order.index(CLASSES[label]) for label in dataset.labels],
-    }
-    if with_usage:
-        columns["usage"] = [USAGES[u] for u in dataset.usage]
-    table = pa.table(columns)
-    if names:
-        features = {"label": {"names": list(names), "_type": "ClassLabel"}}
-        table = table.replace_schema_metadata({"huggingface": json.dumps({"info": {"features": features}})})
-    pq.write_table(table, path)
-    return path
 
 
 def same_faces(a: FaceDataset, b: FaceDataset) -> bool:
@@ -188,13 +142,13 @@ def test_test_usage_unknown_when_file_names_lack_prefix(sample: FaceDataset, tmp
 
 
 def test_import_caches_and_becomes_active(sample: FaceDataset, tmp_path: Path) -> None:
-    assert data.load_dataset("active").name == "sample"
+    assert data.load_dataset("active").name == data.active_dataset_name() == "sample"
     with pytest.raises(FerError, match="no FER2013 import"):
         data.load_dataset("full")
     small = tiny(sample)
     data.import_dataset(write_zip(tmp_path / "fer.zip", kaggle_entries(small)))
     active = data.load_dataset("active")
-    assert active.name == "imported" and same_faces(active, small)
+    assert active.name == data.active_dataset_name() == "full" and same_faces(active, small)
     assert data.load_dataset("sample").name == "sample"
 
 
@@ -235,7 +189,7 @@ def _bad_sources(sample: FaceDataset, tmp_path: Path) -> dict[str, tuple[Path, s
     (tmp_path / "notes.txt").write_text("hello")
     return {
         "unknown layout": (other_dir, "no FER2013 layout"),
-        "missing class": (write_zip(tmp_path / "m.zip", no_disgust), "missing the class folder.*disgust"),
+        "missing class": (write_zip(tmp_path / "m.zip", no_disgust), "the Training images have no disgust faces"),
         "corrupt image": (write_zip(tmp_path / "c.zip", corrupt), "Training_broken.jpg: not a readable image"),
         "dotdot entry": (write_zip(tmp_path / "u.zip", unsafe), "unsafe entry"),
         "absolute entry": (write_zip(tmp_path / "a.zip", absolute), "unsafe entry"),
@@ -298,14 +252,14 @@ def test_cli_import_and_summary_json(sample: FaceDataset, tmp_path: Path) -> Non
         text=True,
     )
     document = json.loads(summary.stdout)
-    assert document["dataset"] == "imported" and document["after"]["test"] == dict.fromkeys(CLASSES, 4)
+    assert document["dataset"] == "full" and document["after"]["test"] == dict.fromkeys(CLASSES, 4)
 
 
 # ---------------------------------------------------------------------------------------------
 # The full dataset, where this machine has it
 
 
-@pytest.mark.skipif(not (FULL_FER2013 / "fer2013.zip").exists(), reason="full FER2013 not on this machine")
+@needs_full_fer2013
 def test_full_zip_has_the_published_counts() -> None:
     full = data.read_source(FULL_FER2013 / "fer2013.zip")
     splits = data.protocol_splits(full, "thesis")

@@ -10,8 +10,9 @@ import pytest
 
 from fer.data import FaceDataset
 from fer.errors import FerError
+from fer.inference import classify_faces, load_classifier
 from fer.models import IMAGENET_FILES, STUDY_PARAMETERS, build_model
-from fer.predict import classify_faces, load_classifier
+from fer.precision import precision_policy
 
 
 @pytest.mark.parametrize("arch", ["resnet50", "vgg19"])
@@ -24,7 +25,7 @@ def test_parameter_counts_match_the_study(arch: str) -> None:
 
 def test_preprocessing_inside_matches_keras_applications(sample: FaceDataset) -> None:
     """Gray replicated to RGB then keras.applications.vgg19.preprocess_input: what the base sees."""
-    model = build_model("vgg19", augment=False)
+    model = build_model("vgg19", augment="none")
     to_input = keras.Model(model.input, model.get_layer("to_model_input").output)
     faces = sample.images[:4]
     ours = keras.ops.convert_to_numpy(to_input(faces[..., None]))
@@ -44,8 +45,42 @@ def test_saved_model_loads_safely_and_predicts_the_same(sample: FaceDataset, tmp
     assert np.allclose(after.sum(axis=1), 1.0, atol=1e-5)
 
 
+def test_fer_cnn_is_small_enough_to_ship_in_float16_and_loads_as_float32(sample: FaceDataset, tmp_path: Path) -> None:
+    """The default model's architecture: 1.18M parameters, a float16 file under 2.5 MB that
+    computes in float32 after loading, with predictions equal to float16-rounded weights'."""
+    model = build_model("fer_cnn", augment="none", seed=0)
+    assert model.count_params() == 1_176_359
+    with precision_policy("float16"):
+        stored = build_model("fer_cnn", augment="none", seed=0)
+    stored.set_weights(model.get_weights())
+    stored.save(tmp_path / "model.keras")
+    assert (tmp_path / "model.keras").stat().st_size < 2_500_000
+    loaded = load_classifier(tmp_path / "model.keras")
+    assert {weight.dtype for weight in loaded.weights} == {"float32"}
+    rounded = [w.astype(np.float16).astype(np.float32) for w in model.get_weights()]
+    model.set_weights(rounded)
+    np.testing.assert_allclose(classify_faces(loaded, sample.images[:16]), classify_faces(model, sample.images[:16]), atol=1e-5)
+
+
+def test_precision_policy_is_restored_after_the_block() -> None:
+    before = keras.mixed_precision.global_policy().name
+    with pytest.raises(RuntimeError), precision_policy("mixed_bfloat16"):
+        assert keras.mixed_precision.global_policy().name == "mixed_bfloat16"
+        raise RuntimeError("a failed run")
+    assert keras.mixed_precision.global_policy().name == before
+
+
+def test_load_classifier_never_suggests_turning_safe_mode_off(tmp_path: Path) -> None:
+    inputs = keras.Input((48, 48, 1), dtype="uint8")
+    outputs = keras.layers.Lambda(lambda x: keras.ops.cast(x, "float32") * 2)(inputs)
+    keras.Model(inputs, outputs).save(tmp_path / "lambda.keras")
+    with pytest.raises(FerError, match="holds code") as error:
+        load_classifier(tmp_path / "lambda.keras")
+    assert "safe_mode" not in str(error.value)
+
+
 def test_resized_input_model_still_takes_48px_faces(sample: FaceDataset) -> None:
-    model = build_model("resnet50", input_size=64, augment=False)
+    model = build_model("resnet50", input_size=64, augment="none")
     assert model.get_layer("resize").output.shape[1:3] == (64, 64)
     assert classify_faces(model, sample.images[:2]).shape == (2, 7)
 
@@ -57,7 +92,7 @@ def test_imagenet_offline_names_the_file_and_where_to_put_it(monkeypatch: pytest
     monkeypatch.setattr("keras.src.utils.file_utils.get_file", offline)
     with pytest.raises(FerError, match=IMAGENET_FILES["vgg19"]) as error:
         build_model("vgg19", weights="imagenet")
-    assert ".keras/models" in str(error.value) or "KERAS_HOME" in str(error.value) or "models" in str(error.value)
+    assert f"{Path.home() / '.keras' / 'models'}/" in str(error.value)  # where Keras looks for it
 
 
 def test_bad_weights_and_architecture_are_clear_errors(tmp_path: Path) -> None:

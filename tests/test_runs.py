@@ -19,11 +19,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fer import runs
-from fer.data import CLASSES, FaceDataset, protocol_splits
+from fer import runs, store
+from fer.data import FaceDataset, protocol_splits
 from fer.errors import FerError
-from fer.predict import classify_faces, load_classifier
+from fer.hardware import gpu_names
+from fer.inference import classify_faces, load_classifier
 from fer.scenarios import SCENARIOS, RunConfig, scenario
+from fer.vocab import CLASSES
 
 
 def tiny(**overrides: object) -> RunConfig:
@@ -41,6 +43,15 @@ def wait_for(run_id: str, states: tuple[str, ...], timeout: float = 180) -> runs
     raise AssertionError(f"{run_id} still {runs.get_run(run_id).state} after {timeout} s: {runs.get_run(run_id).log_tail()}")
 
 
+def wait_until(condition: object, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():  # type: ignore[operator]
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
 def wait_for_epochs(run_id: str, epochs: int, timeout: float = 180) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -52,23 +63,39 @@ def wait_for_epochs(run_id: str, epochs: int, timeout: float = 180) -> None:
 
 
 def test_study_scenarios_are_the_four_of_the_study() -> None:
-    assert {name: (c.arch, c.balance, c.augment, c.epochs) for name, c in SCENARIOS.items()} == {
-        "S1": ("resnet50", "none", True, 100),
-        "S2": ("vgg19", "none", True, 100),
-        "S3": ("resnet50", "oversample", True, 100),
-        "S4": ("vgg19", "oversample", True, 100),
+    assert {name: (c.arch, c.balance, c.augment, c.optimizer, c.epochs) for name, c in SCENARIOS.items()} == {
+        "S1": ("resnet50", "none", "study", "adam", 100),
+        "S2": ("vgg19", "none", "study", "adam", 100),
+        "S3": ("resnet50", "oversample", "study", "adam", 100),
+        "S4": ("vgg19", "oversample", "study", "adam", 100),
     }
     with pytest.raises(FerError, match="fixes the architecture"):
         scenario("S1", arch="vgg19")
+    with pytest.raises(FerError, match="fixes the architecture"):
+        scenario("S2", recipe="fer")
     with pytest.raises(FerError, match="epochs"):
         scenario("S2", epochs=0)
-    assert scenario("custom", arch="cnn").learning_rate == 1e-3
 
 
-def test_vgg19_run_writes_every_file_with_sane_values(sample: FaceDataset) -> None:
+def test_recipes_fill_a_custom_run_and_explicit_settings_win() -> None:
+    fer = scenario("custom", arch="fer_cnn")
+    assert (fer.optimizer, fer.schedule, fer.augment, fer.label_smoothing, fer.flip_tta) == (
+        "sgd", "cosine", "crop_flip", 0.1, True
+    )
+    assert scenario("custom", arch="vgg19").optimizer == "adam"
+    assert scenario("custom", recipe="study", arch="fer_cnn", learning_rate=0.01).learning_rate == 0.01
+    with pytest.raises(FerError, match="unknown recipe"):
+        scenario("custom", recipe="magic")
+    # Runs written before augmentation had names stored a bool.
+    assert RunConfig.from_dict({"arch": "cnn", "augment": False}).augment == "none"
+
+
+def test_vgg19_run_writes_every_file_and_its_numbers_agree(sample: FaceDataset) -> None:
+    policy = keras.mixed_precision.global_policy().name
     run = runs.start(scenario("S4", epochs=1, batch_size=64, input_size=32, data="sample"), background=False)
     assert run.state == "completed", run.status
-    assert {"config.json", "status.json", "history.csv", "metrics.json", "model.keras", "train.log"} <= {
+    assert keras.mixed_precision.global_policy().name == policy  # the run's policy did not leak
+    assert {"config.json", "status.json", "history.csv", "metrics.json", "probabilities.npy", "model.keras"} <= {
         p.name for p in run.path.iterdir()
     }
     assert not (run.path / "backup").exists()
@@ -78,16 +105,15 @@ def test_vgg19_run_writes_every_file_with_sane_values(sample: FaceDataset) -> No
     history = run.history()
     assert list(history["epoch"]) == [1]
     assert {"loss", "accuracy", "test_loss", "test_accuracy", "learning_rate", "train_seconds"} <= set(history)
-    assert history[["accuracy", "test_accuracy"]].stack().between(0, 1).all()
-    assert (history["train_seconds"] > 0).all()
 
     metrics = run.metrics()
-    test_size = len(protocol_splits(sample, "thesis")["test"])
-    assert metrics["test_images"] == test_size
-    assert 0 <= metrics["test_accuracy"] <= 1 and 0 <= metrics["precision_macro"] <= 1
-    assert np.asarray(metrics["confusion_matrix"]).sum() == test_size
-    assert np.trace(metrics["confusion_matrix"]) == round(metrics["test_accuracy"] * test_size)
-    assert set(metrics["per_class"]) == set(CLASSES)
+    test = protocol_splits(sample, "thesis")["test"]
+    probabilities = run.probabilities()
+    assert probabilities.shape == (len(test), len(CLASSES)) and np.load(run.path / "probabilities.npy").dtype == np.float16
+    # The metrics are those of the kept probabilities (float16 rounding aside).
+    assert (probabilities.argmax(1) == sample.labels[test]).mean() == pytest.approx(metrics["test_accuracy"], abs=2 / len(test))
+    assert np.asarray(metrics["confusion_matrix"]).sum() == len(test)
+    assert np.trace(metrics["confusion_matrix"]) == round(metrics["test_accuracy"] * len(test))
     # Oversampled training split: every class as large as happy (152 in the sample), 7 * 152 images.
     assert metrics["train_images"] == 7 * 152
     assert metrics["backend"] == keras.backend.backend() and metrics["weights"].startswith("none")
@@ -105,18 +131,26 @@ def test_standard_protocol_reports_the_best_validation_epoch_on_private_test(sam
     assert metrics["test_split"] == "PrivateTest"
     assert metrics["reported_epoch"] == int(history["validation_accuracy"].idxmax()) + 1
     assert not (run.path / "best.weights.h5").exists()
+    # The saved model is the reported epoch's: its PublicTest accuracy is that epoch's.
+    validation = protocol_splits(sample, "standard")["validation"]
+    predicted = classify_faces(load_classifier(run.model_path), sample.images[validation]).argmax(1)
+    best = history["validation_accuracy"].max()
+    assert (predicted == sample.labels[validation]).mean() == pytest.approx(best, abs=3 / len(validation))  # bf16 vs float32
 
 
 def test_saved_run_model_loads_safely_and_reproduces_its_metrics(finished_run: str, sample: FaceDataset) -> None:
     run = runs.get_run(finished_run)
+    assert run.config.flip_tta  # the compact CNN's recipe: the metrics are with flip TTA
     model = load_classifier(run.model_path)
+    assert getattr(model, "optimizer", None) is None  # inference copy: no optimizer state to carry
+    assert {weight.dtype for weight in model.weights} == {"float32"}  # stored as float16, computed in float32
     test = protocol_splits(sample, "thesis")["test"]
-    predicted = classify_faces(model, sample.images[test]).argmax(axis=1)
+    predicted = classify_faces(model, sample.images[test], flip_tta=True).argmax(axis=1)
     assert (predicted == sample.labels[test]).mean() == pytest.approx(run.metrics()["test_accuracy"])
-    assert getattr(model, "optimizer", None) is None  # inference copy: no Adam state to carry
 
 
-def test_background_run_goes_queued_running_completed() -> None:
+@pytest.mark.slow
+def test_background_run_goes_queued_running_completed_and_is_reaped() -> None:
     run = runs.start(tiny(epochs=2), background=True)
     assert run.state in ("queued", "running")  # returned at once
     seen = set()
@@ -129,38 +163,49 @@ def test_background_run_goes_queued_running_completed() -> None:
         time.sleep(0.2)
     assert "running" in seen and state == "completed", runs.get_run(run.run_id).log_tail()
     assert "completed: test accuracy" in runs.get_run(run.run_id).log_tail()
+    pid = json.loads((run.path / "pid.json").read_text())["pid"]
+    wait_until(lambda: not Path(f"/proc/{pid}").exists(), 10, "the finished worker to be reaped (no <defunct> child)")
 
 
-def test_queue_runs_one_at_a_time_and_cancel_stops_a_run() -> None:
-    first = runs.start(tiny(epochs=50), background=True)
-    second = runs.start(tiny(epochs=1), background=True)
-    wait_for_epochs(first.run_id, 1)
-    assert runs.get_run(second.run_id).state == "queued"  # the CPU is taken by the first run
-    runs.cancel(first.run_id)
-    cancelled = wait_for(first.run_id, ("cancelled", "failed"), timeout=60)
+@pytest.mark.slow
+def test_queue_trains_one_run_per_slot_and_cancel_stops_a_run() -> None:
+    slots = max(1, len(gpu_names()))  # one run per GPU, one on a CPU-only machine
+    first = [runs.start(tiny(epochs=50), background=True) for _ in range(slots)]
+    waiting = runs.start(tiny(epochs=1), background=True)
+    for run in first:
+        wait_for_epochs(run.run_id, 1)
+    assert runs.get_run(waiting.run_id).state == "queued"  # every slot is taken
+    runs.cancel(first[0].run_id)
+    cancelled = wait_for(first[0].run_id, ("cancelled", "failed"), timeout=60)
     assert cancelled.state == "cancelled" and "resume continues" in cancelled.status["error"]
     assert len(cancelled.history()) < 50
-    assert wait_for(second.run_id, ("completed", "failed")).state == "completed"
+    assert wait_for(waiting.run_id, ("completed", "failed")).state == "completed"
+    for run in first[1:]:
+        runs.cancel(run.run_id)
     with pytest.raises(FerError, match="only queued or running"):
-        runs.cancel(first.run_id)
+        runs.cancel(first[0].run_id)
 
 
+@pytest.mark.slow
 def test_cancel_a_queued_run_and_delete_rules() -> None:
-    blocker = runs.start(tiny(epochs=50), background=True)
+    blockers = [runs.start(tiny(epochs=50), background=True) for _ in range(max(1, len(gpu_names())))]
     waiting = runs.start(tiny(epochs=1), background=True)
-    wait_for(blocker.run_id, ("running",), timeout=60)
+    for blocker in blockers:
+        wait_for(blocker.run_id, ("running",), timeout=60)
     with pytest.raises(FerError, match="cancel it before deleting"):
         runs.delete(waiting.run_id)
     runs.cancel(waiting.run_id)
     assert wait_for(waiting.run_id, ("cancelled",), timeout=30).status["error"] == "cancelled while queued"
-    runs.cancel(blocker.run_id)
-    wait_for(blocker.run_id, ("cancelled",), timeout=60)
+    for blocker in blockers:
+        runs.cancel(blocker.run_id)
+        wait_for(blocker.run_id, ("cancelled",), timeout=60)
     runs.delete(waiting.run_id)
-    assert [r.run_id for r in runs.list_runs()] == [blocker.run_id]
+    assert {r.run_id for r in runs.list_runs()} == {blocker.run_id for blocker in blockers}
     with pytest.raises(FerError, match="no run named"):
         runs.get_run(waiting.run_id)
 
 
+@pytest.mark.slow
 def test_killed_run_shows_failed_and_resumes_from_its_last_epoch() -> None:
     run = runs.start(tiny(epochs=4), background=True)
     wait_for_epochs(run.run_id, 2)
@@ -169,26 +214,66 @@ def test_killed_run_shows_failed_and_resumes_from_its_last_epoch() -> None:
     failed = wait_for(run.run_id, ("failed",), timeout=10)
     assert "ended without a final state" in failed.status["error"]
     kept = len(failed.history())
-    backed_up = int(max(p.name for p in (run.path / "backup").glob("epoch-*.weights.h5"))[6:10])
+    backed_up = json.loads((run.path / "backup" / "training_metadata.json").read_text())["epoch"]
     # The history row is written before the backup: a kill between them leaves one extra row,
     # which resuming drops and trains again.
     assert kept - 1 <= backed_up <= kept and backed_up >= 1
 
     resumed = runs.resume(run.run_id, background=False)
     assert resumed.state == "completed", resumed.status
-    history = resumed.history()
-    assert list(history["epoch"]) == [1, 2, 3, 4]  # no epoch lost or repeated
-    assert f"from epoch {backed_up + 1}" in resumed.log_tail(50)
+    assert list(resumed.history()["epoch"]) == [1, 2, 3, 4]  # no epoch lost or repeated
     assert resumed.metrics()["epochs_run"] == 4
+    assert not (run.path / "backup").exists()
+
+
+KILL_BEFORE_RESULTS = """
+import os, sys
+from fer import runs, store
+from fer.scenarios import scenario
+store.write_results = lambda *args: os._exit(9)  # killed after the model, before the metrics
+runs.start(scenario("custom", arch="cnn", epochs=2, batch_size=64, data="sample"), background=False)
+"""
+
+
+@pytest.mark.slow
+def test_a_run_killed_at_its_end_is_never_trained_again() -> None:
+    """Killed after the model was saved but before the metrics: resume only evaluates again.
+    Killed after the metrics but before the final state: it is complete as it stands."""
+    killed = subprocess.run([sys.executable, "-c", KILL_BEFORE_RESULTS], capture_output=True, text=True, timeout=300)
+    assert killed.returncode == 9, killed.stderr[-2000:]
+    (run,) = runs.list_runs()
+    assert run.state == "failed" and (run.path / "model.keras").exists() and run.metrics() is None
+    resumed = runs.resume(run.run_id, background=False)
+    assert resumed.state == "completed", resumed.status
+    assert list(resumed.history()["epoch"]) == [1, 2]
+    assert resumed.log_tail(50).count("epoch 2/2:") == 1  # trained once, before the kill
+
+    # As if killed between the metrics and the final state: the process is gone, the results are there.
+    finished = subprocess.Popen(["true"])
+    finished.wait()
+    store.write_status(run.path, state="running")
+    (run.path / "pid.json").write_text(json.dumps({"pid": finished.pid, "start": "0"}))
+    assert runs.get_run(run.run_id).state == "completed"
+
+
+def test_an_unreadable_run_is_listed_with_its_reason(finished_run: str) -> None:
+    broken = runs.get_run(finished_run).path.parent / "20990101-000000-custom-cnn-dead"
+    broken.mkdir()
+    (broken / "config.json").write_text('{"arch": "transformer"}')
+    listed = {run.run_id: run for run in runs.list_runs()}
+    assert listed[broken.name].state == "unreadable" and "architecture must be one of" in listed[broken.name].status["error"]
+    assert listed[finished_run].state == "completed"
+    assert runs.runs_table(list(listed.values())).set_index("run").loc[broken.name, "state"] == "unreadable"
 
 
 def test_reference_runs_export_and_list(finished_run: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(runs, "REFERENCE_DIR", tmp_path / "reference")
-    exported = runs.export_reference(finished_run, tmp_path / "reference")
-    assert sorted(p.name for p in exported.iterdir()) == sorted(runs.REFERENCE_FILES)
-    (reference,) = runs.reference_runs()
+    monkeypatch.setenv("FER_REFERENCE", str(tmp_path / "reference"))
+    exported = store.export_reference(runs.get_run(finished_run), store.reference_dir())
+    assert sorted(p.name for p in exported.iterdir()) == sorted([*store.REFERENCE_FILES, "probabilities.npy"])
+    (reference,) = store.reference_runs()
     assert reference.reference and reference.state == "completed"
     assert reference.metrics() == runs.get_run(finished_run).metrics()
+    np.testing.assert_array_equal(reference.probabilities(), runs.get_run(finished_run).probabilities())
 
 
 def test_cli_train_json_and_bad_options(tmp_path: Path) -> None:
@@ -196,7 +281,9 @@ def test_cli_train_json_and_bad_options(tmp_path: Path) -> None:
     result = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     document = json.loads(result.stdout)
-    assert document["status"]["state"] == "completed" and 0 <= document["metrics"]["test_accuracy"] <= 1
+    assert document["status"]["state"] == "completed"
+    metrics = document["metrics"]
+    assert np.trace(metrics["confusion_matrix"]) == round(metrics["test_accuracy"] * metrics["test_images"])
     listed = subprocess.run([sys.executable, "-m", "fer", "runs", "--json"], capture_output=True, text=True)
     assert [r["run_id"] for r in json.loads(listed.stdout)] == [document["run_id"]]
 
@@ -206,17 +293,11 @@ def test_cli_train_json_and_bad_options(tmp_path: Path) -> None:
         assert failed.stderr.startswith("error:") and "Traceback" not in failed.stderr
 
 
-def test_history_survives_reading_mid_run_as_a_table() -> None:
-    """history.csv is replaced atomically: a reader polling it never sees a partial file."""
-    run = runs.start(tiny(epochs=3), background=True)
-    seen = 0
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline and runs.get_run(run.run_id).state in ("queued", "running"):
-        history = runs.get_run(run.run_id).history()
-        if history is not None:
-            assert list(history["epoch"]) == list(range(1, len(history) + 1))
-            assert not history.isna().any().any()
-            seen = max(seen, len(history))
-        time.sleep(0.05)
-    assert runs.get_run(run.run_id).state == "completed" and seen >= 1
-    assert isinstance(runs.get_run(run.run_id).history(), pd.DataFrame)
+def test_history_is_replaced_whole_or_not_at_all(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A reader polling history.csv mid-run sees the old rows or the new ones, never half a file."""
+    store.write_history(tmp_path, [{"epoch": 1, "loss": 1.5}])
+    monkeypatch.setattr(os, "replace", lambda *args: (_ for _ in ()).throw(OSError("disk full")))
+    with pytest.raises(OSError, match="disk full"):
+        store.write_history(tmp_path, [{"epoch": 1, "loss": 1.5}, {"epoch": 2, "loss": 1.2}])
+    assert pd.read_csv(tmp_path / "history.csv").to_dict("records") == [{"epoch": 1, "loss": 1.5}]
+    assert [p.name for p in tmp_path.iterdir()] == ["history.csv"]  # no temporary file left behind

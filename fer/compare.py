@@ -1,0 +1,231 @@
+"""Comparing runs beyond their headline numbers: is a difference real (paired significance on the
+same test images), what differs between the runs (their settings side by side), and how far the
+seed alone moves a result (repeats grouped, mean ± standard deviation).
+
+Experiment trackers show curves and numbers; none of them can tell whether run B beat run A
+by more than chance, because they do not know which test images each run got right. The runs
+here keep their test-set probabilities and a fingerprint of the test images, which is enough.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from fer.data import FaceDataset, load_dataset, protocol_splits
+from fer.errors import FerError
+from fer.evaluate import test_set_fingerprint
+from fer.paths import dataset_cache_path
+from fer.significance import PairedComparison, paired_comparison
+from fer.store import Run
+from fer.vocab import ARCHITECTURE_NAMES
+
+EMPTY = "—"
+"""What a table shows where a run has no value."""
+
+SETTINGS: dict[str, str] = {
+    "scenario": "scenario",
+    "arch": "architecture",
+    "balance": "balancing",
+    "augment": "augmentation",
+    "batch_size": "batch size",
+    "learning_rate": "learning rate",
+    "optimizer": "optimizer",
+    "schedule": "schedule",
+    "weight_decay": "weight decay",
+    "label_smoothing": "label smoothing",
+    "flip_tta": "flip TTA",
+    "epochs": "epochs",
+    "early_stopping": "early stopping",
+    "input_size": "input size (px)",
+    "weights": "weights",
+    "precision": "numeric precision",
+    "protocol": "protocol",
+    "data": "data",
+    "seed": "seed",
+}
+"""Every :class:`~fer.scenarios.RunConfig` field with its column label, in display order."""
+
+MACHINE: dict[str, str] = {"backend": "backend", "device": "device"}
+"""Where the run trained, from its ``metrics.json``: settings too, though not chosen in the config."""
+
+SEED_METRICS: dict[str, str] = {
+    "test_accuracy": "test accuracy",
+    "precision_macro": "precision (macro)",
+    "recall_macro": "recall (macro)",
+    "f1_macro": "F1 (macro)",
+    "test_loss": "test loss",
+    "train_accuracy": "train accuracy",
+    "train_seconds": "train seconds",
+}
+"""The ``metrics.json`` numbers summarised over a group of seeds, with their column labels."""
+
+DatasetLoader = Callable[[str], FaceDataset]
+
+
+# --------------------------------------------------------------------------------------------
+# Paired significance
+
+
+def paired_runs(a: Run, b: Run, load: DatasetLoader = load_dataset) -> PairedComparison:
+    """Run B against run A, image by image, on the test images both were evaluated on.
+
+    ``load`` gives a dataset by name (``sample`` or ``full``); the dashboard passes its cached
+    loader. Raises :class:`FerError` when the runs can't be paired: different or unrecorded
+    test sets, no kept probabilities, or the test labels no longer available.
+    """
+    fingerprint = _common_test_set(a, b)
+    labels = true_labels(a, fingerprint, load)
+    return paired_comparison(_correct(a, labels), _correct(b, labels))
+
+
+def true_labels(run: Run, fingerprint: str, load: DatasetLoader = load_dataset) -> np.ndarray:
+    """The true classes of ``run``'s test images, in its evaluation order.
+
+    They are recomputed from the run's data and protocol, and the fingerprint proves they are
+    the images and labels the run was scored on (a dataset imported again from another source
+    would not match).
+    """
+    if run.config is None:
+        raise FerError(f"{run.display_name}: its config can't be read, so its test images are unknown")
+    if run.config.data == "full" and not dataset_cache_path().exists():
+        raise FerError(
+            f"{run.display_name} was evaluated on the imported FER2013, which this machine does not have: "
+            "import it (Dataset page, or `python -m fer data import SOURCE`) to pair its predictions"
+        )
+    dataset = load(run.config.data)
+    test = protocol_splits(dataset, run.config.protocol)["test"]
+    if test_set_fingerprint(dataset.images[test], dataset.labels[test]) != fingerprint:
+        raise FerError(
+            f"the {run.config.protocol} test images of {dataset.source} are not the ones {run.display_name} "
+            "was evaluated on (the dataset was imported again since?): its predictions can't be paired"
+        )
+    return dataset.labels[test]
+
+
+def _common_test_set(a: Run, b: Run) -> str:
+    """The test-set fingerprint both runs share; why not, as a :class:`FerError`."""
+    first, second = (run.metrics() or {} for run in (a, b))
+    for run, values in ((a, first), (b, second)):
+        if "test_set" not in values:
+            raise FerError(
+                f"{run.display_name} did not record which test images it was evaluated on (runs before that "
+                "was recorded): it can't be paired with another run; train it again to compare"
+            )
+    if first["test_set"] != second["test_set"]:
+        raise FerError(
+            f"{a.display_name} ({_test_images(first)}) and {b.display_name} ({_test_images(second)}) were "
+            "evaluated on different test images: a paired comparison needs the same ones"
+        )
+    return first["test_set"]
+
+
+def _test_images(metrics: dict[str, Any]) -> str:
+    """``sample, thesis: 296 test images``: where a run's test images came from."""
+    return f"{metrics.get('dataset', '?')}, {metrics.get('protocol', '?')}: {metrics.get('test_images', '?')} test images"
+
+
+def _correct(run: Run, labels: np.ndarray) -> np.ndarray:
+    """Per test image, whether the run's top class is the true one."""
+    probabilities = run.probabilities()
+    if probabilities is None:
+        raise FerError(
+            f"{run.display_name} did not keep its test-set probabilities (probabilities.npy): "
+            "train it again to compare it image by image"
+        )
+    if len(probabilities) != len(labels):
+        raise FerError(
+            f"{run.display_name}: probabilities.npy holds {len(probabilities)} predictions for "
+            f"{len(labels)} test images: the file is damaged"
+        )
+    return probabilities.argmax(axis=1) == labels
+
+
+# --------------------------------------------------------------------------------------------
+# Settings side by side
+
+
+def config_table(runs: Mapping[str, Run], differences_only: bool = False) -> pd.DataFrame:
+    """One row per run (by display name), one column per setting, every value as text.
+
+    ``differences_only`` keeps the settings whose value is not the same for every run: with
+    many settings, the one or two that changed are what explains a difference.
+    """
+    columns = ["run", *SETTINGS.values(), *MACHINE.values()]
+    table = pd.DataFrame([{"run": name, **_settings(run)} for name, run in runs.items()], columns=columns)
+    if differences_only:
+        table = table[["run", *(column for column in columns[1:] if table[column].nunique() > 1)]]
+    return table
+
+
+def _settings(run: Run) -> dict[str, str]:
+    config = run.config.to_dict() if run.config else {}
+    machine = run.metrics() or {}
+    shown = {label: _text(field, config.get(field)) for field, label in SETTINGS.items()}
+    return shown | {label: _text(key, machine.get(key)) for key, label in MACHINE.items()}
+
+
+def _text(field: str, value: Any) -> str:
+    """A setting as a reader expects it: ``VGG19``, ``0.0001``, ``yes``, ``off``, ``—``."""
+    if value is None:
+        return EMPTY
+    if field == "arch":
+        return ARCHITECTURE_NAMES.get(value, value)
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if field == "early_stopping" and value == 0:
+        return "off"
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+# --------------------------------------------------------------------------------------------
+# Seeds
+
+
+def group_runs(runs: Mapping[str, Run]) -> dict[str, list[str]]:
+    """Runs that differ only in their seed, grouped: group name -> the runs' display names.
+
+    Runs are keyed by their config without the seed; a group takes its first run's name, and
+    ``+ N other seeds`` when it has repeats. Groups and their runs keep the order of ``runs``;
+    a run whose config can't be read is a group of its own.
+    """
+    members: dict[Any, list[str]] = {}
+    for name, run in runs.items():
+        key = tuple((k, v) for k, v in run.config.to_dict().items() if k != "seed") if run.config else name
+        members.setdefault(key, []).append(name)
+    return {_group_name(names): names for names in members.values()}
+
+
+def _group_name(names: list[str]) -> str:
+    others = len(names) - 1
+    return names[0] if not others else f"{names[0]} + {others} other seed{'s' if others > 1 else ''}"
+
+
+def seed_table(runs: Mapping[str, Run], groups: Mapping[str, list[str]]) -> pd.DataFrame:
+    """Mean ± sample standard deviation of each metric over every group of two or more runs.
+
+    A difference between two single runs smaller than these spreads may be the seed alone.
+    """
+    rows = []
+    for group, names in groups.items():
+        if len(names) < 2:
+            continue
+        metrics = [runs[name].metrics() or {} for name in names]
+        seeds = [str(runs[name].config.seed) for name in names]
+        row: dict[str, Any] = {"group": group, "runs": len(names), "seeds": ", ".join(seeds)}
+        for key, label in SEED_METRICS.items():
+            row[label] = _mean_sd([m[key] for m in metrics if m.get(key) is not None], "seconds" in key)
+        rows.append(row)
+    return pd.DataFrame(rows, columns=["group", "runs", "seeds", *SEED_METRICS.values()])
+
+
+def _mean_sd(values: list[float], seconds: bool) -> str:
+    """``0.5311 ± 0.0040`` (``1,234 ± 56`` for seconds); one value alone, ``—`` for none."""
+    if not values:
+        return EMPTY
+    number = "{:,.0f}" if seconds else "{:.4f}"
+    mean = number.format(float(np.mean(values)))
+    return mean if len(values) < 2 else f"{mean} ± {number.format(float(np.std(values, ddof=1)))}"

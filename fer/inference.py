@@ -1,0 +1,79 @@
+"""Models as files: load a run's saved model safely, and get emotion probabilities for faces.
+
+Models take raw uint8 faces: channel replication, normalisation and resizing are inside them
+(:mod:`fer.models`), so the only preprocessing here is the one every training image had,
+:func:`fer.images.to_face`, done by whoever produced the crops (:mod:`fer.faces`).
+Keras is imported only when a model is loaded, so importing this module stays cheap.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from fer.errors import FerError
+from fer.images import FACE_SIZE
+
+if TYPE_CHECKING:
+    import keras
+
+
+def load_classifier(path: Path) -> keras.Model:
+    """Load a saved model safely (``safe_mode=True``: no arbitrary code from the file), computing
+    in float32 whatever precision its weights were stored in (float16 files are half the size;
+    a CPU computes float16 slowly, or not at all)."""
+    import keras
+
+    import fer.models  # noqa: F401  (registers the custom layers that saved models refer to)
+
+    if not Path(path).is_file():
+        raise FerError(f"{path}: no such model file")
+    try:
+        model = keras.saving.load_model(path, safe_mode=True)
+    except Exception as error:  # Keras raises many types for a damaged or foreign file
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        if "safe_mode" in reason:  # Keras suggests turning safe mode off: never, for a file from elsewhere
+            reason = "it holds code (a Lambda layer or similar), which is never run from a model file"
+        raise FerError(f"{path}: not a model this project can load ({reason})") from error
+    if all(weight.dtype == "float32" for weight in model.weights):
+        return model
+    float32 = keras.Model.from_config(_float32_config(model.get_config()))
+    float32.set_weights([np.asarray(weight, np.float32) for weight in model.get_weights()])
+    return float32
+
+
+def _float32_config(config: Any) -> Any:
+    """A model config with every float16 dtype policy replaced by float32."""
+    if isinstance(config, dict):
+        if config.get("class_name") == "DTypePolicy" and config.get("config", {}).get("name") == "float16":
+            return {**config, "config": {**config["config"], "name": "float32"}}
+        return {key: _float32_config(value) for key, value in config.items()}
+    if isinstance(config, list):
+        return [_float32_config(value) for value in config]
+    return config
+
+
+def classify_faces(model: keras.Model, faces: np.ndarray, batch_size: int = 256, flip_tta: bool = False) -> np.ndarray:
+    """Probabilities ``(N, 7)`` in :data:`fer.vocab.CLASSES` order for uint8 faces ``(N, 48, 48)``.
+
+    ``flip_tta`` averages each face's prediction with its mirror image's: faces are roughly
+    symmetric, models trained with flips see both, and the average is steadier than either.
+    """
+    faces = np.asarray(faces)
+    if faces.dtype != np.uint8 or faces.shape[1:] != (FACE_SIZE, FACE_SIZE):
+        raise FerError(f"faces must be uint8 of shape (N, {FACE_SIZE}, {FACE_SIZE}), got {faces.dtype} {faces.shape}")
+    if len(faces) == 0:
+        return np.zeros((0, 7), np.float32)
+    probabilities = _predict(model, faces, batch_size)
+    if flip_tta:
+        probabilities = (probabilities + _predict(model, np.ascontiguousarray(faces[:, :, ::-1]), batch_size)) / 2
+    return probabilities
+
+
+def _predict(model: keras.Model, faces: np.ndarray, batch_size: int) -> np.ndarray:
+    """``predict_on_batch`` in chunks: ``predict`` builds a data pipeline per call, which costs
+    more than the model itself for the few faces of a photo."""
+    chunks = [model.predict_on_batch(faces[start : start + batch_size, ..., None]) for start in range(0, len(faces), batch_size)]
+    return np.concatenate([np.asarray(chunk, np.float32) for chunk in chunks])

@@ -1,0 +1,158 @@
+"""From a user's photo files to what the Classify page shows, in one call.
+
+:func:`classify_photos` decodes each photo within bounded memory (:func:`fer.images.decode_photo`),
+finds its faces (:mod:`fer.faces`), classifies all faces of the batch in one model call and
+draws them (:mod:`fer.annotate`); asked to, it also maps what drove each prediction
+(:mod:`fer.saliency`, one more model call for all faces). Each photo gets its own :class:`PhotoResult`, holding its
+error if it has one, so a bad file never hides the others. :func:`results_table` is the batch
+as one table (one row per face) for display and download.
+
+What a page keeps of a photo between reruns is its :class:`Analysis`: the display-sized image
+and the faces, never the decoded photo (a 16-megapixel photo is 48 MB; its display image is at
+most 5 MB).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from fer.annotate import annotate, display_image
+from fer.errors import FerError
+from fer.faces import Face, detect_faces, whole_image_face
+from fer.images import FACE_SIZE, decode_photo
+from fer.inference import classify_faces
+from fer.predict import top_emotion
+from fer.saliency import occlusion_maps
+from fer.vocab import CLASSES
+
+if TYPE_CHECKING:
+    import keras
+
+RESULT_COLUMNS = (
+    "file", "face", "box_x", "box_y", "box_width", "box_height", "whole_image", "emotion", "probability", *CLASSES
+)
+"""The results table's columns: one row per face; the box in the photo's own pixels."""
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """A photo made ready to classify: all a page needs to keep of it between reruns."""
+
+    display: np.ndarray  # RGB, resized for display (fer.annotate.display_image)
+    scale: float  # display pixels per photo pixel
+    faces: tuple[Face, ...]  # the faces found, boxes in the photo's own pixels
+    whole: Face  # the whole photo as one face, for when the user asks for it
+    shrunk: int = 1  # a large JPEG is decoded at 1/2, 1/4 or 1/8 of its size (fer.images.PHOTO_MAX_PIXELS)
+
+
+@dataclass(frozen=True)
+class PhotoResult:
+    """One photo's outcome. With an ``error``, nothing else is set. Otherwise ``image`` is the
+    display image with the faces boxed and labelled, and ``probabilities`` has one row per face;
+    no faces means none was found (a page may offer to classify the whole image). ``saliency``
+    is one occlusion map per face (:func:`fer.saliency.occlusion_maps`) when they were asked for."""
+
+    name: str
+    image: np.ndarray | None = None
+    faces: tuple[Face, ...] = ()
+    probabilities: np.ndarray = field(default_factory=lambda: np.zeros((0, len(CLASSES)), np.float32))
+    error: str = ""
+    shrunk: int = 1
+    saliency: np.ndarray | None = None
+
+
+def analyse_photo(name: str, content: bytes) -> Analysis:
+    """Decode a photo file, find its faces and keep its display image; ``name`` labels errors.
+
+    Raises FerError for a file that is not a readable photo, or is too large or too small.
+    """
+    photo, shrunk = decode_photo(content, name)
+    try:
+        faces = detect_faces(photo)
+        whole = whole_image_face(photo)
+    except FerError as error:
+        raise FerError(f"{name}: {error}") from error
+    display, scale = display_image(photo)
+    return Analysis(
+        display, scale / shrunk, tuple(_in_photo_pixels(face, shrunk) for face in faces),
+        _in_photo_pixels(whole, shrunk), shrunk,
+    )
+
+
+def classify_photos(
+    model: keras.Model,
+    photos: Sequence[tuple[str, bytes]],
+    *,
+    whole_images: Collection[int] = (),
+    flip_tta: bool = False,
+    saliency: bool = False,
+    analyse: Callable[[str, bytes], Analysis] = analyse_photo,
+) -> list[PhotoResult]:
+    """One :class:`PhotoResult` per ``(name, content)`` photo, in the order given.
+
+    Photos whose index is in ``whole_images`` are classified as one face, whole. ``analyse``
+    turns a photo into its :class:`Analysis` (a page passes a cached :func:`analyse_photo`);
+    ``flip_tta`` is :func:`fer.inference.classify_faces`'. All faces of the batch are
+    classified in one model call; with ``saliency``, one more call maps what drove each
+    prediction (:func:`fer.saliency.occlusion_maps`, with the same ``flip_tta``).
+    """
+    analysed: list[tuple[str, Analysis | None, tuple[Face, ...], str]] = []  # name, analysis, faces, error
+    for index, (name, content) in enumerate(photos):
+        try:
+            analysis = analyse(name, content)
+        except FerError as error:
+            analysed.append((name, None, (), str(error)))
+            continue
+        analysed.append((name, analysis, (analysis.whole,) if index in whole_images else analysis.faces, ""))
+    crops = np.array(  # (0, 48, 48) when there are none
+        [face.crop for _, _, faces, _ in analysed for face in faces], np.uint8
+    ).reshape(-1, FACE_SIZE, FACE_SIZE)
+    probabilities = classify_faces(model, crops, flip_tta=flip_tta)
+    maps = occlusion_maps(model, crops, flip_tta=flip_tta) if saliency else None
+    results, start = [], 0
+    for name, analysis, faces, error in analysed:
+        if analysis is None:
+            results.append(PhotoResult(name, error=error))
+            continue
+        mine = slice(start, start + len(faces))
+        start += len(faces)
+        image = annotate(analysis.display, faces, probabilities[mine], analysis.scale)
+        results.append(PhotoResult(
+            name, image, faces, np.asarray(probabilities[mine], np.float32), shrunk=analysis.shrunk,
+            saliency=None if maps is None else maps[mine],
+        ))
+    return results
+
+
+def results_table(results: Sequence[PhotoResult]) -> pd.DataFrame:
+    """Every face of every photo as one row (:data:`RESULT_COLUMNS`), faces numbered from 1 as
+    in the pictures; photos with an error or no face have no rows. Columns are there when empty."""
+    return pd.DataFrame(
+        [row for result in results for row in _rows(result.name, result.faces, result.probabilities)],
+        columns=list(RESULT_COLUMNS),
+    )
+
+
+def _rows(file: str, faces: Sequence[Face], probabilities: np.ndarray) -> list[dict[str, Any]]:
+    rows = []
+    for number, (face, row) in enumerate(zip(faces, probabilities), start=1):
+        emotion, probability = top_emotion(row)
+        x, y, w, h = (int(v) for v in face.box)
+        rows.append({
+            "file": file, "face": number, "box_x": x, "box_y": y, "box_width": w, "box_height": h,
+            "whole_image": bool(face.whole_image), "emotion": emotion, "probability": probability,
+            **{name: float(p) for name, p in zip(CLASSES, row)},
+        })
+    return rows
+
+
+def _in_photo_pixels(face: Face, shrunk: int) -> Face:
+    """A face found in a photo decoded at 1/``shrunk`` size, with its box in the photo's own pixels."""
+    if shrunk == 1:
+        return face
+    return replace(face, box=tuple(v * shrunk for v in face.box))

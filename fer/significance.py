@@ -1,0 +1,125 @@
+"""Is run B really more accurate than run A, or did it get lucky on these test images?
+
+Two runs scored on the same test images make paired observations: per image, each was right or
+wrong. Two numbers answer the question, as in the model-comparison literature (Dietterich 1998):
+
+* a **paired bootstrap** confidence interval for the accuracy difference B - A: resampling
+  images (with both runs' answers on each) keeps the pairing, so the interval is as narrow as
+  the runs' agreement allows, where two unpaired intervals would overlap and say nothing;
+* **McNemar's exact test**: only the images exactly one run got right carry information; under
+  "equally accurate" each of them is B's with probability 1/2, a binomial test on their count.
+
+Neither needs anything but the two right/wrong vectors, so this module knows nothing of runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.stats import binomtest
+
+from fer.errors import FerError
+
+ALPHA = 0.05
+"""The significance level of the sentence and of the confidence interval (95%)."""
+
+RESAMPLES = 2_000
+SEED = 0
+"""A fixed seed: the same two runs always get the same interval."""
+
+
+@dataclass(frozen=True)
+class PairedComparison:
+    """Run B against run A on the same ``n`` test images.
+
+    Accuracies and differences are fractions (0.012 = 1.2 points); ``only_a`` counts images A got
+    right and B wrong, ``only_b`` the reverse (McNemar's discordant pairs).
+    """
+
+    accuracy_a: float
+    accuracy_b: float
+    ci_low: float
+    ci_high: float
+    p_value: float
+    n: int
+    only_a: int
+    only_b: int
+
+    @property
+    def difference(self) -> float:
+        """B's accuracy minus A's."""
+        return self.accuracy_b - self.accuracy_a
+
+    @property
+    def significant(self) -> bool:
+        return self.p_value < ALPHA
+
+    def sentence(self, a: str = "A", b: str = "B") -> str:
+        """The verdict in plain words, e.g. ``B is 1.2 points more accurate than A (95% CI 0.3
+        to 2.1); McNemar p = 0.01: the difference is significant at 5%``."""
+        points = abs(self.difference) * 100
+        if self.only_a == self.only_b:
+            lead = f"{b} and {a} are equally accurate"
+        else:
+            lead = f"{b} is {points:.1f} points {'more' if self.difference > 0 else 'less'} accurate than {a}"
+        interval = f"95% CI {_points(self.ci_low)} to {_points(self.ci_high)}"
+        verdict = "significant" if self.significant else "not significant"
+        return f"{lead} ({interval}); McNemar {_p_text(self.p_value)}: the difference is {verdict} at 5%"
+
+
+def paired_comparison(
+    correct_a: np.ndarray, correct_b: np.ndarray, resamples: int = RESAMPLES, seed: int = SEED
+) -> PairedComparison:
+    """B against A from their per-image right (True) / wrong (False) answers, in the same image order."""
+    correct_a, correct_b = np.asarray(correct_a, bool), np.asarray(correct_b, bool)
+    if correct_a.shape != correct_b.shape or correct_a.ndim != 1 or not len(correct_a):
+        raise FerError(
+            f"paired answers must be two equally long, non-empty lists (got {correct_a.shape} and {correct_b.shape})"
+        )
+    only_a = int(np.sum(correct_a & ~correct_b))
+    only_b = int(np.sum(correct_b & ~correct_a))
+    low, high = bootstrap_interval(only_a, only_b, len(correct_a), resamples, seed)
+    return PairedComparison(
+        accuracy_a=float(correct_a.mean()),
+        accuracy_b=float(correct_b.mean()),
+        ci_low=low,
+        ci_high=high,
+        p_value=mcnemar_exact(only_a, only_b),
+        n=len(correct_a),
+        only_a=only_a,
+        only_b=only_b,
+    )
+
+
+def bootstrap_interval(only_a: int, only_b: int, n: int, resamples: int, seed: int) -> tuple[float, float]:
+    """The percentile 95% interval of B - A over ``resamples`` paired bootstrap resamples of the images.
+
+    Per image, B's answer minus A's is +1 (only B right), -1 (only A right) or 0, so a resample
+    of ``n`` images is fully described by how many of each it drew: a multinomial draw with the
+    observed proportions. Drawing those counts is the same bootstrap as drawing ``n`` image
+    indices, in ``resamples`` numbers instead of ``resamples * n`` (2,000 x 7,178 indices would
+    take 115 MB).
+    """
+    generator = np.random.default_rng(seed)
+    counts = generator.multinomial(n, np.array([only_b, only_a, n - only_a - only_b]) / n, size=resamples)
+    differences = (counts[:, 0] - counts[:, 1]) / n
+    low, high = np.quantile(differences, [ALPHA / 2, 1 - ALPHA / 2])
+    return float(low), float(high)
+
+
+def mcnemar_exact(only_a: int, only_b: int) -> float:
+    """Two-sided exact McNemar p-value: a binomial test of ``only_b`` out of the discordant
+    pairs against 1/2; 1 when the runs never disagree (nothing speaks for either)."""
+    discordant = only_a + only_b
+    return 1.0 if discordant == 0 else float(binomtest(only_b, discordant, 0.5).pvalue)
+
+
+def _points(fraction: float) -> str:
+    """A signed difference in percentage points with one decimal, ``−2.1`` (never ``-0.0``)."""
+    return f"{round(fraction * 100, 1) + 0.0:.1f}".replace("-", "−")
+
+
+def _p_text(p_value: float) -> str:
+    """``p = 0.039``, ``p < 0.001``: two significant digits, none of them spurious."""
+    return "p < 0.001" if p_value < 0.001 else f"p = {p_value:.2g}"

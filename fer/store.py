@@ -1,0 +1,213 @@
+"""Training runs on disk: one folder per run, and the files in it.
+
+A run is a folder ``$FER_ARTIFACTS/runs/<run_id>/`` holding
+
+* ``config.json`` - the :class:`~fer.scenarios.RunConfig`, written once;
+* ``status.json`` - state, epoch, batch, progress, ETA, message, error (rewritten as it trains);
+* ``history.csv`` - one row per finished epoch;
+* ``metrics.json`` - test metrics, timing, hardware and versions, written when it completes;
+* ``probabilities.npy`` - the test-set probabilities behind those metrics (float16);
+* ``model.keras``, ``train.log``, and while training ``backup/`` and ``best.weights.h5``.
+
+Every file is written atomically, so readers (the dashboard, the CLI) never see half of one.
+Reference runs are the same folders, committed under ``artifacts/reference/`` or the folder
+named by ``$FER_REFERENCE``. This module knows nothing of processes (see :mod:`fer.runs`) nor of
+Keras, so listing runs stays instant.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import shutil
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from fer.errors import FerError
+from fer.paths import atomic_write_bytes, atomic_write_json, read_json, runs_dir
+from fer.scenarios import RunConfig
+
+STATES = ("queued", "running", "completed", "failed", "cancelled", "unreadable")
+ACTIVE = ("queued", "running")
+RUN_ID = re.compile(r"^[A-Za-z0-9._-]+$")
+REFERENCE_FILES = ("config.json", "status.json", "history.csv", "metrics.json")
+OPTIONAL_REFERENCE_FILES = ("probabilities.npy",)
+
+
+def reference_dir() -> Path:
+    """Committed results of full-data runs: ``$FER_REFERENCE``, else ``artifacts/reference`` of
+    the repository (not of ``$FER_ARTIFACTS``: they ship with the code, not with a user's state)."""
+    default = Path(__file__).resolve().parents[1] / "artifacts" / "reference"
+    return Path(os.environ.get("FER_REFERENCE", default)).expanduser()
+
+
+@dataclass(frozen=True)
+class Run:
+    """One run folder, with its status as of when it was read.
+
+    A folder whose config or status can't be read is still a run (state ``unreadable``, the
+    reason in ``status["error"]``, ``config`` None), so that it is listed rather than lost.
+    """
+
+    path: Path
+    config: RunConfig | None
+    status: dict[str, Any]
+
+    @property
+    def run_id(self) -> str:
+        return self.path.name
+
+    @property
+    def state(self) -> str:
+        return self.status["state"]
+
+    @property
+    def reference(self) -> bool:
+        """A committed reference run rather than one trained here."""
+        return self.path.parent == reference_dir()
+
+    @property
+    def label(self) -> str:
+        """The scenario's short name, e.g. ``S4 VGG19 + oversample``."""
+        return self.config.label if self.config else "unreadable run"
+
+    @property
+    def display_name(self) -> str:
+        """A unique, readable name for legends and tables; committed reference runs say so."""
+        name = f"{self.label} · {self.run_id}"
+        return f"reference run · {name}" if self.reference else name
+
+    @property
+    def model_path(self) -> Path:
+        return self.path / "model.keras"
+
+    def metrics(self) -> dict[str, Any] | None:
+        return _read_optional(self.path / "metrics.json", read_json)
+
+    def history(self) -> pd.DataFrame | None:
+        return _read_optional(self.path / "history.csv", pd.read_csv)
+
+    def probabilities(self) -> np.ndarray | None:
+        """The test-set probabilities ``(N, 7)`` behind the metrics, where the run kept them."""
+        return _read_optional(self.path / "probabilities.npy", lambda path: np.load(path).astype(np.float32))
+
+    def log_tail(self, lines: int = 30) -> str:
+        path = self.path / "train.log"
+        if not path.exists():
+            return ""
+        with path.open("rb") as handle:
+            handle.seek(max(0, path.stat().st_size - 200 * lines))
+            return "\n".join(handle.read().decode(errors="replace").splitlines()[-lines:])
+
+
+def _read_optional(path: Path, reader: Any) -> Any:
+    """A file's content, or None while it does not exist or can't be parsed (being replaced)."""
+    try:
+        return reader(path) if path.exists() else None
+    except (OSError, ValueError, pd.errors.ParserError):
+        return None
+
+
+# --------------------------------------------------------------------------------------------
+# Reading
+
+
+def read_run(path: Path) -> Run:
+    """The run in ``path``; an unreadable one comes back with state ``unreadable`` and why."""
+    try:
+        return Run(path, read_config(path), read_json(path / "status.json"))
+    except (FerError, OSError, ValueError, TypeError, KeyError) as error:
+        return Run(path, None, {"state": "unreadable", "error": f"can't read this run's files: {error}"})
+
+
+def read_config(path: Path) -> RunConfig:
+    return RunConfig.from_dict(read_json(path / "config.json"))
+
+
+def list_runs(folder: Path | None = None) -> list[Run]:
+    """Every run folder in ``folder`` (default: this machine's runs), newest first."""
+    folder = folder or runs_dir()
+    paths = [path for path in folder.iterdir() if path.is_dir() and (path / "config.json").exists()]
+    listed = [read_run(path) for path in paths]
+    return sorted(listed, key=lambda run: (run.status.get("created_at", ""), run.run_id), reverse=True)
+
+
+def run_path(run_id: str) -> Path:
+    """The folder of this machine's run ``run_id``; a clear error for a name that is not one."""
+    path = runs_dir() / run_id
+    if not RUN_ID.match(run_id) or not (path / "config.json").exists():
+        raise FerError(f"no run named {run_id!r}: `python -m fer runs` lists them")
+    return path
+
+
+def reference_runs() -> list[Run]:
+    """The committed reference runs, by name."""
+    folder = reference_dir()
+    if not folder.is_dir():
+        return []
+    return [run for run in list_runs(folder) if all((run.path / name).exists() for name in REFERENCE_FILES)][::-1]
+
+
+def read_history(path: Path) -> list[dict[str, Any]]:
+    """The finished epochs' rows of ``history.csv`` (empty before the first epoch)."""
+    history = _read_optional(path / "history.csv", pd.read_csv)
+    return [] if history is None else history.to_dict("records")
+
+
+# --------------------------------------------------------------------------------------------
+# Writing
+
+
+def write_config(path: Path, config: RunConfig) -> None:
+    atomic_write_json(path / "config.json", config.to_dict())
+
+
+def write_status(path: Path, **fields: Any) -> dict[str, Any]:
+    """Update fields of ``status.json`` atomically and return the whole status."""
+    status_path = path / "status.json"
+    status = read_json(status_path) if status_path.exists() else {}
+    status.update(fields, updated_at=now())
+    atomic_write_json(status_path, status)
+    return status
+
+
+def write_history(path: Path, rows: list[dict[str, Any]]) -> None:
+    atomic_write_bytes(path / "history.csv", pd.DataFrame(rows).to_csv(index=False).encode())
+
+
+def write_results(path: Path, metrics: dict[str, Any], probabilities: np.ndarray) -> None:
+    """The test probabilities, then the metrics: a run with ``metrics.json`` has both."""
+    buffer = _npy_bytes(np.asarray(probabilities, np.float16))
+    atomic_write_bytes(path / "probabilities.npy", buffer)
+    atomic_write_json(path / "metrics.json", metrics)
+
+
+def _npy_bytes(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    return buffer.getvalue()
+
+
+def export_reference(run: Run, destination: Path, include_model: bool = False) -> Path:
+    """Copy a completed run's small files to ``destination/<run_id>``: how reference runs are
+    made, e.g. on the GPU machine into the folder that comes back. The model comes along only
+    when asked (a compact one to ship; VGG19's and ResNet50's are 80-95 MB)."""
+    if run.state != "completed":
+        raise FerError(f"run {run.run_id} is {run.state}: only completed runs can become reference runs")
+    target = destination / run.run_id
+    target.mkdir(parents=True, exist_ok=True)
+    names = [*REFERENCE_FILES, *(name for name in OPTIONAL_REFERENCE_FILES if (run.path / name).exists())]
+    for name in names + (["model.keras"] if include_model else []):
+        shutil.copy2(run.path / name, target / name)
+    return target
+
+
+def now() -> str:
+    """An ISO timestamp to microseconds: runs queued in the same second keep their order."""
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds")

@@ -1,0 +1,69 @@
+"""The project's names, in one light module: classes, splits, protocols, datasets, balancing,
+architectures, recipes and their settings.
+
+Everything that lists choices (the CLI's option lists, the Train page's select boxes, run
+configs, importers) reads them from here, so a name is spelled once, and asking for the choices
+loads neither pyarrow nor imbalanced-learn nor Keras.
+"""
+
+from __future__ import annotations
+
+CLASSES: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")
+"""The project's class order (alphabetical, as the Kaggle folders and the study's tables)."""
+
+CHALLENGE_CLASSES: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+"""The label order of the original challenge CSV (0..6) and of FER2013 parquet exports."""
+
+USAGES: tuple[str, ...] = ("Training", "PublicTest", "PrivateTest", "Test")
+"""Original challenge usage of each image; ``Test`` is a test image whose half is unknown."""
+
+PROTOCOLS: dict[str, str] = {
+    "thesis": "train = Training, test = all 7,178 test images (as the study)",
+    "standard": "train = Training, validation = PublicTest, test = PrivateTest",
+}
+
+DATASETS: dict[str, str] = {
+    "sample": "the shipped sample (905 real FER2013 faces)",
+    "full": "the imported FER2013",
+}
+"""The two datasets a run can train on; ``active`` (below) chooses between them."""
+
+DATA_CHOICES: tuple[str, ...] = ("active", *DATASETS)
+"""What a user may ask for: ``active`` is the imported dataset if any, else the sample."""
+
+BALANCING: dict[str, str] = {
+    "none": "train on the data as it is",
+    "oversample": "repeat random images of smaller classes up to the largest (RandomOverSampler)",
+    "undersample": "drop random images of larger classes down to the smallest (RandomUnderSampler)",
+    "class_weight": "keep the data, weight each class's loss by n_samples / (n_classes * n_class)",
+}
+
+ARCHITECTURES: dict[str, str] = {
+    "resnet50": "ResNet50 (keras.applications) + GAP + Dense(7): the study's S1/S3",
+    "vgg19": "VGG19 (keras.applications) + GAP + Dense(7): the study's S2/S4",
+    "fer_cnn": "FER-CNN: VGG-style, 4 blocks of 2 conv + batch norm (1.2M parameters), the default model",
+    "cnn": "compact 6-conv CNN with batch norm (289k parameters): trains in minutes, for quick checks",
+}
+ARCHITECTURE_NAMES: dict[str, str] = {"resnet50": "ResNet50", "vgg19": "VGG19", "fer_cnn": "FER-CNN", "cnn": "CNN"}
+
+AUGMENTATIONS: dict[str, str] = {
+    "study": "the study's random affine: rotation 15 deg, shifts/shear/zoom 0.15, horizontal flip",
+    "crop_flip": "random 4-pixel shifts (crops of the edge-padded face) and horizontal flips",
+    "none": "no augmentation",
+}
+
+OPTIMIZERS: dict[str, str] = {
+    "adam": "Adam",
+    "sgd": "SGD with Nesterov momentum 0.9",
+}
+
+SCHEDULES: dict[str, str] = {
+    "constant": "the learning rate stays as set",
+    "cosine": "cosine decay from the learning rate to 0 over all epochs",
+}
+
+PRECISIONS: dict[str, str] = {
+    "auto": "mixed bfloat16 on a GPU, or on a CPU with AMX or AVX512-BF16; float32 otherwise",
+    "float32": "float32 throughout",
+    "mixed_bfloat16": "bfloat16 compute, float32 weights",
+}

@@ -1,0 +1,131 @@
+"""Drawing results: photos resized for display, boxes and labels in each emotion's colour,
+enlarged crops, colours; and that drawing never loads Keras."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fer import annotate
+from fer.charts import CLASS_COLORS
+from fer.errors import FerError
+from fer.faces import Face
+
+from .conftest import one_hot
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def face_at(box: tuple[int, int, int, int], whole_image: bool = False) -> Face:
+    return Face(box, np.zeros((48, 48), np.uint8), whole_image)
+
+
+def is_color(pixel: np.ndarray, name: str) -> bool:
+    return tuple(int(v) for v in pixel) == annotate.rgb(CLASS_COLORS[name])
+
+
+def line_width(column: np.ndarray, name: str) -> int:
+    """How many pixels of a row or column of the image have the colour of emotion ``name``."""
+    return sum(is_color(pixel, name) for pixel in column)
+
+
+def drawn(photo: np.ndarray, faces: list[Face], probabilities: np.ndarray) -> np.ndarray:
+    image, scale = annotate.display_image(photo)
+    return annotate.annotate(image, faces, probabilities, scale)
+
+
+def test_importing_annotate_does_not_import_keras() -> None:
+    code = "import sys, fer.annotate; print(sorted(m for m in ('keras', 'tensorflow') if m in sys.modules))"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True, env=env, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "[]"
+
+
+def test_face_label_and_colours() -> None:
+    assert annotate.face_label(3, one_hot("surprise", 0.873)) == "3 surprise 87%"
+    assert annotate.rgb("rgb(136, 204, 238)") == (136, 204, 238)
+    assert annotate.rgb("#0a10FF") == (10, 16, 255)
+    with pytest.raises(FerError):
+        annotate.rgb("teal")
+    assert all(len(annotate.rgb(color)) == 3 for color in CLASS_COLORS.values())
+
+
+def test_faces_and_probabilities_must_match() -> None:
+    with pytest.raises(FerError, match="1 faces but 0"):
+        annotate.annotate(np.zeros((50, 50, 3), np.uint8), [face_at((0, 0, 5, 5))], np.zeros((0, 7)))
+
+
+def test_annotate_draws_each_box_in_its_emotions_colour_on_a_copy() -> None:
+    photo = np.zeros((400, 600, 3), np.uint8)
+    photo[...] = (10, 20, 30)  # BGR
+    display, scale = annotate.display_image(photo)
+    assert scale == 1.0 and tuple(display[0, 0]) == (30, 20, 10)  # RGB
+    original = display.copy()
+    faces = [face_at((100, 150, 120, 120)), face_at((350, 100, 150, 150))]
+    image = annotate.annotate(display, faces, np.stack([one_hot("happy"), one_hot("angry")]), scale)
+    assert np.array_equal(display, original)  # drawn on a copy
+    assert image.shape == (400, 600, 3) and image.dtype == np.uint8
+    assert tuple(image[390, 5]) == (30, 20, 10)  # away from boxes: the photo, as RGB
+    assert is_color(image[210, 100], "happy") and is_color(image[210, 219], "happy")  # left and right edges
+    assert is_color(image[269, 160], "happy")  # bottom edge
+    assert is_color(image[175, 350], "angry") and is_color(image[249, 499], "angry")
+    assert tuple(image[210, 160]) == (30, 20, 10)  # inside the box: the face itself
+    # The label sits on a band of the box's colour above it, with dark or light text on it.
+    band = image[120:148, 100:220]
+    assert line_width(band.reshape(-1, 3), "happy") > band.shape[0] * band.shape[1] // 3
+    assert (band != annotate.rgb(CLASS_COLORS["happy"])).any(axis=2).sum() > 50
+
+
+def test_annotate_puts_the_label_inside_a_box_touching_the_top() -> None:
+    photo = np.full((300, 300), 200, np.uint8)  # grayscale is fine too
+    image = drawn(photo, [face_at((50, 0, 200, 200))], one_hot("sad")[None])
+    assert image.shape == (320, 320, 3)  # enlarged to the display minimum
+    top_rows = image[3:25, 60:140].reshape(-1, 3)
+    assert line_width(top_rows, "sad") > len(top_rows) // 3
+
+
+def test_large_photos_are_shrunk_for_display_and_boxes_scale_with_them() -> None:
+    large = np.full((3000, 4000, 3), 90, np.uint8)
+    small = np.full((300, 400, 3), 90, np.uint8)
+    row = one_hot("neutral")[None]
+    big = drawn(large, [face_at((1000, 1000, 1000, 1000))], row)
+    little = drawn(small, [face_at((100, 100, 100, 100))], row)
+    assert big.shape == (960, 1280, 3) and little.shape == (300, 400, 3)
+    assert is_color(big[400, 320], "neutral")  # the box's left edge, scaled with the photo
+    assert line_width(big[400, 300:360], "neutral") > line_width(little[150, 90:130], "neutral") >= 2
+
+
+def test_display_scale_and_enlarged_crops() -> None:
+    assert annotate.display_scale(48, 48) == pytest.approx(annotate.DISPLAY_MIN_SIDE / 48)
+    assert annotate.display_scale(600, 800) == 1.0
+    assert annotate.display_scale(6000, 2000) == pytest.approx(annotate.DISPLAY_MAX_SIDE / 6000)
+    crop = np.arange(48 * 48, dtype=np.uint16).reshape(48, 48).astype(np.uint8)
+    shown = annotate.enlarged(crop, 3)
+    assert shown.shape == (144, 144) and np.array_equal(shown[::3, ::3], crop) and np.array_equal(shown[2::3, 2::3], crop)
+    image = drawn(np.dstack([crop] * 3), [face_at((0, 0, 48, 48), True)], one_hot("fear")[None])
+    assert image.shape == (320, 320, 3)
+
+
+def test_saliency_overlay_is_red_where_the_evidence_is_and_blue_elsewhere() -> None:
+    crop = np.full((48, 48), 128, np.uint8)
+    drove = np.zeros((48, 48), np.float32)
+    drove[:16, :16] = 0.3  # top-left drove the prediction
+    drove[32:, 32:] = -0.2  # bottom-right spoke against it: shown like regions that did nothing
+    overlay = annotate.saliency_overlay(crop, drove, factor=3)
+    assert overlay.shape == (144, 144, 3) and overlay.dtype == np.uint8
+    red, green, blue = (int(v) for v in overlay[10, 10])
+    assert red > blue + 60 and red > green + 60  # hottest: red over the grey face
+    for y, x in ((130, 130), (130, 10)):
+        red, green, blue = (int(v) for v in overlay[y, x])
+        assert blue > red + 15 and red > 80  # cold: a blue tint, the face still showing through
+    assert np.array_equal(overlay[130, 130], overlay[130, 10])
+    flat = annotate.saliency_overlay(crop, np.zeros((48, 48), np.float32), factor=3)  # nothing mattered: no error
+    assert np.all(flat == flat[0, 0])
+    with pytest.raises(FerError, match="same shape"):
+        annotate.saliency_overlay(crop, np.zeros((24, 24), np.float32))

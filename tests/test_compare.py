@@ -1,0 +1,169 @@
+"""Comparing real runs: settings side by side, seed groups, and paired significance on the
+shared test images, on a real finished run and edited copies of it.
+
+Also holds :func:`copy_run`, which the Compare page's tests share.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fer import compare, runs, store
+from fer.data import load_sample
+from fer.errors import FerError
+from fer.paths import atomic_write_json, runs_dir
+from fer.scenarios import RunConfig
+
+from .conftest import better_copy, copy_run, sample_test_labels
+
+
+def by_name(*run_ids: str) -> dict[str, runs.Run]:
+    return {run.display_name: run for run in (runs.get_run(run_id) for run_id in run_ids)}
+
+
+# ---------------------------------------------------------------------------------------------
+# Settings
+
+
+def test_every_setting_has_a_column() -> None:
+    assert set(compare.SETTINGS) == {field.name for field in fields(RunConfig)}
+
+
+def test_config_table_shows_each_setting_and_differences_only_the_changed_ones(finished_run: str) -> None:
+    config = runs.get_run(finished_run).config
+    changed = copy_run(finished_run, "seed43", {"seed": 43, "learning_rate": 0.01})
+    chosen = by_name(finished_run, changed)
+    table = compare.config_table(chosen).set_index("run")
+    assert list(table.index) == list(chosen)
+    assert len(table.columns) == len(compare.SETTINGS) + len(compare.MACHINE)
+    original, copy = table.loc[f"CNN · {finished_run}"], table.loc[f"CNN · {changed}"]
+    assert original["architecture"] == "CNN" and original["batch size"] == str(config.batch_size) == "64"
+    assert original["learning rate"] == f"{config.learning_rate:g}" and copy["learning rate"] == "0.01"
+    assert (original["seed"], copy["seed"]) == ("42", "43")
+    assert original["flip TTA"] == ("yes" if config.flip_tta else "no")
+    assert original["early stopping"] == "off" and original["data"] == "sample"
+    assert original["backend"] == runs.get_run(finished_run).metrics()["backend"]
+    assert not table.isin(["None", "nan", None]).any().any()
+
+    differences = compare.config_table(chosen, differences_only=True)
+    assert list(differences.columns) == ["run", "learning rate", "seed"]
+    assert list(differences["learning rate"]) == [f"{config.learning_rate:g}", "0.01"]
+    assert list(compare.config_table(by_name(finished_run), differences_only=True).columns) == ["run"]
+
+
+def test_missing_values_show_as_a_dash(finished_run: str) -> None:
+    run = runs.get_run(finished_run)
+    metrics = run.metrics()
+    del metrics["device"]
+    atomic_write_json(run.path / "metrics.json", metrics)
+    unreadable = runs.Run(run.path, None, {"state": "unreadable"})
+    table = compare.config_table({"mine": run, "broken": unreadable}).set_index("run")
+    assert table.loc["mine", "device"] == compare.EMPTY
+    assert set(table.loc["broken"][:-2]) == {compare.EMPTY}  # no settings at all
+    assert table.loc["broken", "backend"] == metrics["backend"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Seeds
+
+
+def test_runs_that_differ_only_in_the_seed_are_grouped(finished_run: str) -> None:
+    repeat = copy_run(finished_run, "seed43", {"seed": 43}, {"test_accuracy": 0.5, "train_seconds": 100.0})
+    third = copy_run(finished_run, "seed44", {"seed": 44}, {"test_accuracy": 0.3, "train_seconds": 300.0})
+    other = copy_run(finished_run, "lr", {"learning_rate": 0.01})
+    chosen = by_name(finished_run, repeat, other, third)
+    names = list(chosen)
+    groups = compare.group_runs(chosen)
+    assert groups == {f"{names[0]} + 2 other seeds": [names[0], names[1], names[3]], names[2]: [names[2]]}
+
+    table = compare.seed_table(chosen, groups)
+    assert len(table) == 1
+    row = table.iloc[0]
+    assert (row["group"], row["runs"], row["seeds"]) == (f"{names[0]} + 2 other seeds", 3, "42, 43, 44")
+    accuracies = [runs.get_run(finished_run).metrics()["test_accuracy"], 0.5, 0.3]
+    expected = f"{statistics.mean(accuracies):.4f} ± {statistics.stdev(accuracies):.4f}"
+    assert row["test accuracy"] == expected
+    seconds = [runs.get_run(finished_run).metrics()["train_seconds"], 100.0, 300.0]
+    assert row["train seconds"] == f"{statistics.mean(seconds):,.0f} ± {statistics.stdev(seconds):,.0f}"
+
+    assert compare.seed_table(by_name(finished_run, other), compare.group_runs(by_name(finished_run, other))).empty
+
+
+# ---------------------------------------------------------------------------------------------
+# Paired significance
+
+
+def test_paired_runs_recover_the_test_labels_and_count_the_disagreements(finished_run: str) -> None:
+    better = better_copy(finished_run, "better", gained=10, seed=43)
+    a, b = runs.get_run(finished_run), runs.get_run(better)
+    result = compare.paired_runs(a, b)
+    # The labels are the ones training scored on: the accuracy is the run's own.
+    assert result.accuracy_a == pytest.approx(a.metrics()["test_accuracy"])
+    assert result.n == a.metrics()["test_images"] == len(sample_test_labels())
+    assert (result.only_a, result.only_b) == (0, 10)
+    assert result.difference == pytest.approx(10 / result.n)
+    assert result.p_value == pytest.approx(2 * 0.5**10)
+    assert result.sentence().startswith(f"B is {1000 / result.n:.1f} points more accurate than A")
+    assert result.sentence().endswith("McNemar p = 0.002: the difference is significant at 5%")
+
+    same = compare.paired_runs(a, a)
+    assert (same.difference, same.p_value, same.only_a, same.only_b) == (0.0, 1.0, 0, 0)
+
+
+def test_runs_on_other_test_images_are_refused(finished_run: str) -> None:
+    other = copy_run(finished_run, "other", metrics={"test_set": "0123456789abcdef", "protocol": "standard"})
+    with pytest.raises(FerError, match="evaluated on different test images: a paired comparison needs the same"):
+        compare.paired_runs(runs.get_run(finished_run), runs.get_run(other))
+
+
+def test_runs_without_a_recorded_test_set_or_probabilities_are_refused(finished_run: str) -> None:
+    old = copy_run(finished_run, "old")
+    metrics = runs.get_run(old).metrics()
+    del metrics["test_set"]
+    atomic_write_json(runs_dir() / old / "metrics.json", metrics)
+    with pytest.raises(FerError, match=f"{old} did not record which test images"):
+        compare.paired_runs(runs.get_run(finished_run), runs.get_run(old))
+
+    kept_nothing = copy_run(finished_run, "noprob")
+    (runs_dir() / kept_nothing / "probabilities.npy").unlink()
+    with pytest.raises(FerError, match=f"{kept_nothing} did not keep its test-set probabilities"):
+        compare.paired_runs(runs.get_run(kept_nothing), runs.get_run(finished_run))
+
+
+def test_a_fingerprint_the_labels_do_not_match_is_refused(finished_run: str) -> None:
+    fake = {"test_set": "0123456789abcdef"}
+    a, b = copy_run(finished_run, "a", metrics=fake), copy_run(finished_run, "b", metrics=fake)
+    with pytest.raises(FerError, match="are not the ones .* was evaluated on"):
+        compare.paired_runs(runs.get_run(a), runs.get_run(b))
+
+
+def test_full_data_runs_need_the_imported_dataset(finished_run: str) -> None:
+    full = copy_run(finished_run, "full", {"data": "full"})
+    with pytest.raises(FerError, match="imported FER2013, which this machine does not have: import it"):
+        compare.paired_runs(runs.get_run(full), runs.get_run(finished_run))
+
+
+def test_the_dataset_comes_from_the_given_loader(finished_run: str) -> None:
+    asked: list[str] = []
+
+    def loader(which: str) -> Any:
+        asked.append(which)
+        return load_sample()
+
+    run = runs.get_run(finished_run)
+    compare.paired_runs(run, run, load=loader)
+    assert asked == ["sample"]
+
+
+def test_reference_runs_are_read_like_any_other(finished_run: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FER_REFERENCE", str(tmp_path / "reference"))
+    exported = store.export_reference(runs.get_run(finished_run), tmp_path / "reference")
+    (reference,) = store.reference_runs()
+    assert reference.path == exported
+    result = compare.paired_runs(runs.get_run(finished_run), reference)
+    assert (result.difference, result.p_value) == (0.0, 1.0)
