@@ -57,8 +57,8 @@ ours = versions.loc[study.HEAD_REPLACED]
 original = versions["total"].get(study.IMAGENET_ORIGINAL)
 columns = st.columns(4)
 columns[0].metric(
-    "Parameters", f"{ours['total']:,}", delta_color="off",
-    delta=None if original is None else f"{ours['total'] - original:+,} against the ImageNet original",
+    "Parameters", f"{ours['total']:,}",
+    help=None if original is None else f"The ImageNet original has {original:,}: {original - ours['total']:,} more.",
 )
 columns[1].metric("Non-trainable", f"{ours['non-trainable']:,}", help="Batch-norm moving means and variances.")
 columns[2].metric(f"FLOPs per {size}×{size} image", giga(ours["FLOPs"]))

@@ -26,6 +26,7 @@ from fer.vocab import (
     SCHEDULES,
 )
 
+DEVICE_CHOICES = ["1", "2", "4", "8", "all"]
 LIVE_REFRESH = "2s"  # how often the runs section re-reads the disk while a run is queued or running
 DETAILS_KEY = "train_details"
 LOG_LINES = 40
@@ -162,12 +163,17 @@ def custom_launcher() -> None:
         )
         repeats = st.number_input("Seeds", value=1, min_value=1, step=1, key="custom_seeds",
                                   help="Repeat the run with seeds 42, 43, …; Compare shows mean ± sd.")
+        devices = st.selectbox(
+            "Devices", DEVICE_CHOICES, key="custom_devices",
+            help="Train one run data-parallel on several GPUs (Keras' JAX backend); the batch size is the "
+            "global batch and must divide by the number of devices.",
+        )
         data = data_choice("custom_data")
     configs: list[RunConfig] | None = None
     with ui.user_errors():
         config = scenario(
             "custom", recipe=recipe, arch=arch, balance=balance, weights=weights, protocol=protocol,
-            early_stopping=int(early_stopping), data=data, **settings,
+            early_stopping=int(early_stopping), devices=devices, data=data, **settings,
         )
         configs = with_seeds(config, int(repeats))
     cpu_time_note(configs or [])

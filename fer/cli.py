@@ -53,31 +53,7 @@ def _parser() -> argparse.ArgumentParser:
     summary.add_argument("--json", action="store_true", help="print one JSON document")
     summary.set_defaults(handler=_data_summary)
 
-    train = commands.add_parser("train", help="train a scenario (S1-S4) or a custom configuration")
-    train.add_argument("--scenario", default="custom", choices=[*SCENARIOS, "custom"], help="study scenario or custom")
-    train.add_argument("--arch", choices=ARCHITECTURES, help="custom only: resnet50, vgg19, fer_cnn or cnn (default vgg19)")
-    train.add_argument("--recipe", choices=RECIPES, help="custom only: study (Adam) or fer (SGD, cosine, smoothing, TTA); default by arch")
-    train.add_argument("--balance", choices=BALANCING, help="custom only: balancing of the training split")
-    train.add_argument("--augment", choices=AUGMENTATIONS, help="study (random affine), crop_flip or none")
-    train.add_argument("--epochs", type=int, help="default 100, as the study")
-    train.add_argument("--batch-size", type=int, help="default 128")
-    train.add_argument("--lr", dest="learning_rate", type=float, help="learning rate (study recipe 1e-4, fer recipe 0.05)")
-    train.add_argument("--optimizer", choices=OPTIMIZERS, help="adam or sgd (Nesterov momentum 0.9)")
-    train.add_argument("--schedule", choices=SCHEDULES, help="constant or cosine decay over the run")
-    train.add_argument("--weight-decay", type=float, help="decoupled weight decay (default 0; fer recipe 5e-4)")
-    train.add_argument("--label-smoothing", type=float, help="label smoothing (default 0; fer recipe 0.1)")
-    train.add_argument("--flip-tta", action=argparse.BooleanOptionalAction, default=None, help="average with mirrored faces at test time")
-    train.add_argument("--precision", choices=PRECISIONS, help="auto (bf16 on GPUs and CPUs with AMX/AVX512-BF16), float32, mixed_bfloat16")
-    train.add_argument("--input-size", type=int, help="side the 48x48 faces are resized to (default 48)")
-    train.add_argument("--weights", help="none (from scratch, default), imagenet, or a weights file for the base")
-    train.add_argument("--protocol", choices=PROTOCOLS, help="thesis (default) or standard")
-    train.add_argument("--early-stopping", type=int, metavar="PATIENCE", help="stop after PATIENCE epochs without gain")
-    train.add_argument("--data", choices=DATA_CHOICES, help="active (default: imported if any, else the sample), sample, full")
-    train.add_argument("--seed", type=int, help="random seed (default 42)")
-    train.add_argument("--seeds", type=int, default=1, metavar="N", help="repeat the run with seeds SEED..SEED+N-1")
-    train.add_argument("--background", action="store_true", help="start in a background process and return")
-    train.add_argument("--json", action="store_true", help="print one JSON document")
-    train.set_defaults(handler=_train)
+    _add_train_options(commands.add_parser("train", help="train a scenario (S1-S4) or a custom configuration"))
 
     listing = commands.add_parser("runs", help="list training runs")
     listing.add_argument("--json", action="store_true", help="print one JSON document")
@@ -103,6 +79,35 @@ def _parser() -> argparse.ArgumentParser:
     resume.set_defaults(handler=_resume)
 
     return parser
+
+
+def _add_train_options(train: argparse.ArgumentParser) -> None:
+    """``train``'s options: every RunConfig setting, unset (None) unless given."""
+    train.add_argument("--scenario", default="custom", choices=[*SCENARIOS, "custom"], help="study scenario or custom")
+    train.add_argument("--arch", choices=ARCHITECTURES, help="custom only: resnet50, vgg19, fer_cnn or cnn (default vgg19)")
+    train.add_argument("--recipe", choices=RECIPES, help="custom only: study (Adam) or fer (SGD, cosine, smoothing, TTA); default by arch")
+    train.add_argument("--balance", choices=BALANCING, help="custom only: balancing of the training split")
+    train.add_argument("--augment", choices=AUGMENTATIONS, help="study (random affine), crop_flip or none")
+    train.add_argument("--epochs", type=int, help="default 100, as the study")
+    train.add_argument("--batch-size", type=int, help="default 128")
+    train.add_argument("--lr", dest="learning_rate", type=float, help="learning rate (study recipe 1e-4, fer recipe 0.05)")
+    train.add_argument("--optimizer", choices=OPTIMIZERS, help="adam or sgd (Nesterov momentum 0.9)")
+    train.add_argument("--schedule", choices=SCHEDULES, help="constant or cosine decay over the run")
+    train.add_argument("--weight-decay", type=float, help="decoupled weight decay (default 0; fer recipe 5e-4)")
+    train.add_argument("--label-smoothing", type=float, help="label smoothing (default 0; fer recipe 0.1)")
+    train.add_argument("--flip-tta", action=argparse.BooleanOptionalAction, default=None, help="average with mirrored faces at test time")
+    train.add_argument("--precision", choices=PRECISIONS, help="auto (bf16 on GPUs and CPUs with AMX/AVX512-BF16), float32, mixed_bfloat16")
+    train.add_argument("--devices", help="1 (default), N or all: data-parallel training (JAX backend)")
+    train.add_argument("--input-size", type=int, help="side the 48x48 faces are resized to (default 48)")
+    train.add_argument("--weights", help="none (from scratch, default), imagenet, or a weights file for the base")
+    train.add_argument("--protocol", choices=PROTOCOLS, help="thesis (default) or standard")
+    train.add_argument("--early-stopping", type=int, metavar="PATIENCE", help="stop after PATIENCE epochs without gain")
+    train.add_argument("--data", choices=DATA_CHOICES, help="active (default: imported if any, else the sample), sample, full")
+    train.add_argument("--seed", type=int, help="random seed (default 42)")
+    train.add_argument("--seeds", type=int, default=1, metavar="N", help="repeat the run with seeds SEED..SEED+N-1")
+    train.add_argument("--background", action="store_true", help="start in a background process and return")
+    train.add_argument("--json", action="store_true", help="print one JSON document")
+    train.set_defaults(handler=_train)
 
 
 # --------------------------------------------------------------------------------------------
@@ -179,7 +184,7 @@ def _train(args: argparse.Namespace) -> int:
     from fer.scenarios import scenario, with_seeds
 
     options = ("arch", "balance", "augment", "epochs", "batch_size", "learning_rate", "optimizer", "schedule")
-    options += ("weight_decay", "label_smoothing", "flip_tta", "precision", "input_size", "weights", "protocol")
+    options += ("weight_decay", "label_smoothing", "flip_tta", "precision", "devices", "input_size", "weights", "protocol")
     options += ("early_stopping", "data", "seed")
     config = scenario(args.scenario, args.recipe, **{name: getattr(args, name) for name in options})
     on_status = None if args.json else _print_run_progress

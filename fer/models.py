@@ -123,15 +123,15 @@ def _base_network(arch: str, shape: tuple[int, int, int], weights: str) -> keras
         source = str(Path(weights).expanduser())
     try:
         return constructors[arch](include_top=False, weights=source, input_shape=shape)
-    except Exception as error:
+    except Exception as error:  # keras' get_file raises a bare Exception when a download fails
         if source != "imagenet":
-            raise FerError(f"could not load {arch} weights from {source}: {str(error).splitlines()[0]}") from None
+            raise FerError(f"could not load {arch} weights from {source}: {str(error).splitlines()[0]}") from error
         cache = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "models"  # where Keras looks
         raise FerError(
             f"could not download the ImageNet weights for {arch} ({str(error).splitlines()[0]}); "
             f"on a machine without internet put {IMAGENET_FILES[arch]} into {cache}/ "
             "or train from scratch with weights=none"
-        ) from None
+        ) from error
 
 
 COMPACT_WIDTHS: dict[str, tuple[int, ...]] = {"cnn": (32, 64, 128), "fer_cnn": (32, 64, 128, 256)}

@@ -20,7 +20,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -109,35 +109,48 @@ def execute(run_id: str, on_status: StatusCallback | None = None, pin_gpu: bool 
     """
     path = store.run_path(run_id)
     _write_pid(path, os.getpid())
-    with queue_slot(path) as slot:
-        if slot is None:
+    gpus = len(gpu_names())
+    needed = min(store.read_config(path).device_count(gpus), gpus) if gpus else 1
+    with queue_slots(path, needed) as slots:
+        if slots is None:
             store.write_status(path, state="cancelled", message=None, error="cancelled while queued")
             return "cancelled"
-        if pin_gpu and gpu_names():
-            os.environ["CUDA_VISIBLE_DEVICES"] = str(slot)  # read when the backend first starts
+        if pin_gpu and gpus:
+            os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, slots))  # read when the backend first starts
         from fer.train import run_training  # imports Keras: only in the process that trains
 
         return run_training(path, on_status)
 
 
 @contextmanager
-def queue_slot(path: Path) -> Iterator[int | None]:
-    """Wait until the run is first in line and a slot's lock is free; yield the slot's index
-    (None if the run was cancelled while it waited) and hold the lock until the block ends."""
+def queue_slots(path: Path, needed: int = 1) -> Iterator[list[int] | None]:
+    """Wait until the run is first in line and ``needed`` slots' locks are free (one per GPU,
+    one in all on a CPU-only machine); yield the slots' indices (None if the run was cancelled
+    while it waited) and hold the locks until the block ends."""
     store.write_status(path, state="queued", pid=os.getpid(), message="waiting for a free slot")
     slots = max(1, len(gpu_names()))
     while not cancel_requested(path):
         if _first_in_line(path):
-            for index in range(slots):
-                with (runs_dir() / f".slot-{index}.lock").open("w") as lock:
-                    try:
-                        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    except BlockingIOError:
-                        continue
-                    yield index
+            with ExitStack() as held:
+                taken: list[int] = []
+                for index in range(slots):
+                    if len(taken) < needed and _try_lock(held, index):
+                        taken.append(index)
+                if len(taken) == needed:
+                    yield taken
                     return
         time.sleep(QUEUE_POLL_S)
     yield None
+
+
+def _try_lock(held: ExitStack, index: int) -> bool:
+    """Take slot ``index``'s lock without waiting; it is released when ``held`` closes."""
+    lock = held.enter_context((runs_dir() / f".slot-{index}.lock").open("w"))
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
 
 
 def _first_in_line(path: Path) -> bool:

@@ -50,6 +50,7 @@ class RunConfig:
     label_smoothing: float = 0.0
     flip_tta: bool = False  # average the predictions of each face and its mirror image
     precision: str = "auto"
+    devices: str = "1"  # "1", "N" or "all": data-parallel training on that many devices (fer.distribute)
     input_size: int = FACE_SIZE
     weights: str = "none"
     protocol: str = "thesis"
@@ -58,6 +59,7 @@ class RunConfig:
     seed: int = 42
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "devices", str(self.devices))  # 2 and "2" are one setting
         checks = [
             (self.arch in ARCHITECTURES, f"architecture must be one of {', '.join(ARCHITECTURES)}"),
             (self.balance in BALANCING, f"balance must be one of {', '.join(BALANCING)}"),
@@ -69,6 +71,10 @@ class RunConfig:
             (self.data in DATA_CHOICES, f"data must be one of {', '.join(DATA_CHOICES)}"),
             (1 <= self.epochs <= 10_000, "epochs must be between 1 and 10000"),
             (1 <= self.batch_size <= 65_536, "batch size must be between 1 and 65536"),
+            (
+                self.devices == "all" or (str(self.devices).isdigit() and int(self.devices) >= 1),
+                "devices must be 1 or more, or all",
+            ),
             (0 < self.learning_rate < 1, "learning rate must be between 0 and 1"),
             (0 <= self.weight_decay < 1, "weight decay must be between 0 and 1"),
             (0 <= self.label_smoothing < 1, "label smoothing must be between 0 and 1"),
@@ -95,6 +101,10 @@ class RunConfig:
         extra = "" if self.balance == "none" else f" + {self.balance}"
         return f"{self.scenario} {name}{extra}" if self.scenario != "custom" else f"{name}{extra}"
 
+    def device_count(self, available: int) -> int:
+        """How many devices ``devices`` asks for, ``all`` being the ``available`` ones."""
+        return available if self.devices == "all" else int(self.devices)
+
     @property
     def summary(self) -> str:
         """Every setting on one line, so runs can be told apart and repeated."""
@@ -107,6 +117,7 @@ class RunConfig:
                 ARCHITECTURE_NAMES[self.arch], f"balancing {self.balance}", f"augmentation {self.augment}",
                 f"{self.epochs} epochs", f"batch {self.batch_size}",
                 f"{self.optimizer} {self.learning_rate:g}{schedule}", *extras, f"precision {self.precision}",
+                f"devices {self.devices}",
                 f"input {self.input_size} px", f"weights {self.weights}", f"protocol {self.protocol}",
                 f"early stopping {self.early_stopping or 'off'}", f"data {self.data}", f"seed {self.seed}",
             ]

@@ -39,6 +39,7 @@ from fer import store
 from fer.balance import balance
 from fer.data import FaceDataset, load_dataset, protocol_splits
 from fer.errors import FerError
+from fer.distribute import data_parallel
 from fer.evaluate import classification_metrics, test_set_fingerprint
 from fer.hardware import cpu_name, gpu_names
 from fer.models import COMPACT_WIDTHS, build_model
@@ -64,7 +65,12 @@ def run_training(
     store.write_status(run_dir, state="running", started_at=store.now(), message="loading data and building the model")
     try:
         if not (run_dir / "metrics.json").exists():  # else a kill came after the results: just finish
-            train(store.read_config(run_dir), run_dir, log=log, on_status=on_status, callbacks=callbacks or [])
+            metrics = train(store.read_config(run_dir), run_dir, log=log, on_status=on_status, callbacks=callbacks)
+            log.info(
+                "completed: test accuracy %.4f, macro precision %.4f, macro recall %.4f, %.1f s training, %.0f img/s",
+                metrics["test_accuracy"], metrics["precision_macro"], metrics["recall_macro"],
+                metrics["train_seconds"], metrics["images_per_second"] or 0,
+            )
     except RunCancelled as cancelled:
         log.info("cancelled after %d finished epoch(s)", cancelled.epochs_done)
         error = f"cancelled; resume continues from epoch {cancelled.epochs_done + 1}"
@@ -93,7 +99,7 @@ def train(
 ) -> dict[str, Any]:
     """Train ``config`` into ``run_dir`` and write its model and results; return the metrics."""
     log = log or logging.getLogger(__name__)
-    with precision_policy(resolve_precision(config.precision)):
+    with precision_policy(resolve_precision(config.precision)), data_parallel(config) as devices:
         keras.utils.set_random_seed(config.seed)
 
         # Prepare the data: the protocol's splits, the training split balanced as asked.
@@ -143,14 +149,8 @@ def train(
             load_classifier(run_dir / "model.keras"), dataset.images[splits["test"]], flip_tta=config.flip_tta
         )
         metrics = classification_metrics(dataset.labels[splits["test"]], probabilities)
-        metrics["test_set"] = test_set_fingerprint(dataset.images[splits["test"]], dataset.labels[splits["test"]])
-        metrics |= _run_facts(config, dataset, recorder.history, reported_epoch, len(x_train))
+        metrics |= _run_facts(config, dataset, splits["test"], recorder.history, reported_epoch, len(x_train), devices)
     store.write_results(run_dir, metrics, probabilities)
-    log.info(
-        "completed: test accuracy %.4f, macro precision %.4f, macro recall %.4f, %.1f s training, %.0f img/s",
-        metrics["test_accuracy"], metrics["precision_macro"], metrics["recall_macro"],
-        metrics["train_seconds"], metrics["images_per_second"] or 0,
-    )
     return metrics
 
 
@@ -307,12 +307,19 @@ def _device() -> str:
 
 
 def _run_facts(
-    config: RunConfig, dataset: FaceDataset, history: list[dict[str, Any]], reported_epoch: int, train_images: int
+    config: RunConfig,
+    dataset: FaceDataset,
+    test: np.ndarray,
+    history: list[dict[str, Any]],
+    reported_epoch: int,
+    train_images: int,
+    devices: list[str],
 ) -> dict[str, Any]:
     """What a reader of the numbers needs to judge them: data, timing, hardware, versions."""
     train_seconds = float(sum(row["train_seconds"] for row in history))
     weights = {"none": "none (trained from scratch)", "imagenet": "ImageNet (keras.applications)"}
     return {
+        "test_set": test_set_fingerprint(dataset.images[test], dataset.labels[test]),
         "scenario": config.scenario,
         "label": config.label,
         "protocol": config.protocol,
@@ -330,6 +337,9 @@ def _run_facts(
         "backend": keras.backend.backend(),
         "precision_policy": keras.mixed_precision.global_policy().name,
         "device": _device(),
+        "devices": devices,
+        "global_batch": config.batch_size,
+        "per_device_batch": config.batch_size // len(devices),
         "weights": weights.get(config.weights, f"file {config.weights}"),
         "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "versions": _versions(),

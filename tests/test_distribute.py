@@ -1,0 +1,69 @@
+"""Data-parallel training with keras.distribution on 2 virtual CPU devices (JAX), checked against
+the same run on 1 device. Each run is a subprocess: the backend and the device count are fixed
+when JAX starts."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from fer.errors import FerError
+from fer.scenarios import scenario
+
+pytest.importorskip("jax", reason="JAX is not installed (requirements-dev.txt installs it for CPU)")
+
+TRAIN = """
+import json, sys
+from fer import runs
+from fer.scenarios import scenario
+config = scenario("custom", arch="cnn", epochs=2, batch_size=64, data="sample", precision="float32", devices=sys.argv[1])
+run = runs.start(config, background=False)
+print(json.dumps({"state": run.state, "error": run.status.get("error"), "metrics": run.metrics()}))
+"""
+
+
+def train_on(devices: str, artifacts: Path) -> dict:
+    env = {
+        **os.environ,
+        "KERAS_BACKEND": "jax",
+        "XLA_FLAGS": "--xla_force_host_platform_device_count=2",
+        "FER_ARTIFACTS": str(artifacts / devices),
+    }
+    done = subprocess.run([sys.executable, "-c", TRAIN, devices], capture_output=True, text=True, env=env, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.slow
+def test_two_devices_train_the_same_run_as_one(artifacts: Path) -> None:
+    one, two = train_on("1", artifacts), train_on("2", artifacts)
+    assert one["state"] == two["state"] == "completed", (one["error"], two["error"])
+    assert len(one["metrics"]["devices"]) == 1 and len(set(two["metrics"]["devices"])) == 2
+    assert (two["metrics"]["global_batch"], two["metrics"]["per_device_batch"]) == (64, 32)
+    # The same seed, data and global batch: the replicas' averaged gradients equal the single
+    # device's up to float32 summation order, so the results agree closely.
+    assert two["metrics"]["test_loss"] == pytest.approx(one["metrics"]["test_loss"], rel=0.02)
+    assert abs(two["metrics"]["test_accuracy"] - one["metrics"]["test_accuracy"]) <= 0.03
+
+
+def test_devices_setting_is_checked() -> None:
+    assert scenario("custom", arch="cnn", devices=2).devices == "2"
+    assert scenario("custom", arch="cnn", devices="all").device_count(4) == 4
+    with pytest.raises(FerError, match="devices must be"):
+        scenario("custom", arch="cnn", devices="two")
+
+
+def test_several_devices_on_tensorflow_say_what_to_do() -> None:
+    import keras
+
+    from fer.distribute import data_parallel
+
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("checks the TensorFlow backend's refusal")
+    with pytest.raises(FerError, match="JAX backend"), data_parallel(scenario("custom", arch="cnn", devices="2")):
+        pass
