@@ -99,57 +99,52 @@ def train(
 ) -> dict[str, Any]:
     """Train ``config`` into ``run_dir`` and write its model and results; return the metrics."""
     log = log or logging.getLogger(__name__)
-    with precision_policy(resolve_precision(config.precision)), data_parallel(config) as devices:
-        keras.utils.set_random_seed(config.seed)
+    with precision_policy(resolve_precision(config.precision)):
+        with data_parallel(config) as devices:
+            keras.utils.set_random_seed(config.seed)
 
-        # Prepare the data: the protocol's splits, the training split balanced as asked.
-        dataset = load_dataset(config.data)
-        splits = protocol_splits(dataset, config.protocol)
-        eval_split = "validation" if config.protocol == "standard" else "test"
-        balanced = balance(dataset.labels[splits["train"]], config.balance)
-        x_train, y_train = _inputs(dataset, splits["train"][balanced.indices])
-        x_eval, y_eval = _inputs(dataset, splits[eval_split])
-        steps_per_epoch = -(-len(x_train) // config.batch_size)
+            # Prepare the data: the protocol's splits, the training split balanced as asked.
+            dataset = load_dataset(config.data)
+            splits = protocol_splits(dataset, config.protocol)
+            eval_split = "validation" if config.protocol == "standard" else "test"
+            balanced = balance(dataset.labels[splits["train"]], config.balance)
+            x_train, y_train = _inputs(dataset, splits["train"][balanced.indices], len(devices))
+            x_eval, y_eval = _inputs(dataset, splits[eval_split], len(devices))
+            steps_per_epoch = -(-len(x_train) // config.batch_size)
 
-        # Build the model.
-        model = build_model(config.arch, config.input_size, config.weights, config.augment, seed=config.seed)
-        model.compile(
-            optimizer=make_optimizer(config, steps_per_epoch),
-            loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
-            metrics=["accuracy"],
-        )
+            # Build the model.
+            model = build_model(config.arch, config.input_size, config.weights, config.augment, seed=config.seed)
+            model.compile(
+                optimizer=make_optimizer(config, steps_per_epoch),
+                loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
+                metrics=["accuracy"],
+            )
 
-        # Train, resuming from the backup if there is one.
-        history = store.read_history(run_dir)
-        recorder = RunRecorder(run_dir, config, eval_split, steps_per_epoch, history, log, on_status)
-        log.info(
-            "%s on %s: %d training images (balance %s), %d %s images, %s, %s, %s weights",
-            config.label, dataset.source, len(x_train), config.balance, len(x_eval), eval_split,
-            _device(), keras.mixed_precision.global_policy().name, config.weights,
-        )
-        model.fit(
-            x_train,
-            y_train,
-            batch_size=config.batch_size,
-            epochs=config.epochs,
-            validation_data=(x_eval, y_eval),
-            class_weight=balanced.class_weight,
-            callbacks=[*_keras_callbacks(config, run_dir, history), recorder, *(callbacks or [])],
-            verbose=0,
-        )
+            # Train, resuming from the backup if there is one.
+            history = store.read_history(run_dir)
+            recorder = RunRecorder(run_dir, config, eval_split, steps_per_epoch, history, log, on_status)
+            log.info(
+                "%s on %s: %d training images (balance %s), %d %s images, %s, %s, %s weights",
+                config.label, dataset.source, len(x_train), config.balance, len(x_eval), eval_split,
+                ", ".join(devices) if len(devices) > 1 else _device(), keras.mixed_precision.global_policy().name,
+                config.weights,
+            )
+            model.fit(
+                x_train, y_train, batch_size=config.batch_size, epochs=config.epochs,
+                validation_data=(x_eval, y_eval), class_weight=balanced.class_weight,
+                callbacks=[*_keras_callbacks(config, run_dir, history), recorder, *(callbacks or [])], verbose=0,
+            )
+            if config.protocol == "standard" and (run_dir / "best.weights.h5").exists():
+                model.load_weights(run_dir / "best.weights.h5")
+            save_inference_model(model, config, run_dir / "model.keras")
 
-        # Evaluate the reported epoch, as saved: the numbers are what the model file gives.
-        reported_epoch = len(recorder.history)
-        if config.protocol == "standard" and (run_dir / "best.weights.h5").exists():
-            model.load_weights(run_dir / "best.weights.h5")
-            reported_epoch = recorder.best_epoch()
+        # Evaluate the reported epoch as saved, on one device: the numbers are what the file gives.
         store.write_status(run_dir, message="evaluating on the test set")
-        save_inference_model(model, config, run_dir / "model.keras")
-        probabilities = classify_faces(
-            load_classifier(run_dir / "model.keras"), dataset.images[splits["test"]], flip_tta=config.flip_tta
-        )
-        metrics = classification_metrics(dataset.labels[splits["test"]], probabilities)
-        metrics |= _run_facts(config, dataset, splits["test"], recorder.history, reported_epoch, len(x_train), devices)
+        test = splits["test"]
+        probabilities = classify_faces(load_classifier(run_dir / "model.keras"), dataset.images[test], flip_tta=config.flip_tta)
+        reported_epoch = recorder.best_epoch() if config.protocol == "standard" else len(recorder.history)
+        metrics = classification_metrics(dataset.labels[test], probabilities)
+        metrics |= _run_facts(config, dataset, test, recorder.history, reported_epoch, len(x_train), devices)
     store.write_results(run_dir, metrics, probabilities)
     return metrics
 
@@ -187,8 +182,13 @@ def _keras_callbacks(config: RunConfig, run_dir: Path, history: list[dict[str, A
     return callbacks
 
 
-def _inputs(dataset: FaceDataset, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """uint8 faces ``(N, 48, 48, 1)`` and one-hot float32 targets for categorical cross-entropy."""
+def _inputs(dataset: FaceDataset, indices: np.ndarray, devices: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """uint8 faces ``(N, 48, 48, 1)`` and one-hot float32 targets for categorical cross-entropy.
+
+    On several devices each batch, the last one too, must split evenly between them: the last
+    ``N % devices`` images (fewer than the devices) are left out.
+    """
+    indices = indices[: len(indices) - len(indices) % devices]
     faces = dataset.images[indices][..., None]
     targets = np.eye(len(CLASSES), dtype="float32")[dataset.labels[indices]]
     return faces, targets

@@ -1,0 +1,55 @@
+"""The committed default model (the Classify page's, trained on the full FER2013 on a 2-core
+CPU): small enough to ship, loads in safe mode, and gives the numbers its metrics.json claims."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fer import data, store
+from fer.inference import classify_faces, load_classifier
+from fer.paths import artifacts_at
+
+from .conftest import FULL_FER2013, needs_full_fer2013
+
+SAMPLE_TEST_ACCURACY_FLOOR = 0.55
+"""Measured 0.68 on the shipped sample's 296 test faces (chance is 1/7, always "happy" 0.25):
+a floor with a wide margin that a broken model or preprocessing could not reach."""
+
+
+@pytest.fixture
+def default_run(committed_references: Path) -> store.Run:
+    shipped = [run for run in store.reference_runs() if run.model_path.exists()]
+    assert len(shipped) == 1, "exactly one reference run ships its model: the default"
+    return shipped[0]
+
+
+def test_the_default_model_is_small_loads_safely_and_is_the_fer_recipe(default_run: store.Run) -> None:
+    assert default_run.model_path.stat().st_size <= 2_500_000
+    assert (default_run.config.arch, default_run.config.protocol, default_run.config.data) == ("fer_cnn", "standard", "full")
+    model = load_classifier(default_run.model_path)  # safe_mode=True inside
+    assert {weight.dtype for weight in model.weights} == {"float32"}
+
+
+def test_the_default_model_reads_the_sample_faces_well_above_chance(default_run: store.Run, sample: data.FaceDataset) -> None:
+    test = data.protocol_splits(sample, "thesis")["test"]
+    probabilities = classify_faces(load_classifier(default_run.model_path), sample.images[test], flip_tta=True)
+    assert (probabilities.argmax(1) == sample.labels[test]).mean() >= SAMPLE_TEST_ACCURACY_FLOOR
+
+
+@needs_full_fer2013
+def test_the_default_models_metrics_are_what_it_gives_again(default_run: store.Run, tmp_path: Path) -> None:
+    with artifacts_at(tmp_path / "full"):
+        full = data.import_dataset(FULL_FER2013)
+    metrics = default_run.metrics()
+    model = load_classifier(default_run.model_path)
+    predictions = {}
+    for protocol, expected in (("standard", metrics), ("thesis", metrics["other_protocols"]["thesis"])):
+        test = data.protocol_splits(full, protocol)["test"]
+        predictions[protocol] = classify_faces(model, full.images[test], flip_tta=True).argmax(1)
+        accuracy = (predictions[protocol] == full.labels[test]).mean()
+        assert accuracy == pytest.approx(expected["test_accuracy"], abs=1.5 / len(test))
+    # The kept PrivateTest probabilities (for paired comparisons) are this model's.
+    assert np.mean(default_run.probabilities().argmax(1) == predictions["standard"]) > 0.999
