@@ -68,7 +68,7 @@ def main() -> None:
             ms = median_ms(lambda: classify_faces(model, faces[:batch], flip_tta=tta), args.repeats)
             print(f"| {batch} face(s){' + flip TTA' if tta else ''}: per face | {ms / batch:.2f} |")
     results = classify_photos(model, photo, flip_tta=True)
-    assert results[0].error is None and len(results[0].faces) == 1, results[0]
+    assert not results[0].error and len(results[0].faces) == 1, results[0].error or "no face found"
     ms = median_ms(lambda: classify_photos(model, photo, flip_tta=True), args.repeats)
     print(f"| 1-megapixel JPEG, bytes to probabilities (1 face found, flip TTA) | {ms:.1f} |")
 

@@ -24,8 +24,6 @@ CLASS_COLORS = dict(zip(CLASSES, px.colors.qualitative.Safe))
 
 LEGEND_BESIDE = dict(orientation="v", x=1.02, xanchor="left", y=1, yanchor="top")
 """A legend to the right of the plot: a horizontal one under it covers the x axis's title."""
-LEGEND_BELOW = dict(orientation="h", x=0, xanchor="left", y=-0.25, yanchor="top")
-"""A legend under the x axis's title, for long run names that would squeeze the plot beside it."""
 
 
 def class_distribution_figure(counts: pd.DataFrame, strategy: str) -> go.Figure:
@@ -119,7 +117,7 @@ def history_figure(
         else:
             _add_band_curves(figure, group, curves, colors[names[0]])
     figure.update_layout(
-        xaxis_title="epoch", yaxis_title=metric, hovermode="x unified", margin=dict(t=30), legend=LEGEND_BELOW,
+        xaxis_title="epoch", yaxis_title=metric, hovermode="x unified", margin=dict(t=30), legend=LEGEND_BESIDE,
     )
     if metric == "accuracy":
         figure.update_yaxes(range=[0, 1])

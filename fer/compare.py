@@ -43,6 +43,7 @@ SETTINGS: dict[str, str] = {
     "input_size": "input size (px)",
     "weights": "weights",
     "precision": "numeric precision",
+    "devices": "devices",
     "protocol": "protocol",
     "data": "data",
     "seed": "seed",

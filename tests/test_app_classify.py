@@ -79,7 +79,7 @@ def test_classify_without_a_model_says_what_it_needs() -> None:
     at = open_page("app_pages/classify.py")
     shown = texts(at)
     assert "no trained model" in shown and "Train page" in shown
-    assert "compact CNN" in shown and "barely better than chance" in shown
+    assert "FER-CNN" in shown and "barely better than chance" in shown
     assert [link.proto.page for link in at.get("page_link")] == ["train"]
     assert not at.file_uploader and not at.selectbox and not at.error
 
@@ -117,9 +117,9 @@ def test_the_shipped_model_classifies_like_the_library(committed_references: Pat
     assert "barely better than chance" not in shown
     crop = photos()["crop.png"]
     table = results(upload(at, {"crop.png": crop}))
-    assert not at.toggle(key=f"classify_flip_tta_{shipped.run_id}").value  # the reference run had it off
+    assert at.toggle(key=f"classify_flip_tta_{shipped.run_id}").value  # the default model's recipe has flip TTA
     assert table[list(CLASSES)].to_numpy() == pytest.approx(
-        expected(crop, load_classifier(shipped.model_path), flip_tta=False)[1], abs=1e-5
+        expected(crop, load_classifier(shipped.model_path), flip_tta=True)[1], abs=1e-5
     )
 
 

@@ -24,7 +24,7 @@ def test_models_page_shows_resnet50_before_and_after_and_the_study_beside_it() -
     shown = metrics(at)
     assert shown["Parameters"] == "23,602,055" and shown["Non-trainable"] == "53,120"
     (parameters,) = [metric for metric in at.metric if metric.label == "Parameters"]
-    assert parameters.delta == f"{23_602_055 - 25_636_712:+,} against the ImageNet original"
+    assert parameters.help == f"The ImageNet original has 25,636,712: {25_636_712 - 23_602_055:,} more."
     versions, heads, figures, blocks, _layers = (d.value for d in at.dataframe)
     counts = versions.set_index("version")[["total", "trainable", "non-trainable"]]
     assert counts.loc[study.IMAGENET_ORIGINAL].tolist() == [25_636_712, 25_583_592, 53_120]
