@@ -11,11 +11,10 @@ AVX512-BF16, which is when ``precision=auto`` picks bf16.
 from __future__ import annotations
 
 import argparse
-import time
 
 import keras
-import numpy as np
 
+from benchmarks.timing import fit_images_per_second
 from fer.hardware import cpu_name, cpu_supports_bf16
 from fer.models import build_model
 from fer.precision import precision_policy
@@ -25,13 +24,7 @@ def images_per_second(arch: str, augment: str, policy: str, batch: int, steps: i
     with precision_policy(policy):
         model = build_model(arch, augment=augment, seed=0)
         model.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9, nesterov=True), loss="categorical_crossentropy")
-        rng = np.random.default_rng(0)
-        faces = rng.integers(0, 256, (batch * steps, 48, 48, 1), dtype=np.uint8)
-        targets = np.eye(7, dtype="float32")[rng.integers(0, 7, batch * steps)]
-        model.fit(faces[: batch * 3], targets[: batch * 3], batch_size=batch, epochs=1, verbose=0)
-        start = time.perf_counter()
-        model.fit(faces, targets, batch_size=batch, epochs=1, verbose=0, shuffle=False)
-        return batch * steps / (time.perf_counter() - start)
+        return fit_images_per_second(model, batch, steps)
 
 
 def main() -> None:

@@ -16,7 +16,8 @@ import subprocess
 import sys
 
 MEASURE = """
-import sys, time, keras, numpy as np
+import sys, keras
+from benchmarks.timing import fit_images_per_second
 from fer.models import build_model
 arch, batch, steps, devices = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 available = keras.distribution.list_devices()[:devices]
@@ -24,13 +25,7 @@ if devices > 1:
     keras.distribution.set_distribution(keras.distribution.DataParallel(devices=available))
 model = build_model(arch, augment="crop_flip", seed=0)
 model.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9, nesterov=True), loss="categorical_crossentropy")
-rng = np.random.default_rng(0)
-faces = rng.integers(0, 256, (batch * steps, 48, 48, 1), dtype=np.uint8)
-targets = np.eye(7, dtype="float32")[rng.integers(0, 7, batch * steps)]
-model.fit(faces[: batch * 3], targets[: batch * 3], batch_size=batch, epochs=1, verbose=0)
-start = time.perf_counter()
-model.fit(faces, targets, batch_size=batch, epochs=1, verbose=0, shuffle=False)
-print(f"{batch * steps / (time.perf_counter() - start):.0f} {','.join(available)}")
+print(f"{fit_images_per_second(model, batch, steps):.0f} {','.join(available)}")
 """
 
 

@@ -24,25 +24,19 @@ import time
 from pathlib import Path
 
 import keras
-import numpy as np
 
+from benchmarks.timing import fit_images_per_second
 from fer import runs
 from fer.models import build_model
 from fer.paths import artifacts_at, dataset_cache_path
-from fer.scenarios import scenario
 from fer.precision import on_gpu, precision_policy, resolve_precision
+from fer.scenarios import scenario
 
 
 def keras_images_per_second(arch: str, batch: int, steps: int, warmup: int, input_size: int) -> float:
     model = build_model(arch, input_size=input_size, augment="study", seed=0)
     model.compile(optimizer=keras.optimizers.Adam(1e-4), loss="categorical_crossentropy", metrics=["accuracy"])
-    rng = np.random.default_rng(0)
-    faces = rng.integers(0, 256, (batch * steps, 48, 48, 1), dtype=np.uint8)
-    targets = np.eye(7, dtype="float32")[rng.integers(0, 7, batch * steps)]
-    model.fit(faces[: batch * warmup], targets[: batch * warmup], batch_size=batch, epochs=1, verbose=0)
-    start = time.perf_counter()
-    model.fit(faces, targets, batch_size=batch, epochs=1, verbose=0, shuffle=False)
-    return batch * steps / (time.perf_counter() - start)
+    return fit_images_per_second(model, batch, steps, warmup)
 
 
 def torch_images_per_second(arch: str, batch: int, steps: int, warmup: int, input_size: int) -> float | None:
