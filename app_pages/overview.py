@@ -16,7 +16,10 @@ st.markdown(
 )
 
 st.header("The four scenarios")
-st.dataframe(study.scenarios_table(), hide_index=True)
+st.dataframe(
+    study.scenarios_table(), hide_index=True,
+    column_config={"augmentation": st.column_config.TextColumn(width="large")},
+)
 st.caption(
     "The study fixed the architecture, the balancing, the augmentation, Adam, categorical "
     "cross-entropy and 100 epochs. It did not state the batch size or the learning rate: "

@@ -110,7 +110,7 @@ def study_launcher() -> None:
     """The study's S1-S4, several at once, with the epochs and data that fit this machine."""
     shared = SCENARIOS["S1"]
     st.caption(
-        f"All four use Adam, categorical cross-entropy, the study's augmentation ({AUGMENTATIONS['study']}), "
+        f"All four use Adam, categorical cross-entropy, {AUGMENTATIONS['study']}, "
         f"batch {shared.batch_size}, learning rate {shared.learning_rate:g}, weights {shared.weights}, "
         f"protocol {shared.protocol}."
     )

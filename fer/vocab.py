@@ -47,7 +47,7 @@ ARCHITECTURES: dict[str, str] = {
 ARCHITECTURE_NAMES: dict[str, str] = {"resnet50": "ResNet50", "vgg19": "VGG19", "fer_cnn": "FER-CNN", "cnn": "CNN"}
 
 AUGMENTATIONS: dict[str, str] = {
-    "study": "the study's random affine: rotation 15 deg, shifts/shear/zoom 0.15, horizontal flip",
+    "study": "the study's random affine: rotation ±15°, shift/shear/zoom 0.15, flip",
     "crop_flip": "random 4-pixel shifts (crops of the edge-padded face) and horizontal flips",
     "none": "no augmentation",
 }
