@@ -100,7 +100,8 @@ def test_a_large_jpeg_is_read_shrunk_and_its_boxes_are_in_its_own_pixels(
     assert full.shrunk == 1 and half.shrunk == 2
     assert len(half.faces) == len(full.faces) == 3
     for small, big in zip(half.faces, full.faces):
-        assert np.abs(np.subtract(small.box, big.box)).max() <= 0.1 * big.box[2]  # the same place, in the photo's pixels
+        # The same place, in the photo's pixels: at most a detection scale step apart (Haar's is 1.1x).
+        assert np.abs(np.subtract(small.box, big.box)).max() <= 0.15 * big.box[2]
     (whole,) = photos.classify_photos(model, [("group.jpg", content)], whole_images={0})
     assert whole.faces[0].box == (0, 0, 1400, 720) == (0, 0, photo.shape[1], photo.shape[0])
 
