@@ -188,7 +188,7 @@ asked_whole = st.session_state.get(WHOLE_IMAGE_STATE, set())
 results = photos.classify_photos(
     model, [(name, content) for _, name, content in given],
     whole_images={index for index, (photo_id, _, _) in enumerate(given) if photo_id in asked_whole},
-    flip_tta=flip_tta, saliency=saliency, analyse=ui.photo_analysis,
+    flip_tta=flip_tta, saliency=saliency, analyse=ui.photo_analysis, explain=ui.saliency_maps(choice),
 )
 for index, ((photo_id, _, _), result) in enumerate(zip(given, results)):
     if result.error:

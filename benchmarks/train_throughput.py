@@ -2,17 +2,19 @@
 
 Keras: this project's own models (uint8 faces in, preprocessing and the fused random affine
 inside the jitted train step, mixed bfloat16 on a GPU) trained by ``model.fit`` on random faces,
-timed after a warm-up fit that pays the compilation. PyTorch, where it and torchvision are
-installed (as on the GPU machine): the same architectures (base + global average pooling +
-linear) in a plain loop with bf16 autocast and channels_last, on random tensors already on the
-device and without augmentation - the obvious alternative, given every advantage.
+timed after a warm-up fit that pays the compilation. PyTorch, where it is installed (as on the
+GPU machine): the same networks written out in :mod:`benchmarks.torch_models` (same layers,
+same parameter count) in a plain loop with bf16 autocast, channels_last and cuDNN autotuning,
+on random tensors already on the device and without augmentation - the obvious alternative,
+given every advantage.
 
-    python -m benchmarks.train_throughput                                   # VGG19 and ResNet50 at 48x48, batch 256
+    python -m benchmarks.train_throughput                                   # VGG19 and ResNet50 at 48x48, batch 128 and 512
+    python -m benchmarks.train_throughput --steps-per-execution 1 8        # does per-step dispatch limit it?
     python -m benchmarks.train_throughput --epoch-scenario S2 --data full   # plus a real epoch of S2
-    python -m benchmarks.train_throughput --models cnn vgg19 --batch-size 8 --steps 2 --warmup 1 \\
+    python -m benchmarks.train_throughput --models cnn vgg19 --batch-sizes 8 --steps 2 --warmup 1 \\
         --input-size 32 --epoch-scenario S2 --data sample                  # a quick check on a CPU
 
-Prints one table; the ratio column is Keras img/s over PyTorch img/s for the same model.
+Prints one table; the ratio column is Keras img/s over PyTorch img/s for the same model and batch.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import argparse
 import os
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import keras
@@ -32,32 +35,33 @@ from fer.paths import artifacts_at, dataset_cache_path
 from fer.precision import on_gpu, precision_policy, resolve_precision
 from fer.scenarios import scenario
 
+TABLE_HEADER = "| model | batch | steps per execution | Keras img/s | PyTorch img/s | Keras / PyTorch |\n|---|---:|---:|---:|---:|---:|"
 
-def keras_images_per_second(arch: str, batch: int, steps: int, warmup: int, input_size: int) -> float:
+
+def keras_images_per_second(
+    arch: str, batch: int, steps: int, warmup: int, input_size: int, steps_per_execution: int = 1
+) -> float:
     model = build_model(arch, input_size=input_size, augment="study", seed=0)
-    model.compile(optimizer=keras.optimizers.Adam(1e-4), loss="categorical_crossentropy", metrics=["accuracy"])
+    model.compile(
+        optimizer=keras.optimizers.Adam(1e-4), loss="categorical_crossentropy", metrics=["accuracy"],
+        steps_per_execution=steps_per_execution,
+    )
     return fit_images_per_second(model, batch, steps, warmup)
 
 
 def torch_images_per_second(arch: str, batch: int, steps: int, warmup: int, input_size: int) -> float | None:
+    """img/s of a plain PyTorch training loop, or None without PyTorch (or for a compact CNN)."""
     try:
         import torch
-        import torchvision
+
+        from benchmarks.torch_models import MODELS
     except ImportError:
         return None
-    if arch not in ("vgg19", "resnet50"):
+    if arch not in MODELS:
         return None
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    if arch == "vgg19":
-        model = torch.nn.Sequential(
-            torchvision.models.vgg19().features,
-            torch.nn.AdaptiveAvgPool2d(1),
-            torch.nn.Flatten(),
-            torch.nn.Linear(512, 7),
-        )
-    else:
-        model = torchvision.models.resnet50(num_classes=7)  # its avgpool + fc are GAP + Dense(7)
-    model = model.to(device, memory_format=torch.channels_last)
+    torch.backends.cudnn.benchmark = True
+    model = MODELS[arch]().to(device, memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
     loss_fn = torch.nn.CrossEntropyLoss()
     images = torch.rand(batch, 3, input_size, input_size, device=device).to(memory_format=torch.channels_last)
@@ -102,9 +106,10 @@ def scenario_epoch_seconds(name: str, data: str, input_size: int, batch: int) ->
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=["vgg19", "resnet50"], choices=["vgg19", "resnet50", "fer_cnn", "cnn"])
-    parser.add_argument("--batch-size", type=int, default=256)
-    parser.add_argument("--steps", type=int, default=50, help="timed training steps")
-    parser.add_argument("--warmup", type=int, default=10, help="steps before timing (compilation)")
+    parser.add_argument("--batch-sizes", nargs="+", type=int, default=[128, 512])
+    parser.add_argument("--steps-per-execution", nargs="+", type=int, default=[1], help="Keras: steps per jitted call")
+    parser.add_argument("--steps", type=int, default=64, help="timed training steps")
+    parser.add_argument("--warmup", type=int, default=8, help="steps before timing (compilation)")
     parser.add_argument("--input-size", type=int, default=48)
     parser.add_argument("--no-torch", action="store_true", help="skip the PyTorch comparison")
     parser.add_argument("--epoch-scenario", choices=["S1", "S2", "S3", "S4"], help="also time a real epoch")
@@ -113,24 +118,39 @@ def main() -> None:
 
     with precision_policy(resolve_precision("auto")) as policy:
         print(f"backend {keras.backend.backend()}, policy {policy}, {'GPU' if on_gpu() else 'CPU'}, "
-              f"batch {args.batch_size}, {args.input_size}x{args.input_size}")
-        throughput_table(args)
+              f"{args.input_size}x{args.input_size}")
+        print(TABLE_HEADER)
+        for row in throughput_rows(args.models, args.batch_sizes, args.steps_per_execution, args.steps, args.warmup,
+                                   args.input_size, torch=not args.no_torch):
+            print(row, flush=True)
     if args.epoch_scenario:
-        train_s, eval_s, images = scenario_epoch_seconds(args.epoch_scenario, args.data, args.input_size, args.batch_size)
-        print(f"{args.epoch_scenario} on {args.data} data, one epoch after the first: {train_s:.1f} s training "
-              f"({images / train_s:,.0f} img/s over {images:,} images) + {eval_s:.1f} s test evaluation")
+        batch = args.batch_sizes[0]
+        train_s, eval_s, images = scenario_epoch_seconds(args.epoch_scenario, args.data, args.input_size, batch)
+        print(f"{args.epoch_scenario} on {args.data} data, batch {batch}, one epoch after the first: {train_s:.1f} s "
+              f"training ({images / train_s:,.0f} img/s over {images:,} images) + {eval_s:.1f} s test evaluation")
 
 
-def throughput_table(args: argparse.Namespace) -> None:
-    """Keras against PyTorch for each model, under the precision policy already set."""
-    print(f"{'model':10} {'Keras img/s':>12} {'PyTorch img/s':>14} {'ratio':>6}")
-    for arch in args.models:
-        ours = keras_images_per_second(arch, args.batch_size, args.steps, args.warmup, args.input_size)
-        theirs = None if args.no_torch else torch_images_per_second(
-            arch, args.batch_size, args.steps, args.warmup, args.input_size
-        )
-        ratio = f"{ours / theirs:6.2f}" if theirs else f"{'-':>6}"
-        print(f"{arch:10} {ours:12,.0f} {theirs or float('nan'):14,.0f} {ratio}")
+def throughput_rows(
+    models: list[str],
+    batch_sizes: list[int],
+    steps_per_execution: list[int],
+    steps: int,
+    warmup: int,
+    input_size: int,
+    torch: bool = True,
+    log: Callable[[str], None] = lambda line: None,
+) -> Iterator[str]:
+    """One Markdown table row per model, batch and steps per execution, under the precision
+    policy already set; the PyTorch loop is timed once per model and batch."""
+    for arch in models:
+        for batch in batch_sizes:
+            log(f"PyTorch {arch} batch {batch}")
+            theirs = torch_images_per_second(arch, batch, steps, warmup, input_size) if torch else None
+            for per_call in steps_per_execution:
+                log(f"Keras {arch} batch {batch}, {per_call} step(s) per execution")
+                ours = keras_images_per_second(arch, batch, steps, warmup, input_size, per_call)
+                ratio = f"{ours / theirs:.2f}" if theirs else "—"
+                yield f"| {arch} | {batch} | {per_call} | {ours:,.0f} | {f'{theirs:,.0f}' if theirs else '—'} | {ratio} |"
 
 
 if __name__ == "__main__":

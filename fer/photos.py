@@ -92,14 +92,16 @@ def classify_photos(
     flip_tta: bool = False,
     saliency: bool = False,
     analyse: Callable[[str, bytes], Analysis] = analyse_photo,
+    explain: Callable[..., np.ndarray] = occlusion_maps,
 ) -> list[PhotoResult]:
     """One :class:`PhotoResult` per ``(name, content)`` photo, in the order given.
 
     Photos whose index is in ``whole_images`` are classified as one face, whole. ``analyse``
     turns a photo into its :class:`Analysis` (a page passes a cached :func:`analyse_photo`);
     ``flip_tta`` is :func:`fer.inference.classify_faces`'. All faces of the batch are
-    classified in one model call; with ``saliency``, one more call maps what drove each
-    prediction (:func:`fer.saliency.occlusion_maps`, with the same ``flip_tta``).
+    classified in one model call; with ``saliency``, ``explain`` maps what drove each
+    prediction (:func:`fer.saliency.occlusion_maps`, with the same ``flip_tta``; a page passes
+    a cached one).
     """
     analysed: list[tuple[str, Analysis | None, tuple[Face, ...], str]] = []  # name, analysis, faces, error
     for index, (name, content) in enumerate(photos):
@@ -113,7 +115,7 @@ def classify_photos(
         [face.crop for _, _, faces, _ in analysed for face in faces], np.uint8
     ).reshape(-1, FACE_SIZE, FACE_SIZE)
     probabilities = classify_faces(model, crops, flip_tta=flip_tta)
-    maps = occlusion_maps(model, crops, flip_tta=flip_tta) if saliency else None
+    maps = explain(model, crops, flip_tta=flip_tta) if saliency else None
     results, start = [], 0
     for name, analysis, faces, error in analysed:
         if analysis is None:

@@ -5,16 +5,18 @@ Kept apart from the rest of the library so that nothing else depends on Streamli
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import numpy as np
 import streamlit as st
 
 from fer import data, photos, predict
 from fer.errors import FerError
 from fer.hardware import gpu_names, keras_backend
 from fer.paths import dataset_cache_path
+from fer.saliency import occlusion_maps
 
 PHOTO_CACHE_ENTRIES = 8
 """Photos whose analysis is kept between reruns: display images of at most 1280 px (5 MB) and
@@ -60,6 +62,24 @@ def photo_analysis(name: str, content: bytes) -> photos.Analysis:
     """:func:`fer.photos.analyse_photo`, kept so that reruns (another model, a click) skip
     decoding and detection; only the display image and the faces are kept."""
     return photos.analyse_photo(name, content)
+
+
+def saliency_maps(choice: predict.ModelChoice) -> Callable[..., np.ndarray]:
+    """:func:`fer.saliency.occlusion_maps` for the chosen model, kept per model file, faces and
+    flip TTA: the maps cost about half a second a face on a CPU, and every click on the page
+    reruns it."""
+    path, stamp = str(choice.path), choice.path.stat().st_mtime_ns
+
+    def maps(model: Any, faces: np.ndarray, *, flip_tta: bool = False) -> np.ndarray:
+        return _saliency_maps(path, stamp, faces, flip_tta, model)
+
+    return maps
+
+
+@st.cache_data(show_spinner="Mapping what drove each prediction…", max_entries=16)
+def _saliency_maps(path: str, stamp: int, faces: np.ndarray, flip_tta: bool, _model: Any) -> np.ndarray:
+    # The model file's path and mtime stand for the (unhashable) model, as in _classifier.
+    return occlusion_maps(_model, faces, flip_tta=flip_tta)
 
 
 @contextmanager

@@ -1,66 +1,204 @@
-"""Train reference runs on the lent GPU machine and bring them back in one archive.
+"""One call on the lent GPU machine: the throughput benchmark, then reference runs, within a budget.
 
-Run from the project root on the device (see ../shared/gpu/README.md), e.g. two calls that
-each fit in the 10-minute limit:
+Run from the project root (see ../shared/gpu/README.md). Prepare here, then one device call
+carrying ``[".gpu"]`` with ``timeout_s`` a little above ``--budget-s``:
 
-    bash ../shared/gpu/stage.sh                     # here, once: wheels + parquet into .gpu/
-    # device call 1, carry [".gpu"]:
-    source .gpu/prelude.sh && python3 -m scripts.gpu_reference --scenarios S2 S4 --out $OUT/part1.tar.gz
-    # device call 2:
-    source .gpu/prelude.sh && python3 -m scripts.gpu_reference --scenarios S1 S3 --out $OUT/part2.tar.gz
+    bash ../shared/gpu/stage.sh            # once: wheels + parquet into .gpu/
+    bash scripts/gpu_dry_run.sh            # the same program on the CPU, in a GPU-machine-like venv
+    # issue 12 (device call):
+    source .gpu/prelude.sh && python3 -m scripts.gpu_reference --benchmark --scenarios S2 S4 --budget-s 510 --out-dir $OUT
+    # issue 13 (device call):
+    source .gpu/prelude.sh && python3 -m scripts.gpu_reference --scenarios S1 S3 fer_cnn --budget-s 510 --out-dir $OUT
 
-Each run's ``config.json``, ``status.json``, ``history.csv`` and ``metrics.json`` (and, for the
-compact CNN with ``--with-model``, its ``model.keras``) go into one ``.tar.gz``: the device tool
-brings back at most 8 files. Unpack into ``artifacts/reference/`` to commit them.
+What comes back under ``--out-dir`` (the device returns at most 8 files), each written as soon
+as it is ready, so a call cut short still brings back everything finished before:
+
+* ``benchmark.md``: Keras against the PyTorch loop, one Markdown table row per model and batch;
+* ``reference-<scenario>.tar.gz``: the completed run's config, status, history, metrics and
+  test probabilities (and, for a compact network, its float16 model), to unpack into
+  ``artifacts/`` (``tar xzf reference-S2.tar.gz -C artifacts/``);
+* ``progress.log``: every line printed, with the time since the start.
+
+The budget: a scenario starts only if the benchmark's img/s (when measured in this call) say it
+can finish in the time left; a run whose epochs show it cannot is cancelled, then tried once
+more at batch 256 (the issue's fallback, kept in its ``config.json``) when it was below that.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
+import statistics
 import sys
 import tarfile
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from fer import data, runs, store
-from fer.scenarios import scenario
+from fer.balance import balance
+from fer.scenarios import RunConfig, scenario
 from fer.vocab import PROTOCOLS
+
+COMPACT = ("cnn", "fer_cnn")
+FALLBACK_BATCH = 256
+COMPILE_SECONDS = 45.0  # first train step and first evaluation compile (20-28 s and 3-5 s on the H200), plus the final test
+
+
+class Clock:
+    """Prints (and keeps in ``progress.log``) each line with the wall time and seconds since the start."""
+
+    def __init__(self, budget_s: float, log_path: Path) -> None:
+        self.started, self.budget_s, self.log_path = time.monotonic(), budget_s, log_path
+
+    def left(self) -> float:
+        return self.budget_s - (time.monotonic() - self.started)
+
+    def say(self, message: str) -> None:
+        line = f"{time.strftime('%H:%M:%S')} +{time.monotonic() - self.started:4.0f}s  {message}"
+        print(line, flush=True)
+        with self.log_path.open("a") as log:
+            log.write(line + "\n")
+
+
+def benchmark(clock: Clock, out_dir: Path, models: list[str], batches: list[int], steps: int, warmup: int) -> dict[tuple[str, int], float]:
+    """Write ``benchmark.md`` row by row; return Keras img/s by (model, batch) for the budget."""
+    from benchmarks.train_throughput import TABLE_HEADER, throughput_rows
+    from fer.precision import on_gpu, precision_policy, resolve_precision
+
+    measured: dict[tuple[str, int], float] = {}
+    with precision_policy(resolve_precision("auto")) as policy:
+        import keras
+
+        lines = [f"backend {keras.backend.backend()}, policy {policy}, {'GPU' if on_gpu() else 'CPU'}, 48x48", "", TABLE_HEADER]
+        for row in throughput_rows(models, batches, [1], steps, warmup, 48, log=clock.say):
+            cells = [cell.strip() for cell in row.strip("|").split("|")]
+            measured[(cells[0], int(cells[1]))] = float(cells[3].replace(",", ""))
+            lines.append(row)
+            clock.say(row)
+            (out_dir / "benchmark.md").write_text("\n".join(lines) + "\n")
+    return measured
+
+
+def estimated_seconds(config: RunConfig, train_images: int, measured: dict[tuple[str, int], float]) -> float | None:
+    """Seconds the run should take on this machine, from the benchmark's img/s (interpolated on
+    a log scale between the batch sizes measured); None if its network was not measured."""
+    rates = sorted((batch, rate) for (arch, batch), rate in measured.items() if arch == config.arch)
+    if not rates:
+        return None
+    below = [pair for pair in rates if pair[0] <= config.batch_size] or rates[:1]
+    above = [pair for pair in rates if pair[0] >= config.batch_size] or rates[-1:]
+    (b1, r1), (b2, r2) = below[-1], above[0]
+    rate = r1 if b1 == b2 else r1 + (r2 - r1) * math.log(config.batch_size / b1) / math.log(b2 / b1)
+    return COMPILE_SECONDS + config.epochs * train_images * 1.15 / rate  # 15%: evaluation and epoch ends
+
+
+class BudgetWatch:
+    """Cancels a run (with the run store's own ``cancel`` file) when its epochs so far show it
+    cannot finish in the time left, or when the time is up."""
+
+    def __init__(self, clock: Clock, name: str, run_path: Path) -> None:
+        self.clock, self.name, self.cancel_file = clock, name, run_path / "cancel"
+        self.first_epoch_done_at: float | None = None
+        self.last_epoch, self.last_print, self.reason = -1, 0.0, ""
+
+    def __call__(self, status: dict[str, Any]) -> None:
+        epoch, epochs, now = status.get("epoch") or 0, status.get("epochs") or 1, time.monotonic()
+        if (epoch != self.last_epoch and epoch % 10 == 0) or now - self.last_print > 30:
+            self.clock.say(f"{self.name}: epoch {epoch}/{epochs} done, {self.clock.left():.0f} s of the budget left")
+            self.last_epoch, self.last_print = epoch, now
+        if epoch == 1 and self.first_epoch_done_at is None:
+            self.first_epoch_done_at = now  # epoch 1 pays for compilation: project from the later ones
+        timed = epoch - 1  # epochs done since the first
+        projected = (epochs - epoch) * (now - self.first_epoch_done_at) / timed if self.first_epoch_done_at and timed > 0 else 0.0
+        if not self.reason and self.clock.left() < max(projected + 15, 5):
+            self.reason = f"would need {projected:.0f} s more with {self.clock.left():.0f} s left"
+            self.cancel_file.touch()
+
+
+def train_reference(
+    clock: Clock, dataset: data.FaceDataset, config: RunConfig, measured: dict[tuple[str, int], float], out_dir: Path
+) -> None:
+    """Train one scenario, falling back once to batch 256 if it would not fit, and write its archive."""
+    name = config.scenario if config.scenario != "custom" else config.arch
+    train_images = len(balance(dataset.labels[data.protocol_splits(dataset, config.protocol)["train"]], config.balance).indices)
+    attempts = [config] + ([replace(config, batch_size=FALLBACK_BATCH)] if config.batch_size < FALLBACK_BATCH else [])
+    for attempt in attempts:
+        estimate = estimated_seconds(attempt, train_images, measured)
+        if (estimate or COMPILE_SECONDS) > clock.left():
+            clock.say(f"{name}: not started at batch {attempt.batch_size}: needs about {estimate or COMPILE_SECONDS:.0f} s, {clock.left():.0f} s left")
+            continue
+        clock.say(f"{name}: {attempt.summary}; {train_images:,} training images" + (f"; about {estimate:.0f} s" if estimate else ""))
+        run = runs.create_run(attempt)
+        watch = BudgetWatch(clock, name, run.path)
+        started = time.monotonic()
+        runs.execute(run.run_id, on_status=watch)
+        run = runs.get_run(run.run_id)
+        if run.state == "completed":
+            report(clock, name, run, time.monotonic() - started)
+            export(run, out_dir / f"reference-{name}.tar.gz", include_model=config.arch in COMPACT)
+            clock.say(f"{name}: wrote reference-{name}.tar.gz")
+            return
+        clock.say(f"{name}: {run.state} at batch {attempt.batch_size}: {watch.reason or run.status.get('error')}\n{run.log_tail(5)}")
+        if not watch.reason:
+            return  # failed for another reason than time: a larger batch would not help
+
+
+def report(clock: Clock, name: str, run: runs.Run, wall_s: float) -> None:
+    metrics, history = run.metrics() or {}, run.history()
+    later = list(history["train_seconds"][1:]) or list(history["train_seconds"])
+    clock.say(
+        f"{name}: test accuracy {metrics['test_accuracy']:.4f} ({metrics['test_split']}), macro-F1 "
+        f"{metrics.get('f1_macro', float('nan')):.4f}; {metrics['train_seconds']:.1f} s training + "
+        f"{metrics['eval_seconds']:.1f} s evaluation ({wall_s:.0f} s wall clock), {metrics['images_per_second']:,.0f} img/s, "
+        f"median epoch {statistics.median(later):.2f} s; {metrics['device']}, {metrics['precision_policy']}"
+    )
+
+
+def export(run: runs.Run, archive: Path, include_model: bool) -> None:
+    with tempfile.TemporaryDirectory() as staging:
+        store.export_reference(run, Path(staging) / "reference", include_model=include_model)
+        partial = archive.with_suffix(".partial")
+        with tarfile.open(partial, "w:gz") as tar:
+            tar.add(Path(staging) / "reference", arcname="reference")
+        partial.replace(archive)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scenarios", nargs="+", default=["S2", "S4"], help="S1-S4, or fer_cnn / cnn for a compact network (FER recipe)")
-    parser.add_argument("--epochs", type=int, default=100)
-    parser.add_argument("--protocol", default="thesis", choices=list(PROTOCOLS))
+    parser.add_argument("--scenarios", nargs="*", default=["S2", "S4"], help="S1-S4, or fer_cnn / cnn (FER recipe), in order")
+    parser.add_argument("--benchmark", action="store_true", help="first, the throughput table (VGG19, ResNet50; batch 128, 512)")
+    parser.add_argument("--budget-s", type=float, default=510, help="seconds this program may take in all")
+    parser.add_argument("--epochs", type=int, default=100, help="for S1-S4")
+    parser.add_argument("--cnn-epochs", type=int, help="for a compact network (default: its recipe's)")
+    parser.add_argument("--protocol", default="thesis", choices=list(PROTOCOLS), help="for S1-S4 (a compact network: standard)")
     parser.add_argument("--data-dir", type=Path, default=Path(".gpu/data"), help="the carried parquet folder")
-    parser.add_argument("--with-model", action="store_true", help="also bring back model.keras (CNN only: size)")
-    parser.add_argument("--out", type=Path, required=True, help="the .tar.gz to write (under $OUT)")
+    parser.add_argument("--out-dir", type=Path, default=Path(os.environ.get("OUT", "gpu-out")))
+    parser.add_argument("--dry-run", action="store_true", help="the sample, 1 epoch, a tiny benchmark: check on a CPU")
     args = parser.parse_args()
+    if args.dry_run:
+        args.data_dir, args.epochs, args.cnn_epochs, args.benchmark = Path("fer/sample"), 1, 1, True
 
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    clock = Clock(args.budget_s, args.out_dir / "progress.log")
     os.environ["FER_ARTIFACTS"] = tempfile.mkdtemp(prefix="fer-artifacts-")
-    started = time.perf_counter()
     dataset = data.import_dataset(args.data_dir)
-    print(f"imported {len(dataset):,} faces in {time.perf_counter() - started:.1f} s", flush=True)
+    clock.say(f"imported {len(dataset):,} faces from {args.data_dir}")
 
-    staging = Path(tempfile.mkdtemp(prefix="fer-reference-"))
+    measured: dict[tuple[str, int], float] = {}
+    if args.benchmark:
+        sizes = ([4], 2, 1) if args.dry_run else ([128, 512], 64, 8)
+        measured = benchmark(clock, args.out_dir, ["vgg19", "resnet50"], *sizes)
     for name in args.scenarios:
-        config = (
-            scenario("custom", arch=name, epochs=args.epochs, protocol=args.protocol, data="full")
-            if name in ("cnn", "fer_cnn")
-            else scenario(name, epochs=args.epochs, protocol=args.protocol, data="full")
-        )
-        run = runs.start(config, background=False)
-        print(run.log_tail(3), flush=True)
-        if run.state != "completed":
-            print(f"{name}: {run.state}: {run.status.get('error')}", file=sys.stderr)
-            continue
-        store.export_reference(run, staging, include_model=args.with_model and config.arch in ("cnn", "fer_cnn"))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    with tarfile.open(args.out, "w:gz") as archive:
-        archive.add(staging, arcname="reference")
-    print(f"wrote {args.out} ({args.out.stat().st_size:,} bytes) after {time.perf_counter() - started:.0f} s")
+        if name in COMPACT:  # the default model's recipe and protocol
+            config = scenario("custom", arch=name, protocol="standard", data="full", epochs=args.cnn_epochs)
+        else:
+            config = scenario(name, epochs=args.epochs, protocol=args.protocol, data="full")
+        train_reference(clock, dataset, config, measured, args.out_dir)
+    clock.say(f"done; {sorted(p.name for p in args.out_dir.iterdir())}")
     return 0
 
 

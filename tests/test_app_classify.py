@@ -289,16 +289,17 @@ def test_flip_tta_starts_as_the_run_had_it_and_changes_the_answers(finished_run:
 def test_what_drove_each_prediction_is_shown_only_when_asked(
     finished_run: str, model: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from fer import photos as pipeline
+    from fer import ui
 
     mapped: list[int] = []
-    occlusion_maps = pipeline.occlusion_maps
+    occlusion_maps = ui.occlusion_maps
 
     def counted(model: Any, faces: np.ndarray, **options: Any) -> np.ndarray:
         mapped.append(len(faces))
         return occlusion_maps(model, faces, **options)
 
-    monkeypatch.setattr(pipeline, "occlusion_maps", counted)
+    monkeypatch.setattr(ui, "occlusion_maps", counted)
+    ui._saliency_maps.clear()
     files = {"group.png": photos()["group.png"], "crop.png": photos()["crop.png"]}
     at = upload(open_page("app_pages/classify.py"), files)
     captions = [caption for image in at.image for caption in image.captions]
@@ -314,6 +315,9 @@ def test_what_drove_each_prediction_is_shown_only_when_asked(
     assert all(caption.split(";")[1].startswith(" hiding the red lowers it by up to ") for caption in drove)
     assert all(caption.endswith(" points") for caption in drove)
     assert len([c for image in at.image for c in image.captions if "what the model saw" in c]) == 4
+
+    at.run()  # any other click reruns the page: the maps are kept, not computed again
+    assert mapped == [4] and len([c for image in at.image for c in image.captions if "what drove" in c]) == 4
 
 
 def test_a_face_crop_taken_whole_is_marked_so_in_the_results(finished_run: str) -> None:

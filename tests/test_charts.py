@@ -224,6 +224,14 @@ def test_versus_study_bars_put_the_study_beside_its_scenario(run: runs.Run, tmp_
         assert bars["study"] == pytest.approx({"as S2": study.STUDY_TABLE.loc["S2", column]})
 
 
+def test_versus_study_bars_stay_narrow_for_one_run(run: runs.Run) -> None:
+    """One run's bar takes at most a fifth of the plot, not all of it; many runs' bars fill it."""
+    one = study.comparison_table([study.run_row("mine", run.metrics())])
+    many = study.comparison_table([study.run_row(f"run {i}", run.metrics()) for i in range(6)])
+    assert 1 - charts.training_time_figure(one).layout.bargap <= 0.4
+    assert 1 - charts.training_time_figure(many).layout.bargap >= 0.85
+
+
 # ---------------------------------------------------------------------------------------------
 # Runs and tables as the pages show them
 

@@ -1,0 +1,51 @@
+"""The GPU machine's one program (scripts/gpu_reference.py), run here on the sample with the
+compact CNN: what it brings back, and how it keeps to its time budget."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def gpu_reference(out_dir: Path, *options: str) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "scripts.gpu_reference", "--data-dir", "fer/sample", "--out-dir", str(out_dir), *options]
+    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
+
+
+@pytest.mark.slow
+def test_each_completed_run_comes_back_as_its_own_reference_archive(tmp_path: Path) -> None:
+    done = gpu_reference(tmp_path, "--scenarios", "cnn", "--cnn-epochs", "2")
+    assert done.returncode == 0, done.stderr[-3000:]
+    with tarfile.open(tmp_path / "reference-cnn.tar.gz") as archive:
+        names = archive.getnames()
+        (run_id,) = {name.split("/")[1] for name in names if name.count("/") == 2}
+        expected = {"config.json", "status.json", "history.csv", "metrics.json", "probabilities.npy", "model.keras"}
+        assert {name.rsplit("/", 1)[1] for name in names if name.count("/") == 2} == expected
+        metrics = json.load(archive.extractfile(f"reference/{run_id}/metrics.json"))
+    assert metrics["epochs_run"] == 2 and metrics["protocol"] == "standard" and metrics["wall_seconds"] > 0
+    log = (tmp_path / "progress.log").read_text()
+    assert "cnn: test accuracy" in log and "wrote reference-cnn.tar.gz" in log
+
+
+def test_a_run_that_cannot_fit_the_budget_is_not_started(tmp_path: Path) -> None:
+    done = gpu_reference(tmp_path, "--scenarios", "cnn", "--budget-s", "10")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert not list(tmp_path.glob("reference-*"))
+    assert "cnn: not started at batch 128" in (tmp_path / "progress.log").read_text()
+
+
+@pytest.mark.slow
+def test_a_run_whose_epochs_show_it_cannot_finish_is_cancelled_then_tried_at_batch_256(tmp_path: Path) -> None:
+    done = gpu_reference(tmp_path, "--scenarios", "cnn", "--cnn-epochs", "1000", "--budget-s", "75")
+    assert done.returncode == 0, done.stderr[-3000:]
+    log = (tmp_path / "progress.log").read_text()
+    assert "cnn: cancelled at batch 128: would need" in log
+    assert "cnn: not started at batch 256" in log or "cnn: cancelled at batch 256" in log
+    assert not list(tmp_path.glob("reference-*"))

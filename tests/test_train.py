@@ -1,0 +1,43 @@
+"""The training core's own callbacks, on a small model and random faces."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from fer.models import build_model
+from fer.train import PeriodicBackup
+
+
+def _fit(backup: PeriodicBackup, epochs: int) -> list[int]:
+    """The epochs (from 0) that this fit trained."""
+    rng = np.random.default_rng(0)
+    faces = rng.integers(0, 256, (64, 48, 48, 1), dtype=np.uint8)
+    targets = np.eye(7, dtype="float32")[rng.integers(0, 7, 64)]
+    model = build_model("cnn", augment="none", seed=0)
+    model.compile(optimizer="adam", loss="categorical_crossentropy")
+    return model.fit(faces, targets, batch_size=32, epochs=epochs, callbacks=[backup], verbose=0).epoch
+
+
+def _backed_up_epoch(folder: Path) -> int:
+    return json.loads((folder / "training_metadata.json").read_text())["epoch"]
+
+
+def test_periodic_backup_saves_every_epoch_when_saving_is_cheap(tmp_path: Path) -> None:
+    backup = PeriodicBackup(tmp_path / "backup", max_overhead=1e9, delete_checkpoint=False)
+    _fit(backup, epochs=3)
+    assert backup.saves == 3 and _backed_up_epoch(tmp_path / "backup") == 3
+
+
+def test_periodic_backup_skips_epochs_that_saving_would_slow_down(tmp_path: Path) -> None:
+    """With no time to spare for saving, only the first epoch is backed up (it always is), and a
+    new fit resumes after that epoch, not from the start."""
+    backup = PeriodicBackup(tmp_path / "backup", max_overhead=1e-9, delete_checkpoint=False)
+    _fit(backup, epochs=3)
+    assert backup.saves == 1 and _backed_up_epoch(tmp_path / "backup") == 1
+
+    resumed = PeriodicBackup(tmp_path / "backup", max_overhead=1e9, delete_checkpoint=False)
+    assert _fit(resumed, epochs=3) == [1, 2]  # the 2nd and 3rd epochs, trained again
+    assert resumed.saves == 2
