@@ -7,8 +7,9 @@ from collections.abc import Callable
 import numpy as np
 import streamlit as st
 
-from fer import balance, charts, data, ui
-from fer.vocab import BALANCING
+from fer import balance, charts, data, sources, ui
+from fer.dataset import FaceDataset
+from fer.vocab import BALANCING, CLASSES, PROTOCOLS
 
 EXAMPLES_PER_CLASS = 8
 
@@ -34,7 +35,7 @@ if active.converted:
     st.caption(f"{active.converted:,} images were not 48×48 grayscale and were converted on import.")
 
 
-def run_import(described_as: str, start: Callable[[data.Progress], data.FaceDataset]) -> None:
+def run_import(described_as: str, start: Callable[[sources.Progress], FaceDataset]) -> None:
     """Import with a live progress bar, then rerun so every page and the sidebar use the new data.
 
     A bad source shows the library's message; the previous import stays active (the library
@@ -85,8 +86,8 @@ st.caption(
 protocol_column, strategy_column = st.columns(2)
 protocol = protocol_column.selectbox(
     "Evaluation protocol",
-    list(data.PROTOCOLS),
-    format_func=lambda p: f"{p}: {data.PROTOCOLS[p]}",
+    list(PROTOCOLS),
+    format_func=lambda p: f"{p}: {PROTOCOLS[p]}",
     key="dataset_protocol",
 )
 strategy = strategy_column.selectbox(
@@ -131,7 +132,7 @@ def views_of(face: np.ndarray, count: int, ranges: AugmentRanges, seed: int) -> 
 
 
 class_column, index_column, count_column = st.columns(3)
-chosen_class = class_column.selectbox("Class", data.CLASSES, index=data.CLASSES.index("happy"), key="augment_class")
+chosen_class = class_column.selectbox("Class", CLASSES, index=CLASSES.index("happy"), key="augment_class")
 class_faces = charts.faces_of_class(active, chosen_class)
 if st.session_state.get("augment_index", 0) >= len(class_faces):  # another class may have fewer faces
     st.session_state["augment_index"] = 0

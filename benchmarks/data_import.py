@@ -19,7 +19,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from fer import data
+from fer import sources
 
 STEP = """
 import re, sys, time
@@ -55,7 +55,7 @@ def main(folder: Path) -> None:
     with tempfile.TemporaryDirectory() as scratch:
         os.environ["FER_ARTIFACTS"] = scratch
         csv = Path(scratch) / "fer2013.csv"
-        data.export_challenge_csv(data.read_source(folder), csv)
+        sources.export_challenge_csv(sources.read_source(folder), csv)
         steps = [
             ("Python + fer.data, no import", "none", folder),
             ("import Kaggle zip (+ cache write)", "import", folder / "fer2013.zip"),

@@ -38,9 +38,11 @@ from sklearn.datasets import load_sample_image
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from fer import face_model  # noqa: E402
-from fer.data import USAGES, load_sample, read_source  # noqa: E402
+from fer.data import load_sample  # noqa: E402
 from fer.errors import FerError  # noqa: E402
 from fer.faces import CASCADE_DIRS, Detector, Face, detect_faces  # noqa: E402
+from fer.sources import read_source  # noqa: E402
+from fer.vocab import USAGES  # noqa: E402
 
 DEFAULT_SOURCE = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "fer2013" / "test.parquet"
 FIRST = 50  # the numbers are for the first 50 test images

@@ -15,7 +15,7 @@ from imblearn.over_sampling import RandomOverSampler
 from imblearn.under_sampling import RandomUnderSampler
 from sklearn.utils.class_weight import compute_class_weight
 
-from fer.data import FaceDataset, protocol_splits
+from fer.dataset import FaceDataset, protocol_splits
 from fer.errors import FerError
 from fer.vocab import BALANCING, CLASSES
 

@@ -17,8 +17,9 @@ import plotly.express as px
 import plotly.graph_objects as go
 
 from fer import study
-from fer.data import CLASSES, FaceDataset
+from fer.dataset import FaceDataset
 from fer.errors import FerError
+from fer.vocab import CLASSES
 
 CLASS_COLORS = dict(zip(CLASSES, px.colors.qualitative.Safe))
 

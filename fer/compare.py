@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from fer.data import FaceDataset, load_dataset, protocol_splits
+from fer.data import load_dataset
+from fer.dataset import FaceDataset, protocol_splits
 from fer.errors import FerError
 from fer.evaluate import test_set_fingerprint
 from fer.paths import dataset_cache_path

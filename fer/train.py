@@ -38,14 +38,15 @@ import numpy as np
 
 from fer import store
 from fer.balance import balance
-from fer.data import FaceDataset, load_dataset, protocol_splits
-from fer.errors import FerError
+from fer.data import load_dataset
+from fer.dataset import FaceDataset, protocol_splits
 from fer.distribute import data_parallel
+from fer.errors import FerError
 from fer.evaluate import classification_metrics, test_set_fingerprint
 from fer.hardware import cpu_name, gpu_names
+from fer.inference import classify_faces, load_classifier
 from fer.models import COMPACT_WIDTHS, build_model
 from fer.precision import on_gpu, precision_policy, resolve_precision
-from fer.inference import classify_faces, load_classifier
 from fer.scenarios import RunConfig
 from fer.vocab import CLASSES
 

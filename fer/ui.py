@@ -13,6 +13,7 @@ import numpy as np
 import streamlit as st
 
 from fer import data, photos, predict
+from fer.dataset import FaceDataset
 from fer.errors import FerError
 from fer.hardware import gpu_names, keras_backend
 from fer.paths import dataset_cache_path
@@ -23,14 +24,14 @@ PHOTO_CACHE_ENTRIES = 8
 their faces, so at most ~40 MB, for a batch the size people classify at once."""
 
 
-def dataset(which: str = "active") -> data.FaceDataset:
+def dataset(which: str = "active") -> FaceDataset:
     """The dataset, loaded once per server and again only when a new import replaced the cache."""
     cache = dataset_cache_path()
     return _load_dataset(which, cache.stat().st_mtime_ns if cache.exists() else 0)
 
 
 @st.cache_resource(show_spinner="Loading faces…", max_entries=4)
-def _load_dataset(which: str, cache_stamp: int) -> data.FaceDataset:
+def _load_dataset(which: str, cache_stamp: int) -> FaceDataset:
     # cache_stamp only keys the cache: a new import changes it, so the next call reloads.
     return data.load_dataset(which)
 

@@ -40,6 +40,7 @@ from typing import Any
 
 from fer import data, runs, store
 from fer.balance import balance
+from fer.dataset import FaceDataset, protocol_splits
 from fer.scenarios import RunConfig, scenario
 from fer.vocab import PROTOCOLS
 
@@ -120,11 +121,11 @@ class BudgetWatch:
 
 
 def train_reference(
-    clock: Clock, dataset: data.FaceDataset, config: RunConfig, measured: dict[tuple[str, int], float], out_dir: Path
+    clock: Clock, dataset: FaceDataset, config: RunConfig, measured: dict[tuple[str, int], float], out_dir: Path
 ) -> None:
     """Train one scenario, falling back once to batch 256 if it would not fit, and write its archive."""
     name = config.scenario if config.scenario != "custom" else config.arch
-    train_images = len(balance(dataset.labels[data.protocol_splits(dataset, config.protocol)["train"]], config.balance).indices)
+    train_images = len(balance(dataset.labels[protocol_splits(dataset, config.protocol)["train"]], config.balance).indices)
     attempts = [config] + ([replace(config, batch_size=FALLBACK_BATCH)] if config.batch_size < FALLBACK_BATCH else [])
     for attempt in attempts:
         estimate = estimated_seconds(attempt, train_images, measured)

@@ -28,9 +28,10 @@ from typing import Any
 import keras
 
 from fer import data, runs, store
+from fer.dataset import protocol_splits
 from fer.evaluate import classification_metrics, test_set_fingerprint
-from fer.paths import atomic_write_bytes, read_json
 from fer.inference import classify_faces, load_classifier
+from fer.paths import atomic_write_bytes, read_json
 from fer.scenarios import scenario
 
 MARKS_MINUTES = (10, 20, 40, 60, 90)
@@ -42,7 +43,7 @@ class TimeToAccuracy(keras.callbacks.Callback):
     def __init__(self, run_dir: Path) -> None:
         super().__init__()
         dataset = data.load_dataset("full")
-        test = data.protocol_splits(dataset, "standard")["test"]
+        test = protocol_splits(dataset, "standard")["test"]
         self.faces, self.labels = dataset.images[test], dataset.labels[test]
         self.path = run_dir / "time_to_accuracy.csv"
         self.rows: list[str] = ["minutes_trained,epoch,privatetest_accuracy"]
@@ -86,7 +87,7 @@ def export(run_id: str) -> None:
     other = "thesis" if run.config.protocol == "standard" else "standard"
     results = {}
     for protocol in (run.config.protocol, other):
-        test = data.protocol_splits(dataset, protocol)["test"]
+        test = protocol_splits(dataset, protocol)["test"]
         probabilities = classify_faces(model, dataset.images[test], flip_tta=run.config.flip_tta)
         results[protocol] = (test, probabilities, classification_metrics(dataset.labels[test], probabilities))
     test, probabilities, again = results[run.config.protocol]

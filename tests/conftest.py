@@ -25,7 +25,8 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from fer import data, runs, store  # noqa: E402  (after the environment above)
-from fer.data import FaceDataset, load_sample, protocol_splits  # noqa: E402
+from fer.data import load_sample  # noqa: E402
+from fer.dataset import FaceDataset, protocol_splits  # noqa: E402
 from fer.evaluate import classification_metrics  # noqa: E402
 from fer.paths import artifacts_at, atomic_write_json, runs_dir  # noqa: E402
 from fer.vocab import CHALLENGE_CLASSES, CLASSES, USAGES  # noqa: E402
@@ -65,7 +66,7 @@ def committed_references(monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture(scope="session")
-def sample() -> data.FaceDataset:
+def sample() -> FaceDataset:
     return data.load_sample()
 
 

@@ -19,10 +19,10 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from fer import face_model, runs, store
-from fer.data import CLASSES
 from fer.faces import detect_faces, whole_image_face
 from fer.images import decode_photo
 from fer.inference import classify_faces, load_classifier
+from fer.vocab import CLASSES
 
 from .conftest import (
     APP,

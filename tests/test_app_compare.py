@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from fer import charts, runs, study
-from fer.data import CLASSES
 from fer.study import STUDY_TABLE
+from fer.vocab import CLASSES
 
 from .conftest import (
     as_study_scenario,

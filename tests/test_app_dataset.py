@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 
 from fer import balance, data
-from fer.data import CLASSES, FaceDataset
+from fer.dataset import FaceDataset
+from fer.vocab import CLASSES, USAGES
 
 from .conftest import (
     chart,
@@ -120,7 +121,7 @@ def test_a_bad_upload_shows_one_error_and_keeps_the_previous_import(
 ) -> None:
     data.import_dataset(tiny_zip)
     small = tiny(sample)
-    private = small.usage == data.USAGES.index("PrivateTest")
+    private = small.usage == USAGES.index("PrivateTest")
     only_private = FaceDataset(small.images[private], small.labels[private], small.usage[private], "private")
     content = write_parquet(tmp_path / "private.parquet", only_private).read_bytes()
     at = open_page("app_pages/dataset.py")

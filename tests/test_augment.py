@@ -13,7 +13,7 @@ from fer.augment import (
     augmented_views,
     random_transforms,
 )
-from fer.data import FaceDataset
+from fer.dataset import FaceDataset
 
 NO_CHANGE = AugmentRanges(rotation=0, width_shift=0, height_shift=0, shear=0, zoom=0, horizontal_flip=False)
 

@@ -12,9 +12,10 @@ import plotly.express as px
 import pytest
 
 from fer import balance, charts, runs, store, study
-from fer.data import CLASSES, FaceDataset
+from fer.dataset import FaceDataset
 from fer.errors import FerError
 from fer.scenarios import SCENARIOS
+from fer.vocab import CLASSES
 
 from .conftest import as_study_scenario, tiny
 

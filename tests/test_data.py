@@ -12,10 +12,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fer import data
-from fer.data import CLASSES, USAGES, FaceDataset
+from fer import data, sources
+from fer.dataset import FaceDataset, protocol_splits
 from fer.errors import FerError
 from fer.paths import dataset_cache_path
+from fer.vocab import CLASSES, USAGES
 
 from .conftest import (
     FULL_FER2013,
@@ -55,7 +56,7 @@ def test_sample_has_every_class_in_every_usage(sample: FaceDataset) -> None:
 
 def test_zip_import_round_trips_faces_labels_and_usage(sample: FaceDataset, tmp_path: Path) -> None:
     small = tiny(sample)
-    imported = data.read_source(write_zip(tmp_path / "fer.zip", kaggle_entries(small)))
+    imported = sources.read_source(write_zip(tmp_path / "fer.zip", kaggle_entries(small)))
     assert same_faces(imported, small)
     assert imported.usage_counts() == {"Training": 14, "PublicTest": 14, "PrivateTest": 14}
 
@@ -63,11 +64,11 @@ def test_zip_import_round_trips_faces_labels_and_usage(sample: FaceDataset, tmp_
 def test_zip_under_one_top_folder_and_extracted_folder(sample: FaceDataset, tmp_path: Path) -> None:
     small = tiny(sample)
     entries = kaggle_entries(small, prefix="FER2013/")
-    assert same_faces(data.read_source(write_zip(tmp_path / "fer.zip", entries)), small)
+    assert same_faces(sources.read_source(write_zip(tmp_path / "fer.zip", entries)), small)
     for name, payload in entries.items():
         (tmp_path / "folder" / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / "folder" / name).write_bytes(payload)
-    assert same_faces(data.read_source(tmp_path / "folder"), small)
+    assert same_faces(sources.read_source(tmp_path / "folder"), small)
 
 
 def test_same_file_name_in_two_class_folders_is_two_images(sample: FaceDataset, tmp_path: Path) -> None:
@@ -75,19 +76,19 @@ def test_same_file_name_in_two_class_folders_is_two_images(sample: FaceDataset, 
     entries = kaggle_entries(small)
     entries["train/angry/Training_dup.png"] = png(sample.images[0])
     entries["train/happy/Training_dup.png"] = png(sample.images[1])
-    imported = data.read_source(write_zip(tmp_path / "fer.zip", entries))
+    imported = sources.read_source(write_zip(tmp_path / "fer.zip", entries))
     assert len(imported) == len(small) + 2
 
 
 def test_csv_maps_challenge_label_order(sample: FaceDataset, tmp_path: Path) -> None:
     small = tiny(sample)
     path = tmp_path / "fer2013.csv"
-    data.export_challenge_csv(small, path)
+    sources.export_challenge_csv(small, path)
     raw = pd.read_csv(path)
     # Challenge order puts neutral last (6) and sad at 4: the file really uses that order.
     neutral = np.flatnonzero(small.labels == CLASSES.index("neutral"))[0]
     assert raw["emotion"][neutral] == 6
-    imported = data.read_source(path)
+    imported = sources.read_source(path)
     assert np.array_equal(imported.images, small.images)
     assert np.array_equal(imported.labels, small.labels)
     assert np.array_equal(imported.usage, small.usage)
@@ -96,9 +97,9 @@ def test_csv_maps_challenge_label_order(sample: FaceDataset, tmp_path: Path) -> 
 def test_parquet_uses_metadata_class_names_else_challenge_order(sample: FaceDataset, tmp_path: Path) -> None:
     small = tiny(sample)
     shuffled_names = ("surprise", "sad", "neutral", "happy", "fear", "disgust", "angry")
-    with_names = data.read_source(write_parquet(tmp_path / "named.parquet", small, names=shuffled_names))
+    with_names = sources.read_source(write_parquet(tmp_path / "named.parquet", small, names=shuffled_names))
     assert np.array_equal(with_names.labels, small.labels)
-    plain = data.read_source(write_parquet(tmp_path / "plain.parquet", small))
+    plain = sources.read_source(write_parquet(tmp_path / "plain.parquet", small))
     assert np.array_equal(plain.labels, small.labels)
 
 
@@ -108,15 +109,15 @@ def test_parquet_folder_without_usage_takes_split_from_file_name(sample: FaceDat
     test = FaceDataset(*(a[small.usage > 0] for a in (small.images, small.labels, small.usage)), "t")
     write_parquet(tmp_path / "train.parquet", train, with_usage=False)
     write_parquet(tmp_path / "test.parquet", test, with_usage=False)
-    imported = data.read_source(tmp_path)
+    imported = sources.read_source(tmp_path)
     assert imported.usage_counts() == {"Training": 14, "Test": 28}
-    assert len(data.protocol_splits(imported, "thesis")["test"]) == 28
+    assert len(protocol_splits(imported, "thesis")["test"]) == 28
     with pytest.raises(FerError, match="standard protocol needs"):
-        data.protocol_splits(imported, "standard")
+        protocol_splits(imported, "standard")
 
 
 def test_sample_itself_reimports_identically(sample: FaceDataset) -> None:
-    again = data.read_source(data.SAMPLE_PATH)
+    again = sources.read_source(data.SAMPLE_PATH)
     assert np.array_equal(again.images, sample.images) and np.array_equal(again.labels, sample.labels)
 
 
@@ -125,19 +126,19 @@ def test_sample_itself_reimports_identically(sample: FaceDataset) -> None:
 
 
 def test_protocols_split_by_usage(sample: FaceDataset) -> None:
-    thesis = data.protocol_splits(sample, "thesis")
-    standard = data.protocol_splits(sample, "standard")
+    thesis = protocol_splits(sample, "thesis")
+    standard = protocol_splits(sample, "standard")
     assert set(thesis) == {"train", "test"} and set(standard) == {"train", "validation", "test"}
     assert np.array_equal(thesis["train"], standard["train"])
     assert len(thesis["test"]) == len(standard["validation"]) + len(standard["test"])
     assert np.all(sample.usage[standard["validation"]] == USAGES.index("PublicTest"))
     assert np.all(sample.usage[standard["test"]] == USAGES.index("PrivateTest"))
     with pytest.raises(FerError, match="unknown protocol"):
-        data.protocol_splits(sample, "kfold")
+        protocol_splits(sample, "kfold")
 
 
 def test_test_usage_unknown_when_file_names_lack_prefix(sample: FaceDataset, tmp_path: Path) -> None:
-    imported = data.read_source(write_zip(tmp_path / "fer.zip", kaggle_entries(tiny(sample), usage_prefix=False)))
+    imported = sources.read_source(write_zip(tmp_path / "fer.zip", kaggle_entries(tiny(sample), usage_prefix=False)))
     assert imported.usage_counts() == {"Training": 14, "Test": 28}
 
 
@@ -222,7 +223,7 @@ def test_color_and_odd_sized_images_are_converted_and_counted(sample: FaceDatase
     entries[names[0]] = png(colour)
     entries[names[1]] = png(cv2.resize(small.images[1], (30, 30)))
     entries[names[2]] = png(cv2.cvtColor(small.images[2], cv2.COLOR_GRAY2BGRA))
-    imported = data.read_source(write_zip(tmp_path / "odd.zip", entries))
+    imported = sources.read_source(write_zip(tmp_path / "odd.zip", entries))
     assert imported.converted == 3 and imported.images.shape[1:] == (48, 48)
     # The BGRA one is only a colour conversion of a 48x48 face: its pixels must come back exactly.
     assert any(np.array_equal(image, small.images[2]) for image in imported.images)
@@ -261,11 +262,11 @@ def test_cli_import_and_summary_json(sample: FaceDataset, tmp_path: Path) -> Non
 
 @needs_full_fer2013
 def test_full_zip_has_the_published_counts() -> None:
-    full = data.read_source(FULL_FER2013 / "fer2013.zip")
-    splits = data.protocol_splits(full, "thesis")
+    full = sources.read_source(FULL_FER2013 / "fer2013.zip")
+    splits = protocol_splits(full, "thesis")
     assert np.bincount(full.labels[splits["train"]]).tolist() == PUBLISHED_TRAIN
     assert np.bincount(full.labels[splits["test"]]).tolist() == PUBLISHED_TEST
-    standard = data.protocol_splits(full, "standard")
+    standard = protocol_splits(full, "standard")
     assert len(standard["validation"]) == len(standard["test"]) == 3589
     assert full.converted == 0
 

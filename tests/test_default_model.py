@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from fer import data, store
+from fer.dataset import FaceDataset, protocol_splits
 from fer.inference import classify_faces, load_classifier
 from fer.paths import artifacts_at
 
@@ -33,8 +34,8 @@ def test_the_default_model_is_small_loads_safely_and_is_the_fer_recipe(default_r
     assert {weight.dtype for weight in model.weights} == {"float32"}
 
 
-def test_the_default_model_reads_the_sample_faces_well_above_chance(default_run: store.Run, sample: data.FaceDataset) -> None:
-    test = data.protocol_splits(sample, "thesis")["test"]
+def test_the_default_model_reads_the_sample_faces_well_above_chance(default_run: store.Run, sample: FaceDataset) -> None:
+    test = protocol_splits(sample, "thesis")["test"]
     probabilities = classify_faces(load_classifier(default_run.model_path), sample.images[test], flip_tta=True)
     assert (probabilities.argmax(1) == sample.labels[test]).mean() >= SAMPLE_TEST_ACCURACY_FLOOR
 
@@ -47,7 +48,7 @@ def test_the_default_models_metrics_are_what_it_gives_again(default_run: store.R
     model = load_classifier(default_run.model_path)
     predictions = {}
     for protocol, expected in (("standard", metrics), ("thesis", metrics["other_protocols"]["thesis"])):
-        test = data.protocol_splits(full, protocol)["test"]
+        test = protocol_splits(full, protocol)["test"]
         predictions[protocol] = classify_faces(model, full.images[test], flip_tta=True).argmax(1)
         accuracy = (predictions[protocol] == full.labels[test]).mean()
         assert accuracy == pytest.approx(expected["test_accuracy"], abs=1.5 / len(test))

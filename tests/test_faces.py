@@ -17,7 +17,7 @@ import pytest
 from sklearn.datasets import load_sample_image
 
 from fer import face_model
-from fer.data import USAGES, load_sample
+from fer.data import load_sample
 from fer.errors import FerError
 from fer.faces import (
     CASCADE_DIRS,
@@ -35,6 +35,7 @@ from fer.faces import (
     whole_image_face,
 )
 from fer.images import to_face
+from fer.vocab import USAGES
 
 SHARED_MODEL = face_model.DEV_DIR / face_model.MODEL_NAME
 NO_SHARED_MODEL = f"the YuNet model is not at {SHARED_MODEL} (../shared beside the repository)"

@@ -2,7 +2,7 @@
 row, within bounded memory, and the previous dataset left exactly as it was.
 
 The hostile inputs are built at run time from real sample faces and kept small: the limits
-(module constants of :mod:`fer.data` and :mod:`fer.images`) are lowered instead of building
+(module constants of :mod:`fer.sources` and :mod:`fer.images`) are lowered instead of building
 real bombs.
 """
 
@@ -20,10 +20,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from fer import data
-from fer.data import CHALLENGE_CLASSES, CLASSES, USAGES, FaceDataset
+from fer import data, sources
+from fer.dataset import FaceDataset, check_trainable, protocol_splits
 from fer.errors import FerError
 from fer.paths import dataset_cache_path
+from fer.vocab import CHALLENGE_CLASSES, CLASSES, USAGES
 
 from .conftest import (
     FULL_FER2013,
@@ -96,14 +97,14 @@ def test_zip_entry_bombs_are_refused_before_reading(
 ) -> None:
     entries = kaggle_entries(tiny(sample, 1))
     bomb = write_zip_deflated(tmp_path / "bomb.zip", {**entries, "train/happy/Training_zeros.jpg": bytes(300_000)})
-    monkeypatch.setattr(data, "ZIP_RATIO_MIN_BYTES", 100_000)
+    monkeypatch.setattr(sources, "ZIP_RATIO_MIN_BYTES", 100_000)
     refused(bomb, r"bomb.zip: train/happy/Training_zeros.jpg unpacks to [0-9,]+ times its stored size \(300,000 bytes\)", previous)
-    monkeypatch.setattr(data, "ZIP_RATIO_MIN_BYTES", 2**20)
-    monkeypatch.setattr(data, "MAX_IMAGE_FILE_BYTES", 200_000)
+    monkeypatch.setattr(sources, "ZIP_RATIO_MIN_BYTES", 2**20)
+    monkeypatch.setattr(sources, "MAX_IMAGE_FILE_BYTES", 200_000)
     refused(bomb, "bomb.zip: train/happy/Training_zeros.jpg is 300,000 bytes, too large for a face image", previous)
     # The same entry outside the FER2013 layout is never read, so it is no reason to refuse.
     ignored = write_zip_deflated(tmp_path / "extra.zip", {**entries, "notes/zeros.bin": bytes(300_000)})
-    assert len(data.read_source(ignored)) == len(entries)
+    assert len(sources.read_source(ignored)) == len(entries)
 
 
 def test_a_zip_entry_larger_than_its_header_says_is_never_read_whole(
@@ -114,7 +115,7 @@ def test_a_zip_entry_larger_than_its_header_says_is_never_read_whole(
     honest = write_zip_deflated(tmp_path / "honest.zip", {**entries, name: bytes(300_000)})
     liar = tmp_path / "liar.zip"
     liar.write_bytes(set_declared_size(honest.read_bytes(), name, 1_000))
-    monkeypatch.setattr(data, "MAX_IMAGE_FILE_BYTES", 10_000)
+    monkeypatch.setattr(sources, "MAX_IMAGE_FILE_BYTES", 10_000)
     reads: list[int] = []
     original = zipfile.ZipExtFile.read
 
@@ -134,16 +135,16 @@ def test_archives_listing_too_much_are_refused(
     sample: FaceDataset, tmp_path: Path, previous: bytes, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     archive = write_zip(tmp_path / "many.zip", kaggle_entries(tiny(sample, 1)))  # 21 faces
-    monkeypatch.setattr(data, "ZIP_MAX_DIRECTORY_BYTES", 1_000)
+    monkeypatch.setattr(sources, "ZIP_MAX_DIRECTORY_BYTES", 1_000)
     refused(archive, "many.zip: its list of entries takes [0-9,]+ bytes, more than the 1,000", previous)
-    monkeypatch.setattr(data, "ZIP_MAX_DIRECTORY_BYTES", 2**20)
-    monkeypatch.setattr(data, "MAX_FILES", 20)
+    monkeypatch.setattr(sources, "ZIP_MAX_DIRECTORY_BYTES", 2**20)
+    monkeypatch.setattr(sources, "MAX_FILES", 20)
     refused(archive, "many.zip: 21 files, more than the 20 an import reads", previous)
-    monkeypatch.setattr(data, "MAX_FILES", 1_000)
-    monkeypatch.setattr(data, "MAX_IMAGES", 20)
+    monkeypatch.setattr(sources, "MAX_FILES", 1_000)
+    monkeypatch.setattr(sources, "MAX_IMAGES", 20)
     refused(archive, "many.zip: 21 images, more than the 20 an import holds", previous)
-    monkeypatch.setattr(data, "MAX_IMAGES", 1_000)
-    monkeypatch.setattr(data, "MAX_TOTAL_BYTES", 5_000)
+    monkeypatch.setattr(sources, "MAX_IMAGES", 1_000)
+    monkeypatch.setattr(sources, "MAX_TOTAL_BYTES", 5_000)
     refused(archive, "many.zip: its images take [0-9,]+ bytes unpacked, more than the 5,000", previous)
 
 
@@ -154,7 +155,7 @@ def test_a_folder_with_too_many_files_is_refused(
     for name, payload in kaggle_entries(tiny(sample, 1)).items():
         (folder / name).parent.mkdir(parents=True, exist_ok=True)
         (folder / name).write_bytes(payload)
-    monkeypatch.setattr(data, "MAX_FILES", 20)
+    monkeypatch.setattr(sources, "MAX_FILES", 20)
     refused(folder, "folder: more than 20 files", previous)
 
 
@@ -197,13 +198,13 @@ def test_an_empty_image_exits_2_from_the_cli(sample: FaceDataset, tmp_path: Path
 
 def test_parquet_limits(sample: FaceDataset, tmp_path: Path, previous: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
     source = write_parquet(tmp_path / "faces.parquet", tiny(sample, 1))
-    monkeypatch.setattr(data, "MAX_IMAGE_FILE_BYTES", 500)
+    monkeypatch.setattr(sources, "MAX_IMAGE_FILE_BYTES", 500)
     refused(source, "faces.parquet: row 0 holds [0-9,]+ bytes, too many for a face image", previous)
-    monkeypatch.setattr(data, "MAX_IMAGE_FILE_BYTES", 2**20)
-    monkeypatch.setattr(data, "PARQUET_MAX_CHUNK_BYTES", 10_000)
+    monkeypatch.setattr(sources, "MAX_IMAGE_FILE_BYTES", 2**20)
+    monkeypatch.setattr(sources, "PARQUET_MAX_CHUNK_BYTES", 10_000)
     refused(source, "faces.parquet: row group 0 holds [0-9,]+ bytes of images unpacked", previous)
-    monkeypatch.setattr(data, "PARQUET_MAX_CHUNK_BYTES", 2**28)
-    monkeypatch.setattr(data, "MAX_IMAGES", 20)
+    monkeypatch.setattr(sources, "PARQUET_MAX_CHUNK_BYTES", 2**28)
+    monkeypatch.setattr(sources, "MAX_IMAGES", 20)
     refused(source, "faces.parquet: 21 rows, more than the 20 faces", previous)
 
 
@@ -217,7 +218,7 @@ def test_a_parquet_blob_repeated_many_times_is_read_once(sample: FaceDataset, tm
         "usage": ["Training", "PublicTest", "PrivateTest"] * (rows // 3),
     })
     pq.write_table(table, tmp_path / "same.parquet", row_group_size=rows)
-    imported = data.read_source(tmp_path / "same.parquet")
+    imported = sources.read_source(tmp_path / "same.parquet")
     assert len(imported) == rows and all(np.array_equal(image, sample.images[0]) for image in imported.images)
 
 
@@ -245,12 +246,12 @@ def test_csv_labels_must_be_whole_class_numbers(sample: FaceDataset, tmp_path: P
 
 def test_csv_is_read_in_bounded_blocks(sample: FaceDataset, tmp_path: Path, previous: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "fer2013.csv"
-    data.export_challenge_csv(tiny(sample, 1), path)
-    monkeypatch.setattr(data, "CSV_BLOCK_BYTES", 4_000)  # shorter than one row of 2,304 pixels
+    sources.export_challenge_csv(tiny(sample, 1), path)
+    monkeypatch.setattr(sources, "CSV_BLOCK_BYTES", 4_000)  # shorter than one row of 2,304 pixels
     refused(path, "fer2013.csv: not a readable CSV", previous)
-    monkeypatch.setattr(data, "CSV_BLOCK_BYTES", 20_000)  # a few rows per block: still every face
-    assert np.array_equal(data.read_source(path).images, tiny(sample, 1).images)
-    monkeypatch.setattr(data, "MAX_IMAGES", 20)
+    monkeypatch.setattr(sources, "CSV_BLOCK_BYTES", 20_000)  # a few rows per block: still every face
+    assert np.array_equal(sources.read_source(path).images, tiny(sample, 1).images)
+    monkeypatch.setattr(sources, "MAX_IMAGES", 20)
     refused(path, "fer2013.csv: more than 20 rows", previous)
 
 
@@ -300,10 +301,10 @@ def test_the_standard_protocol_needs_both_test_halves(sample: FaceDataset) -> No
     small = tiny(sample, 2)
     keep = small.usage != USAGES.index("PrivateTest")
     no_private = FaceDataset(small.images[keep], small.labels[keep], small.usage[keep], "no-private")
-    data.check_trainable(no_private)  # the thesis protocol works on it
-    assert len(data.protocol_splits(no_private, "thesis")["test"]) == 14
+    check_trainable(no_private)  # the thesis protocol works on it
+    assert len(protocol_splits(no_private, "thesis")["test"]) == 14
     with pytest.raises(FerError, match="the standard protocol needs PrivateTest images, and no-private has none"):
-        data.protocol_splits(no_private, "standard")
+        protocol_splits(no_private, "standard")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -318,7 +319,7 @@ def test_uploads_are_imported_from_memory_and_named_in_errors(sample: FaceDatase
     refused(("fer2013.zip", write_zip(tmp_path / "e.zip", {**entries, "test/sad/PublicTest_0.jpg": b""}).read_bytes()),
             "^fer2013.zip: test/sad/PublicTest_0.jpg: empty file", previous)
     refused(("faces.txt", b"hello"), "^faces.txt: unsupported file type .txt", previous)
-    data.export_challenge_csv(small, tmp_path / "fer2013.csv")
+    sources.export_challenge_csv(small, tmp_path / "fer2013.csv")
     imported = data.import_upload("fer2013.csv", (tmp_path / "fer2013.csv").read_bytes())
     assert imported.source == "upload fer2013.csv" and np.array_equal(imported.images, small.images)
     assert data.load_dataset("active").source == "upload fer2013.csv"

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from fer import images
-from fer.data import FaceDataset
+from fer.dataset import FaceDataset
 from fer.errors import FerError
 from fer.images import decode_face, decode_photo, image_size, to_8bit, to_face
 

@@ -8,7 +8,7 @@ import keras
 import numpy as np
 import pytest
 
-from fer.data import FaceDataset
+from fer.dataset import FaceDataset
 from fer.errors import FerError
 from fer.inference import classify_faces, load_classifier
 from fer.models import IMAGENET_FILES, STUDY_PARAMETERS, build_model

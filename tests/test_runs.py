@@ -20,7 +20,7 @@ import pandas as pd
 import pytest
 
 from fer import runs, store
-from fer.data import FaceDataset, protocol_splits
+from fer.dataset import FaceDataset, protocol_splits
 from fer.errors import FerError
 from fer.hardware import gpu_names
 from fer.inference import classify_faces, load_classifier

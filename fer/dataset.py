@@ -1,0 +1,78 @@
+"""What a FER2013 dataset is once imported, and how the evaluation protocols split it.
+
+Every source (:mod:`fer.sources`) gives a :class:`FaceDataset`; :mod:`fer.data` keeps the
+active one. Kept apart from both so that code that only trains on or splits a dataset needs
+neither the importers nor the cache.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from fer.errors import FerError
+from fer.vocab import CLASSES, PROTOCOLS, USAGES
+
+SAMPLE_SOURCE = "shipped sample"
+"""The source of :func:`fer.data.load_sample`'s dataset: its ``name`` is ``sample``."""
+
+
+@dataclass(frozen=True)
+class FaceDataset:
+    """All faces of one source: images (N, 48, 48) uint8, labels and usage as small ints."""
+
+    images: np.ndarray
+    labels: np.ndarray  # index into CLASSES
+    usage: np.ndarray  # index into USAGES
+    source: str  # what it was imported from, or "shipped sample"
+    converted: int = 0  # images that were not 48x48 grayscale and had to be converted
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    @property
+    def name(self) -> str:
+        """``sample`` or ``full`` (see :data:`fer.vocab.DATASETS`)."""
+        return "sample" if self.source == SAMPLE_SOURCE else "full"
+
+    def usage_counts(self) -> dict[str, int]:
+        counts = np.bincount(self.usage, minlength=len(USAGES))
+        return {usage: int(n) for usage, n in zip(USAGES, counts) if n}
+
+
+
+def protocol_splits(dataset: FaceDataset, protocol: str) -> dict[str, np.ndarray]:
+    """Indices of each split under an evaluation protocol (see :data:`PROTOCOLS`)."""
+    training = np.flatnonzero(dataset.usage == USAGES.index("Training"))
+    if protocol == "thesis":
+        return {"train": training, "test": np.flatnonzero(dataset.usage != USAGES.index("Training"))}
+    if protocol != "standard":
+        raise FerError(f"unknown protocol {protocol!r}: choose one of {', '.join(PROTOCOLS)}")
+    if np.any(dataset.usage == USAGES.index("Test")):
+        raise FerError(
+            "the standard protocol needs each test image's PublicTest/PrivateTest usage, which "
+            f"{dataset.source} does not record; use the thesis protocol"
+        )
+    splits = {"train": training}
+    for split, usage in (("validation", "PublicTest"), ("test", "PrivateTest")):
+        splits[split] = np.flatnonzero(dataset.usage == USAGES.index(usage))
+        if not len(splits[split]):
+            raise FerError(f"the standard protocol needs {usage} images, and {dataset.source} has none; use the thesis protocol")
+    return splits
+
+
+def check_trainable(dataset: FaceDataset) -> None:
+    """Refuse a dataset that training or evaluation would fail on: every class must have
+    Training images and test images (PublicTest, PrivateTest or unknown half)."""
+    training = dataset.usage == USAGES.index("Training")
+    for split, chosen in (("Training", training), ("test", ~training)):
+        if not chosen.any():
+            raise FerError(f"{dataset.source}: no {split} images: training and evaluation need both Training and test images")
+        counts = np.bincount(dataset.labels[chosen], minlength=len(CLASSES))
+        missing = [name for name, count in zip(CLASSES, counts) if not count]
+        if missing:
+            raise FerError(
+                f"{dataset.source}: the {split} images have no {', '.join(missing)} faces: "
+                "training and evaluation need every class among both the Training and the test images"
+            )
