@@ -166,9 +166,9 @@ def make_optimizer(config: RunConfig, steps_per_epoch: int) -> keras.optimizers.
 
 
 def _keras_callbacks(config: RunConfig, run_dir: Path, history: list[dict[str, Any]]) -> list[Any]:
-    """Backups every epoch; the best epoch and early stopping when there is a validation split."""
+    """Backups; the best epoch and early stopping when there is a validation split."""
     # The backup is removed by run_training once the results are safe, not by Keras at the end
-    # of fit; double_checkpoint keeps the previous epoch's if a kill cuts the latest one short.
+    # of fit; double_checkpoint keeps the previous backup if a kill cuts the latest one short.
     callbacks: list[Any] = [PeriodicBackup(run_dir / "backup", double_checkpoint=True, delete_checkpoint=False)]
     if config.protocol == "standard":
         best_so_far = max((row["validation_accuracy"] for row in history), default=None)
