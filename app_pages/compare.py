@@ -69,11 +69,12 @@ groups = compare.group_runs(selected)
 # --------------------------------------------------------------------------------------------
 st.header("Metrics beside the study's Table 4.2")
 table = study.comparison_table([study.run_row(name, values) for name, values in metrics.items()])
-st.dataframe(table.style.format(charts.number_formats(table)), hide_index=True, placeholder="—")
+st.dataframe(table.style.format(study.number_formats(table)), hide_index=True, placeholder="—")
 st.caption(
     "Precision and recall are macro averages, as in the study. \"study …\" columns hold the study's "
     "number for the run's scenario, \"… − study\" is ours minus the study's; custom runs have no study "
-    "counterpart. Train accuracy is at the reported epoch; seconds are training time only."
+    "counterpart. Train accuracy is at the reported epoch. Train seconds are training time only, as the "
+    "study's are; wall-clock seconds add loading the data, compiling and the test."
 )
 st.download_button(
     "Download the table as CSV", table.to_csv(index=False), file_name="comparison.csv", mime="text/csv",

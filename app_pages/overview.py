@@ -35,7 +35,7 @@ finished = runs.comparable_runs()
 rows = [study.run_row(name, run.metrics()) for name, run in finished.items()]
 if finished:
     table = study.comparison_table(rows, differences=False)
-    st.dataframe(table.style.format(charts.number_formats(table)), hide_index=True, placeholder="—")
+    st.dataframe(table.style.format(study.number_formats(table)), hide_index=True, placeholder="—")
     st.caption(
         "One row per finished run; \"reference run\" marks results committed with the project "
         "(full FER2013, trained elsewhere). Study columns are empty for custom runs, which have no "
@@ -53,7 +53,7 @@ else:
 
 st.subheader("The study's Table 4.2")
 study_table = study.study_table()
-st.dataframe(study_table.style.format(charts.number_formats(study_table)), hide_index=True)
+st.dataframe(study_table.style.format(study.number_formats(study_table)), hide_index=True)
 st.caption("Precision and recall are macro averages over the seven classes; training time in seconds.")
 
 st.subheader("Beside published FER2013 results")

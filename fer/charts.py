@@ -305,21 +305,6 @@ def class_examples(dataset: FaceDataset, per_class: int, seed: int) -> dict[str,
 # Tables as the pages show them
 
 
-def number_formats(table: pd.DataFrame) -> dict[str, str]:
-    """``Styler.format`` strings for a comparison or study table's numeric columns.
-
-    Fractions get four decimals (the study's precision), differences a sign, seconds none.
-    """
-    formats = {}
-    for column in table.columns:
-        if not pd.api.types.is_numeric_dtype(table[column]) or column == "epochs":
-            continue
-        seconds = "seconds" in column
-        signed = column.endswith(study.DIFFERENCE_SUFFIX)
-        formats[column] = "{:" + ("+" if signed else "") + (",.0f" if seconds else ".4f") + "}"
-    return formats
-
-
 # --------------------------------------------------------------------------------------------
 # Model anatomy and published results
 

@@ -59,6 +59,10 @@ def _parser() -> argparse.ArgumentParser:
     listing.add_argument("--json", action="store_true", help="print one JSON document")
     listing.set_defaults(handler=_runs)
 
+    beside = commands.add_parser("study", help="runs of S1-S4 beside the study's Table 4.2, as Markdown")
+    beside.add_argument("--all", action="store_true", help="every finished run, custom ones too")
+    beside.set_defaults(handler=_study)
+
     show = commands.add_parser("show", help="one run's config, status and metrics")
     show.add_argument("run_id")
     show.add_argument("--json", action="store_true", help="print one JSON document")
@@ -225,6 +229,20 @@ def _runs(args: argparse.Namespace) -> int:
         return 0
     table = runs.runs_table(listed).drop(columns="progress")
     print(table.to_string(index=False, na_rep="", float_format=lambda value: f"{value:.4f}"))
+    return 0
+
+
+def _study(args: argparse.Namespace) -> int:
+    from fer import runs, study
+
+    rows = [study.run_row(name, run.metrics()) for name, run in runs.comparable_runs().items()]
+    rows = [row for row in rows if args.all or row["scenario"] in study.STUDY_TABLE.index]
+    if not rows:
+        print("No finished runs of S1-S4 yet (--all shows custom runs too). The study's Table 4.2:")
+        print(study.markdown_table(study.study_table()))
+        return 0
+    table = study.comparison_table(rows, differences=False)
+    print(study.markdown_table(table.drop(columns=["data", "weights"])))
     return 0
 
 

@@ -34,6 +34,9 @@ METRIC_COLUMNS = {
 }
 """The compared numbers: :func:`run_row` keys (and :data:`STUDY_TABLE` columns) -> column labels."""
 
+WALL_SECONDS = "wall-clock seconds"
+"""The comparison table's column of each run's wall-clock time, start to results."""
+
 DIFFERENCE_SUFFIX = " − study"
 """Ends the label of a column of differences, ours minus the study's."""
 
@@ -63,6 +66,7 @@ def run_row(name: str, metrics: dict[str, Any]) -> dict[str, Any]:
         "recall": metrics["recall_macro"],
         "train_accuracy": metrics.get("train_accuracy"),
         "train_seconds": metrics.get("train_seconds"),
+        "wall_seconds": metrics.get("wall_seconds"),
         "epochs": metrics.get("epochs_run"),
         "data": data or None,
         "backend / device": machine or None,
@@ -86,7 +90,48 @@ def comparison_table(rows: list[dict[str, Any]], differences: bool = True) -> pd
         table[study_column(metric)] = study
         if differences:
             table[difference_column(metric)] = ours - study
-    return pd.concat([table, runs[["epochs", "data", "backend / device", "weights"]]], axis=1)
+    # Wall-clock seconds (data, compilation, training, the test) have no study counterpart: the
+    # study's seconds are training time, as ours in "train seconds" are.
+    facts = runs[["wall_seconds", "epochs", "data", "backend / device", "weights"]].rename(
+        columns={"wall_seconds": WALL_SECONDS}
+    )
+    return pd.concat([table, facts.astype({WALL_SECONDS: float})], axis=1)
+
+
+def number_formats(table: pd.DataFrame) -> dict[str, str]:
+    """``Styler.format`` strings for a comparison or study table's numeric columns.
+
+    Fractions get four decimals (the study's precision), differences a sign, seconds none.
+    """
+    formats = {}
+    for column in table.columns:
+        if not pd.api.types.is_numeric_dtype(table[column]) or column == "epochs":
+            continue
+        seconds = "seconds" in column
+        signed = column.endswith(DIFFERENCE_SUFFIX)
+        formats[column] = "{:" + ("+" if signed else "") + (",.0f" if seconds else ".4f") + "}"
+    return formats
+
+
+def markdown_table(table: pd.DataFrame) -> str:
+    """``table`` as a Markdown table, numbers formatted as the pages show them (missing: "—"),
+    for pasting results into a README or a note."""
+    formats = number_formats(table)
+    rows = [
+        [_markdown_cell(value, formats.get(column)) for column, value in row.items()]
+        for _, row in table.iterrows()
+    ]
+    numeric = [pd.api.types.is_numeric_dtype(table[column]) for column in table.columns]
+    lines = ["| " + " | ".join(table.columns) + " |", "|" + "|".join("---:" if n else "---" for n in numeric) + "|"]
+    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
+
+
+def _markdown_cell(value: Any, number_format: str | None) -> str:
+    if pd.isna(value):
+        return "—"
+    if number_format:
+        return number_format.format(value)
+    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
 
 
 def study_table() -> pd.DataFrame:

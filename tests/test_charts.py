@@ -266,7 +266,7 @@ def test_scenarios_table_is_the_configured_scenarios() -> None:
 def test_number_formats_cover_numeric_columns_only() -> None:
     seconds = study.difference_column("train_seconds")
     table = pd.DataFrame({"run": ["a"], "test accuracy": [0.5], seconds: [-3.0], "epochs": [2]})
-    formats = charts.number_formats(table)
+    formats = study.number_formats(table)
     assert formats == {"test accuracy": "{:.4f}", "train seconds − study": "{:+,.0f}"}
     assert formats[seconds].format(-1234.4) == "-1,234"
 
@@ -283,3 +283,31 @@ def test_comparison_table_names_columns_readably_and_leaves_missing_values_empty
     assert older["backend / device"] == metrics["device"] and pd.isna(older["weights"])
     assert not table.isin(["None", "nan"]).any().any()  # missing is missing (the page shows "—"), never a word
     assert "test accuracy − study" not in study.comparison_table([study.run_row("mine", metrics)], differences=False)
+    assert mine[study.WALL_SECONDS] == pytest.approx(metrics["wall_seconds"])
+    assert mine[study.WALL_SECONDS] > mine["train seconds"]  # plus loading, compiling and the test
+
+
+def _markdown_rows(text: str) -> list[dict[str, str]]:
+    header, _, *rows = text.strip().splitlines()
+    names = [cell.strip() for cell in header.strip("|").split("|")]
+    return [dict(zip(names, (cell.strip() for cell in row.strip("|").split("|")))) for row in rows]
+
+
+def test_study_command_prints_runs_of_the_study_scenarios_beside_it_as_markdown(
+    run: runs.Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from fer.cli import main
+
+    assert main(["study"]) == 0  # only a custom run so far: the study's own table
+    assert [row["test accuracy"] for row in _markdown_rows(capsys.readouterr().out.split("\n", 1)[1])] == [
+        "0.6698", "0.7074", "0.6707", "0.7158"
+    ]
+    monkeypatch.setenv("FER_REFERENCE", str(tmp_path / "reference"))
+    metrics = json.loads((as_study_scenario(run.path, tmp_path / "reference", "S2") / "metrics.json").read_text())
+    assert main(["study"]) == 0
+    (row,) = _markdown_rows(capsys.readouterr().out)
+    assert row["scenario"] == "S2" and row["study test accuracy"] == "0.7074" and row["study train seconds"] == "599"
+    assert row["test accuracy"] == f"{metrics['test_accuracy']:.4f}" and row["epochs"] == str(metrics["epochs_run"])
+    assert row["wall-clock seconds"] == f"{metrics['wall_seconds']:,.0f}"
+    assert main(["study", "--all"]) == 0
+    assert [row["scenario"] for row in _markdown_rows(capsys.readouterr().out)] == ["custom", "S2"]
