@@ -252,8 +252,9 @@ def _versus_study_figure(table: pd.DataFrame, metric: str, axis_title: str, text
         category_orders={"source": ["this project", "study"]},
         color_discrete_map={"this project": "#4C78A8", "study": "#B0B0B0"},
     )
-    # Plotly spreads a few bars over the whole width: one run would be one wall-wide bar.
-    gap = max(0.15, 0.75 - 0.15 * len(table))
+    # Plotly spreads a few bars over the whole width (one run: one wall-wide bar); the gap
+    # between runs keeps each bar at most a fifth of the plot wide.
+    gap = max(0.15, 1 - 0.2 * len(rows))
     figure.update_layout(
         yaxis_title=axis_title, xaxis_title=None, margin=dict(t=30), legend_title_text=None, bargap=gap
     )
