@@ -6,7 +6,7 @@ timed after a warm-up fit that pays the compilation. PyTorch, where it is instal
 GPU machine): the same networks written out in :mod:`benchmarks.torch_models` (same layers,
 same parameter count) in a plain loop with bf16 autocast, channels_last and cuDNN autotuning,
 on random tensors already on the device and without augmentation - the obvious alternative,
-given every advantage.
+given every advantage - in a process of its own, away from JAX's CUDA libraries.
 
     python -m benchmarks.train_throughput                                   # VGG19 and ResNet50 at 48x48, batch 128 and 512
     python -m benchmarks.train_throughput --steps-per-execution 1 8        # does per-step dispatch limit it?
@@ -20,9 +20,11 @@ Prints one table; the ratio column is Keras img/s over PyTorch img/s for the sam
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
+import subprocess
+import sys
 import tempfile
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -50,40 +52,20 @@ def keras_images_per_second(
 
 
 def torch_images_per_second(arch: str, batch: int, steps: int, warmup: int, input_size: int) -> float | None:
-    """img/s of a plain PyTorch training loop, or None without PyTorch (or for a compact CNN)."""
-    try:
-        import torch
-
-        from benchmarks.torch_models import MODELS
-    except ImportError:
+    """img/s of the plain PyTorch loop (:func:`benchmarks.torch_models.images_per_second`), in a
+    process of its own so that PyTorch's CUDA libraries never meet JAX's; None without PyTorch,
+    for a compact CNN, or when the loop fails (said on stderr: the Keras numbers still count)."""
+    if arch not in ("vgg19", "resnet50") or importlib.util.find_spec("torch") is None:
         return None
-    if arch not in MODELS:
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))}
+    command = [sys.executable, "-m", "benchmarks.torch_models", arch, str(batch), "--steps", str(steps),
+               "--warmup", str(warmup), "--input-size", str(input_size)]
+    result = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True, timeout=600)
+    if result.returncode != 0:
+        print(f"PyTorch loop for {arch} at batch {batch} failed:\n{result.stderr[-2000:]}", file=sys.stderr)
         return None
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    torch.backends.cudnn.benchmark = True
-    model = MODELS[arch]().to(device, memory_format=torch.channels_last)
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
-    loss_fn = torch.nn.CrossEntropyLoss()
-    images = torch.rand(batch, 3, input_size, input_size, device=device).to(memory_format=torch.channels_last)
-    labels = torch.randint(0, 7, (batch,), device=device)
-
-    def step() -> None:
-        optimizer.zero_grad(set_to_none=True)
-        with torch.autocast(device_type=device, dtype=torch.bfloat16):
-            loss = loss_fn(model(images), labels)
-        loss.backward()
-        optimizer.step()
-
-    for _ in range(warmup):
-        step()
-    if device == "cuda":
-        torch.cuda.synchronize()
-    start = time.perf_counter()
-    for _ in range(steps):
-        step()
-    if device == "cuda":
-        torch.cuda.synchronize()
-    return batch * steps / (time.perf_counter() - start)
+    return float(result.stdout.split()[-1])
 
 
 def scenario_epoch_seconds(name: str, data: str, input_size: int, batch: int) -> tuple[float, float, int]:
