@@ -4,7 +4,7 @@ before and after its ImageNet head is replaced (the study's figures 4.2-4.5).
 "After" is the project's own model, :func:`fer.models.build_model`, with its preprocessing
 layers; "before" is the ``keras.applications`` network its base was cut from, with its ImageNet
 top (224x224x3, 1,000 classes), found by the base's name, so an architecture added to
-:data:`fer.scenarios.ARCHITECTURES` gets a view without a change here (the compact networks have
+:data:`fer.vocab.ARCHITECTURES` gets a view without a change here (the compact networks have
 no ImageNet original).
 
 Models are built with ``weights=None`` in a Keras stateless scope: every weight gets its shape but

@@ -92,7 +92,7 @@ def _add_train_options(train: argparse.ArgumentParser) -> None:
     train.add_argument("--recipe", choices=RECIPES, help="custom only: study (Adam) or fer (SGD, cosine, smoothing, TTA); default by arch")
     train.add_argument("--balance", choices=BALANCING, help="custom only: balancing of the training split")
     train.add_argument("--augment", choices=AUGMENTATIONS, help="study (random affine), crop_flip or none")
-    train.add_argument("--epochs", type=int, help="default 100, as the study")
+    train.add_argument("--epochs", type=int, help="default 100 as the study (study recipe), 40 with the fer recipe")
     train.add_argument("--batch-size", type=int, help="default 128")
     train.add_argument("--lr", dest="learning_rate", type=float, help="learning rate (study recipe 1e-4, fer recipe 0.05)")
     train.add_argument("--optimizer", choices=OPTIMIZERS, help="adam or sgd (Nesterov momentum 0.9)")

@@ -2,7 +2,7 @@
 
 ``keras.distribution.DataParallel`` replicates the model on a 1-D mesh of devices and splits
 each global batch between them; ``model.fit`` works unchanged inside its scope. It is Keras'
-JAX path: on TensorFlow a run trains on one device. Across machines, the same run is started
+JAX path: on TensorFlow a run asking for several devices is refused with what to do. Across machines, the same run is started
 on every host after ``keras.distribution.initialize`` (see the README), and the mesh then holds
 every host's devices.
 """

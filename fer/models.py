@@ -3,7 +3,8 @@
 Every model is: uint8 face ``(48, 48, 1)`` -> :class:`GrayToModelInput` (float, grayscale
 replicated to the 3 channels ImageNet architectures expect, the architecture's own input
 normalisation) -> resize to the chosen input size -> :class:`~fer.augment.FaceAugment`
-(training only) -> base network without its top -> GlobalAveragePooling2D -> Dense(7, softmax).
+(training only) -> base network without its top -> GlobalAveragePooling2D -> Dense(7, softmax),
+with Dropout(0.3) before the Dense layer in the compact networks (the study's have none).
 
 Keeping the preprocessing inside the model means inference cannot use a different
 preprocessing from training: the Classify page hands the model the same uint8 crops.

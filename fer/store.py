@@ -33,7 +33,6 @@ from fer.errors import FerError
 from fer.paths import atomic_write_bytes, atomic_write_json, read_json, runs_dir
 from fer.scenarios import RunConfig
 
-STATES = ("queued", "running", "completed", "failed", "cancelled", "unreadable")
 ACTIVE = ("queued", "running")
 RUN_ID = re.compile(r"^[A-Za-z0-9._-]+$")
 REFERENCE_FILES = ("config.json", "status.json", "history.csv", "metrics.json")

@@ -214,7 +214,7 @@ class PeriodicBackup(keras.callbacks.BackupAndRestore):
     """``BackupAndRestore`` that skips an epoch's backup when saving would cost more than
     ``max_overhead`` of the training time since the last one.
 
-    Why: VGG19's backup with Adam's state is 240 MB and takes 0.3-0.5 s to write, while an epoch
+    Why: VGG19's backup with Adam's state is 240 MB and takes 0.27-0.63 s to write (``benchmarks/README.md``), while an epoch
     of S2 on an H200 trains in about half a second; a backup after every epoch would nearly
     double the run. On a CPU, where an epoch takes minutes, every epoch is still backed up. A
     kill loses at most about ``1 / max_overhead`` times one save's duration of training.

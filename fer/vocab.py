@@ -1,9 +1,10 @@
 """The project's names, in one light module: classes, splits, protocols, datasets, balancing,
-architectures, recipes and their settings.
+architectures, augmentations, optimizers, schedules and precisions.
 
-Everything that lists choices (the CLI's option lists, the Train page's select boxes, run
+Everything that lists these choices (the CLI's option lists, the Train page's select boxes, run
 configs, importers) reads them from here, so a name is spelled once, and asking for the choices
-loads neither pyarrow nor imbalanced-learn nor Keras.
+loads neither pyarrow nor imbalanced-learn nor Keras. The scenarios and recipes, which are
+settings rather than names, are :data:`fer.scenarios.SCENARIOS` and :data:`fer.scenarios.RECIPES`.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ cosine schedule is set for the whole run, so the early rows are a run caught mid
 best a shorter run could do.
 
 ``export`` copies the run's config, status, history, metrics and ``model.keras`` (float16
-weights, about 2.4 MB) into ``artifacts/reference/RUN_ID/``, evaluates the copied model again
+weights, about 2.48 MB) into ``artifacts/reference/RUN_ID/``, evaluates the copied model again
 (it must give the metrics' test accuracy exactly), keeps its test-set probabilities and adds the
 test metrics under the other protocol: a run trained under the standard protocol (best epoch on
 PublicTest, reported on PrivateTest) also gets its accuracy on all 7,178 test images (which

@@ -1,0 +1,54 @@
+"""How small a face the default model can still read: accuracy on test faces shrunk and enlarged back.
+
+    python -m benchmarks.face_size [--model artifacts/reference/<run>/model.keras] [--sizes 48 32 24 20 16 12]
+
+Each PrivateTest face (the standard protocol's test split; the shipped sample's test faces
+when the full FER2013 has not been imported) is shrunk to S x S pixels with INTER_AREA, as a
+small face in a photo was taken, and brought back to 48x48 by :func:`fer.images.to_face`, as
+the Classify page brings a face crop to the model. Flip TTA is used as the model's run used
+it. The table is what :data:`fer.faces.MIN_FACE_PX` is chosen from; the last row is the
+score of always answering the most common class.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from benchmarks.inference_speed import default_model
+from fer import data, store
+from fer.dataset import protocol_splits
+from fer.images import to_face
+from fer.inference import classify_faces, load_classifier
+
+
+def shrunk(faces: np.ndarray, size: int) -> np.ndarray:
+    """The faces shrunk to ``size`` px and brought back to 48x48 as the Classify page would."""
+    return np.stack([to_face(cv2.resize(face, (size, size), interpolation=cv2.INTER_AREA))[0] for face in faces])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[48, 32, 24, 20, 16, 12])
+    args = parser.parse_args()
+    path = args.model or default_model()
+    flip_tta = (path.parent / "config.json").exists() and store.read_config(path.parent).flip_tta
+    dataset = data.load_dataset("active")
+    test = protocol_splits(dataset, "standard")["test"]
+    faces, labels = dataset.images[test], dataset.labels[test]
+    model = load_classifier(path)
+
+    print(f"{path}: {len(test)} PrivateTest faces ({dataset.name} data), flip TTA {'on' if flip_tta else 'off'}\n")
+    print("| face side (px) | accuracy |\n|---:|---:|")
+    for size in args.sizes:
+        accuracy = (classify_faces(model, shrunk(faces, size), flip_tta=flip_tta).argmax(1) == labels).mean()
+        print(f"| {size} | {accuracy:.3f} |")
+    print(f"| always the most common class | {np.bincount(labels).max() / len(labels):.3f} |")
+
+
+if __name__ == "__main__":
+    main()
