@@ -15,11 +15,16 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from fer.errors import FerError
+
 
 def artifacts_dir() -> Path:
     """The root of all written state (created on first use)."""
     root = Path(os.environ.get("FER_ARTIFACTS", "artifacts")).expanduser().resolve()
-    root.mkdir(parents=True, exist_ok=True)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as error:  # a file in the way, no permission, a read-only disk
+        raise FerError(f"cannot use {root} for the project's runs and data (FER_ARTIFACTS): {error.strerror or error}") from error
     return root
 
 

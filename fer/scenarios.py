@@ -33,6 +33,10 @@ from fer.vocab import (
 )
 
 
+MAX_SEED = 2**32 - 1
+"""The largest seed ``keras.utils.set_random_seed`` accepts (NumPy's legacy generator)."""
+
+
 @dataclass(frozen=True)
 class RunConfig:
     """Everything needed to repeat a training run (written to the run's ``config.json``)."""
@@ -72,9 +76,11 @@ class RunConfig:
             (1 <= self.epochs <= 10_000, "epochs must be between 1 and 10000"),
             (1 <= self.batch_size <= 65_536, "batch size must be between 1 and 65536"),
             (
-                self.devices == "all" or (str(self.devices).isdigit() and int(self.devices) >= 1),
+                # isascii: str.isdigit also takes "²" and other scripts' digits, which int() refuses or reads as 1
+                self.devices == "all" or (self.devices.isascii() and self.devices.isdigit() and int(self.devices) >= 1),
                 "devices must be 1 or more, or all",
             ),
+            (0 <= self.seed <= MAX_SEED, f"seed must be between 0 and {MAX_SEED} (with several seeds, the last one too)"),
             (0 < self.learning_rate < 1, "learning rate must be between 0 and 1"),
             (0 <= self.weight_decay < 1, "weight decay must be between 0 and 1"),
             (0 <= self.label_smoothing < 1, "label smoothing must be between 0 and 1"),

@@ -1,0 +1,45 @@
+"""Run settings are checked when a run is configured, before any run folder exists."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from fer.errors import FerError
+from fer.paths import artifacts_at, artifacts_dir
+from fer.scenarios import MAX_SEED, scenario, with_seeds
+
+
+@pytest.mark.parametrize("devices", ["²", "١", "0", "-1", "two", ""])
+def test_devices_other_than_ascii_digits_or_all_are_refused(devices: str) -> None:
+    # "²" and "١" pass str.isdigit(): the first made int() fail inside training, the second
+    # started a 100-epoch VGG19 run on one device.
+    with pytest.raises(FerError, match="devices must be 1 or more, or all"):
+        scenario("custom", arch="cnn", devices=devices)
+
+
+@pytest.mark.parametrize("devices", ["1", "4", 2, "all"])
+def test_device_counts_and_all_are_accepted(devices: str | int) -> None:
+    assert scenario("custom", arch="cnn", devices=devices).devices == str(devices)
+
+
+@pytest.mark.parametrize("seed", [-1, MAX_SEED + 1])
+def test_a_seed_keras_cannot_use_is_refused_before_training(seed: int) -> None:
+    with pytest.raises(FerError, match="seed must be between 0 and 4294967295"):
+        scenario("custom", arch="cnn", seed=seed)
+
+
+def test_several_seeds_are_all_checked_before_any_run_is_made() -> None:
+    config = scenario("custom", arch="cnn", seed=MAX_SEED - 5)
+    assert [c.seed for c in with_seeds(config, 6)][-1] == MAX_SEED
+    with pytest.raises(FerError, match="the last one too"):
+        with_seeds(config, 10)
+
+
+def test_artifacts_pointing_at_a_file_is_a_clear_error(tmp_path: Path) -> None:
+    in_the_way = tmp_path / "artifacts"
+    in_the_way.write_text("not a folder")
+    with artifacts_at(in_the_way), pytest.raises(FerError, match="cannot use .*artifacts.*FER_ARTIFACTS"):
+        artifacts_dir()
+    assert in_the_way.read_text() == "not a folder"
