@@ -11,17 +11,18 @@ from __future__ import annotations
 
 import io
 import json
-import zipfile
 from dataclasses import replace
 from pathlib import Path, PurePosixPath
 
 import numpy as np
+from numpy.lib.npyio import NpzFile
 
 from fer.dataset import SAMPLE_SOURCE, FaceDataset, check_trainable
 from fer.errors import FerError
+from fer.images import FACE_SIZE
 from fer.paths import active_dataset_name, atomic_write_bytes, dataset_cache_path
-from fer.sources import Progress, import_parquet, read_file, read_source
-from fer.vocab import DATA_CHOICES
+from fer.sources import ZIP_ERRORS, Progress, import_parquet, read_file, read_source
+from fer.vocab import CLASSES, DATA_CHOICES, USAGES
 
 SAMPLE_PATH = Path(__file__).parent / "sample" / "fer2013_sample.parquet"
 
@@ -39,10 +40,25 @@ def load_imported() -> FaceDataset | None:
         return None
     try:
         with np.load(path) as cache:
-            meta = json.loads(str(cache["meta"]))
-            return FaceDataset(cache["images"], cache["labels"], cache["usage"], meta["source"], meta["converted"])
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as error:
+            return _cached_dataset(cache)
+    except (*ZIP_ERRORS, KeyError, TypeError) as error:  # TypeError: an .npy, which has no `with`
         raise FerError(f"{path}: the imported dataset's cache is damaged ({error}): import FER2013 again") from error
+
+
+def _cached_dataset(cache: NpzFile) -> FaceDataset:
+    """The dataset in an opened cache once its parts agree with each other and with what
+    :func:`save_cache` writes: a cache edited or damaged by hand must be refused, never give
+    wrong counts. Raises TypeError or ValueError saying what is wrong."""
+    meta = json.loads(str(cache["meta"]))
+    if not isinstance(meta, dict) or not isinstance(meta.get("source"), str) or not isinstance(meta.get("converted"), int):
+        raise TypeError("its description is not a source name and a count of converted images")
+    images, labels, usage = cache["images"], cache["labels"], cache["usage"]
+    if images.dtype != np.uint8 or images.shape[1:] != (FACE_SIZE, FACE_SIZE) or not len(images):
+        raise ValueError(f"its images are {images.dtype} {images.shape}, not 8-bit {FACE_SIZE}x{FACE_SIZE} faces")
+    for what, values, count in (("labels", labels, len(CLASSES)), ("usages", usage, len(USAGES))):
+        if values.dtype != np.uint8 or values.shape != (len(images),) or values.max() >= count:
+            raise ValueError(f"its {what} are not {len(images):,} whole numbers 0..{count - 1}")
+    return FaceDataset(images, labels, usage, meta["source"], meta["converted"])
 
 
 def load_dataset(which: str = "active") -> FaceDataset:

@@ -17,6 +17,9 @@ file is refused.
 from __future__ import annotations
 
 import struct
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import cv2
 import numpy as np
@@ -140,12 +143,31 @@ def decode_photo(data: bytes, name: str) -> tuple[np.ndarray, int]:
 
 def _decode(data: bytes, flags: int, name: str) -> np.ndarray:
     try:
-        image = cv2.imdecode(np.frombuffer(data, np.uint8), flags)
+        with _opencv_warnings_off():
+            image = cv2.imdecode(np.frombuffer(data, np.uint8), flags)
     except cv2.error as error:
         raise FerError(f"{name}: not a readable image (OpenCV could not decode it)") from error
     if image is None or image.size == 0:
         raise FerError(f"{name}: not a readable image (its data is damaged or cut short)")
     return image
+
+
+_OPENCV_LOG_LEVEL = threading.Lock()
+
+
+@contextmanager
+def _opencv_warnings_off() -> Iterator[None]:
+    """OpenCV's own warnings off for the block: a damaged file already gets one clear error from
+    us, and OpenCV's ``[ WARN:0] grfmt_png.cpp ... incomplete`` on stderr before it is noise.
+    The level is process-wide, so the lock keeps two threads from restoring each other's."""
+    logging = cv2.utils.logging
+    with _OPENCV_LOG_LEVEL:
+        level = logging.getLogLevel()
+        logging.setLogLevel(logging.LOG_LEVEL_ERROR)
+        try:
+            yield
+        finally:
+            logging.setLogLevel(level)
 
 
 def _format_of(data: bytes) -> str | None:

@@ -19,10 +19,11 @@ from __future__ import annotations
 import io
 import json
 import re
+import stat
 import struct
 import zipfile
 import zlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
@@ -67,28 +68,65 @@ PARQUET_MAX_CHUNK_BYTES = 256 * 2**20
 Progress = Callable[[float, str], None]
 """Callback for long work: fraction done in [0, 1] and a short message."""
 
-_ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError, RuntimeError, NotImplementedError)
-"""What zipfile raises for a damaged, encrypted or oddly compressed entry."""
+ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError, RuntimeError, NotImplementedError)
+"""What zipfile raises for a damaged, encrypted or oddly compressed archive or entry (the
+dataset cache, an ``.npz``, is a zip too)."""
 
 
 def read_source(source: str | Path, progress: Progress | None = None) -> FaceDataset:
     """Read any supported source into a :class:`FaceDataset` without touching the cache."""
-    path = Path(source).expanduser()
-    if not path.exists():
-        raise FerError(f"{path}: no such file or folder")
-    if path.is_file():
+    path, is_file = _examined(source)
+    if is_file:
         with _opened(path) as file:
             return read_file(file, str(path), progress)
-    parquets = sorted(path.rglob("*.parquet"))
+    files = _walk(path)
+    parquets = [file for file in files if file.suffix.lower() == ".parquet"]
     if parquets:
         return import_parquet(parquets, progress)
-    csvs = sorted(path.rglob("*.csv"))
+    csvs = [file for file in files if file.suffix.lower() == ".csv"]
     if csvs:
         if len(csvs) > 1:
             raise FerError(f"{path}: several CSV files ({', '.join(p.name for p in csvs[:3])}); give one")
         with _opened(csvs[0]) as file:
             return import_csv(file, str(csvs[0]), progress)
-    return _import_tree(_folder_files(path), str(path), progress)
+    return _import_tree(_folder_files(path, files), str(path), progress)
+
+
+def _examined(source: str | Path) -> tuple[Path, bool]:
+    """The source's path and whether it is a file (else a folder), refusing early what no
+    reader takes: an empty name (which Path would read as the current folder), a path the
+    system refuses (too long, a NUL byte), or a device, FIFO or socket (reading one may never end)."""
+    if not str(source).strip():
+        raise FerError("no source given: name a FER2013 .zip, .csv, .parquet file or folder")
+    try:
+        path = Path(source).expanduser()
+        mode = path.stat().st_mode
+    except (FileNotFoundError, NotADirectoryError) as error:
+        raise FerError(f"{source}: no such file or folder") from error
+    except OSError as error:
+        raise FerError(f"{source}: can't be read ({error.strerror or error})") from error
+    except (ValueError, RuntimeError) as error:  # a NUL byte; ~user with no home folder
+        raise FerError(f"{source}: can't be read ({error})") from error
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        raise FerError(f"{path}: not a regular file or folder: give a .zip, .csv or .parquet file or a folder")
+    return path, stat.S_ISREG(mode)
+
+
+def _walk(root: Path) -> list[Path]:
+    """Every file under ``root``, sorted. The walk counts every entry, folders included, and
+    stops after MAX_FILES: a home folder or ``/`` given by mistake is refused in seconds."""
+    files = []
+    try:
+        for count, path in enumerate(root.rglob("*"), 1):
+            if count > MAX_FILES:
+                raise FerError(
+                    f"{root}: more than {MAX_FILES:,} files and folders: not a FER2013 folder (it has 35,887 images)"
+                )
+            if path.is_file():
+                files.append(path)
+    except OSError as error:
+        raise FerError(f"{error.filename or root}: can't be read ({error.strerror or error})") from error
+    return sorted(files)
 
 
 def _opened(path: Path) -> BinaryIO:
@@ -120,14 +158,12 @@ class _File:
     packed: int = 0  # stored size inside a zip; 0 for a plain file
 
 
-def _folder_files(root: Path) -> list[_File]:
-    files = []
-    for path in root.rglob("*"):
-        if path.is_file():
-            files.append(_File(path.relative_to(root).as_posix(), path.stat().st_size, _file_reader(path)))
-            if len(files) > MAX_FILES:
-                raise FerError(f"{root}: more than {MAX_FILES:,} files: not a FER2013 folder (it has 35,887 images)")
-    return sorted(files, key=lambda file: file.path)
+def _folder_files(root: Path, paths: list[Path]) -> list[_File]:
+    """The folder's files (from :func:`_walk`) as :class:`_File` entries, paths relative to ``root``."""
+    try:
+        return [_File(path.relative_to(root).as_posix(), path.stat().st_size, _file_reader(path)) for path in paths]
+    except OSError as error:
+        raise FerError(f"{root}: can't be read ({error.strerror or error})") from error
 
 
 def _file_reader(path: Path) -> Callable[[], bytes]:
@@ -147,7 +183,7 @@ def import_zip(file: BinaryIO, name: str, progress: Progress | None = None) -> F
     _check_zip_directory(file, name)
     try:
         archive = zipfile.ZipFile(file)
-    except _ZIP_ERRORS as error:
+    except ZIP_ERRORS as error:
         raise FerError(f"{name}: not a readable zip archive ({error})") from error
     with archive:
         entries = [info for info in archive.infolist() if not info.is_dir()]
@@ -190,7 +226,7 @@ def _zip_reader(archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str) -> C
         try:
             with archive.open(info) as entry:
                 return entry.read(MAX_IMAGE_FILE_BYTES + 1)
-        except _ZIP_ERRORS as error:
+        except ZIP_ERRORS as error:
             raise FerError(f"{name}: {info.filename}: corrupt zip entry ({error})") from error
 
     return read
@@ -312,6 +348,7 @@ def _csv_batches(file: BinaryIO, name: str) -> Iterator[pa.RecordBatch]:
             read_options=pa_csv.ReadOptions(block_size=CSV_BLOCK_BYTES),
             convert_options=pa_csv.ConvertOptions(column_types=columns),
         )
+        _check_unique_columns(reader.schema.names, columns, name)
         missing = set(columns) - set(reader.schema.names)
         if missing:
             raise FerError(f"{name}: not the challenge format: missing column(s) {', '.join(sorted(missing))}")
@@ -320,14 +357,24 @@ def _csv_batches(file: BinaryIO, name: str) -> Iterator[pa.RecordBatch]:
         raise FerError(f"{name}: not a readable CSV ({_first_line(error)})") from error
 
 
+def _check_unique_columns(columns: list[str], read: Iterable[str], name: str) -> None:
+    """Refuse a table that names a column it is ``read`` from twice: which of the two holds the
+    data is anyone's guess. Other repeated columns are never read, so they are let be."""
+    repeated = [column for column in read if columns.count(column) > 1]
+    if repeated:
+        raise FerError(f"{name}: the column {repeated[0]!r} appears more than once; keep one")
+
+
 def _csv_pixels(column: pa.Array, name: str, first_row: int) -> np.ndarray:
     """A batch's ``pixels`` strings as (N, 48, 48) uint8; rows from ``first_row``."""
-    tokens = pc.utf8_split_whitespace(pc.fill_null(column, ""))
+    written = pc.utf8_trim_whitespace(pc.fill_null(column, ""))  # else a trailing space counts as a value
+    tokens = pc.utf8_split_whitespace(written)
     counts = pc.list_value_length(tokens).to_numpy(zero_copy_only=False)
     wrong = np.flatnonzero(counts != FACE_SIZE * FACE_SIZE)
     if len(wrong):
-        row = wrong[0]
-        raise FerError(f"{name}: row {first_row + row} has {counts[row]} pixel values, expected {FACE_SIZE * FACE_SIZE}")
+        row = int(wrong[0])
+        found = f"{counts[row]} pixel values" if written[row].as_py() else "an empty pixels cell"
+        raise FerError(f"{name}: row {first_row + row} has {found}, expected {FACE_SIZE * FACE_SIZE} pixel values")
     flat = pc.list_flatten(tokens)
     try:
         values = pc.cast(flat, pa.int16()).to_numpy()
@@ -372,12 +419,16 @@ def import_parquet(paths: Sequence[Path], progress: Progress | None = None) -> F
     )
 
 
+_PARQUET_COLUMNS = ("image", "label", "usage")
+"""The columns read from a parquet file (``usage`` is optional)."""
+
+
 def _parquet_part(file: BinaryIO, name: str, room: int, progress: Progress | None = None) -> FaceDataset:
     """One parquet file, read PARQUET_BATCH_ROWS rows at a time, image bytes as a dictionary
     (a blob repeated a million times is held once); at most ``room`` rows. Rows count from 0."""
     parquet = _open_parquet(file, name, room)
-    columns = [column for column in ("image", "label", "usage") if column in parquet.schema_arrow.names]
-    names = _parquet_class_names(parquet.schema_arrow.metadata) or CHALLENGE_CLASSES
+    columns = [column for column in _PARQUET_COLUMNS if column in parquet.schema_arrow.names]
+    names = _parquet_class_names(parquet.schema_arrow.metadata, name)
     rows = parquet.metadata.num_rows
     images = np.empty((rows, FACE_SIZE, FACE_SIZE), np.uint8)
     labels, usage = np.empty(rows, np.uint8), np.empty(rows, np.uint8)
@@ -408,9 +459,11 @@ def _open_parquet(file: BinaryIO, name: str, room: int) -> pq.ParquetFile:
     (from the footer, before any data is read) are those of an image dataset."""
     try:
         schema = pq.read_schema(file)
-        image = schema.field("image").type if "image" in schema.names else None
-        if "label" not in schema.names or not pa.types.is_struct(image) or image.get_field_index("bytes") < 0:
-            raise FerError(f"{name}: not an image dataset: expected columns 'image' (with the image 'bytes') and 'label'")
+        _check_unique_columns(schema.names, _PARQUET_COLUMNS, name)
+        if not _has_image_columns(schema):
+            raise FerError(
+                f"{name}: not an image dataset: expected columns 'image' (with the image 'bytes' as binary data) and 'label'"
+            )
         file.seek(0)
         parquet = pq.ParquetFile(file, read_dictionary=["image.bytes"])
     except (pa.ArrowException, OSError) as error:
@@ -432,6 +485,20 @@ def _open_parquet(file: BinaryIO, name: str, room: int) -> pq.ParquetFile:
     return parquet
 
 
+def _has_image_columns(schema: pa.Schema) -> bool:
+    """Whether there is a ``label`` column and an ``image`` struct whose ``bytes`` are binary
+    (plain, large or dictionary-encoded): the only layout :func:`_blob` can read images from."""
+    if schema.get_field_index("label") < 0 or schema.get_field_index("image") < 0:
+        return False
+    image = schema.field("image").type
+    if not pa.types.is_struct(image) or image.get_field_index("bytes") < 0:
+        return False
+    blobs = image.field("bytes").type
+    if pa.types.is_dictionary(blobs):
+        blobs = blobs.value_type
+    return pa.types.is_binary(blobs) or pa.types.is_large_binary(blobs)
+
+
 def _parquet_batches(parquet: pq.ParquetFile, columns: list[str], name: str) -> Iterator[pa.RecordBatch]:
     try:
         yield from parquet.iter_batches(batch_size=PARQUET_BATCH_ROWS, columns=columns)
@@ -450,12 +517,18 @@ def _blob(blobs: pa.Array, i: int, name: str, row: int) -> bytes:
     return buffer.to_pybytes()
 
 
-def _parquet_class_names(metadata: dict[bytes, bytes] | None) -> tuple[str, ...] | None:
+def _parquet_class_names(metadata: dict[bytes, bytes] | None, name: str) -> tuple[str, ...]:
+    """The label order a Hugging Face export records in its schema metadata, else the challenge
+    order. Recorded names must be FER2013's seven emotions: labels mapped through any other
+    list would be silently wrong."""
     try:
         names = json.loads(metadata[b"huggingface"])["info"]["features"]["label"]["names"]
-    except (TypeError, KeyError, ValueError):
-        return None
-    return tuple(str(name).lower() for name in names)
+    except (TypeError, KeyError, ValueError, RecursionError):  # no metadata, or not Hugging Face's
+        return CHALLENGE_CLASSES
+    classes = tuple(str(label).lower() for label in names) if isinstance(names, list) else ()
+    if sorted(classes) != sorted(CLASSES):
+        raise FerError(f"{name}: class names {json.dumps(names)[:200]} are not FER2013's seven emotions")
+    return classes
 
 
 def _usage_from_filename(name: str) -> str:
@@ -473,8 +546,6 @@ def _label_ids(column: pa.Array, names: tuple[str, ...], name: str, first_row: i
     Each label must be written as a whole number 0..6: ``2.5``, an empty cell or ``two`` is
     refused, naming its row (``first_row`` is the batch's first) and the label as written.
     """
-    if sorted(names) != sorted(CLASSES):
-        raise FerError(f"{name}: class names {list(names)} are not FER2013's seven emotions")
     written = _written(column, name, "label")
     whole = pc.fill_null(pc.match_substring_regex(written, r"^[0-9]{1,6}$"), False)
     ids = pc.cast(pc.if_else(whole, written, "-1"), pa.int64()).to_numpy()

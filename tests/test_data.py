@@ -10,6 +10,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import pytest
 
 from fer import data, sources
@@ -101,6 +104,16 @@ def test_parquet_uses_metadata_class_names_else_challenge_order(sample: FaceData
     assert np.array_equal(with_names.labels, small.labels)
     plain = sources.read_source(write_parquet(tmp_path / "plain.parquet", small))
     assert np.array_equal(plain.labels, small.labels)
+
+
+def test_parquet_image_bytes_may_be_large_or_dictionary_binary(sample: FaceDataset, tmp_path: Path) -> None:
+    small = tiny(sample)
+    table = pq.read_table(write_parquet(tmp_path / "faces.parquet", small))
+    blobs = pc.struct_field(table.column("image"), "bytes")
+    for case, column in (("large", pc.cast(blobs, pa.large_binary())), ("dictionary", pc.dictionary_encode(blobs))):
+        image = pa.StructArray.from_arrays([column.combine_chunks()], ["bytes"])
+        pq.write_table(table.set_column(0, "image", image), tmp_path / f"{case}.parquet")
+        assert same_faces(sources.read_source(tmp_path / f"{case}.parquet"), small), case
 
 
 def test_parquet_folder_without_usage_takes_split_from_file_name(sample: FaceDataset, tmp_path: Path) -> None:

@@ -8,6 +8,9 @@ real bombs.
 
 from __future__ import annotations
 
+import io
+import json
+import os
 import struct
 import subprocess
 import sys
@@ -47,9 +50,9 @@ def previous(sample: FaceDataset, tmp_path: Path) -> bytes:
     return dataset_cache_path().read_bytes()
 
 
-def refused(source: Path | tuple[str, bytes], message: str, previous: bytes) -> str:
-    """Import ``source`` (a path, or an upload's name and bytes): it must fail with ``message``
-    in one line, and leave the previous dataset as it was."""
+def refused(source: str | Path | tuple[str, bytes], message: str, previous: bytes) -> str:
+    """Import ``source`` (a path as typed or as a Path, or an upload's name and bytes): it must
+    fail with ``message`` in one line, and leave the previous dataset as it was."""
     with pytest.raises(FerError, match=message) as error:
         if isinstance(source, tuple):
             data.import_upload(*source)
@@ -159,6 +162,28 @@ def test_a_folder_with_too_many_files_is_refused(
     refused(folder, "folder: more than 20 files", previous)
 
 
+def test_a_folder_walk_stops_at_the_limit_counting_folders_too(
+    tmp_path: Path, previous: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A home folder or / given by mistake: no files counted yet, and still refused at once."""
+    for i in range(30):
+        (tmp_path / "home" / f"folder{i}").mkdir(parents=True)
+    monkeypatch.setattr(sources, "MAX_FILES", 20)
+    refused(tmp_path / "home", "home: more than 20 files and folders: not a FER2013 folder", previous)
+
+
+def test_sources_that_are_no_file_or_folder_are_refused(tmp_path: Path, previous: bytes) -> None:
+    for source in ("", "  "):  # Path("") would be the current folder
+        refused(source, "^no source given: name a FER2013", previous)
+    refused(tmp_path / ("a" * 300 + ".zip"), "aaaa.zip: can't be read \\(", previous)
+    refused("fer\0.zip", "fer\0.zip: can't be read \\(embedded null byte\\)", previous)
+    fifo = tmp_path / "fifo.csv"
+    os.mkfifo(fifo)
+    refused(fifo, "fifo.csv: not a regular file or folder", previous)  # read, it would wait forever
+    if Path("/dev/zero").exists():
+        refused(Path("/dev/zero"), "^/dev/zero: not a regular file or folder", previous)
+
+
 # ---------------------------------------------------------------------------------------------
 # Images inside imports: empty, broken, too big
 
@@ -222,6 +247,37 @@ def test_a_parquet_blob_repeated_many_times_is_read_once(sample: FaceDataset, tm
     assert len(imported) == rows and all(np.array_equal(image, sample.images[0]) for image in imported.images)
 
 
+def test_parquet_without_binary_image_bytes_is_not_an_image_dataset(
+    sample: FaceDataset, tmp_path: Path, previous: bytes
+) -> None:
+    table = pq.read_table(write_parquet(tmp_path / "faces.parquet", tiny(sample, 1)))
+    rows = table.num_rows
+    numbers = pa.StructArray.from_arrays([pa.array(range(rows)), pa.array(["x.png"] * rows)], ["bytes", "path"])
+    for case, broken in (
+        ("dropped", table.drop_columns(["image"])),
+        ("renamed", table.rename_columns(["img", "label", "usage"])),
+        ("flat", table.set_column(0, "image", pa.array([b"x"] * rows))),
+        ("numbers", table.set_column(0, "image", numbers)),
+    ):
+        pq.write_table(broken, tmp_path / f"{case}.parquet")
+        refused(tmp_path / f"{case}.parquet", f"{case}.parquet: not an image dataset: expected columns 'image'", previous)
+    pq.write_table(table.append_column("label", table.column("label")), tmp_path / "twice.parquet")
+    refused(tmp_path / "twice.parquet", "twice.parquet: the column 'label' appears more than once", previous)
+
+
+@pytest.mark.parametrize(
+    "names", [None, "angry", {"0": "angry"}, list(CHALLENGE_CLASSES[:6]), [*CHALLENGE_CLASSES[:6], "joy"]]
+)
+def test_parquet_class_names_must_be_the_seven_emotions(
+    names: object, sample: FaceDataset, tmp_path: Path, previous: bytes
+) -> None:
+    table = pq.read_table(write_parquet(tmp_path / "faces.parquet", tiny(sample, 1)))
+    features = {"label": {"names": names, "_type": "ClassLabel"}}
+    metadata = {b"huggingface": json.dumps({"info": {"features": features}}).encode()}
+    pq.write_table(table.replace_schema_metadata(metadata), tmp_path / "named.parquet")
+    refused(tmp_path / "named.parquet", "named.parquet: class names .* are not FER2013's seven emotions", previous)
+
+
 # ---------------------------------------------------------------------------------------------
 # CSV: streamed, labels checked as written
 
@@ -263,6 +319,21 @@ def test_csv_pixel_and_usage_errors_name_the_row(sample: FaceDataset, tmp_path: 
     refused(path, "bad.csv: row 7 has the pixel value '256': pixel values must be whole numbers 0..255", previous)
     path.write_text(csv_text([*rows[:5], (label, pixels, "Validation"), *rows[6:]]))
     refused(path, "bad.csv: row 7 has the usage 'Validation'", previous)
+
+
+def test_csv_with_a_column_twice_or_an_empty_pixels_cell_is_refused(
+    sample: FaceDataset, tmp_path: Path, previous: bytes
+) -> None:
+    rows = csv_rows(tiny(sample, 1))
+    path = tmp_path / "twice.csv"
+    path.write_text("emotion,emotion,pixels,Usage\n" + "".join(f"{a},{a},{b},{c}\n" for a, b, c in rows))
+    refused(path, "twice.csv: the column 'emotion' appears more than once", previous)
+    path = tmp_path / "empty.csv"
+    path.write_text(csv_text([*rows[:3], (rows[3][0], "", rows[3][2]), *rows[4:]]))
+    refused(path, "empty.csv: row 5 has an empty pixels cell, expected 2304 pixel values", previous)
+    # Spaces around the values are not values: the faces import as written.
+    path.write_text(csv_text([(label, f" {pixels} ", usage) for label, pixels, usage in rows]))
+    assert np.array_equal(sources.read_source(path).images, tiny(sample, 1).images)
 
 
 def test_parquet_labels_must_be_whole_class_numbers(sample: FaceDataset, tmp_path: Path, previous: bytes) -> None:
@@ -328,9 +399,39 @@ def test_uploads_are_imported_from_memory_and_named_in_errors(sample: FaceDatase
 
 
 def test_a_damaged_cache_is_a_clear_error(previous: bytes) -> None:
-    dataset_cache_path().write_bytes(previous[: len(previous) // 2])
-    with pytest.raises(FerError, match="the imported dataset's cache is damaged .*: import FER2013 again"):
-        data.load_dataset("active")
+    for damaged in (previous[: len(previous) // 2], b""):
+        dataset_cache_path().write_bytes(damaged)
+        with pytest.raises(FerError, match="the imported dataset's cache is damaged .*: import FER2013 again"):
+            data.load_dataset("active")
+
+
+def edited_cache(previous: bytes, **changes: np.ndarray) -> None:
+    """Rewrite the cache with some of its arrays changed (a cache edited, or written by an older version)."""
+    with np.load(io.BytesIO(previous)) as cache:
+        arrays = {**{key: cache[key] for key in cache.files}, **changes}
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    dataset_cache_path().write_bytes(buffer.getvalue())
+
+
+def test_a_cache_whose_parts_disagree_is_refused_not_miscounted(previous: bytes) -> None:
+    good = data.load_imported()
+    assert good is not None
+    for changes, message in (
+        ({"meta": np.array("[1, 2]")}, "its description is not a source name"),
+        ({"meta": np.array('{"source": "x"}')}, "its description is not a source name"),
+        ({"labels": good.labels + 7}, f"its labels are not {len(good)} whole numbers 0..6"),
+        ({"labels": good.labels.astype(np.int64)}, "its labels are not"),
+        ({"usage": good.usage[:-1]}, f"its usages are not {len(good)} whole numbers 0..3"),
+        ({"images": good.images[:, :40]}, "its images are uint8 \\([0-9]+, 40, 48\\), not 8-bit 48x48 faces"),
+        ({"images": good.images[:0], "labels": good.labels[:0], "usage": good.usage[:0]}, "its images are"),
+    ):
+        edited_cache(previous, **changes)
+        with pytest.raises(FerError, match=f"cache is damaged \\({message}.*\\): import FER2013 again"):
+            data.load_imported()
+    edited_cache(previous)  # nothing changed: the helper itself keeps a good cache good
+    restored = data.load_imported()
+    assert restored is not None and np.array_equal(restored.labels, good.labels)
 
 
 # ---------------------------------------------------------------------------------------------

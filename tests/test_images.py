@@ -56,7 +56,7 @@ def test_image_size_reads_every_accepted_format_without_decoding(
     assert (kind, width, height) == ({".jpg": "jpg"}.get(extension, extension[1:]), 71, 53)
 
 
-def test_empty_foreign_and_cut_short_files_are_named_errors(face: np.ndarray) -> None:
+def test_empty_foreign_and_cut_short_files_are_named_errors(face: np.ndarray, capfd: pytest.CaptureFixture[str]) -> None:
     png, jpeg = encoded(face, ".png"), encoded(face, ".jpg")
     cases = {
         b"": "empty.png: empty file \\(0 bytes\\)",
@@ -72,6 +72,10 @@ def test_empty_foreign_and_cut_short_files_are_named_errors(face: np.ndarray) ->
     # A header that is fine, with the pixel data cut short: OpenCV's failure, in the project's words.
     with pytest.raises(FerError, match="cut.png: not a readable image"):
         decode_face(png[: len(png) // 2], "cut.png")
+    # ... and only in those words: OpenCV's own "[ WARN:0] ... PNG input buffer is incomplete"
+    # is not printed before them, and its log level is back as it was.
+    assert "WARN" not in capfd.readouterr().err
+    assert cv2.utils.logging.getLogLevel() == cv2.utils.logging.LOG_LEVEL_WARNING
 
 
 def test_a_huge_declared_size_is_refused_before_decoding(face: np.ndarray, no_decoding: None) -> None:
