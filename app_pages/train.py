@@ -7,6 +7,7 @@ Session state only remembers which finished runs' details are open.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import streamlit as st
@@ -327,17 +328,17 @@ def run_state(run: runs.Run) -> None:
 
 def metrics_panel(metrics: dict[str, Any]) -> None:
     """The numbers the study reports per scenario, and what they were measured on."""
+    shown = functools.partial(runs.metric_text, metrics)  # "—" where the file lacks a value
     columns = st.columns(5)
-    columns[0].metric("Test accuracy", f"{metrics['test_accuracy']:.4f}")
-    columns[1].metric("Macro precision", f"{metrics['precision_macro']:.4f}")
-    columns[2].metric("Macro recall", f"{metrics['recall_macro']:.4f}")
-    columns[3].metric("Training time", f"{metrics['train_seconds']:,.1f} s")
-    speed = metrics.get("images_per_second")
-    columns[4].metric("Images/s", f"{speed:,.0f}" if speed else "–")
+    columns[0].metric("Test accuracy", shown("test_accuracy", ".4f"))
+    columns[1].metric("Macro precision", shown("precision_macro", ".4f"))
+    columns[2].metric("Macro recall", shown("recall_macro", ".4f"))
+    columns[3].metric("Training time", f"{shown('train_seconds', ',.1f')} s")
+    columns[4].metric("Images/s", shown("images_per_second", ",.0f"))
     st.caption(
-        f"{metrics['test_images']:,} test images ({metrics['test_split']}), epoch {metrics['reported_epoch']} "
-        f"of {metrics['epochs_run']} reported · device {metrics['device']} · Keras {metrics['backend']} "
-        f"({metrics['precision_policy']}) · weights {metrics['weights']}"
+        f"{shown('test_images', ',')} test images ({shown('test_split')}), epoch {shown('reported_epoch')} "
+        f"of {shown('epochs_run')} reported · device {shown('device')} · Keras {shown('backend')} "
+        f"({shown('precision_policy')}) · weights {shown('weights')}"
     )
 
 

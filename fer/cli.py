@@ -284,6 +284,7 @@ def _run_document(run: Any) -> dict[str, Any]:
 
 
 def _print_run(run: Any) -> None:
+    from fer.runs import metric_text as shown
     from fer.runs import status_summary
 
     status = run.status
@@ -291,16 +292,19 @@ def _print_run(run: Any) -> None:
     if status.get("error"):
         print(f"  {status['error']}")
     metrics = run.metrics()
-    if metrics:
+    if metrics is not None:
         print(
-            f"  test accuracy {metrics['test_accuracy']:.4f} ({metrics['test_split']}, {metrics['test_images']} images), "
-            f"macro precision {metrics['precision_macro']:.4f}, macro recall {metrics['recall_macro']:.4f}, "
-            f"train accuracy {metrics['train_accuracy']:.4f}"
+            f"  test accuracy {shown(metrics, 'test_accuracy', '.4f')} ({shown(metrics, 'test_split')}, "
+            f"{shown(metrics, 'test_images')} images), macro precision {shown(metrics, 'precision_macro', '.4f')}, "
+            f"macro recall {shown(metrics, 'recall_macro', '.4f')}, train accuracy {shown(metrics, 'train_accuracy', '.4f')}"
         )
         print(
-            f"  {metrics['train_seconds']:.1f} s training ({metrics['images_per_second']:.0f} img/s) on "
-            f"{metrics['device']}, {metrics['backend']}, weights {metrics['weights']}, data {metrics['dataset']}"
+            f"  {shown(metrics, 'train_seconds', '.1f')} s training ({shown(metrics, 'images_per_second', '.0f')} img/s) "
+            f"on {shown(metrics, 'device')}, {shown(metrics, 'backend')}, weights {shown(metrics, 'weights')}, "
+            f"data {shown(metrics, 'dataset')}"
         )
+    elif (run.path / "metrics.json").exists():
+        print("  metrics unreadable: metrics.json is damaged")
     print(f"  folder: {run.path}")
 
 

@@ -21,7 +21,7 @@ from fer.errors import FerError
 from fer.evaluate import test_set_fingerprint
 from fer.paths import dataset_cache_path
 from fer.significance import PairedComparison, paired_comparison
-from fer.store import Run
+from fer.store import Run, number
 from fer.vocab import ARCHITECTURE_NAMES
 
 EMPTY = "—"
@@ -219,7 +219,8 @@ def seed_table(runs: Mapping[str, Run], groups: Mapping[str, list[str]]) -> pd.D
         seeds = [str(runs[name].config.seed) for name in names]
         row: dict[str, Any] = {"group": group, "runs": len(names), "seeds": ", ".join(seeds)}
         for key, label in SEED_METRICS.items():
-            row[label] = _mean_sd([m[key] for m in metrics if m.get(key) is not None], "seconds" in key)
+            values = [number(m.get(key)) for m in metrics]
+            row[label] = _mean_sd([value for value in values if value is not None], "seconds" in key)
         rows.append(row)
     return pd.DataFrame(rows, columns=["group", "runs", "seeds", *SEED_METRICS.values()])
 

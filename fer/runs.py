@@ -37,6 +37,7 @@ from fer.store import ACTIVE, Run
 
 QUEUE_POLL_S = 1.0
 _PID_GRACE_S = 60.0  # a new background run may not have its pid file for a moment
+_MAX_PID = 2**31  # pid_t is a signed 32-bit integer; 0 and negative pids name process groups
 
 StatusCallback = Callable[[dict[str, Any]], None]
 
@@ -114,12 +115,16 @@ def execute(run_id: str, on_status: StatusCallback | None = None, pin_gpu: bool 
     with queue_slots(path, needed) as slots:
         if slots is None:
             store.write_status(path, state="cancelled", message=None, error="cancelled while queued")
-            return "cancelled"
-        if pin_gpu and gpus:
-            os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, slots))  # read when the backend first starts
-        from fer.train import run_training  # imports Keras: only in the process that trains
+            state = "cancelled"
+        else:
+            if pin_gpu and gpus:
+                os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, slots))  # read when the backend first starts
+            from fer.train import run_training  # imports Keras: only in the process that trains
 
-        return run_training(path, on_status)
+            state = run_training(path, on_status)
+    # A final state answers any cancel request, also one that came too late to stop the run.
+    (path / "cancel").unlink(missing_ok=True)
+    return state
 
 
 @contextmanager
@@ -155,7 +160,7 @@ def _try_lock(held: ExitStack, index: int) -> bool:
 
 def _first_in_line(path: Path) -> bool:
     queued = [run for run in list_runs() if run.state == "queued"]
-    first = min(queued, key=lambda run: (run.status.get("queued_at", ""), run.run_id), default=None)
+    first = min(queued, key=lambda run: (run.status.get("queued_at") or "", run.run_id), default=None)
     return first is None or first.path == path
 
 
@@ -213,10 +218,10 @@ def get_run(run_id: str) -> Run:
 
 
 def comparable_runs() -> dict[str, Run]:
-    """Runs with results to compare, by display name: completed runs of this machine that have
-    metrics (newest first), then the committed reference runs."""
-    finished = [run for run in list_runs() if run.state == "completed" and (run.path / "metrics.json").exists()]
-    return {run.display_name: run for run in [*finished, *store.reference_runs()]}
+    """Runs with results to compare, by display name: completed runs of this machine (newest
+    first), then the committed reference runs; those whose metrics lack a headline number are left out."""
+    finished = [run for run in [*list_runs(), *store.reference_runs()] if run.state == "completed"]
+    return {run.display_name: run for run in finished if run.has_results()}
 
 
 def runs_table(listed: list[Run]) -> pd.DataFrame:
@@ -232,11 +237,17 @@ def runs_table(listed: list[Run]) -> pd.DataFrame:
                 "state": run.state,
                 "epoch": f"{run.status.get('epoch', 0)}/{run.config.epochs}" if run.config else "",
                 "progress": run.status.get("progress") or 0.0,
-                "test accuracy": metrics.get("test_accuracy", float("nan")),
-                "train seconds": metrics.get("train_seconds", float("nan")),
+                "test accuracy": _figure(metrics, "test_accuracy"),
+                "train seconds": _figure(metrics, "train_seconds"),
             }
         )
     return pd.DataFrame(rows)
+
+
+def _figure(metrics: dict[str, Any], key: str) -> float:
+    """A number of the metrics for a table column; NaN (an empty cell) where it is missing or not a number."""
+    value = store.number(metrics.get(key))
+    return float("nan") if value is None else value
 
 
 def status_summary(status: dict[str, Any]) -> str:
@@ -255,6 +266,13 @@ def status_summary(status: dict[str, Any]) -> str:
     if status.get("eta_s") is not None:
         text += f" · ETA {duration(status['eta_s'])}"
     return text
+
+
+def metric_text(metrics: dict[str, Any], key: str, number_format: str = "") -> str:
+    """One value of a run's metrics as text, ``number_format`` for a number: "—" where it is
+    missing or is not a number, so an edited or damaged ``metrics.json`` is shown, not a traceback."""
+    value = store.number(metrics.get(key)) if number_format else metrics.get(key)
+    return "—" if value is None else format(value, number_format)
 
 
 def duration(seconds: float) -> str:
@@ -292,13 +310,18 @@ def _write_pid(path: Path, pid: int) -> None:
 
 
 def _process_alive(path: Path, status: dict[str, Any]) -> bool:
-    """Whether the process recorded for a run still runs (and is the same process, not a reused pid)."""
+    """Whether the process recorded for a run still runs (and is the same process, not a reused pid).
+
+    A damaged pid file names no process, so the run is not known to be alive: it shows as failed
+    and can be resumed, rather than staying active forever.
+    """
     try:
         recorded = read_json(path / "pid.json")
-    except (OSError, ValueError):
-        queued_at = datetime.fromisoformat(status.get("queued_at") or status.get("updated_at"))
-        return (datetime.now(timezone.utc) - queued_at).total_seconds() < _PID_GRACE_S
-    pid = recorded["pid"]
+    except (OSError, ValueError, RecursionError):
+        return _recently_queued(status)
+    pid = recorded.get("pid") if isinstance(recorded, dict) else None
+    if not isinstance(pid, int) or isinstance(pid, bool) or not 0 < pid < _MAX_PID:
+        return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -308,7 +331,17 @@ def _process_alive(path: Path, status: dict[str, Any]) -> bool:
     start = _process_start(pid)
     if start is None:  # no /proc: trust the pid
         return True
-    return start == recorded["start"]  # a zombie (finished, not yet reaped) never matches
+    return start == recorded.get("start")  # a zombie (finished, not yet reaped) never matches
+
+
+def _recently_queued(status: dict[str, Any]) -> bool:
+    """Whether the run was queued (or its status written) within the grace a new background run
+    has to write its pid file; a missing or damaged timestamp is no sign of life."""
+    try:
+        stamp = datetime.fromisoformat(status.get("queued_at") or status.get("updated_at"))
+        return (datetime.now(timezone.utc) - stamp).total_seconds() < _PID_GRACE_S
+    except (TypeError, ValueError):  # no timestamp, not ISO, or without a time zone
+        return False
 
 
 def _process_start(pid: int) -> str | None:

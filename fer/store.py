@@ -18,6 +18,7 @@ Keras, so listing runs stays instant.
 from __future__ import annotations
 
 import io
+import math
 import os
 import re
 import shutil
@@ -33,8 +34,20 @@ from fer.errors import FerError
 from fer.paths import atomic_write_bytes, atomic_write_json, read_json, runs_dir
 from fer.scenarios import RunConfig
 
+STATES = ("queued", "running", "completed", "failed", "cancelled")
+"""The states a ``status.json`` records; ``unreadable`` is never written, only read (see :class:`Run`)."""
 ACTIVE = ("queued", "running")
-RUN_ID = re.compile(r"^[A-Za-z0-9._-]+$")
+RUN_ID = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,199}")
+"""A run folder's name: no path separator, no leading dot (``..``, hidden files), and short enough
+that every file path in the folder stays within the file system's 255-byte name limit."""
+STATUS_FIELDS: dict[str, type | tuple[type, ...]] = {
+    **dict.fromkeys(("created_at", "queued_at", "started_at", "updated_at", "message", "error"), str),
+    **dict.fromkeys(("epoch", "epochs", "batch", "batches", "pid"), int),
+    **dict.fromkeys(("progress", "eta_s"), (int, float)),
+}
+"""The types of the ``status.json`` fields that listings sort, format or compute with (None allowed)."""
+HEADLINE_METRICS = ("test_accuracy", "precision_macro", "recall_macro")
+"""The numbers every comparison of runs sets side by side: a run lacking one is left out of them."""
 REFERENCE_FILES = ("config.json", "status.json", "history.csv", "metrics.json")
 OPTIONAL_REFERENCE_FILES = ("probabilities.npy",)
 
@@ -87,7 +100,13 @@ class Run:
         return self.path / "model.keras"
 
     def metrics(self) -> dict[str, Any] | None:
-        return _read_optional(self.path / "metrics.json", read_json)
+        """The test metrics; None before the run has them and for a damaged file (not an object)."""
+        return _read_optional(self.path / "metrics.json", _read_object)
+
+    def has_results(self) -> bool:
+        """Whether the metrics hold the headline numbers, so the run can be compared with others."""
+        metrics = self.metrics()
+        return metrics is not None and all(number(metrics.get(key)) is not None for key in HEADLINE_METRICS)
 
     def history(self) -> pd.DataFrame | None:
         return _read_optional(self.path / "history.csv", pd.read_csv)
@@ -106,11 +125,18 @@ class Run:
 
 
 def _read_optional(path: Path, reader: Any) -> Any:
-    """A file's content, or None while it does not exist or can't be parsed (being replaced)."""
+    """A file's content, or None while it does not exist or can't be parsed (being replaced, damaged)."""
     try:
         return reader(path) if path.exists() else None
-    except (OSError, ValueError, pd.errors.ParserError):
+    except (OSError, ValueError, RecursionError, pd.errors.ParserError):
         return None
+
+
+def number(value: Any) -> int | float | None:
+    """``value`` when it is a finite number, else None: a file on disk may have been edited or
+    damaged, so a value read from one is checked before it is formatted or computed with."""
+    is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    return value if is_number and math.isfinite(value) else None
 
 
 # --------------------------------------------------------------------------------------------
@@ -120,13 +146,32 @@ def _read_optional(path: Path, reader: Any) -> Any:
 def read_run(path: Path) -> Run:
     """The run in ``path``; an unreadable one comes back with state ``unreadable`` and why."""
     try:
-        return Run(path, read_config(path), read_json(path / "status.json"))
-    except (FerError, OSError, ValueError, TypeError, KeyError) as error:
+        return Run(path, read_config(path), read_status(path))
+    except (FerError, OSError, ValueError, TypeError, KeyError, RecursionError) as error:
         return Run(path, None, {"state": "unreadable", "error": f"can't read this run's files: {error}"})
 
 
 def read_config(path: Path) -> RunConfig:
-    return RunConfig.from_dict(read_json(path / "config.json"))
+    return RunConfig.from_dict(_read_object(path / "config.json"))
+
+
+def read_status(path: Path) -> dict[str, Any]:
+    """The run's ``status.json``, checked: a known state, and fields of the types readers expect."""
+    status = _read_object(path / "status.json")
+    if status.get("state") not in STATES:
+        raise ValueError(f"status.json records no known state ({status.get('state')!r:.40})")
+    for key, kind in STATUS_FIELDS.items():
+        if status.get(key) is not None and not isinstance(status[key], kind):
+            raise ValueError(f"status.json's {key} is {status[key]!r:.40}")
+    return status
+
+
+def _read_object(path: Path) -> dict[str, Any]:
+    """A JSON file that must hold an object: a damaged or edited one may hold anything."""
+    values = read_json(path)
+    if not isinstance(values, dict):
+        raise ValueError(f"{path.name} holds {values!r:.40}, not an object")
+    return values
 
 
 def list_runs(folder: Path | None = None) -> list[Run]:
@@ -134,14 +179,14 @@ def list_runs(folder: Path | None = None) -> list[Run]:
     folder = folder or runs_dir()
     paths = [path for path in folder.iterdir() if path.is_dir() and (path / "config.json").exists()]
     listed = [read_run(path) for path in paths]
-    return sorted(listed, key=lambda run: (run.status.get("created_at", ""), run.run_id), reverse=True)
+    return sorted(listed, key=lambda run: (run.status.get("created_at") or "", run.run_id), reverse=True)
 
 
 def run_path(run_id: str) -> Path:
     """The folder of this machine's run ``run_id``; a clear error for a name that is not one."""
     path = runs_dir() / run_id
-    if not RUN_ID.match(run_id) or not (path / "config.json").exists():
-        raise FerError(f"no run named {run_id!r}: `python -m fer runs` lists them")
+    if not RUN_ID.fullmatch(run_id) or not (path / "config.json").exists():
+        raise FerError(f"no run named {run_id!r:.80}: `python -m fer runs` lists them")
     return path
 
 

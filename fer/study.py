@@ -12,6 +12,7 @@ from typing import Any
 import pandas as pd
 
 from fer.scenarios import SCENARIOS
+from fer.store import number
 from fer.vocab import AUGMENTATIONS
 
 STUDY_TABLE = pd.DataFrame(
@@ -52,22 +53,24 @@ def difference_column(metric: str) -> str:
 
 
 def run_row(name: str, metrics: dict[str, Any]) -> dict[str, Any]:
-    """One row of the comparison table from a run's ``metrics.json``; what it lacks stays None."""
+    """One row of the comparison table from a run's ``metrics.json``; what it lacks, or holds
+    as something other than a number, stays None."""
     data = ", ".join(str(metrics[key]) for key in ("dataset", "protocol") if metrics.get(key))
-    if metrics.get("test_images"):
+    if number(metrics.get("test_images")):
         images = f"{metrics['test_images']:,} test images"
         data = f"{data} ({images})" if data else images
     machine = " / ".join(str(metrics[key]) for key in ("backend", "device") if metrics.get(key))
+    scenario = metrics.get("scenario")
     return {
         "run": name,
-        "scenario": metrics.get("scenario", "custom"),
-        "test_accuracy": metrics["test_accuracy"],
-        "precision": metrics["precision_macro"],
-        "recall": metrics["recall_macro"],
-        "train_accuracy": metrics.get("train_accuracy"),
-        "train_seconds": metrics.get("train_seconds"),
-        "wall_seconds": metrics.get("wall_seconds"),
-        "epochs": metrics.get("epochs_run"),
+        "scenario": scenario if isinstance(scenario, str) else "custom",
+        "test_accuracy": number(metrics.get("test_accuracy")),
+        "precision": number(metrics.get("precision_macro")),
+        "recall": number(metrics.get("recall_macro")),
+        "train_accuracy": number(metrics.get("train_accuracy")),
+        "train_seconds": number(metrics.get("train_seconds")),
+        "wall_seconds": number(metrics.get("wall_seconds")),
+        "epochs": number(metrics.get("epochs_run")),
         "data": data or None,
         "backend / device": machine or None,
         "weights": metrics.get("weights"),
