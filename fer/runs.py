@@ -55,6 +55,8 @@ def create_run(config: RunConfig) -> Run:
         raise FerError("no FER2013 import found for data=full: run `python -m fer data import SOURCE` first")
     if config.data == "active":
         config = replace(config, data=active)
+    if config.protocol == "standard":
+        _check_standard_protocol(config.data)
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     path = runs_dir() / f"{stamp}-{config.scenario.lower()}-{config.arch}-{secrets.token_hex(2)}"
     path.mkdir()
@@ -62,6 +64,15 @@ def create_run(config: RunConfig) -> Run:
     now = store.now()
     status = store.write_status(path, state="queued", created_at=now, queued_at=now, epoch=0, epochs=config.epochs)
     return Run(path, config, status)
+
+
+def _check_standard_protocol(data: str) -> None:
+    """Refuse now, rather than as a failed run (one per seed), data whose test images do not
+    record the PublicTest/PrivateTest halves the standard protocol selects and reports on."""
+    from fer.data import load_dataset  # the data layer loads pyarrow: only when such a run is made
+    from fer.dataset import protocol_splits
+
+    protocol_splits(load_dataset(data), "standard")
 
 
 def start(config: RunConfig, background: bool = True, on_status: StatusCallback | None = None) -> Run:

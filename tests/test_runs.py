@@ -19,13 +19,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fer import runs, store
+from fer import data, runs, store
 from fer.dataset import FaceDataset, protocol_splits
 from fer.errors import FerError
 from fer.hardware import gpu_names
 from fer.inference import classify_faces, load_classifier
 from fer.scenarios import SCENARIOS, RunConfig, scenario
-from fer.vocab import CLASSES
+from fer.vocab import CLASSES, USAGES
 
 
 def tiny(**overrides: object) -> RunConfig:
@@ -120,6 +120,15 @@ def test_vgg19_run_writes_every_file_and_its_numbers_agree(sample: FaceDataset) 
     assert metrics["train_accuracy"] == pytest.approx(history["accuracy"].iloc[-1])
     assert metrics["test_loss"] == pytest.approx(history["test_loss"].iloc[-1], rel=1e-3)
     assert runs.get_run(run.run_id).status["progress"] == 1.0
+
+
+def test_a_standard_protocol_run_on_data_without_private_test_is_refused_before_any_folder(sample: FaceDataset) -> None:
+    keep = sample.usage != USAGES.index("PrivateTest")
+    data.save_cache(FaceDataset(sample.images[keep], sample.labels[keep], sample.usage[keep], "no-private"))
+    with pytest.raises(FerError, match="the standard protocol needs PrivateTest images, and no-private has none"):
+        runs.create_run(tiny(protocol="standard", data="full"))
+    assert runs.list_runs() == []
+    assert runs.create_run(tiny(protocol="thesis", data="full")).config.data == "full"
 
 
 def test_standard_protocol_reports_the_best_validation_epoch_on_private_test(sample: FaceDataset) -> None:
@@ -228,7 +237,7 @@ def test_killed_run_shows_failed_and_resumes_from_its_last_epoch() -> None:
 
 KILL_BEFORE_RESULTS = """
 import os, sys
-from fer import runs, store
+from fer import data, runs, store
 from fer.scenarios import scenario
 store.write_results = lambda *args: os._exit(9)  # killed after the model, before the metrics
 runs.start(scenario("custom", arch="cnn", epochs=2, batch_size=64, data="sample"), background=False)
