@@ -84,8 +84,23 @@ def atomic_write_json(path: Path, obj: Any) -> None:
     atomic_write_bytes(path, (json.dumps(obj, indent=2, default=_json_default) + "\n").encode())
 
 
+MAX_STATE_FILE_BYTES = 64 * 2**20
+"""Largest run or settings file read back (JSON, ``history.csv``, ``probabilities.npy``): far above
+what the project writes (a 10,000-epoch history is 1.5 MB), so a file beyond it is damaged and
+refused before it is read into memory."""
+
+
+def check_state_file_size(path: Path) -> None:
+    """Raise ValueError (a damaged file, as a parse error is) when ``path`` is beyond
+    :data:`MAX_STATE_FILE_BYTES`."""
+    size = path.stat().st_size
+    if size > MAX_STATE_FILE_BYTES:
+        raise ValueError(f"{path.name} is {size:,} bytes, more than a run file can be ({MAX_STATE_FILE_BYTES:,})")
+
+
 def read_json(path: Path) -> Any:
     """Read a JSON file written by :func:`atomic_write_json`."""
+    check_state_file_size(path)
     return json.loads(path.read_text())
 
 

@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from fer.errors import FerError
-from fer.paths import atomic_write_bytes, atomic_write_json, read_json, runs_dir
+from fer.paths import atomic_write_bytes, atomic_write_json, check_state_file_size, read_json, runs_dir
 from fer.scenarios import RunConfig
 
 STATES = ("queued", "running", "completed", "failed", "cancelled")
@@ -127,7 +127,10 @@ class Run:
 def _read_optional(path: Path, reader: Any) -> Any:
     """A file's content, or None while it does not exist or can't be parsed (being replaced, damaged)."""
     try:
-        return reader(path) if path.exists() else None
+        if not path.exists():
+            return None
+        check_state_file_size(path)
+        return reader(path)
     except (OSError, ValueError, RecursionError, pd.errors.ParserError):
         return None
 

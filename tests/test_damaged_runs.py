@@ -191,3 +191,20 @@ def test_a_final_state_removes_a_cancel_request_that_came_too_late(
     (cancelled.path / "cancel").touch()
     assert runs.execute(cancelled.run_id) == "cancelled"
     assert not (cancelled.path / "cancel").exists() and runs.get_run(cancelled.run_id).state == "cancelled"
+
+
+@pytest.mark.parametrize("name", ["metrics.json", "history.csv", "status.json"])
+def test_a_run_file_too_large_to_be_ours_is_not_read(
+    finished_run: str, name: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr("fer.paths.MAX_STATE_FILE_BYTES", 4096)  # the real limit, 64 MiB, lowered
+    # The run's own file, still valid, padded past the limit: refused for its size alone.
+    padding = b"\n" * 4097 if name == "history.csv" else b" " * 4097
+    damaged_copy(finished_run, name, (runs_dir() / finished_run / name).read_bytes() + padding)
+    damaged = runs.get_run(DAMAGED)
+    if name == "status.json":
+        assert damaged.state == "unreadable" and "more than a run file can be" in damaged.status["error"]
+    else:
+        assert damaged.state == "completed" and (damaged.metrics() is None or damaged.history() is None)
+    assert runs.get_run(finished_run).history() is not None
+    assert cli(capsys, "runs")[0] == 0 and cli(capsys, "show", DAMAGED)[0] == 0
