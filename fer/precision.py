@@ -1,7 +1,8 @@
 """The Keras precision policy for a run, chosen from the hardware and set only inside a context.
 
 bfloat16 pays where the hardware computes it natively: on a GPU, and on CPUs with AMX or
-AVX512-BF16 (mixed bf16 doubled TensorFlow's training speed on an AMX Xeon). Elsewhere
+AVX512-BF16 (mixed bf16 trained the compact networks 1.3-1.4x faster than float32 with
+TensorFlow on an AMX Xeon: ``benchmarks/README.md``). Elsewhere
 (AMD EPYC without it, older Intel) bf16 is emulated and slower than float32, so ``auto``
 never assumes either.
 """
