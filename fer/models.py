@@ -23,6 +23,7 @@ from keras import layers, ops
 from fer.augment import AUGMENT_RANGES, AugmentRanges, FaceAugment
 from fer.errors import FerError
 from fer.images import FACE_SIZE
+from fer.scenarios import weights_path
 from fer.vocab import ARCHITECTURES, CLASSES
 
 STUDY_PARAMETERS = {"resnet50": 23_602_055, "vgg19": 20_027_975}
@@ -119,9 +120,7 @@ def _base_network(arch: str, shape: tuple[int, int, int], weights: str) -> keras
     elif weights == "imagenet":
         source = "imagenet"
     else:
-        if not Path(weights).expanduser().is_file():
-            raise FerError(f"weights file {weights} not found: give none, imagenet or an existing file")
-        source = str(Path(weights).expanduser())
+        source = str(weights_path(weights))
     try:
         return constructors[arch](include_top=False, weights=source, input_shape=shape)
     except Exception as error:  # keras' get_file raises a bare Exception when a download fails

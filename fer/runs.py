@@ -32,7 +32,7 @@ from fer import store
 from fer.errors import FerError
 from fer.hardware import gpu_names
 from fer.paths import active_dataset_name, artifacts_dir, atomic_write_json, read_json, runs_dir
-from fer.scenarios import RunConfig
+from fer.scenarios import RunConfig, weights_path
 from fer.store import ACTIVE, Run
 
 QUEUE_POLL_S = 1.0
@@ -48,8 +48,8 @@ StatusCallback = Callable[[dict[str, Any]], None]
 
 def create_run(config: RunConfig) -> Run:
     """A new run folder, queued; ``data="active"`` is pinned to what is active now."""
-    if config.weights not in ("none", "imagenet") and not Path(config.weights).expanduser().is_file():
-        raise FerError(f"weights file {config.weights} not found: give none, imagenet or an existing file")
+    if config.weights not in ("none", "imagenet"):
+        weights_path(config.weights)
     active = active_dataset_name()
     if config.data == "full" and active != "full":
         raise FerError("no FER2013 import found for data=full: run `python -m fer data import SOURCE` first")

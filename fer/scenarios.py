@@ -16,6 +16,7 @@ horizontal-flip test-time augmentation. It is the default model's recipe.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
 from typing import Any
 
 from fer.errors import FerError
@@ -189,6 +190,25 @@ def scenario(name: str, recipe: str | None = None, **overrides: Any) -> RunConfi
     if {"arch", "balance"} & set(changed) or recipe not in (None, "study"):
         raise FerError(f"{name} fixes the architecture, balancing and recipe; use --scenario custom to change them")
     return replace(SCENARIOS[name], **changed)
+
+
+WEIGHTS_SIGNATURES = {b"\x89HDF\r\n\x1a\n": "HDF5 (.h5, .weights.h5)", b"PK\x03\x04": "a .keras archive"}
+"""The first bytes of the weights files Keras loads into a base network."""
+
+
+def weights_path(weights: str) -> Path:
+    """The weights file a run's ``weights`` setting names (neither ``none`` nor ``imagenet``),
+    checked when the run is made rather than after it has loaded its data: it must exist and
+    start as a file Keras can load weights from."""
+    path = Path(weights).expanduser()
+    try:
+        with path.open("rb") as file:
+            head = file.read(8)
+    except OSError as error:
+        raise FerError(f"weights file {weights} not found: give none, imagenet or an existing file") from error
+    if not any(head.startswith(signature) for signature in WEIGHTS_SIGNATURES):
+        raise FerError(f"{weights} is not a weights file: Keras loads {' or '.join(WEIGHTS_SIGNATURES.values())}")
+    return path
 
 
 def with_seeds(config: RunConfig, repeats: int) -> list[RunConfig]:

@@ -8,7 +8,7 @@ import pytest
 
 from fer.errors import FerError
 from fer.paths import artifacts_at, artifacts_dir
-from fer.scenarios import MAX_SEED, scenario, with_seeds
+from fer.scenarios import MAX_SEED, scenario, weights_path, with_seeds
 
 
 @pytest.mark.parametrize("devices", ["²", "١", "0", "-1", "two", ""])
@@ -43,3 +43,30 @@ def test_artifacts_pointing_at_a_file_is_a_clear_error(tmp_path: Path) -> None:
     with artifacts_at(in_the_way), pytest.raises(FerError, match="cannot use .*artifacts.*FER_ARTIFACTS"):
         artifacts_dir()
     assert in_the_way.read_text() == "not a folder"
+
+
+def test_a_weights_file_must_exist_and_be_one_keras_loads(tmp_path: Path) -> None:
+    text = tmp_path / "notes.h5"
+    text.write_text("these are not weights")
+    with pytest.raises(FerError, match="notes.h5 is not a weights file: Keras loads HDF5"):
+        weights_path(str(text))
+    with pytest.raises(FerError, match="not found"):
+        weights_path(str(tmp_path / "missing.weights.h5"))
+    with pytest.raises(FerError, match="not found"):
+        weights_path(str(tmp_path))  # a folder
+
+    import keras
+
+    saved = tmp_path / "base.weights.h5"
+    keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)]).save_weights(saved)
+    assert weights_path(str(saved)) == saved
+
+
+def test_a_run_with_a_text_file_for_weights_is_refused_before_its_folder(tmp_path: Path) -> None:
+    from fer import runs
+
+    text = tmp_path / "notes.h5"
+    text.write_text("these are not weights")
+    with pytest.raises(FerError, match="is not a weights file"):
+        runs.create_run(scenario("custom", arch="vgg19", weights=str(text), data="sample"))
+    assert runs.list_runs() == []
