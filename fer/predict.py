@@ -116,8 +116,8 @@ def _model_choices() -> list[tuple[ModelChoice, str]]:
     """Every completed run's model with what is wrong with it ("" when nothing), best first."""
     choices = []
     for run in [*runs.list_runs(), *store.reference_runs()]:
-        if run.state == "completed" and run.config is not None and run.model_path.exists() and run.has_results():
-            metrics = run.metrics()
+        metrics = run.metrics() if run.state == "completed" else None  # read once: it is a file
+        if run.config is not None and run.model_path.exists() and store.has_headline_metrics(metrics):
             accuracy = float(metrics["test_accuracy"])
             origin = f"reference run {run.run_id}" if run.reference else run.run_id
             choice = ModelChoice(

@@ -105,8 +105,7 @@ class Run:
 
     def has_results(self) -> bool:
         """Whether the metrics hold the headline numbers, so the run can be compared with others."""
-        metrics = self.metrics()
-        return metrics is not None and all(number(metrics.get(key)) is not None for key in HEADLINE_METRICS)
+        return has_headline_metrics(self.metrics())
 
     def history(self) -> pd.DataFrame | None:
         return _read_optional(self.path / "history.csv", pd.read_csv)
@@ -133,6 +132,11 @@ def _read_optional(path: Path, reader: Any) -> Any:
         return reader(path)
     except (OSError, ValueError, RecursionError, pd.errors.ParserError):
         return None
+
+
+def has_headline_metrics(metrics: dict[str, Any] | None) -> bool:
+    """Whether metrics read from a run hold every number of :data:`HEADLINE_METRICS`."""
+    return metrics is not None and all(number(metrics.get(key)) is not None for key in HEADLINE_METRICS)
 
 
 def number(value: Any) -> int | float | None:
