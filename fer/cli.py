@@ -8,8 +8,12 @@ with status 2; progress of long work goes to stderr so it never mixes with the J
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
+import os
+import re
 import sys
+import tempfile
 from collections.abc import Sequence
 from typing import Any
 
@@ -191,6 +195,8 @@ def _train(args: argparse.Namespace) -> int:
     options += ("weight_decay", "label_smoothing", "flip_tta", "precision", "devices", "input_size", "weights", "protocol")
     options += ("early_stopping", "data", "seed")
     config = scenario(args.scenario, args.recipe, **{name: getattr(args, name) for name in options})
+    if not args.background:
+        _start_backend_quietly()
     on_status = None if args.json else _print_run_progress
     started = [runs.start(repeat, background=args.background, on_status=on_status) for repeat in with_seeds(config, args.seeds)]
     if args.json and len(started) > 1:
@@ -202,8 +208,54 @@ def _train(args: argparse.Namespace) -> int:
 def _resume(args: argparse.Namespace) -> int:
     from fer import runs
 
+    if not args.background:
+        _start_backend_quietly()
     run = runs.resume(args.run_id, background=args.background, on_status=None if args.json else _print_run_progress)
     return _report_run(run, args.json)
+
+
+NATIVE_LOG_LINE = re.compile(r"(?P<level>[IWEF])\d{4} \d\d:\d\d:\d+\.\d+ +\d+ [\w.]+:\d+\] ")
+"""A line of C++ logging (absl/TensorFlow format: level, date, time, thread, file:line)."""
+ABSL_BANNER = "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR"
+
+
+def _start_backend_quietly() -> None:
+    """Import Keras and run one op with the process's stderr captured, then pass on what matters.
+
+    TensorFlow's C++ start-up writes lines that ``TF_CPP_MIN_LOG_LEVEL`` no longer silences
+    (absl logs everything until it is initialised): oneDNN and CUDA notes, and on a machine
+    without an NVIDIA GPU an alarming "failed call to cuInit". They would open every foreground
+    ``train``. Info and warning lines are dropped; error lines only where ``nvidia-smi`` finds no
+    GPU (a CUDA build looking for one is expected to fail there); everything else, Python's
+    own warnings included, is written back. If the start fails, everything is written back.
+    (Foreground runs only: a background worker's output goes to the run's log file whole.)
+    """
+    from fer.hardware import gpu_names
+
+    sys.stderr.flush()
+    saved = os.dup(2)
+    failed = True
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            import keras
+
+            keras.ops.convert_to_numpy(keras.ops.zeros(()))  # devices are found on the first op
+            if importlib.util.find_spec("tensorflow") is not None:
+                # Keras seeds TensorFlow wherever it is installed (set_random_seed), whatever the backend.
+                importlib.import_module("tensorflow")
+            failed = False
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            dropped = "IW" if gpu_names() else "IWE"
+            for line in captured.read().decode(errors="replace").splitlines(keepends=True):
+                native = NATIVE_LOG_LINE.match(line)
+                if failed or not (line.rstrip("\n") == ABSL_BANNER or (native and native["level"] in dropped)):
+                    sys.stderr.write(line)
+            sys.stderr.flush()
 
 
 def _report_run(run: Any, as_json: bool) -> int:

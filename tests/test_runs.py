@@ -20,6 +20,7 @@ import pandas as pd
 import pytest
 
 from fer import data, runs, store
+from fer.cli import ABSL_BANNER, NATIVE_LOG_LINE, _start_backend_quietly
 from fer.dataset import FaceDataset, protocol_splits
 from fer.errors import FerError
 from fer.hardware import gpu_names
@@ -291,6 +292,8 @@ def test_cli_train_json_and_bad_options(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr[-2000:]
     document = json.loads(result.stdout)
     assert document["status"]["state"] == "completed"
+    assert ABSL_BANNER not in result.stderr  # the backend's start-up chatter is not shown
+    assert not [line for line in result.stderr.splitlines() if (m := NATIVE_LOG_LINE.match(line)) and m["level"] in "IW"]
     metrics = document["metrics"]
     assert np.trace(metrics["confusion_matrix"]) == round(metrics["test_accuracy"] * metrics["test_images"])
     listed = subprocess.run([sys.executable, "-m", "fer", "runs", "--json"], capture_output=True, text=True)
@@ -300,6 +303,39 @@ def test_cli_train_json_and_bad_options(tmp_path: Path) -> None:
         failed = subprocess.run([sys.executable, "-m", "fer", *bad], capture_output=True, text=True)
         assert failed.returncode == 2, (bad, failed.stderr)
         assert failed.stderr.startswith("error:") and "Traceback" not in failed.stderr
+
+
+STARTUP_LINES = [
+    ABSL_BANNER,
+    "I0000 00:00:1795930971.337833   23967 port.cc:153] oneDNN custom operations are on.",
+    "E0000 00:00:1795930973.595601   23967 cuda_platform.cc:52] failed call to cuInit: UNKNOWN ERROR (303)",
+    "/x/keras/src/backend.py:3: UserWarning: something the user should see",
+]
+
+
+@pytest.mark.parametrize("gpus", [(), ("NVIDIA H200",)])
+def test_backend_start_up_chatter_is_dropped_and_the_rest_passed_on(
+    gpus: tuple[str, ...], monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr("fer.hardware.gpu_names", lambda: gpus)
+    monkeypatch.setattr(keras.ops, "convert_to_numpy", lambda x: os.write(2, "\n".join(STARTUP_LINES).encode() + b"\n"))
+    _start_backend_quietly()
+    kept = capfd.readouterr().err.splitlines()
+    # An error line is expected noise only where there is no GPU for CUDA to find.
+    assert kept == ([STARTUP_LINES[2]] if gpus else []) + [STARTUP_LINES[3]]
+
+
+def test_a_backend_that_fails_to_start_shows_everything(monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]) -> None:
+    def fail(x: object) -> None:
+        os.write(2, "\n".join(STARTUP_LINES).encode() + b"\n")
+        raise RuntimeError("no backend")
+
+    monkeypatch.setattr(keras.ops, "convert_to_numpy", fail)
+    with pytest.raises(RuntimeError, match="no backend"):
+        _start_backend_quietly()
+    assert capfd.readouterr().err.splitlines() == STARTUP_LINES
+    os.write(2, b"stderr is back\n")
+    assert capfd.readouterr().err == "stderr is back\n"
 
 
 def test_history_is_replaced_whole_or_not_at_all(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
