@@ -17,7 +17,6 @@ import tempfile
 from collections.abc import Sequence
 from typing import Any
 
-
 from fer.errors import FerError
 from fer.scenarios import RECIPES, SCENARIOS
 from fer.vocab import ARCHITECTURES, AUGMENTATIONS, BALANCING, DATA_CHOICES, OPTIMIZERS, PRECISIONS, PROTOCOLS, SCHEDULES
