@@ -220,9 +220,16 @@ def write_config(path: Path, config: RunConfig) -> None:
 
 
 def write_status(path: Path, **fields: Any) -> dict[str, Any]:
-    """Update fields of ``status.json`` atomically and return the whole status."""
+    """Update fields of ``status.json`` atomically and return the whole status.
+
+    The run's own process is the one writer of this file, so one found damaged (edited by hand,
+    say) is started again from these fields rather than ending the training that writes it.
+    """
     status_path = path / "status.json"
-    status = read_json(status_path) if status_path.exists() else {}
+    try:
+        status = _read_object(status_path) if status_path.exists() else {}
+    except (ValueError, RecursionError):
+        status = {}
     status.update(fields, updated_at=now())
     atomic_write_json(status_path, status)
     return status

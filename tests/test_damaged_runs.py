@@ -193,6 +193,24 @@ def test_a_final_state_removes_a_cancel_request_that_came_too_late(
     assert not (cancelled.path / "cancel").exists() and runs.get_run(cancelled.run_id).state == "cancelled"
 
 
+@pytest.mark.parametrize("damage", [b"{", b"[]", b"[" * 100_000, b"\xff"])
+def test_a_status_damaged_while_training_is_written_again_and_the_run_goes_on(
+    finished_run: str, damage: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fer import train
+
+    def damaged_mid_run(path: Path, on_status: object = None) -> str:
+        store.write_status(path, state="running", message="epoch 1/2")
+        (path / "status.json").write_bytes(damage)  # an edit, or a tool, spoils it mid-run
+        store.write_status(path, state="completed", message="completed after 2/2 epochs")
+        return "completed"
+
+    monkeypatch.setattr(train, "run_training", damaged_mid_run)
+    run = runs.create_run(runs.get_run(finished_run).config)
+    assert runs.execute(run.run_id) == "completed"
+    assert store.read_status(run.path)["message"] == "completed after 2/2 epochs"
+
+
 @pytest.mark.parametrize("name", ["metrics.json", "history.csv", "status.json"])
 def test_a_run_file_too_large_to_be_ours_is_not_read(
     finished_run: str, name: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
