@@ -405,6 +405,22 @@ def test_a_damaged_cache_is_a_clear_error(previous: bytes) -> None:
             data.load_dataset("active")
 
 
+def test_a_cache_header_declaring_a_huge_array_is_refused_before_allocating(previous: bytes) -> None:
+    with zipfile.ZipFile(io.BytesIO(previous)) as cache:
+        members = {name: cache.read(name) for name in cache.namelist()}
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "|u1", "fortran_order": False, "shape": (10**12, 48, 48)})
+    members["images.npy"] = header.getvalue() + members["images.npy"][len(header.getvalue()) :]
+    edited = io.BytesIO()
+    with zipfile.ZipFile(edited, "w") as cache:
+        for name, content in members.items():
+            cache.writestr(name, content)
+    dataset_cache_path().write_bytes(edited.getvalue())
+    # numpy itself would try to allocate 2 PiB for it and fail with a MemoryError.
+    with pytest.raises(FerError, match=r"cache is damaged \(its images.npy declares \(1000000000000, 48, 48\)"):
+        data.load_imported()
+
+
 def edited_cache(previous: bytes, **changes: np.ndarray) -> None:
     """Rewrite the cache with some of its arrays changed (a cache edited, or written by an older version)."""
     with np.load(io.BytesIO(previous)) as cache:
