@@ -15,6 +15,8 @@ import re
 import sys
 import tempfile
 from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from fer.errors import FerError
@@ -35,6 +37,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader stopped early (`| head`): the rest of the output is not wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the flush at exit fails no more
+        return 141
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -84,6 +89,18 @@ def _parser() -> argparse.ArgumentParser:
     resume.add_argument("--background", action="store_true", help="resume in a background process and return")
     resume.add_argument("--json", action="store_true", help="print one JSON document")
     resume.set_defaults(handler=_resume)
+
+    classify = commands.add_parser("classify", help="the emotions of the faces in photos, with a trained model")
+    classify.add_argument("photos", nargs="+", metavar="PHOTO", help="photo files, or folders of them (jpg, png, webp, bmp)")
+    classify.add_argument("--model", metavar="RUN_ID", help="a completed run's model (default: the Classify page's default)")
+    classify.add_argument(
+        "--flip-tta", action=argparse.BooleanOptionalAction, default=None,
+        help="average each face with its mirror image (default: as the model's run had it)",
+    )
+    classify.add_argument("--whole", action="store_true", help="classify each photo whole, as one face (face crops)")
+    classify.add_argument("--csv", metavar="FILE", help="also write one row per face as CSV (- for stdout)")
+    classify.add_argument("--json", action="store_true", help="print one JSON document")
+    classify.set_defaults(handler=_classify)
 
     return parser
 
@@ -367,6 +384,73 @@ def _print_run_progress(status: dict[str, Any]) -> None:
 
 # --------------------------------------------------------------------------------------------
 # helpers
+
+
+# --------------------------------------------------------------------------------------------
+# classify
+
+
+def _classify(args: argparse.Namespace) -> int:
+    """Classify photos with a trained model; exit 2 when any photo could not be classified."""
+    from fer import photos, predict
+
+    files = photos.photo_files(args.photos)
+    choice = predict.choose_model(args.model)
+    flip_tta = choice.flip_tta if args.flip_tta is None else args.flip_tta
+    _start_backend_quietly()
+    model = predict.load_choice(choice)
+    results, failed = [], 0
+    for result in photos.classify_files(model, files, whole=args.whole, flip_tta=flip_tta, progress=_stderr_progress):
+        failed += bool(result.error)
+        if result.error:
+            print(f"error: {result.error}", file=sys.stderr)
+        elif not args.json and args.csv != "-":
+            _print_photo(result, args.whole)
+        results.append(replace(result, image=None, saliency=None))  # the pictures are not shown here
+    if args.csv:
+        table = photos.results_table(results)
+        if args.csv == "-":
+            table.to_csv(sys.stdout, index=False)
+        else:
+            _write_csv(table, args.csv)
+    if args.json:
+        _print_json({"model": _model_document(choice), "flip_tta": flip_tta, "photos": [_photo_document(r) for r in results]})
+    elif args.csv != "-":
+        tta = " with flip TTA" if flip_tta else ""
+        print(f"{len(files) - failed:,}/{len(files):,} photos classified{tta} by {choice.label}")
+    return EXIT_BAD_INPUT if failed else 0
+
+
+def _print_photo(result: Any, whole: bool) -> None:
+    from fer.photos import results_table
+
+    if not result.faces:
+        print(f"{result.name}: no face found{'' if whole else ' (--whole classifies the photo as one face)'}")
+    for row in results_table([result]).itertuples():
+        where = "the whole image" if row.whole_image else f"{row.box_width}x{row.box_height} at ({row.box_x}, {row.box_y})"
+        print(f"{result.name}: face {row.face}, {where}: {row.emotion} {row.probability:.0%}")
+
+
+def _write_csv(table: Any, path: str) -> None:
+    from fer.paths import atomic_write_bytes
+
+    try:
+        atomic_write_bytes(Path(path), table.to_csv(index=False).encode())
+    except (OSError, ValueError) as error:
+        raise FerError(f"{path}: can't be written ({getattr(error, 'strerror', None) or error})") from error
+
+
+def _model_document(choice: Any) -> dict[str, Any]:
+    names = ("run_id", "name", "data", "test_accuracy", "test_split", "reference")
+    return {name: getattr(choice, name) for name in names}
+
+
+def _photo_document(result: Any) -> dict[str, Any]:
+    """One photo as JSON: its faces are the rows of the CSV (:func:`fer.photos.results_table`)."""
+    from fer.photos import results_table
+
+    faces = results_table([result]).drop(columns="file").to_dict("records")
+    return {"file": result.name, "error": result.error or None, "faces": faces}
 
 
 def _print_json(document: Any) -> None:

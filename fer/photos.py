@@ -5,7 +5,8 @@ finds its faces (:mod:`fer.faces`), classifies all faces of the batch in one mod
 draws them (:mod:`fer.annotate`); asked to, it also maps what drove each prediction
 (:mod:`fer.saliency`, one more model call for all faces). Each photo gets its own :class:`PhotoResult`, holding its
 error if it has one, so a bad file never hides the others. :func:`results_table` is the batch
-as one table (one row per face) for display and download.
+as one table (one row per face) for display and download. :func:`classify_files` does the same
+for photo files on disk (:func:`photo_files`), a batch at a time: the ``classify`` command.
 
 What a page keeps of a photo between reruns is its :class:`Analysis`: the display-sized image
 and the faces, never the decoded photo (a 16-megapixel photo is 48 MB; its display image is at
@@ -14,8 +15,10 @@ most 5 MB).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+import stat
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -24,7 +27,7 @@ import pandas as pd
 from fer.annotate import annotate, display_image
 from fer.errors import FerError
 from fer.faces import Face, detect_faces, whole_image_face
-from fer.images import FACE_SIZE, decode_photo
+from fer.images import FACE_SIZE, FORMATS, decode_photo
 from fer.inference import classify_faces
 from fer.predict import top_emotion
 from fer.saliency import occlusion_maps
@@ -32,6 +35,15 @@ from fer.vocab import CLASSES
 
 if TYPE_CHECKING:
     import keras
+
+PHOTO_SUFFIXES = frozenset({*(f".{name}" for name in FORMATS), ".jpeg"})
+"""What a photo file's name ends with, in any case, for a folder's photos to be taken."""
+PHOTO_FILE_MAX_BYTES = 64 * 2**20
+"""Largest photo file read (a 16-megapixel PNG, the largest decoded, is at most about 50 MB)."""
+MAX_PHOTOS = 10_000
+"""Most photos one call of :func:`photo_files` lists; a folder is looked through this many entries deep."""
+PHOTOS_PER_CALL = 16
+"""Photos :func:`classify_files` holds and classifies at a time (each up to a 5 MB display image)."""
 
 RESULT_COLUMNS = (
     "file", "face", "box_x", "box_y", "box_width", "box_height", "whole_image", "emotion", "probability", *CLASSES
@@ -129,6 +141,85 @@ def classify_photos(
             saliency=None if maps is None else maps[mine],
         ))
     return results
+
+
+def photo_files(paths: Sequence[str | Path]) -> list[Path]:
+    """The photo files to classify, in the order given: each path that is a file, and the
+    photos directly in each path that is a folder (:data:`PHOTO_SUFFIXES`, sorted by name).
+
+    Raises FerError for a path that is neither, a folder with no photo in it, or more than
+    :data:`MAX_PHOTOS` in all; a file's content is judged when it is read.
+    """
+    files: list[Path] = []
+    for given in map(Path, paths):
+        try:
+            if given.is_dir():
+                files += _folder_photos(given)
+            elif given.exists():
+                files.append(given)
+            else:
+                raise FerError(f"{given}: no such file or folder")
+        except OSError as error:
+            raise FerError(f"{given}: can't be read ({error.strerror or error})") from error
+        if len(files) > MAX_PHOTOS:
+            raise FerError(f"more than {MAX_PHOTOS:,} photos: classify them in parts")
+    return files
+
+
+def _folder_photos(folder: Path) -> list[Path]:
+    found = []
+    for count, path in enumerate(folder.iterdir(), 1):  # lazily: a huge folder stops at the limit
+        if count > MAX_PHOTOS:
+            raise FerError(f"{folder}: more than {MAX_PHOTOS:,} entries: give a folder of photos")
+        if path.suffix.lower() in PHOTO_SUFFIXES and path.is_file():
+            found.append(path)
+    if not found:
+        raise FerError(f"{folder}: no photos in this folder ({', '.join(sorted(PHOTO_SUFFIXES))})")
+    return sorted(found)
+
+
+def read_photo(path: Path) -> bytes:
+    """A photo file's bytes. Raises FerError for something that is not a regular file (a FIFO
+    would block) or is larger than :data:`PHOTO_FILE_MAX_BYTES`."""
+    try:
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):
+            raise FerError(f"{path}: not a regular file")
+        if info.st_size > PHOTO_FILE_MAX_BYTES:
+            raise FerError(f"{path}: {info.st_size:,} bytes, more than a photo can be ({PHOTO_FILE_MAX_BYTES:,})")
+        with path.open("rb") as file:
+            return file.read(PHOTO_FILE_MAX_BYTES + 1)[:PHOTO_FILE_MAX_BYTES]  # a file grown since is cut, and judged
+    except OSError as error:
+        raise FerError(f"{path}: can't be read ({error.strerror or error})") from error
+
+
+def classify_files(
+    model: keras.Model,
+    files: Sequence[Path],
+    *,
+    whole: bool = False,
+    flip_tta: bool = False,
+    progress: Callable[[float, str], None] | None = None,
+) -> Iterator[PhotoResult]:
+    """:func:`classify_photos` over photo files, one :class:`PhotoResult` per file in order,
+    named by its path. Files are read and classified :data:`PHOTOS_PER_CALL` at a time, so
+    memory holds one batch whatever their number; a file that can't be read gets its error.
+    ``whole`` classifies every photo as one face (a folder of face crops).
+    """
+    for start in range(0, len(files), PHOTOS_PER_CALL):
+        read: list[tuple[str, bytes | FerError]] = []
+        for path in files[start : start + PHOTOS_PER_CALL]:
+            try:
+                read.append((str(path), read_photo(path)))
+            except FerError as error:
+                read.append((str(path), error))
+        given = [(name, content) for name, content in read if isinstance(content, bytes)]
+        results = iter(classify_photos(model, given, whole_images=range(len(given)) if whole else (), flip_tta=flip_tta))
+        for name, content in read:
+            yield next(results) if isinstance(content, bytes) else PhotoResult(name, error=str(content))
+        if progress:
+            done = min(start + PHOTOS_PER_CALL, len(files))
+            progress(done / len(files), f"{done:,}/{len(files):,} photos")
 
 
 def results_table(results: Sequence[PhotoResult]) -> pd.DataFrame:

@@ -68,6 +68,26 @@ def default_model(choices: list[ModelChoice]) -> ModelChoice | None:
     return max(preference, key=lambda choice: choice.test_accuracy or 0.0) if preference else None
 
 
+def choose_model(run_id: str | None = None) -> ModelChoice:
+    """The model of completed run ``run_id`` (this machine's or a reference run), or with None
+    the one a page starts with (:func:`default_model`). Raises FerError saying why there is none."""
+    choices = _model_choices()
+    if run_id is None:
+        choice = default_model([choice for choice, problem in choices if not problem])
+        if choice is None:
+            raise FerError(
+                "there is no trained model to classify with: train one, e.g. `python -m fer train --scenario custom "
+                "--arch fer_cnn --protocol standard --data full` on the imported FER2013"
+            )
+        return choice
+    for choice, problem in choices:
+        if choice.run_id == run_id:
+            if problem:
+                raise FerError(f"the model of run {run_id} can't be used: {problem}")
+            return choice
+    raise FerError(f"{run_id!r} is no completed run with a saved model: `python -m fer runs` lists the runs")
+
+
 def broken_models() -> list[tuple[ModelChoice, str]]:
     """Models of completed runs that can't be loaded, each with the reason, for a page to say
     why they are not offered."""

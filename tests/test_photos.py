@@ -4,13 +4,20 @@ on photos built from real sample faces."""
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
+from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
+import pandas as pd
 import pytest
 
-from fer import images, photos, runs
+from fer import cli, images, photos, runs
+from fer.errors import FerError
+from fer.paths import runs_dir
 from fer.annotate import DISPLAY_MAX_SIDE
 from fer.faces import detect_faces, whole_image_face
 from fer.images import decode_photo
@@ -157,3 +164,110 @@ def test_saliency_maps_come_only_when_asked_one_per_face_with_the_shown_predicti
     assert maps.shape == (4, 48, 48)
     assert maps == pytest.approx(occlusion_maps(model, crops, flip_tta=True), abs=1e-5)
     assert not np.allclose(maps, occlusion_maps(model, crops, flip_tta=False), atol=1e-4)  # the same TTA as shown
+
+
+# ---------------------------------------------------------------------------------------------
+# Photo files and `python -m fer classify`
+
+
+def photo_folder(root: Path) -> Path:
+    """The sample photos as files, with a broken one, a non-photo and a subfolder beside them."""
+    folder = root / "photos"
+    (folder / "nested").mkdir(parents=True)
+    for name, content in sample_photos().items():
+        (folder / name).write_bytes(content)
+    (folder / "nested" / "more.png").write_bytes(sample_photos()["crop.png"])
+    (folder / "Broken.JPEG").write_bytes(b"not a photo")
+    (folder / "notes.txt").write_text("not a photo either")
+    return folder
+
+
+def test_photo_files_are_the_files_given_and_the_photos_directly_in_folders(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = photo_folder(tmp_path)
+    listed = photos.photo_files([folder / "gray.jpg", folder])
+    assert [p.name for p in listed] == ["gray.jpg", "Broken.JPEG", "crop.png", "gray.jpg", "group.png", "transparent.png"]
+    for given, message in (
+        ([tmp_path / "nope.png"], "nope.png: no such file or folder"),
+        ([folder / "nested", tmp_path], f"{tmp_path}: no photos in this folder"),
+        ([f"{folder}/\0x"], "x: no such file or folder"),  # a NUL byte can't be in a file's name
+        ([folder / "crop.png" / "x.png"], "x.png: no such file or folder"),
+    ):
+        with pytest.raises(FerError, match=message):
+            photos.photo_files(given)
+    monkeypatch.setattr(photos, "MAX_PHOTOS", 4)
+    with pytest.raises(FerError, match="more than 4 entries"):  # counted while listing: a huge folder stops early
+        photos.photo_files([folder])
+    with pytest.raises(FerError, match="more than 4 photos"):
+        photos.photo_files([folder / "crop.png"] * 5)
+
+
+def test_a_photo_file_is_read_only_if_it_is_a_regular_file_of_a_photos_size(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = photo_folder(tmp_path)
+    assert photos.read_photo(folder / "crop.png") == sample_photos()["crop.png"]
+    os.mkfifo(tmp_path / "pipe.png")  # reading it would wait for a writer forever
+    with pytest.raises(FerError, match="pipe.png: not a regular file"):
+        photos.read_photo(tmp_path / "pipe.png")
+    monkeypatch.setattr(photos, "PHOTO_FILE_MAX_BYTES", 1000)
+    with pytest.raises(FerError, match="group.png: [0-9,]+ bytes, more than a photo can be \\(1,000\\)"):
+        photos.read_photo(folder / "group.png")
+
+
+def test_photo_files_are_classified_a_batch_at_a_time_in_order(model: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = photo_folder(tmp_path)
+    files = [*photos.photo_files([folder]), tmp_path / "gone.png"]  # a file deleted after it was listed
+    monkeypatch.setattr(photos, "PHOTOS_PER_CALL", 2)
+    counting, seen = Counting(model), []
+    results = list(photos.classify_files(counting, files, progress=lambda done, message: seen.append(message)))
+    assert [r.name for r in results] == [str(p) for p in files]
+    assert seen == ["2/6 photos", "4/6 photos", "6/6 photos"] and counting.calls == 3
+    assert results[0].error.endswith("Broken.JPEG: not a readable image (jpg, png, webp or bmp expected)")
+    assert results[-1].error.startswith(f"{tmp_path / 'gone.png'}: can't be read")
+    at_once = photos.classify_photos(model, [(str(p), p.read_bytes()) for p in files[1:-1]])
+    for batched, whole_batch in zip(results[1:-1], at_once):
+        assert [f.box for f in batched.faces] == [f.box for f in whole_batch.faces]
+        assert batched.probabilities == pytest.approx(whole_batch.probabilities, abs=1e-5)
+    wholes = list(photos.classify_files(model, files[1:3], whole=True))
+    assert [[f.whole_image for f in r.faces] for r in wholes] == [[True], [True]]
+
+
+def test_cli_classify_prints_each_face_and_writes_the_table(
+    finished_run: str, model: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = photo_folder(tmp_path)
+    good = [str(folder / name) for name in ("crop.png", "group.png")]
+    assert cli.main(["classify", *good, "--model", finished_run, "--csv", str(tmp_path / "faces.csv")]) == 0
+    out = capsys.readouterr().out.splitlines()
+    given = [(name, Path(name).read_bytes()) for name in good]
+    assert runs.get_run(finished_run).config.flip_tta  # so the run's own setting is used: with flip TTA
+    expected = photos.results_table(photos.classify_photos(model, given, flip_tta=True))
+    assert len(out) == len(expected) + 1 and out[-1].startswith("2/2 photos classified with flip TTA by CNN, sample data")
+    for line, row in zip(out, expected.itertuples()):
+        assert line == f"{row.file}: face {row.face}, {row.box_width}x{row.box_height} at ({row.box_x}, {row.box_y}): {row.emotion} {row.probability:.0%}"
+    written = pd.read_csv(tmp_path / "faces.csv")
+    assert list(written.columns) == list(photos.RESULT_COLUMNS)
+    assert written[list(CLASSES)].to_numpy() == pytest.approx(expected[list(CLASSES)].to_numpy(), abs=1e-6)
+
+    # A folder with a broken photo: the others are classified, the broken one is named, exit 2.
+    assert cli.main(["classify", str(folder), "--model", finished_run, "--json", "--no-flip-tta"]) == 2
+    captured = capsys.readouterr()
+    document = json.loads(captured.out)
+    assert document["model"]["run_id"] == finished_run and document["flip_tta"] is False
+    assert [p["file"] for p in document["photos"]] == [str(p) for p in photos.photo_files([folder])]
+    assert [len(p["faces"]) for p in document["photos"]] == [0, 1, 1, 3, 1]
+    assert document["photos"][0]["error"] and captured.err == f"error: {document['photos'][0]['error']}\n"
+    assert set(document["photos"][3]["faces"][0]) == set(photos.RESULT_COLUMNS) - {"file"}
+
+
+def test_cli_classify_says_what_is_missing(finished_run: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = photo_folder(tmp_path)
+    for args, message in (
+        ([str(tmp_path / "nope.png")], "nope.png: no such file or folder"),
+        ([str(folder), "--model", "no-such-run"], "'no-such-run' is no completed run with a saved model"),
+        ([str(folder / "crop.png"), "--model", finished_run, "--csv", str(folder / "crop.png" / "x.csv")], "x.csv: can't be written"),
+    ):
+        assert cli.main(["classify", *args]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error: ") and message in err and "Traceback" not in err
+    shutil.rmtree(runs_dir())
+    assert cli.main(["classify", str(folder / "crop.png")]) == 2
+    assert "there is no trained model to classify with" in capsys.readouterr().err
