@@ -5,6 +5,7 @@ on photos built from real sample faces."""
 from __future__ import annotations
 
 import json
+import re
 import os
 import shutil
 from pathlib import Path
@@ -271,3 +272,16 @@ def test_cli_classify_says_what_is_missing(finished_run: str, tmp_path: Path, ca
     shutil.rmtree(runs_dir())
     assert cli.main(["classify", str(folder / "crop.png")]) == 2
     assert "there is no trained model to classify with" in capsys.readouterr().err
+
+
+def test_the_readmes_python_example_classifies_a_photo(
+    committed_references: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    (example,) = re.findall(r"```python\n(.*?)```", readme, flags=re.S)
+    monkeypatch.chdir(tmp_path)
+    Path("group.jpg").write_bytes(encoded(group_photo(), ".jpg"))
+    exec(example, {})
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0].split() == ["file", "face", "emotion", "probability"]
+    assert [line.split()[1:3] for line in printed[1:]] == [["group.jpg", "1"], ["group.jpg", "2"], ["group.jpg", "3"]]
