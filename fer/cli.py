@@ -230,50 +230,6 @@ def _resume(args: argparse.Namespace) -> int:
     return _report_run(run, args.json)
 
 
-NATIVE_LOG_LINE = re.compile(r"(?P<level>[IWEF])\d{4} \d\d:\d\d:\d+\.\d+ +\d+ [\w.]+:\d+\] ")
-"""A line of C++ logging (absl/TensorFlow format: level, date, time, thread, file:line)."""
-ABSL_BANNER = "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR"
-
-
-def _start_backend_quietly() -> None:
-    """Import Keras and run one op with the process's stderr captured, then pass on what matters.
-
-    TensorFlow's C++ start-up writes lines that ``TF_CPP_MIN_LOG_LEVEL`` no longer silences
-    (absl logs everything until it is initialised): oneDNN and CUDA notes, and on a machine
-    without an NVIDIA GPU an alarming "failed call to cuInit". They would open every foreground
-    ``train``. Info and warning lines are dropped; error lines only where ``nvidia-smi`` finds no
-    GPU (a CUDA build looking for one is expected to fail there); everything else, Python's
-    own warnings included, is written back. If the start fails, everything is written back.
-    (Foreground runs only: a background worker's output goes to the run's log file whole.)
-    """
-    from fer.hardware import gpu_names
-
-    sys.stderr.flush()
-    saved = os.dup(2)
-    failed = True
-    with tempfile.TemporaryFile() as captured:
-        os.dup2(captured.fileno(), 2)
-        try:
-            import keras
-
-            keras.ops.convert_to_numpy(keras.ops.zeros(()))  # devices are found on the first op
-            if importlib.util.find_spec("tensorflow") is not None:
-                # Keras seeds TensorFlow wherever it is installed (set_random_seed), whatever the backend.
-                importlib.import_module("tensorflow")
-            failed = False
-        finally:
-            sys.stderr.flush()
-            os.dup2(saved, 2)
-            os.close(saved)
-            captured.seek(0)
-            dropped = "IW" if gpu_names() else "IWE"
-            for line in captured.read().decode(errors="replace").splitlines(keepends=True):
-                native = NATIVE_LOG_LINE.match(line)
-                if failed or not (line.rstrip("\n") == ABSL_BANNER or (native and native["level"] in dropped)):
-                    sys.stderr.write(line)
-            sys.stderr.flush()
-
-
 def _report_run(run: Any, as_json: bool) -> int:
     """The run's outcome; exit status 1 when a foreground run failed."""
     if as_json:
@@ -383,10 +339,6 @@ def _print_run_progress(status: dict[str, Any]) -> None:
 
 
 # --------------------------------------------------------------------------------------------
-# helpers
-
-
-# --------------------------------------------------------------------------------------------
 # classify
 
 
@@ -453,6 +405,10 @@ def _photo_document(result: Any) -> dict[str, Any]:
     return {"file": result.name, "error": result.error or None, "faces": faces}
 
 
+# --------------------------------------------------------------------------------------------
+# helpers
+
+
 def _print_json(document: Any) -> None:
     json.dump(document, sys.stdout, indent=2, default=str)
     sys.stdout.write("\n")
@@ -463,3 +419,47 @@ def _stderr_progress(fraction: float, message: str) -> None:
     if sys.stderr.isatty():
         end = "\n" if fraction >= 1 else ""
         print(f"\r[{fraction:4.0%}] {message}\033[K", end=end, file=sys.stderr, flush=True)
+
+
+NATIVE_LOG_LINE = re.compile(r"(?P<level>[IWEF])\d{4} \d\d:\d\d:\d+\.\d+ +\d+ [\w.]+:\d+\] ")
+"""A line of C++ logging (absl/TensorFlow format: level, date, time, thread, file:line)."""
+ABSL_BANNER = "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR"
+
+
+def _start_backend_quietly() -> None:
+    """Import Keras and run one op with the process's stderr captured, then pass on what matters.
+
+    TensorFlow's C++ start-up writes lines that ``TF_CPP_MIN_LOG_LEVEL`` no longer silences
+    (absl logs everything until it is initialised): oneDNN and CUDA notes, and on a machine
+    without an NVIDIA GPU an alarming "failed call to cuInit". They would open every foreground
+    ``train``, ``resume`` and ``classify``. Info and warning lines are dropped; error lines only where ``nvidia-smi`` finds no
+    GPU (a CUDA build looking for one is expected to fail there); everything else, Python's
+    own warnings included, is written back. If the start fails, everything is written back.
+    (Foreground runs only: a background worker's output goes to the run's log file whole.)
+    """
+    from fer.hardware import gpu_names
+
+    sys.stderr.flush()
+    saved = os.dup(2)
+    failed = True
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            import keras
+
+            keras.ops.convert_to_numpy(keras.ops.zeros(()))  # devices are found on the first op
+            if importlib.util.find_spec("tensorflow") is not None:
+                # Keras seeds TensorFlow wherever it is installed (set_random_seed), whatever the backend.
+                importlib.import_module("tensorflow")
+            failed = False
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            dropped = "IW" if gpu_names() else "IWE"
+            for line in captured.read().decode(errors="replace").splitlines(keepends=True):
+                native = NATIVE_LOG_LINE.match(line)
+                if failed or not (line.rstrip("\n") == ABSL_BANNER or (native and native["level"] in dropped)):
+                    sys.stderr.write(line)
+            sys.stderr.flush()
