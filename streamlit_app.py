@@ -22,4 +22,5 @@ navigation = st.navigation(
     ]
 )
 ui.sidebar_facts()
-navigation.run()
+with ui.user_errors():  # what a page leaves uncaught, e.g. an import cache damaged on disk, is said, not a traceback
+    navigation.run()

@@ -14,25 +14,27 @@ from fer.vocab import BALANCING, CLASSES, PROTOCOLS
 EXAMPLES_PER_CLASS = 8
 
 st.title("Dataset")
-active = ui.dataset()
-showing_sample = data.active_dataset_name() == "sample"
 
 # --------------------------------------------------------------------------------------------
 st.header("Active dataset")
 if "dataset_imported" in st.session_state:
     st.success(st.session_state.pop("dataset_imported"), icon=":material/check_circle:")
-if showing_sample:
-    st.markdown(
-        f"**The shipped sample**: {len(active):,} real FER2013 faces, a small stratified subset that ships "
-        "with the project so every page works before an import. Import the full FER2013 below for "
-        "study-sized runs."
-    )
-else:
-    st.markdown(f"**Imported FER2013**: {len(active):,} faces from `{active.source}`.")
-for column, (usage, count) in zip(st.columns(len(active.usage_counts())), active.usage_counts().items()):
-    column.metric(f"{usage} images", f"{count:,}")
-if active.converted:
-    st.caption(f"{active.converted:,} images were not 48×48 grayscale and were converted on import.")
+active = None
+with ui.user_errors():  # a damaged import: the page still offers to import again below
+    active = ui.dataset()
+if active is not None:
+    if active.name == "sample":
+        st.markdown(
+            f"**The shipped sample**: {len(active):,} real FER2013 faces, a small stratified subset that ships "
+            "with the project so every page works before an import. Import the full FER2013 below for "
+            "study-sized runs."
+        )
+    else:
+        st.markdown(f"**Imported FER2013**: {len(active):,} faces from `{active.source}`.")
+    for column, (usage, count) in zip(st.columns(len(active.usage_counts())), active.usage_counts().items()):
+        column.metric(f"{usage} images", f"{count:,}")
+    if active.converted:
+        st.caption(f"{active.converted:,} images were not 48×48 grayscale and were converted on import.")
 
 
 def run_import(described_as: str, start: Callable[[sources.Progress], FaceDataset]) -> None:
@@ -53,7 +55,7 @@ def run_import(described_as: str, start: Callable[[sources.Progress], FaceDatase
         st.rerun()
 
 
-with st.expander("Import FER2013", expanded=showing_sample, icon=":material/upload:"):
+with st.expander("Import FER2013", expanded=active is None or active.name == "sample", icon=":material/upload:"):
     st.caption(
         "The Kaggle archive (train/ and test/ class folders, as a .zip or an extracted folder), the "
         "original challenge fer2013.csv, or Hugging Face parquet files. The import is cached: later "
@@ -76,6 +78,8 @@ with st.expander("Import FER2013", expanded=showing_sample, icon=":material/uplo
         ).strip()
         if st.button("Import from this path", disabled=not typed, key="dataset_import_path"):
             run_import(typed, lambda progress: data.import_dataset(typed, progress))
+if active is None:
+    st.stop()
 
 # --------------------------------------------------------------------------------------------
 st.header("Class balance")

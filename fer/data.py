@@ -40,10 +40,12 @@ def load_imported() -> FaceDataset | None:
     path = dataset_cache_path()
     if not path.exists():
         return None
+    if not zipfile.is_zipfile(path):  # numpy would take it for a pickle and say so
+        raise FerError(f"{path}: the imported dataset's cache is damaged (not an .npz archive): import FER2013 again")
     try:
         with np.load(path) as cache:
             return _cached_dataset(cache)
-    except (*ZIP_ERRORS, KeyError, TypeError) as error:  # TypeError: an .npy, which has no `with`
+    except (*ZIP_ERRORS, KeyError, TypeError) as error:  # KeyError: a part missing; TypeError: see _cached_dataset
         raise FerError(f"{path}: the imported dataset's cache is damaged ({error}): import FER2013 again") from error
 
 

@@ -93,11 +93,16 @@ def user_errors() -> Iterator[None]:
 
 
 def sidebar_facts() -> None:
-    """Which data and which compute the pages work with, on every page."""
-    described = {"sample": "FER2013 sample (shipped)", "full": "imported FER2013"}[data.active_dataset_name()]
+    """Which data and which compute the pages work with, on every page. Data that can't be
+    read is said here in a word; the page shows why (:func:`user_errors` around it)."""
+    try:
+        name = data.active_dataset_name()
+        described = {"sample": "FER2013 sample (shipped)", "full": "imported FER2013"}[name] + f", {len(dataset()):,} faces"
+    except FerError:
+        described = "can't be read (see the Dataset page)"
     with st.sidebar:
         st.caption(
-            f"**Data:** {described}, {len(dataset()):,} faces  \n"
+            f"**Data:** {described}  \n"
             f"**Keras backend:** {keras_backend()}  \n"
             f"**GPU:** {', '.join(gpu_names()) or 'none (training runs on the CPU)'}"
         )

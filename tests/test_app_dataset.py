@@ -10,6 +10,7 @@ import pytest
 
 from fer import balance, data
 from fer.dataset import FaceDataset
+from fer.paths import dataset_cache_path
 from fer.vocab import CLASSES, USAGES
 
 from .conftest import (
@@ -155,3 +156,22 @@ def test_the_class_chart_shows_only_the_protocols_splits_with_readable_labels(sa
 
     figure = chart(rerun(at.selectbox(key="dataset_protocol").set_value("standard")), "dataset_counts_chart")
     assert facets(figure) == ["train", "validation", "test"]
+
+
+@pytest.mark.parametrize("damage", [b"", b"garbage", b"PK\x03\x04 cut short"])
+def test_a_damaged_import_is_said_on_every_page_and_can_be_imported_again(damage: bytes, tiny_zip: Path) -> None:
+    dataset_cache_path().parent.mkdir(parents=True, exist_ok=True)
+    dataset_cache_path().write_bytes(damage)
+    for page in ("overview", "train", "compare", "classify"):
+        at = open_page(f"app_pages/{page}.py")
+        assert not at.exception, page
+        assert "**Data:** can't be read (see the Dataset page)" in at.sidebar.caption[0].value
+    at = open_page("app_pages/dataset.py")
+    assert not at.exception and len(at.error) == 1
+    assert "the imported dataset's cache is damaged" in at.error[0].value and "import FER2013 again" in at.error[0].value
+    assert "pickle" not in at.error[0].value  # numpy's guess for a file that is no archive
+    assert [h.value for h in at.header] == ["Active dataset"]  # nothing that needs the faces
+    rerun(at.text_input(key="dataset_path").input(str(tiny_zip)))
+    rerun(at.button(key="dataset_import_path").click())
+    assert not at.exception and not at.error
+    assert f"Imported 42 faces from {tiny_zip}" in texts(at) and len(data.load_dataset("active")) == 42
