@@ -30,7 +30,7 @@ import pandas as pd
 
 from fer import store
 from fer.errors import FerError
-from fer.hardware import gpu_names
+from fer.hardware import gpu_names, keras_backend
 from fer.paths import active_dataset_name, artifacts_dir, atomic_write_json, read_json, runs_dir
 from fer.scenarios import RunConfig, weights_path
 from fer.store import ACTIVE, Run
@@ -57,6 +57,12 @@ def create_run(config: RunConfig) -> Run:
         config = replace(config, data=active)
     if config.protocol == "standard":
         _check_standard_protocol(config.data)
+    wanted = config.device_count(max(1, len(gpu_names())))
+    if wanted > 1 and keras_backend() != "jax":  # refused now, not as one failed run per seed
+        raise FerError(
+            f"training on {wanted} devices needs Keras' JAX backend (KERAS_BACKEND=jax, with jax installed), "
+            f"not {keras_backend()}: set it, or train on 1 device"
+        )
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     path = runs_dir() / f"{stamp}-{config.scenario.lower()}-{config.arch}-{secrets.token_hex(2)}"
     path.mkdir()

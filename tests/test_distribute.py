@@ -74,3 +74,16 @@ def test_several_devices_on_tensorflow_say_what_to_do() -> None:
         pytest.skip("checks the TensorFlow backend's refusal")
     with pytest.raises(FerError, match="JAX backend"), data_parallel(scenario("custom", arch="cnn", devices="2")):
         pass
+
+
+def test_several_devices_without_jax_are_refused_before_a_run_exists(monkeypatch: pytest.MonkeyPatch) -> None:
+    from fer import runs
+    from fer.paths import runs_dir
+
+    monkeypatch.setenv("KERAS_BACKEND", "tensorflow")
+    with pytest.raises(FerError, match="training on 2 devices needs Keras' JAX backend .* not tensorflow"):
+        runs.create_run(scenario("custom", arch="cnn", data="sample", devices="2"))
+    assert not list(runs_dir().iterdir())  # no run folder left to fail later, one per seed
+    assert runs.create_run(scenario("custom", arch="cnn", data="sample", devices="all")).config.devices == "all"  # 1 here
+    monkeypatch.setenv("KERAS_BACKEND", "jax")
+    assert runs.create_run(scenario("custom", arch="cnn", data="sample", devices="2")).state == "queued"
