@@ -188,17 +188,41 @@ def _text(field: str, value: Any) -> str:
 
 
 def group_runs(runs: Mapping[str, Run]) -> dict[str, list[str]]:
-    """Runs that differ only in their seed, grouped: group name -> the runs' display names.
+    """Seed repeats grouped: group name -> the runs' display names.
 
-    Runs are keyed by their config without the seed; a group takes its first run's name, and
-    ``+ N other seeds`` when it has repeats. Groups and their runs keep the order of ``runs``;
-    a run whose config can't be read is a group of its own.
+    Runs are repeats of one experiment when their configs match except the seed and they were
+    tested on the same images (``metrics.json``'s ``test_set`` fingerprint: a ``full`` run tested
+    on another import of FER2013 measured something else, and runs that did not record it are
+    repeats only of each other). Their seeds must differ too: of runs that share the seed as
+    well (the same run launched twice), only the newest is the group's run for that seed, and
+    each older one is a group of its own, so that no seed counts twice in a mean ± sd.
+
+    A group takes its first run's name, and ``+ N other seeds`` when it has repeats. Groups and
+    their runs keep the order of ``runs``; a run whose config can't be read is a group of its own.
     """
+    experiments = {name: _experiment(name, run) for name, run in runs.items()}
+    newest: dict[tuple[Any, int | None], str] = {}  # (experiment, seed) -> its newest run
+    for name, run in sorted(runs.items(), key=lambda item: _created(item[1])):  # oldest first: the newest stays
+        newest[experiments[name], run.config.seed if run.config else None] = name
+    repeats = set(newest.values())
     members: dict[Any, list[str]] = {}
-    for name, run in runs.items():
-        key = tuple((k, v) for k, v in run.config.to_dict().items() if k != "seed") if run.config else name
-        members.setdefault(key, []).append(name)
+    for name in runs:
+        members.setdefault(experiments[name] if name in repeats else name, []).append(name)
     return {_group_name(names): names for names in members.values()}
+
+
+def _experiment(name: str, run: Run) -> Any:
+    """What seed repeats share: the config without its seed, and the test images; a run whose
+    config can't be read shares nothing (its own name)."""
+    if run.config is None:
+        return name
+    settings = tuple((key, value) for key, value in run.config.to_dict().items() if key != "seed")
+    return settings, (run.metrics() or {}).get("test_set")
+
+
+def _created(run: Run) -> tuple[str, str]:
+    """When a run was created, as :func:`fer.store.list_runs` orders them (its id breaks ties)."""
+    return run.status.get("created_at") or "", run.run_id
 
 
 def _group_name(names: list[str]) -> str:

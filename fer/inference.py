@@ -15,15 +15,25 @@ import numpy as np
 
 from fer.errors import FerError
 from fer.images import FACE_SIZE
+from fer.vocab import CLASSES
 
 if TYPE_CHECKING:
     import keras
 
 
+PROBABILITY_TOLERANCE = 1e-3
+"""How far from [0, 1], and from a sum of 1, a classifier's float32 softmax may stray."""
+
+
 def load_classifier(path: Path) -> keras.Model:
     """Load a saved model safely (``safe_mode=True``: no arbitrary code from the file), computing
     in float32 whatever precision its weights were stored in (float16 files are half the size;
-    a CPU computes float16 slowly, or not at all)."""
+    a CPU computes float16 slowly, or not at all).
+
+    Any valid Keras model loads, so a loaded one is checked to be an emotion classifier
+    (:func:`_check_classifier`): a FerError now is a model listed as broken, where a wrong one
+    would fail on the first face or give wrong answers that look right.
+    """
     import keras
 
     import fer.models  # noqa: F401  (registers the custom layers that saved models refer to)
@@ -37,11 +47,41 @@ def load_classifier(path: Path) -> keras.Model:
         if "safe_mode" in reason:  # Keras suggests turning safe mode off: never, for a file from elsewhere
             reason = "it holds code (a Lambda layer or similar), which is never run from a model file"
         raise FerError(f"{path}: not a model this project can load ({reason})") from error
-    if all(weight.dtype == "float32" for weight in model.weights):
-        return model
-    float32 = keras.Model.from_config(_float32_config(model.get_config()))
-    float32.set_weights([np.asarray(weight, np.float32) for weight in model.get_weights()])
-    return float32
+    if any(weight.dtype != "float32" for weight in model.weights):
+        float32 = keras.Model.from_config(_float32_config(model.get_config()))
+        float32.set_weights([np.asarray(weight, np.float32) for weight in model.get_weights()])
+        model = float32
+    _check_classifier(path, model)
+    return model
+
+
+def _check_classifier(path: Path, model: keras.Model) -> None:
+    """Raise FerError unless ``model`` takes 48x48x1 faces and gives probabilities of the 7
+    emotions. The shapes alone miss a last layer without softmax, so the model also classifies
+    three plain faces (black, gray, white): one tiny prediction, cheap beside loading."""
+    inputs, outputs = _shapes(model, "inputs"), _shapes(model, "outputs")
+    if inputs != [(None, FACE_SIZE, FACE_SIZE, 1)]:
+        raise FerError(f"{path}: takes inputs of shape {_shapes_text(inputs)}, not {FACE_SIZE}x{FACE_SIZE}x1 faces")
+    if outputs != [(None, len(CLASSES))]:
+        one_vector = [len(shape) for shape in outputs] == [2]
+        given = f"{outputs[0][1]} outputs" if one_vector else f"outputs of shape {_shapes_text(outputs)}"
+        raise FerError(f"{path}: gives {given}, not the {len(CLASSES)} emotions")
+    plain = np.stack([np.full((FACE_SIZE, FACE_SIZE), value, np.uint8) for value in (0, 128, 255)])
+    probabilities = classify_faces(model, plain)
+    in_range = np.all((probabilities >= -PROBABILITY_TOLERANCE) & (probabilities <= 1 + PROBABILITY_TOLERANCE))
+    if not (in_range and np.allclose(probabilities.sum(axis=1), 1, atol=PROBABILITY_TOLERANCE)):
+        raise FerError(f"{path}: its outputs are not probabilities (they must lie in [0, 1] and sum to 1: a softmax)")
+
+
+def _shapes(model: keras.Model, which: str) -> list[tuple[int | None, ...]]:
+    """The shapes of a model's ``inputs`` or ``outputs``, batch size first; none for a model
+    that was saved before it was built (Keras raises AttributeError then)."""
+    return [tuple(tensor.shape) for tensor in getattr(model, which, None) or []]
+
+
+def _shapes_text(shapes: list[tuple[int | None, ...]]) -> str:
+    """``(10,)``, ``(10,) and (3,)``: shapes without their batch size, as a reader expects them."""
+    return " and ".join(str(shape[1:]) for shape in shapes) or "unknown"
 
 
 def _float32_config(config: Any) -> Any:

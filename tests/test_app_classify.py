@@ -206,6 +206,28 @@ def test_a_model_that_cant_be_loaded_is_never_the_default(finished_run: str, mod
     assert results(at)[list(CLASSES)].to_numpy() == pytest.approx(expected(crop, model, flip)[1], abs=1e-5)
 
 
+def test_a_model_that_gives_no_probabilities_is_listed_with_why_and_never_used(
+    finished_run: str, model: Any, flip: bool
+) -> None:
+    import keras
+
+    source = runs.get_run(finished_run)
+    logits = source.path.with_name(f"{finished_run}-logits")
+    shutil.copytree(source.path, logits)
+    layers = [keras.Input((48, 48, 1)), keras.layers.Flatten(), keras.layers.Dense(7)]  # loads, but has no softmax
+    keras.Sequential(layers).save(logits / "model.keras")
+    metrics = source.metrics()
+    (logits / "metrics.json").write_text(json.dumps({**metrics, "test_accuracy": metrics["test_accuracy"] + 0.2}))
+
+    at = open_page("app_pages/classify.py")
+    assert at.selectbox(key="classify_model").value.run_id == logits.name  # the best on paper, until it is loaded
+    crop = photos()["crop.png"]
+    at = upload(at, {"crop.png": crop})
+    assert at.selectbox(key="classify_model").value.run_id == finished_run
+    assert f"(`{logits.name}`): its outputs are not probabilities" in at.warning[0].value
+    assert results(at)[list(CLASSES)].to_numpy() == pytest.approx(expected(crop, model, flip)[1], abs=1e-5)
+
+
 def test_a_photo_without_faces_is_said_so_and_can_be_classified_whole(
     finished_run: str, model: Any, flip: bool
 ) -> None:

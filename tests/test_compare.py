@@ -94,6 +94,34 @@ def test_runs_that_differ_only_in_the_seed_are_grouped(finished_run: str) -> Non
     assert compare.seed_table(by_name(finished_run, other), compare.group_runs(by_name(finished_run, other))).empty
 
 
+def test_a_run_launched_twice_is_no_other_seed(finished_run: str) -> None:
+    # Launch clicked twice: the same config and seed. Only the newer one counts for seed 42.
+    older = copy_run(finished_run, "again", metrics={"test_accuracy": 0.9})
+    status = runs.get_run(older).status
+    atomic_write_json(runs_dir() / older / "status.json", {**status, "created_at": "2000-01-01T00:00:00+00:00"})
+    repeat = copy_run(finished_run, "seed43", {"seed": 43}, {"test_accuracy": 0.5})
+    chosen = by_name(older, finished_run, repeat)
+    names = list(chosen)
+    groups = compare.group_runs(chosen)
+    assert groups == {names[0]: [names[0]], f"{names[1]} + 1 other seed": [names[1], names[2]]}
+    row = compare.seed_table(chosen, groups).iloc[0]
+    accuracies = [runs.get_run(finished_run).metrics()["test_accuracy"], 0.5]
+    assert (row["runs"], row["seeds"]) == (2, "42, 43")
+    assert row["test accuracy"] == f"{statistics.mean(accuracies):.4f} ± {statistics.stdev(accuracies):.4f}"
+
+    twice = by_name(finished_run, older)
+    assert compare.group_runs(twice) == {name: [name] for name in twice}
+    assert compare.seed_table(twice, compare.group_runs(twice)).empty
+
+
+def test_runs_tested_on_other_images_are_no_seed_repeats(finished_run: str) -> None:
+    # The same config on another import of the data: another experiment, however alike the settings.
+    other_import = copy_run(finished_run, "seed43", {"seed": 43}, {"test_set": "0123456789abcdef", "test_images": 28})
+    chosen = by_name(finished_run, other_import)
+    assert compare.group_runs(chosen) == {name: [name] for name in chosen}
+    assert compare.seed_table(chosen, compare.group_runs(chosen)).empty
+
+
 # ---------------------------------------------------------------------------------------------
 # Paired significance
 

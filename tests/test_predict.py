@@ -5,9 +5,11 @@ that listing never loads Keras."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -123,6 +125,49 @@ def test_a_model_holding_python_code_is_refused_without_suggesting_unsafe_loadin
         predict.load_choice(choice)
     assert "safe_mode" not in str(error.value) and "unsafe" not in str(error.value)
     assert "holds code" in predict.model_problem(choice.path)
+
+
+WRONG_MODELS = {  # why a model is refused, and its layers (given keras): valid models that classify no faces
+    "vector input": (
+        "takes inputs of shape (10,), not 48x48x1 faces",
+        lambda k: [k.Input((10,)), k.layers.Dense(7, activation="softmax")],
+    ),
+    "never built": (
+        "takes inputs of shape unknown, not 48x48x1 faces",
+        lambda k: [k.layers.Dense(7, activation="softmax")],
+    ),
+    "three classes": (
+        "gives 3 outputs, not the 7 emotions",
+        lambda k: [k.Input((48, 48, 1)), k.layers.Flatten(), k.layers.Dense(3, activation="softmax")],
+    ),
+    "image output": (
+        "gives outputs of shape (48, 48, 1), not the 7 emotions",
+        lambda k: [k.Input((48, 48, 1)), k.layers.Rescaling(1 / 255)],
+    ),
+    "no softmax": (
+        "its outputs are not probabilities",
+        lambda k: [k.Input((48, 48, 1)), k.layers.Flatten(), k.layers.Dense(7)],
+    ),
+    "sigmoid": (
+        "its outputs are not probabilities",
+        lambda k: [k.Input((48, 48, 1)), k.layers.Flatten(), k.layers.Dense(7, activation="sigmoid")],
+    ),
+}
+
+
+@pytest.mark.parametrize(("reason", "layers"), WRONG_MODELS.values(), ids=WRONG_MODELS)
+@pytest.mark.filterwarnings("ignore:You are saving a model that has not yet been built")
+def test_a_model_that_is_no_emotion_classifier_is_refused_with_the_reason(
+    tmp_path: Path, reason: str, layers: Any
+) -> None:
+    import keras
+
+    keras.Sequential(layers(keras)).save(tmp_path / "model.keras")
+    choice = predict.ModelChoice("wrong", tmp_path / "model.keras")
+    assert predict.model_problem(choice.path) == ""  # a well-formed file: only loading tells
+    with pytest.raises(FerError, match=re.escape(reason)):
+        predict.load_choice(choice)
+    assert predict.model_problem(choice.path).startswith(reason)
 
 
 # ---------------------------------------------------------------------------------------------
