@@ -58,13 +58,14 @@ def run_import(described_as: str, start: Callable[[sources.Progress], FaceDatase
 with st.expander("Import FER2013", expanded=active is None or active.name == "sample", icon=":material/upload:"):
     st.caption(
         "The Kaggle archive (train/ and test/ class folders, as a .zip or an extracted folder), the "
-        "original challenge fer2013.csv, or Hugging Face parquet files. The import is cached: later "
+        "original challenge fer2013.csv (also as its fer2013.tar.gz, or zipped), or Hugging Face parquet files. The import is cached: later "
         "loads take a fraction of a second."
     )
     upload_tab, path_tab = st.tabs(["Upload a file", "Path on the server"])
     with upload_tab:
         upload = st.file_uploader(
-            "Kaggle .zip, fer2013.csv or .parquet", type=["zip", "csv", "parquet"], max_upload_size=400,
+            "Kaggle .zip, fer2013.csv (or the challenge's fer2013.tar.gz) or .parquet",
+            type=["zip", "csv", "gz", "tgz", "parquet"], max_upload_size=400,
             key="dataset_upload",
         )
         if st.button("Import the uploaded file", disabled=upload is None, key="dataset_import_upload"):

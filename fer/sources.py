@@ -4,7 +4,8 @@ Forms (all give the same :class:`FaceDataset`):
 
 * the Kaggle archive: ``train/<class>/*.jpg`` and ``test/<class>/*.jpg``, as the ``.zip``
   (read in place, never extracted) or an extracted folder, possibly under one top folder;
-* the original challenge CSV ``fer2013.csv`` (``emotion``, ``pixels``, ``Usage``);
+* the original challenge CSV ``fer2013.csv`` (``emotion``, ``pixels``, ``Usage``), also as the
+  challenge's own download ``fer2013.tar.gz`` or inside a ``.zip`` (read as it is decompressed);
 * Hugging Face image-dataset parquet (``image.bytes``, ``label``, optional ``usage``).
 
 Sources come from users, uploads included, so every reader works within bounded memory and
@@ -21,6 +22,7 @@ import json
 import re
 import stat
 import struct
+import tarfile
 import zipfile
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -49,7 +51,9 @@ MAX_IMAGE_FILE_BYTES = 20 * 2**20
 """Largest image file, zip entry or parquet blob read (FER2013's largest is 2.7 KB; a 2048 px
 photo, the largest image accepted, is a few MB). Reads stop here, whatever a header declares."""
 MAX_TOTAL_BYTES = 2**30
-"""Most bytes of image files a zip or folder import unpacks in all (FER2013's: 66 MB)."""
+"""Most bytes of image files a zip or folder import unpacks in all (FER2013's: 66 MB), and of
+the members a ``.tar.gz`` holds before its CSV."""
+TAR_SUFFIXES = (".tar.gz", ".tgz")
 ZIP_MAX_DIRECTORY_BYTES = 32 * 2**20
 """Largest zip central directory, the entry list that Python's zipfile reads whole into memory
 before anything else (FER2013's is about 3 MB)."""
@@ -139,13 +143,15 @@ def _opened(path: Path) -> BinaryIO:
 def read_file(file: BinaryIO, name: str, progress: Progress | None) -> FaceDataset:
     """One source file, by the suffix of its ``name`` (which also labels every error)."""
     suffix = PurePosixPath(name).suffix.lower()
+    if name.lower().endswith(TAR_SUFFIXES):
+        return import_tar(file, name, progress)
     if suffix == ".zip":
         return import_zip(file, name, progress)
     if suffix == ".csv":
         return import_csv(file, name, progress)
     if suffix == ".parquet":
         return _parquet_part(file, name, MAX_IMAGES, progress)
-    raise FerError(f"{name}: unsupported file type {suffix or '(none)'}: give a .zip, .csv or .parquet")
+    raise FerError(f"{name}: unsupported file type {suffix or '(none)'}: give a .zip, .tar.gz, .csv or .parquet")
 
 
 @dataclass(frozen=True)
@@ -193,8 +199,41 @@ def import_zip(file: BinaryIO, name: str, progress: Progress | None = None) -> F
             pure = PurePosixPath(info.filename.replace("\\", "/"))
             if pure.is_absolute() or ".." in pure.parts or re.match(r"^[A-Za-z]:", info.filename):
                 raise FerError(f"{name}: unsafe entry {info.filename!r} (absolute path or '..'); refusing the archive")
+        csvs = [info for info in entries if _is_csv(info.filename)]
+        if len(csvs) > 1:
+            raise FerError(f"{name}: several CSV files ({', '.join(info.filename for info in csvs[:3])}); give one")
+        if csvs:  # the challenge CSV, zipped: parsed as it is decompressed
+            try:
+                with archive.open(csvs[0]) as entry:
+                    return import_csv(entry, f"{name}: {csvs[0].filename}", progress, size=csvs[0].file_size)
+            except ZIP_ERRORS as error:
+                raise FerError(f"{name}: {csvs[0].filename}: corrupt zip entry ({error})") from error
         files = [_File(info.filename, info.file_size, _zip_reader(archive, info, name), info.compress_size) for info in entries]
         return _import_tree(files, name, progress)
+
+
+def import_tar(file: BinaryIO, name: str, progress: Progress | None = None) -> FaceDataset:
+    """The challenge's own download, ``fer2013.tar.gz``: its first CSV, parsed as the archive is
+    decompressed (a stream: nothing is extracted). Members before it are skipped, at most
+    MAX_FILES of them holding at most MAX_TOTAL_BYTES, so a crafted archive ends soon."""
+    try:
+        with tarfile.open(fileobj=file, mode="r|*") as archive:
+            skipped = 0
+            for count, member in enumerate(archive, 1):
+                if member.isfile() and _is_csv(member.name):
+                    entry = archive.extractfile(member)
+                    assert entry is not None  # a regular file always has one
+                    return import_csv(entry, f"{name}: {member.name}", progress, size=member.size)
+                skipped += member.size
+                if count >= MAX_FILES or skipped > MAX_TOTAL_BYTES:
+                    break
+    except (tarfile.TarError, *ZIP_ERRORS) as error:  # zlib.error, EOFError: a damaged or cut-short archive
+        raise FerError(f"{name}: not a readable .tar.gz archive ({_first_line(error)})") from error
+    raise FerError(f"{name}: no CSV file found in this archive (the challenge's fer2013.tar.gz holds fer2013/fer2013.csv)")
+
+
+def _is_csv(path: str) -> bool:
+    return path.lower().endswith(".csv") and not _IGNORED.search(path)
 
 
 def _check_zip_directory(file: BinaryIO, name: str) -> None:
@@ -316,11 +355,14 @@ def _usage_of(split: str, filename: str) -> str:
     return "Test"
 
 
-def import_csv(file: BinaryIO, name: str, progress: Progress | None = None) -> FaceDataset:
+def import_csv(file: BinaryIO, name: str, progress: Progress | None = None, size: int | None = None) -> FaceDataset:
     """The original challenge CSV, parsed CSV_BLOCK_BYTES at a time; its labels are in
-    :data:`CHALLENGE_CLASSES` order. Rows are numbered as lines of the file (the header is 1)."""
-    size = max(1, file.seek(0, io.SEEK_END))
-    file.seek(0)
+    :data:`CHALLENGE_CLASSES` order. Rows are numbered as lines of the file (the header is 1).
+    ``size`` (for progress) is taken from the file unless given: an archive's member can't seek."""
+    if size is None:
+        size = file.seek(0, io.SEEK_END)
+        file.seek(0)
+    size = max(1, size)
     parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     row = 2
     for batch in _csv_batches(file, name):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import tarfile
+import zipfile
 from pathlib import Path
 
 import cv2
@@ -95,6 +97,28 @@ def test_csv_maps_challenge_label_order(sample: FaceDataset, tmp_path: Path) -> 
     assert np.array_equal(imported.images, small.images)
     assert np.array_equal(imported.labels, small.labels)
     assert np.array_equal(imported.usage, small.usage)
+
+
+def test_the_challenge_csv_is_read_from_its_tar_gz_and_from_a_zip(sample: FaceDataset, tmp_path: Path) -> None:
+    small = tiny(sample)
+    csv = tmp_path / "fer2013.csv"
+    sources.export_challenge_csv(small, csv)
+    (tmp_path / "README").write_text("the challenge's notes")
+    with tarfile.open(tmp_path / "fer2013.tar.gz", "w:gz") as archive:  # as the challenge ships it
+        archive.add(tmp_path / "README", "fer2013/README")
+        archive.add(csv, "fer2013/fer2013.csv")
+    with zipfile.ZipFile(tmp_path / "zipped.zip", "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.write(csv, "fer2013/fer2013.csv")
+        archive.writestr("__MACOSX/fer2013/._fer2013.csv", b"resource fork")  # ignored, as in folders
+    for source in (tmp_path / "fer2013.tar.gz", tmp_path / "zipped.zip"):
+        shown: list[float] = []
+        imported = sources.read_source(source, progress=lambda fraction, message: shown.append(fraction))
+        assert imported.source == f"{source}: fer2013/fer2013.csv"
+        for got, expected in zip((imported.images, imported.labels, imported.usage), (small.images, small.labels, small.usage)):
+            assert np.array_equal(got, expected)
+        assert shown and shown[-1] == pytest.approx(1.0)
+    uploaded = data.import_upload("fer2013.tar.gz", (tmp_path / "fer2013.tar.gz").read_bytes())
+    assert len(uploaded) == len(small) and uploaded.source == "upload fer2013.tar.gz"
 
 
 def test_parquet_uses_metadata_class_names_else_challenge_order(sample: FaceDataset, tmp_path: Path) -> None:

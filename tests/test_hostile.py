@@ -11,9 +11,11 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import struct
 import subprocess
 import sys
+import tarfile
 import warnings
 import zipfile
 from pathlib import Path
@@ -396,6 +398,35 @@ def test_uploads_are_imported_from_memory_and_named_in_errors(sample: FaceDatase
     assert data.load_dataset("active").source == "upload fer2013.csv"
     imported = data.import_upload("fer.parquet", write_parquet(tmp_path / "p.parquet", small).read_bytes())
     assert imported.source == "upload fer.parquet" and np.array_equal(imported.labels, small.labels)
+
+
+def test_a_tar_gz_without_a_readable_csv_is_refused(
+    sample: FaceDataset, tmp_path: Path, previous: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    csv = tmp_path / "fer2013.csv"
+    sources.export_challenge_csv(tiny(sample, 1), csv)
+    whole = tmp_path / "whole.tar.gz"
+    with tarfile.open(whole, "w:gz") as archive:
+        for k in range(3):
+            archive.addfile(tarfile.TarInfo(f"notes/{k}.txt"))
+        archive.add(csv, "fer2013/fer2013.csv")
+    content = whole.read_bytes()
+    (tmp_path / "cut.tgz").write_bytes(content[: len(content) // 2])
+    (tmp_path / "junk.tar.gz").write_bytes(b"not an archive" * 50)
+    refused(tmp_path / "cut.tgz", "cut.tgz: not a readable .tar.gz archive", previous)
+    refused(tmp_path / "junk.tar.gz", "junk.tar.gz: not a readable .tar.gz archive", previous)
+    with tarfile.open(tmp_path / "images.tar.gz", "w:gz") as archive:
+        archive.add(csv, "fer2013/fer2013.txt")
+    refused(tmp_path / "images.tar.gz", "images.tar.gz: no CSV file found in this archive", previous)
+    monkeypatch.setattr(sources, "MAX_FILES", 3)  # members before the CSV are counted: a crafted archive ends soon
+    refused(whole, "whole.tar.gz: no CSV file found in this archive", previous)
+    monkeypatch.setattr(sources, "MAX_FILES", 4)
+    assert len(sources.read_source(whole)) == 7 * 3  # one face of each class in each usage
+
+
+def test_a_zip_with_several_csv_files_is_refused(sample: FaceDataset, tmp_path: Path, previous: bytes) -> None:
+    entries = {"a/fer2013.csv": b"emotion,pixels,Usage\n", "b/fer2013.csv": b"emotion,pixels,Usage\n"}
+    refused(write_zip(tmp_path / "two.zip", entries), re.escape("two.zip: several CSV files (a/fer2013.csv, b/fer2013.csv); give one"), previous)
 
 
 def test_a_damaged_cache_is_a_clear_error(previous: bytes) -> None:
