@@ -3,14 +3,17 @@ seed repeats, and any two runs tested against each other on the same test images
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterable
+
 import plotly.graph_objects as go
 import streamlit as st
 
-from fer import charts, compare, runs, study, ui
+from fer import charts, compare, runs, store, study, ui
 from fer.errors import FerError
 from fer.significance import RESAMPLES
 
 MAX_DEFAULT_RUNS = 4
+NO_MATRIX = "its metrics.json holds no readable confusion matrix"
 
 
 def show(figure: go.Figure, key: str, file_stem: str) -> None:
@@ -20,6 +23,14 @@ def show(figure: go.Figure, key: str, file_stem: str) -> None:
         "Download as HTML", figure.to_html(include_plotlyjs="cdn"), file_name=f"{file_stem}.html", mime="text/html",
         icon=":material/download:", key=f"{key}_html", on_click="ignore",
     )
+
+
+def left_out(names: Iterable[str], drawn: Collection[str], damage: str) -> None:
+    """Name each of ``names`` that a chart leaves out (not in ``drawn``) and why: one run's
+    damaged file must not fail the page for every run."""
+    for name in names:
+        if name not in drawn:
+            st.warning(f"**{name}** is left out here: {damage}.", icon=":material/broken_image:")
 
 
 def paired_section(a: runs.Run, b: runs.Run) -> None:
@@ -62,7 +73,9 @@ if not chosen:
 
 selected = {name: finished[name] for name in chosen}
 metrics = {name: run.metrics() for name, run in selected.items()}
-histories = {name: run.history() for name, run in selected.items()}
+histories = {name: history for name, run in selected.items() if (history := run.history()) is not None}
+matrices = {name: values["confusion_matrix"] for name, values in metrics.items() if store.has_confusion_matrix(values)}
+scored = {name: values for name, values in metrics.items() if store.has_per_class_scores(values)}
 colors = charts.run_colors(chosen)
 groups = compare.group_runs(selected)
 
@@ -114,10 +127,12 @@ banded = band_column.toggle(
 )
 curve_groups = groups if banded else None
 st.caption("Solid: training split; dashed: the evaluation split (test, or validation under the standard protocol).")
-st.subheader("Accuracy (figure 4.11)")
-show(charts.history_figure(histories, "accuracy", colors, smoothing, curve_groups), "accuracy_curves", "accuracy_curves")
-st.subheader("Loss (figure 4.13)")
-show(charts.history_figure(histories, "loss", colors, smoothing, curve_groups), "loss_curves", "loss_curves")
+left_out(chosen, histories, "its history.csv is missing or damaged")
+if histories:
+    for metric, title in (("accuracy", "Accuracy (figure 4.11)"), ("loss", "Loss (figure 4.13)")):
+        st.subheader(title)
+        figure = charts.history_figure(histories, metric, colors, smoothing, curve_groups)
+        show(figure, f"{metric}_curves", f"{metric}_curves")
 
 st.header("Training time (figure 4.10)")
 show(charts.training_time_figure(table), "training_time", "training_time")
@@ -129,8 +144,10 @@ matrix_columns = st.columns(min(len(chosen), 2))  # three abreast squeeze the cl
 for i, name in enumerate(chosen):
     with matrix_columns[i % len(matrix_columns)]:
         st.markdown(f"**{name}**")
-        figure = charts.confusion_matrix_figure(metrics[name]["confusion_matrix"], normalize)
-        show(figure, f"confusion_{i}", f"confusion_{finished[name].run_id}")
+        left_out([name], matrices, NO_MATRIX)
+        if name in matrices:
+            figure = charts.confusion_matrix_figure(matrices[name], normalize)
+            show(figure, f"confusion_{i}", f"confusion_{finished[name].run_id}")
 
 st.header("Run B against run A")
 if len(chosen) < 2:
@@ -145,16 +162,20 @@ else:
         st.subheader("Is the difference real?")
         paired_section(finished[a], finished[b])
         st.subheader("Where B's confusions differ from A's")
-        difference = charts.confusion_difference_figure(metrics[a]["confusion_matrix"], metrics[b]["confusion_matrix"])
-        show(difference, "confusion_difference", "confusion_difference")
-        st.caption(
-            "B's row-normalised confusion matrix minus A's. On the diagonal, blue: B recognises that emotion "
-            "more often than A; off it, blue: B makes that mistake more often. White: no difference."
-        )
+        left_out([a, b], matrices, NO_MATRIX)
+        if a in matrices and b in matrices:
+            difference = charts.confusion_difference_figure(matrices[a], matrices[b])
+            show(difference, "confusion_difference", "confusion_difference")
+            st.caption(
+                "B's row-normalised confusion matrix minus A's. On the diagonal, blue: B recognises that emotion "
+                "more often than A; off it, blue: B makes that mistake more often. White: no difference."
+            )
 
 st.header("Per-class scores")
 score = st.segmented_control(
     "Score", ["precision", "recall", "f1"], default="f1", required=True, key="compare_score",
     format_func=lambda s: {"f1": "F1"}.get(s, s),
 )
-show(charts.per_class_figure(metrics, score), "per_class", f"per_class_{score}")
+left_out(chosen, scored, "its metrics.json holds no readable per-class scores")
+if scored:
+    show(charts.per_class_figure(scored, score, colors), "per_class", f"per_class_{score}")

@@ -297,10 +297,13 @@ def run_details(run: runs.Run) -> None:
             st.caption(run.config.summary)
         run_state(run)
         history = run.history()
-        if history is not None and len(history):
+        if history is not None:
             loss, accuracy = st.columns(2)
             loss.plotly_chart(charts.history_figure({run.label: history}, "loss"), key=f"loss-{run.run_id}")
             accuracy.plotly_chart(charts.history_figure({run.label: history}, "accuracy"), key=f"accuracy-{run.run_id}")
+        elif run.status.get("epoch"):  # an epoch finished, so its history.csv was written
+            st.warning("This run's history.csv is missing or damaged: its learning curves are not drawn.",
+                       icon=":material/broken_image:")
         with st.expander(f"Log (last {LOG_LINES} lines)"):
             st.code(run.log_tail(LOG_LINES) or "(nothing logged yet)", language="text")
         run_actions(run)
@@ -315,7 +318,7 @@ def run_state(run: runs.Run) -> None:
             icon=":material/hourglass_empty:",
         )
     elif run.state == "running":
-        st.progress(min(1.0, status.get("progress") or 0.0), text=runs.status_summary(status))
+        st.progress(status.get("progress") or 0.0, text=runs.status_summary(status))  # store checks it is a fraction
     elif run.state == "completed":
         metrics = run.metrics()
         if metrics:

@@ -106,17 +106,19 @@ def history_figure(
 
     ``groups`` (group name -> run names, :func:`fer.compare.group_runs`) draws each group of two
     or more seeds as its mean with a band of ± one standard deviation, in its first run's colour.
+    A grouped run missing from ``histories`` (its ``history.csv`` damaged) is left out of its group.
     The study's figures 4.11 (accuracy) and 4.13 (loss).
     """
     colors = colors or run_colors(list(histories))
     groups = groups or {name: [name] for name in histories}
     figure = go.Figure()
     for group, names in groups.items():
-        curves = [_curves(histories[name], metric, smoothing) for name in names]
+        drawn = [name for name in names if name in histories]
+        curves = [_curves(histories[name], metric, smoothing) for name in drawn]
         if len(curves) == 1:
-            _add_run_curves(figure, group, curves[0], colors[names[0]])
-        else:
-            _add_band_curves(figure, group, curves, colors[names[0]])
+            _add_run_curves(figure, drawn[0], curves[0], colors[drawn[0]])
+        elif curves:
+            _add_band_curves(figure, group, curves, colors[drawn[0]])
     figure.update_layout(
         xaxis_title="epoch", yaxis_title=metric, hovermode="x unified", margin=dict(t=30), legend=LEGEND_BESIDE,
     )
@@ -209,16 +211,20 @@ def _confusion_layout(figure: go.Figure, title: str) -> go.Figure:
     return figure
 
 
-def per_class_figure(metrics_by_run: Mapping[str, dict[str, Any]], score: str) -> go.Figure:
+def per_class_figure(
+    metrics_by_run: Mapping[str, dict[str, Any]], score: str, colors: Mapping[str, str] | None = None
+) -> go.Figure:
     """Per-class ``precision``, ``recall`` or ``f1`` of several runs as grouped bars, each run in
-    its :func:`run_colors` colour (the same as in :func:`history_figure` for the same run order)."""
+    its colour (``colors``, by default :func:`run_colors` in the order given: the same as in
+    :func:`history_figure` for the same runs), one bar per class of :data:`~fer.vocab.CLASSES`."""
     rows = [
-        {"run": name, "class": cls, score: values[score]}
+        {"run": name, "class": cls, score: metrics["per_class"][cls][score]}
         for name, metrics in metrics_by_run.items()
-        for cls, values in metrics["per_class"].items()
+        for cls in CLASSES
     ]
+    colors = colors or run_colors(list(metrics_by_run))
     figure = px.bar(pd.DataFrame(rows), x="class", y=score, color="run", barmode="group",
-                    category_orders={"class": list(CLASSES)}, color_discrete_map=run_colors(list(metrics_by_run)))
+                    category_orders={"class": list(CLASSES)}, color_discrete_map=colors)
     figure.update_yaxes(range=[0, 1])
     figure.update_layout(margin=dict(t=30), legend=LEGEND_BESIDE)
     return figure

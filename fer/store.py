@@ -22,6 +22,7 @@ import math
 import os
 import re
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -33,6 +34,7 @@ import pandas as pd
 from fer.errors import FerError
 from fer.paths import atomic_write_bytes, atomic_write_json, check_state_file_size, read_json, runs_dir
 from fer.scenarios import RunConfig
+from fer.vocab import CLASSES
 
 STATES = ("queued", "running", "completed", "failed", "cancelled")
 """The states a ``status.json`` records; ``unreadable`` is never written, only read (see :class:`Run`)."""
@@ -46,8 +48,14 @@ STATUS_FIELDS: dict[str, type | tuple[type, ...]] = {
     **dict.fromkeys(("progress", "eta_s"), (int, float)),
 }
 """The types of the ``status.json`` fields that listings sort, format or compute with (None allowed)."""
+STATUS_RANGES: dict[str, tuple[float, float]] = {"progress": (0.0, 1.0)}
+"""The bounds of the ``status.json`` numbers that are drawn as they are: a progress bar takes a fraction."""
 HEADLINE_METRICS = ("test_accuracy", "precision_macro", "recall_macro")
-"""The numbers every comparison of runs sets side by side: a run lacking one is left out of them."""
+"""The numbers every comparison of runs sets side by side, all fractions: a run lacking one is left out of them."""
+PER_CLASS_SCORES = ("precision", "recall", "f1")
+"""The scores ``metrics.json`` holds for each class, all fractions: the per-class chart draws them."""
+HISTORY_COLUMNS = ("epoch", "loss", "accuracy")
+"""The columns every ``history.csv`` has (beside the evaluation split's loss and accuracy): the curves draw them."""
 REFERENCE_FILES = ("config.json", "status.json", "history.csv", "metrics.json")
 OPTIONAL_REFERENCE_FILES = ("probabilities.npy",)
 
@@ -108,7 +116,9 @@ class Run:
         return has_headline_metrics(self.metrics())
 
     def history(self) -> pd.DataFrame | None:
-        return _read_optional(self.path / "history.csv", pd.read_csv)
+        """The finished epochs, one row each; None before the first, and for a damaged file
+        (see :func:`_read_history`)."""
+        return _read_optional(self.path / "history.csv", _read_history)
 
     def probabilities(self) -> np.ndarray | None:
         """The test-set probabilities ``(N, 7)`` behind the metrics, where the run kept them."""
@@ -135,8 +145,39 @@ def _read_optional(path: Path, reader: Any) -> Any:
 
 
 def has_headline_metrics(metrics: dict[str, Any] | None) -> bool:
-    """Whether metrics read from a run hold every number of :data:`HEADLINE_METRICS`."""
-    return metrics is not None and all(number(metrics.get(key)) is not None for key in HEADLINE_METRICS)
+    """Whether metrics read from a run hold every number of :data:`HEADLINE_METRICS`, each a
+    fraction: an accuracy of 5 is a damaged file, not a result to compare or a model to offer."""
+    return metrics is not None and all(_is_fraction(metrics.get(key)) for key in HEADLINE_METRICS)
+
+
+def has_confusion_matrix(metrics: dict[str, Any] | None) -> bool:
+    """Whether the metrics hold a confusion matrix that can be drawn: a row of counts (finite,
+    non-negative numbers) per class, a count per class in each row. Pages ask this once rather
+    than fail on an edited or damaged ``metrics.json``."""
+    matrix = (metrics or {}).get("confusion_matrix")
+    return _is_list_of(matrix, lambda row: _is_list_of(row, _is_count))
+
+
+def has_per_class_scores(metrics: dict[str, Any] | None) -> bool:
+    """Whether the metrics hold every class's :data:`PER_CLASS_SCORES`, each a fraction."""
+    scores = (metrics or {}).get("per_class")
+    return isinstance(scores, dict) and all(
+        isinstance(scores.get(name), dict) and all(_is_fraction(scores[name].get(key)) for key in PER_CLASS_SCORES)
+        for name in CLASSES
+    )
+
+
+def _is_list_of(value: Any, check: Callable[[Any], bool]) -> bool:
+    """Whether ``value`` is a list with one item per class, each passing ``check``."""
+    return isinstance(value, list) and len(value) == len(CLASSES) and all(check(item) for item in value)
+
+
+def _is_count(value: Any) -> bool:
+    return number(value) is not None and value >= 0
+
+
+def _is_fraction(value: Any) -> bool:
+    return number(value) is not None and 0 <= value <= 1
 
 
 def number(value: Any) -> int | float | None:
@@ -167,10 +208,31 @@ def read_status(path: Path) -> dict[str, Any]:
     status = _read_object(path / "status.json")
     if status.get("state") not in STATES:
         raise ValueError(f"status.json records no known state ({status.get('state')!r:.40})")
-    for key, kind in STATUS_FIELDS.items():
-        if status.get(key) is not None and not isinstance(status[key], kind):
+    for key in STATUS_FIELDS:
+        if status.get(key) is not None and not _is_status_value(key, status[key]):
             raise ValueError(f"status.json's {key} is {status[key]!r:.40}")
     return status
+
+
+def _is_status_value(key: str, value: Any) -> bool:
+    """Whether a ``status.json`` field holds what readers expect: its :data:`STATUS_FIELDS` type
+    and, for a number, a finite one within its :data:`STATUS_RANGES` (an ETA is rounded, a
+    progress drawn: an infinite or negative one would fail the page that shows it)."""
+    if not isinstance(value, STATUS_FIELDS[key]):
+        return False
+    low, high = STATUS_RANGES.get(key, (-math.inf, math.inf))
+    return isinstance(value, str) or (number(value) is not None and low <= value <= high)
+
+
+def _read_history(path: Path) -> pd.DataFrame:
+    """``history.csv``, checked: the :data:`HISTORY_COLUMNS` and only numbers (NaN allowed: a
+    diverged epoch's loss). An edited or damaged file raises ValueError, so it reads as no history
+    rather than failing every chart and table it reaches."""
+    history = pd.read_csv(path)
+    missing = [column for column in HISTORY_COLUMNS if column not in history.columns]
+    if missing or len(history.select_dtypes("number").columns) < len(history.columns):
+        raise ValueError(f"history.csv lacks {missing} or holds values other than numbers")
+    return history
 
 
 def _read_object(path: Path) -> dict[str, Any]:
@@ -206,8 +268,8 @@ def reference_runs() -> list[Run]:
 
 
 def read_history(path: Path) -> list[dict[str, Any]]:
-    """The finished epochs' rows of ``history.csv`` (empty before the first epoch)."""
-    history = _read_optional(path / "history.csv", pd.read_csv)
+    """The finished epochs' rows of ``history.csv`` (empty before the first epoch, and for a damaged file)."""
+    history = _read_optional(path / "history.csv", _read_history)
     return [] if history is None else history.to_dict("records")
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +11,7 @@ import pandas as pd
 import pytest
 
 from fer import charts, runs, study
+from fer.paths import runs_dir
 from fer.study import STUDY_TABLE
 from fer.vocab import CLASSES
 
@@ -155,3 +158,93 @@ def test_compare_tests_two_runs_diffs_their_settings_and_groups_seeds(finished_r
     line_colors = {trace["name"].rsplit(" ", 1)[0]: trace["line"]["color"] for trace in curves.values()}
     bar_colors = {trace["name"]: trace["marker"]["color"] for trace in chart(at, "per_class")["data"]}
     assert line_colors == bar_colors and len(set(bar_colors.values())) == 3
+
+
+def _damage(folder: Path, name: str, edit: Callable[[str], str | None]) -> None:
+    """Rewrite the run file ``folder/name`` as ``edit`` makes its text; None removes it."""
+    text = edit((folder / name).read_text())
+    if text is None:
+        (folder / name).unlink()
+    else:
+        (folder / name).write_text(text)
+
+
+def _metrics_edit(edit: Callable[[dict], dict]) -> Callable[[str], str]:
+    return lambda text: json.dumps(edit(json.loads(text)))
+
+
+def _without(key: str) -> Callable[[str], str]:
+    return _metrics_edit(lambda metrics: {k: v for k, v in metrics.items() if k != key})
+
+
+def _loss_as_text(history: str) -> str:
+    header, first, *rest = history.splitlines()
+    values = first.split(",")
+    values[header.split(",").index("loss")] = "abc"
+    return "\n".join([header, ",".join(values), *rest]) + "\n"
+
+
+NO_HISTORY = "its history.csv is missing or damaged"
+NO_MATRIX = "its metrics.json holds no readable confusion matrix"
+NO_SCORES = "its metrics.json holds no readable per-class scores"
+
+
+@pytest.mark.parametrize(
+    ("name", "edit", "damage"),
+    [
+        ("history.csv", lambda text: "", NO_HISTORY),
+        ("history.csv", lambda text: None, NO_HISTORY),
+        ("history.csv", lambda text: "foo,bar\n1,2\n", NO_HISTORY),
+        ("history.csv", _loss_as_text, NO_HISTORY),
+        ("metrics.json", _without("confusion_matrix"), NO_MATRIX),
+        ("metrics.json", _metrics_edit(lambda m: {**m, "confusion_matrix": [["a"] * 7] * 7}), NO_MATRIX),
+        ("metrics.json", _metrics_edit(lambda m: {**m, "confusion_matrix": m["confusion_matrix"][:6]}), NO_MATRIX),
+        ("metrics.json", _without("per_class"), NO_SCORES),
+        ("metrics.json", _metrics_edit(lambda m: {**m, "per_class": {"angry": "good"}}), NO_SCORES),
+    ],
+    ids=["history-empty", "history-removed", "history-other-columns", "history-text", "no-matrix", "matrix-of-text",
+         "matrix-6x7", "no-per-class", "per-class-damaged"],
+)
+def test_a_damaged_file_leaves_its_run_out_of_what_it_draws_and_the_rest_of_the_page_works(
+    finished_run: str, name: str, edit: Callable[[str], str | None], damage: str
+) -> None:
+    damaged = copy_run(finished_run, "damaged", {"seed": 43})
+    _damage(runs_dir() / damaged, name, edit)
+    ours, theirs = f"CNN · {finished_run}", f"CNN · {damaged}"
+    at = open_page("app_pages/compare.py")
+    assert at.multiselect(key="compare_runs").value == [theirs, ours]
+    warnings = [w.value for w in at.warning]
+    assert f"**{theirs}** is left out here: {damage}." in warnings
+    assert not [w for w in warnings if w.startswith(f"**{ours}**")]
+    assert list(at.dataframe[0].value["run"]) == [theirs, ours]  # the table still holds both
+
+    curves = {trace["name"] for trace in chart(at, "loss_curves")["data"]}
+    matrices = {c.key for c in at.get("plotly_chart") if c.key.startswith("confusion_")}
+    bars = {trace["name"]: trace["marker"]["color"] for trace in chart(at, "per_class")["data"]}
+    if damage == NO_HISTORY:  # the two are seeds of one group: what is left of it is our run alone
+        assert curves == {f"{ours} train", f"{ours} test"}
+    else:
+        assert {f"{theirs} + 1 other seed {split} mean of 2" for split in ("train", "test")} <= curves
+    drawn = {"confusion_1"} if damage == NO_MATRIX else {"confusion_0", "confusion_1", "confusion_difference"}
+    assert matrices == drawn
+    colors = charts.run_colors([theirs, ours])
+    assert bars == ({ours: colors[ours]} if damage == NO_SCORES else colors)  # each run keeps its colour
+
+
+def test_a_damaged_reference_run_is_left_out_of_what_its_files_draw(
+    finished_run: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FER_REFERENCE", str(tmp_path / "reference"))
+    reference = as_study_scenario(runs.get_run(finished_run).path, tmp_path / "reference", "S4")
+    _damage(reference, "history.csv", _loss_as_text)
+    _damage(reference, "metrics.json", _metrics_edit(lambda m: {**m, "confusion_matrix": "none", "per_class": []}))
+    ours, theirs = f"CNN · {finished_run}", f"reference run · S4 CNN · {reference.name}"
+    at = open_page("app_pages/compare.py")
+    assert at.multiselect(key="compare_runs").value == [ours, theirs]
+    for damage in (NO_HISTORY, NO_MATRIX, NO_SCORES):
+        assert f"**{theirs}** is left out here: {damage}." in [w.value for w in at.warning]
+    assert {trace["name"] for trace in chart(at, "accuracy_curves")["data"]} == {f"{ours} train", f"{ours} test"}
+    assert {c.key for c in at.get("plotly_chart") if c.key.startswith("confusion_")} == {"confusion_0"}
+    assert [trace["name"] for trace in chart(at, "per_class")["data"]] == [ours]
+    table = at.dataframe[0].value.set_index("run")
+    assert table.loc[theirs, "study test accuracy"] == STUDY_TABLE.loc["S4", "test_accuracy"]

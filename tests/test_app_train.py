@@ -127,6 +127,18 @@ def test_a_finished_run_shows_its_metrics_and_curves(finished_run: str) -> None:
     assert f"delete-{finished_run}" in keys and not keys & {f"cancel-{finished_run}", f"resume-{finished_run}"}
 
 
+@pytest.mark.parametrize(
+    "content", ["", "foo,bar\n1,2\n", "epoch,loss,accuracy\n1,abc,0.5\n"], ids=["empty", "other-columns", "text-value"]
+)
+def test_a_damaged_history_shows_a_note_instead_of_curves(finished_run: str, content: str) -> None:
+    (runs.get_run(finished_run).path / "history.csv").write_text(content)
+    at = _page()
+    assert "This run's history.csv is missing or damaged" in "\n".join(str(w.value) for w in at.warning)
+    assert not at.get("plotly_chart")
+    metrics = runs.get_run(finished_run).metrics()
+    assert {m.label: m.value for m in at.metric}["Test accuracy"] == f"{metrics['test_accuracy']:.4f}"
+
+
 def test_cancel_stops_a_running_run_and_resume_queues_it_again() -> None:
     run = runs.start(scenario("custom", arch="cnn", epochs=50, data="sample"), background=True)
     _wait_until(lambda: _state(run.run_id) == "running", RUN_TIMEOUT_S, "the run to start")

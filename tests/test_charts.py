@@ -167,6 +167,16 @@ def test_seed_groups_are_drawn_as_mean_and_sd_band() -> None:
     assert not [t for t in figure.data if t.name.startswith("s43")]
 
 
+def test_a_run_without_a_history_is_left_out_of_its_seed_group(run: runs.Run) -> None:
+    """The Compare page passes only the readable histories; the groups still name every chosen run."""
+    colors = charts.run_colors(["s43", "s42", "gone"])
+    groups = {"s43 + 1 other seed": ["s43", "s42"], "gone": ["gone"]}
+    figure = charts.history_figure({"s42": run.history()}, "loss", colors, groups=groups)
+    assert sorted(t.name for t in figure.data) == ["s42 test", "s42 train"]  # a lone run: no band
+    assert {t.line.color for t in figure.data} == {colors["s42"]}
+    assert trace_values(figure, "s42 train") == pytest.approx(run.history()["loss"].tolist())
+
+
 def test_confusion_matrix_counts_and_row_fractions(run: runs.Run) -> None:
     matrix = np.array(run.metrics()["confusion_matrix"], dtype=float)
     counts = charts.confusion_matrix_figure(matrix.tolist(), normalize=False).data[0]
@@ -208,6 +218,14 @@ def test_per_class_bars_are_the_run_scores(run: runs.Run) -> None:
         (trace,) = figure.data
         assert list(trace.x) == list(CLASSES)
         assert list(trace.y) == pytest.approx([metrics["per_class"][c][score] for c in CLASSES])
+
+
+def test_per_class_bars_take_the_pages_colours_in_the_class_order(run: runs.Run) -> None:
+    metrics = run.metrics()
+    reordered = {**metrics, "per_class": dict(reversed(metrics["per_class"].items()))}
+    (trace,) = charts.per_class_figure({"mine": reordered}, "f1", {"other": "#000000", "mine": "#123456"}).data
+    assert trace.marker.color == "#123456" and list(trace.x) == list(CLASSES)
+    assert list(trace.y) == pytest.approx([metrics["per_class"][c]["f1"] for c in CLASSES])
 
 
 def test_versus_study_bars_put_the_study_beside_its_scenario(run: runs.Run, tmp_path: Path) -> None:

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -15,8 +17,9 @@ from streamlit.testing.v1 import AppTest
 from fer import compare, predict, runs, store
 from fer.cli import main
 from fer.paths import runs_dir
+from fer.vocab import CLASSES
 
-from .conftest import copy_run
+from .conftest import copy_run, open_page, rerun, texts
 
 DAMAGED = "20990101-000000-custom-cnn-dead"
 STALE = "the training process ended without a final state"
@@ -47,6 +50,8 @@ def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
         ("status.json", b"null", "status.json holds None"),
         ("status.json", b'{"state": "paused"}', "no known state ('paused')"),
         ("status.json", b'{"state": "completed", "created_at": 5}', "created_at is 5"),
+        ("status.json", b'{"state": "completed", "eta_s": Infinity}', "eta_s is inf"),
+        ("status.json", b'{"state": "completed", "progress": -0.5}', "progress is -0.5"),
         ("status.json", b"[" * 100_000, "can't read"),
         ("config.json", b"[]", "config.json holds []"),
         ("config.json", b'"S2"', "config.json holds 'S2'"),
@@ -105,7 +110,12 @@ def test_an_active_run_whose_process_is_not_known_shows_failed(
 
 @pytest.mark.parametrize(
     "content",
-    [b"[1, 2]", b'"hello"', b"", b"{bad", b"\x00\x01\xff\xfe", b'{"test_accuracy": 0.5}', b'{"test_accuracy": "high"}'],
+    [
+        b"[1, 2]", b'"hello"', b"", b"{bad", b"\x00\x01\xff\xfe",
+        b'{"test_accuracy": 0.5}', b'{"test_accuracy": "high"}',
+        b'{"test_accuracy": 5.0, "precision_macro": 0.5, "recall_macro": 0.5}',  # accuracies are fractions
+        b'{"test_accuracy": 0.5, "precision_macro": -0.1, "recall_macro": 0.5}',
+    ],
 )
 def test_damaged_metrics_leave_the_run_out_of_comparisons(
     finished_run: str, content: bytes, capsys: pytest.CaptureFixture[str]
@@ -122,6 +132,89 @@ def test_damaged_metrics_leave_the_run_out_of_comparisons(
         assert cli(capsys, *command)[0] == 0, command
     # The Classify page's model list: the damaged run's model is not offered, the other one is.
     assert [choice.run_id for choice in predict.available_models() if not choice.reference] == [finished_run]
+
+
+@pytest.mark.parametrize(
+    "fields", [{"eta_s": math.inf}, {"eta_s": math.nan}, {"progress": -0.5}, {"progress": 1.5}, {"progress": math.nan}]
+)
+def test_a_running_run_whose_status_holds_a_number_out_of_range_is_unreadable(
+    finished_run: str, fields: dict[str, float], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An ETA is rounded and a progress drawn as they are: a damaged one is refused where the
+    status is read, not met as a traceback by the Train page and ``show``."""
+    path = damaged_copy(finished_run, "status.json", b"{}", without=("metrics.json",))
+    store.write_status(path, state="running", created_at=store.now(), epoch=1, epochs=3, **fields)
+    runs._write_pid(path, os.getpid())  # its process lives: only the damaged number can stop it showing as running
+    ((key, value),) = fields.items()
+    reason = f"status.json's {key} is {value!r}"
+    damaged = runs.get_run(DAMAGED)
+    assert damaged.state == "unreadable" and reason in damaged.status["error"]
+    status, out, _ = cli(capsys, "show", DAMAGED)
+    assert status == 0 and reason in out
+    at = rerun(open_page("app_pages/train.py").multiselect(key="train_details").set_value([DAMAGED]))
+    assert reason in texts(at)
+
+
+def _loss_as_text(history: str) -> str:
+    """The history with its first loss replaced by a word."""
+    header, first, *rest = history.splitlines()
+    values = first.split(",")
+    values[header.split(",").index("loss")] = "abc"
+    return "\n".join([header, ",".join(values), *rest]) + "\n"
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda text: "",
+        lambda text: "foo,bar\n1,2\n",
+        lambda text: text.replace("epoch,", "round,", 1),
+        lambda text: text.replace(",loss,", ",cost,", 1),
+        lambda text: text.splitlines()[0] + "\n",  # a header, no epoch
+        _loss_as_text,
+    ],
+    ids=["empty", "other-columns", "no-epoch", "no-loss", "header-only", "text-value"],
+)
+def test_a_damaged_history_reads_as_none(
+    finished_run: str, damage: Callable[[str], str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    history = (runs_dir() / finished_run / "history.csv").read_text()
+    path = damaged_copy(finished_run, "history.csv", damage(history).encode())
+    assert runs.get_run(DAMAGED).history() is None and store.read_history(path) == []
+    assert runs.get_run(finished_run).history() is not None
+    assert cli(capsys, "show", DAMAGED)[0] == 0
+
+
+def test_a_diverged_epoch_keeps_its_history(finished_run: str) -> None:
+    """A NaN loss is a number (training diverged): the history stays readable."""
+    history = (runs_dir() / finished_run / "history.csv").read_text()
+    damaged_copy(finished_run, "history.csv", _loss_as_text(history).replace("abc", "nan").encode())
+    read = runs.get_run(DAMAGED).history()
+    assert read is not None and math.isnan(read["loss"][0])
+
+
+def test_the_parts_of_the_metrics_that_pages_draw_are_checked(finished_run: str) -> None:
+    metrics = runs.get_run(finished_run).metrics()
+    assert store.has_confusion_matrix(metrics) and store.has_per_class_scores(metrics)
+    matrix, scores = metrics["confusion_matrix"], metrics["per_class"]
+    row = len(CLASSES)
+    damaged_matrices = [
+        None, "7x7", [["a"] * row] * row, matrix[:-1], [counts[:-1] for counts in matrix],
+        [*matrix[:-1], [-1] * row], [*matrix[:-1], [math.nan] * row], [*matrix[:-1], [True] * row],
+    ]
+    for damaged in damaged_matrices:
+        assert not store.has_confusion_matrix({**metrics, "confusion_matrix": damaged}), damaged
+    assert not store.has_confusion_matrix({k: v for k, v in metrics.items() if k != "confusion_matrix"})
+    angry = scores["angry"]
+    damaged_scores = [
+        None, [], {k: v for k, v in scores.items() if k != "angry"}, {**scores, "angry": 0.5},
+        {**scores, "angry": {**angry, "f1": "high"}}, {**scores, "angry": {**angry, "recall": 1.5}},
+        {**scores, "angry": {k: v for k, v in angry.items() if k != "precision"}},
+    ]
+    for damaged in damaged_scores:
+        assert not store.has_per_class_scores({**metrics, "per_class": damaged}), damaged
+    assert not store.has_per_class_scores({k: v for k, v in metrics.items() if k != "per_class"})
+    assert not store.has_confusion_matrix(None) and not store.has_per_class_scores(None)
 
 
 def test_the_train_page_shows_damaged_metrics_as_dashes(finished_run: str) -> None:
