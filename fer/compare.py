@@ -21,7 +21,7 @@ from fer.errors import FerError
 from fer.evaluate import test_set_fingerprint
 from fer.paths import dataset_cache_path
 from fer.significance import PairedComparison, paired_comparison
-from fer.store import Run, number
+from fer.store import Run, creation_order, number
 from fer.vocab import ARCHITECTURE_NAMES
 
 EMPTY = "—"
@@ -202,7 +202,7 @@ def group_runs(runs: Mapping[str, Run]) -> dict[str, list[str]]:
     """
     experiments = {name: _experiment(name, run) for name, run in runs.items()}
     newest: dict[tuple[Any, int | None], str] = {}  # (experiment, seed) -> its newest run
-    for name, run in sorted(runs.items(), key=lambda item: _created(item[1])):  # oldest first: the newest stays
+    for name, run in sorted(runs.items(), key=lambda item: creation_order(item[1])):  # oldest first: the newest stays
         newest[experiments[name], run.config.seed if run.config else None] = name
     repeats = set(newest.values())
     members: dict[Any, list[str]] = {}
@@ -218,11 +218,6 @@ def _experiment(name: str, run: Run) -> Any:
         return name
     settings = tuple((key, value) for key, value in run.config.to_dict().items() if key != "seed")
     return settings, (run.metrics() or {}).get("test_set")
-
-
-def _created(run: Run) -> tuple[str, str]:
-    """When a run was created, as :func:`fer.store.list_runs` orders them (its id breaks ties)."""
-    return run.status.get("created_at") or "", run.run_id
 
 
 def _group_name(names: list[str]) -> str:

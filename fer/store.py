@@ -248,7 +248,12 @@ def list_runs(folder: Path | None = None) -> list[Run]:
     folder = folder or runs_dir()
     paths = [path for path in folder.iterdir() if path.is_dir() and (path / "config.json").exists()]
     listed = [read_run(path) for path in paths]
-    return sorted(listed, key=lambda run: (run.status.get("created_at") or "", run.run_id), reverse=True)
+    return sorted(listed, key=creation_order, reverse=True)
+
+
+def creation_order(run: Run) -> tuple[str, str]:
+    """A sort key putting runs in the order they were made (the run id breaks ties)."""
+    return run.status.get("created_at") or "", run.run_id
 
 
 def run_path(run_id: str) -> Path:
