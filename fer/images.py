@@ -42,6 +42,7 @@ FORMATS = ("jpg", "png", "webp", "bmp")
 """The image formats read, by the name users know them by."""
 
 _JPEG_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}  # start-of-frame markers (not DHT, JPG, DAC)
+_JPEG_SEQUENTIAL = frozenset({0xC0, 0xC1})  # baseline and extended sequential (Huffman) frames
 _JPEG_MAX_MARKERS = 10_000  # real files have tens before the frame header; stop a crafted one early
 _REDUCED = {1: cv2.IMREAD_COLOR, 2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4, 8: cv2.IMREAD_REDUCED_COLOR_8}
 
@@ -129,14 +130,18 @@ def decode_photo(data: bytes, name: str) -> tuple[np.ndarray, int]:
     decode within the limit is refused before decoding.
     """
     kind, width, height = image_size(data, name)
+    large = width * height > PHOTO_MAX_PIXELS
+    shrinkable = large and kind == "jpg" and _jpeg_shrinkable(data)
     shrink = 1
-    while kind == "jpg" and width * height > PHOTO_MAX_PIXELS * shrink**2 and shrink < 8:
+    while shrinkable and width * height > PHOTO_MAX_PIXELS * shrink**2 and shrink < 8:
         shrink *= 2
     if width * height > PHOTO_MAX_PIXELS * shrink**2:
         limit = PHOTO_MAX_PIXELS / 1e6
+        unshrinkable = " (this one is progressive or multi-scan, which can't be)" if kind == "jpg" and not shrinkable else ""
         raise FerError(
             f"{name}: {width}x{height} pixels ({width * height / 1e6:,.0f} megapixels) is too large to open: "
-            f"the limit is {limit:.0f} megapixels, or {limit * 64:,.0f} for a JPEG; save a smaller copy"
+            f"the limit is {limit:.0f} megapixels, or {limit * 64:,.0f} for a JPEG decoded shrunk{unshrinkable}; "
+            "save a smaller copy"
         )
     return _decode(data, _REDUCED[shrink], name), shrink
 
@@ -189,8 +194,9 @@ def _png_size(data: bytes) -> tuple[int, int]:
     return struct.unpack_from(">II", data, 16)
 
 
-def _jpeg_size(data: bytes) -> tuple[int, int]:
-    """The first start-of-frame header's size, found by walking the markers as libjpeg does."""
+def _jpeg_segments(data: bytes) -> Iterator[tuple[int, int]]:
+    """``(marker, offset of its length field)`` of each header segment, walking the markers as
+    libjpeg does, up to and including the first scan's (SOS)."""
     position = 2
     for _ in range(_JPEG_MAX_MARKERS):
         position = data.index(b"\xff", position)
@@ -200,14 +206,40 @@ def _jpeg_size(data: bytes) -> tuple[int, int]:
         position += 1
         if marker == 0x00 or marker == 0x01 or 0xD0 <= marker <= 0xD9:  # stuffed byte, TEM, RSTn, SOI, EOI
             continue
+        yield marker, position
         if marker == 0xDA:
-            raise ValueError("image data before the frame header")
+            return
+        (length,) = struct.unpack_from(">H", data, position)
+        position += length
+    raise ValueError("no scan within the first markers")
+
+
+def _jpeg_size(data: bytes) -> tuple[int, int]:
+    """The first start-of-frame header's size."""
+    for marker, position in _jpeg_segments(data):
+        if marker == 0xDA:
+            break
         if marker in _JPEG_SOF:
             height, width = struct.unpack_from(">HH", data, position + 3)
             return width, height
-        (length,) = struct.unpack_from(">H", data, position)
-        position += length
-    raise ValueError("no frame header")
+    raise ValueError("image data before the frame header")
+
+
+def _jpeg_shrinkable(data: bytes) -> bool:
+    """Whether libjpeg decodes the file shrunk within the memory of the shrunk image: a
+    sequential frame whose first scan holds every component. A progressive or multi-scan JPEG
+    buffers every coefficient of the full-size image first (a 9 KB file declaring 32000x32000
+    pixels took 6.9 GB), so it only opens within the plain pixel limit."""
+    frame: tuple[int, int] | None = None  # (SOF marker, number of components)
+    try:
+        for marker, position in _jpeg_segments(data):
+            if marker in _JPEG_SOF and frame is None:
+                frame = marker, data[position + 7]
+            elif marker == 0xDA:
+                return frame is not None and frame[0] in _JPEG_SEQUENTIAL and data[position + 2] == frame[1]
+    except (struct.error, ValueError, IndexError):  # cut short before its first scan
+        pass
+    return False
 
 
 def _webp_size(data: bytes) -> tuple[int, int]:

@@ -173,7 +173,7 @@ def test_broken_files_are_reported_each_in_its_place_and_the_others_classified(
         "empty.jpg: empty file (0 bytes), not an image",
         "notes.png: not a readable image (jpg, png, webp or bmp expected)",
         "huge.png: 20000x20000 pixels (400 megapixels) is too large to open: the limit is 16 megapixels, "
-        "or 1,024 for a JPEG; save a smaller copy",
+        "or 1,024 for a JPEG decoded shrunk; save a smaller copy",
     ]
     table = results(at)
     assert list(table["file"]) == ["crop.png"] and [h.value for h in at.subheader] == ["crop.png"]

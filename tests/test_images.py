@@ -112,6 +112,17 @@ def test_large_jpeg_photos_are_decoded_shrunk_and_other_formats_refused(
         decode_photo(jpeg, "big.jpg")
 
 
+def test_a_progressive_jpeg_opens_only_within_the_plain_pixel_limit(face: np.ndarray, monkeypatch: pytest.MonkeyPatch) -> None:
+    photo = cv2.cvtColor(cv2.resize(face, (400, 300), interpolation=cv2.INTER_CUBIC), cv2.COLOR_GRAY2BGR)
+    progressive = cv2.imencode(".jpg", photo, [cv2.IMWRITE_JPEG_PROGRESSIVE, 1])[1].tobytes()
+    assert decode_photo(progressive, "p.jpg")[1] == 1
+    monkeypatch.setattr(images, "PHOTO_MAX_PIXELS", 10_000)
+    # libjpeg would buffer every coefficient of the full-size image before shrinking it: a 9 KB
+    # progressive file declaring 32000x32000 pixels took 6.9 GB. A baseline one shrinks (above).
+    with pytest.raises(FerError, match="p.jpg: 400x300 pixels .* \\(this one is progressive or multi-scan, which can't be\\)"):
+        decode_photo(progressive, "p.jpg")
+
+
 def test_16_bit_images_are_scaled_by_bit_depth_not_stretched(face: np.ndarray) -> None:
     constant = np.full((48, 48), 40_000, np.uint16)
     low_contrast = (30_000 + face.astype(np.uint16) * 2).astype(np.uint16)  # 30000..30510
