@@ -17,6 +17,7 @@ dataset the active one is :func:`fer.data.import_dataset`'s job.
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
 import re
@@ -28,7 +29,7 @@ import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import numpy as np
 import pandas as pd
@@ -54,6 +55,9 @@ MAX_TOTAL_BYTES = 2**30
 """Most bytes of image files a zip or folder import unpacks in all (FER2013's: 66 MB), and of
 the members a ``.tar.gz`` holds before its CSV."""
 TAR_SUFFIXES = (".tar.gz", ".tgz")
+TAR_MAX_BYTES_BEFORE_CSV = 16 * 2**20
+"""Most bytes a ``.tar.gz`` may unpack before its CSV begins, headers included (the challenge's
+holds a README and a .bib first, a few KB): tarfile reads a member's extended header whole."""
 ZIP_MAX_DIRECTORY_BYTES = 32 * 2**20
 """Largest zip central directory, the entry list that Python's zipfile reads whole into memory
 before anything else (FER2013's is about 3 MB)."""
@@ -202,34 +206,78 @@ def import_zip(file: BinaryIO, name: str, progress: Progress | None = None) -> F
         csvs = [info for info in entries if _is_csv(info.filename)]
         if len(csvs) > 1:
             raise FerError(f"{name}: several CSV files ({', '.join(info.filename for info in csvs[:3])}); give one")
-        if csvs:  # the challenge CSV, zipped: parsed as it is decompressed
+        if csvs:  # the challenge CSV, zipped: parsed as it is decompressed, never past its declared size
+            info = csvs[0]
+            _check_csv_size(info.file_size, f"{name}: {info.filename}")
             try:
-                with archive.open(csvs[0]) as entry:
-                    return import_csv(entry, f"{name}: {csvs[0].filename}", progress, size=csvs[0].file_size)
+                with archive.open(info) as entry:
+                    return import_csv(entry, f"{name}: {info.filename}", progress, size=info.file_size)
             except ZIP_ERRORS as error:
-                raise FerError(f"{name}: {csvs[0].filename}: corrupt zip entry ({error})") from error
+                raise FerError(f"{name}: {info.filename}: can't be read from the zip ({error})") from error
         files = [_File(info.filename, info.file_size, _zip_reader(archive, info, name), info.compress_size) for info in entries]
         return _import_tree(files, name, progress)
 
 
 def import_tar(file: BinaryIO, name: str, progress: Progress | None = None) -> FaceDataset:
     """The challenge's own download, ``fer2013.tar.gz``: its first CSV, parsed as the archive is
-    decompressed (a stream: nothing is extracted). Members before it are skipped, at most
-    MAX_FILES of them holding at most MAX_TOTAL_BYTES, so a crafted archive ends soon."""
+    decompressed (a stream: nothing is extracted). What it unpacks is capped: at most
+    :data:`TAR_MAX_BYTES_BEFORE_CSV` before the CSV, then the CSV's declared size."""
+    csv = ""
     try:
-        with tarfile.open(fileobj=file, mode="r|*") as archive:
-            skipped = 0
-            for count, member in enumerate(archive, 1):
+        unpacked = _Capped(gzip.GzipFile(fileobj=file, mode="rb"), TAR_MAX_BYTES_BEFORE_CSV)
+        with tarfile.open(fileobj=io.BufferedReader(unpacked), mode="r|") as archive:
+            for member in archive:
                 if member.isfile() and _is_csv(member.name):
+                    csv = f"{name}: {member.name}"
+                    _check_csv_size(member.size, csv)
+                    unpacked.allow(member.size + tarfile.RECORDSIZE)  # the member, and a block of read-ahead
                     entry = archive.extractfile(member)
                     assert entry is not None  # a regular file always has one
-                    return import_csv(entry, f"{name}: {member.name}", progress, size=member.size)
-                skipped += member.size
-                if count >= MAX_FILES or skipped > MAX_TOTAL_BYTES:
-                    break
-    except (tarfile.TarError, *ZIP_ERRORS) as error:  # zlib.error, EOFError: a damaged or cut-short archive
+                    return import_csv(entry, csv, progress, size=member.size)
+    except _Capped.Exceeded as error:
+        raise FerError(
+            f"{csv}: unpacks to more than the {error.limit:,} bytes it declares" if csv else
+            f"{name}: no CSV within the first {error.limit:,} bytes it unpacks "
+            "(the challenge's fer2013.tar.gz holds fer2013/fer2013.csv after a few KB)"
+        ) from error
+    except (tarfile.TarError, *ZIP_ERRORS) as error:  # gzip's, zlib's, EOFError: damaged or cut short
         raise FerError(f"{name}: not a readable .tar.gz archive ({_first_line(error)})") from error
-    raise FerError(f"{name}: no CSV file found in this archive (the challenge's fer2013.tar.gz holds fer2013/fer2013.csv)")
+    raise FerError(f"{name}: no CSV file in this archive (the challenge's fer2013.tar.gz holds fer2013/fer2013.csv)")
+
+
+def _check_csv_size(size: int, name: str) -> None:
+    """Refuse an archived CSV that declares more than :data:`MAX_TOTAL_BYTES` (FER2013's is 287 MB)."""
+    if size > MAX_TOTAL_BYTES:
+        raise FerError(f"{name}: {size:,} bytes, more than the {MAX_TOTAL_BYTES:,} an import unpacks (FER2013's CSV has 287 MB)")
+
+
+class _Capped(io.RawIOBase):
+    """A stream that reads ``source`` and raises :class:`Exceeded` past a limit the reader may
+    raise as it learns what is coming: a compressed archive can unpack far more than it says."""
+
+    class Exceeded(Exception):
+        def __init__(self, limit: int) -> None:
+            super().__init__(f"more than {limit:,} bytes unpacked")
+            self.limit = limit
+
+    def __init__(self, source: BinaryIO, limit: int) -> None:
+        super().__init__()
+        self._source, self._limit, self._read = source, limit, 0
+
+    def allow(self, more: int) -> None:
+        """Let ``more`` bytes be read beyond what was read so far."""
+        self._limit = self._read + more
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self._source.read(min(len(buffer), self._limit - self._read + 1))
+        self._read += len(data)
+        if self._read > self._limit:
+            raise _Capped.Exceeded(self._limit)
+        buffer[: len(data)] = data
+        return len(data)
 
 
 def _is_csv(path: str) -> bool:

@@ -406,22 +406,31 @@ def test_a_tar_gz_without_a_readable_csv_is_refused(
     csv = tmp_path / "fer2013.csv"
     sources.export_challenge_csv(tiny(sample, 1), csv)
     whole = tmp_path / "whole.tar.gz"
-    with tarfile.open(whole, "w:gz") as archive:
-        for k in range(3):
-            archive.addfile(tarfile.TarInfo(f"notes/{k}.txt"))
+    with tarfile.open(whole, "w:gz", format=tarfile.PAX_FORMAT) as archive:
+        notes = tarfile.TarInfo("notes.txt")
+        notes.pax_headers = {"comment": "x" * 100_000}  # tarfile reads such a header whole, in memory
+        archive.addfile(notes)
         archive.add(csv, "fer2013/fer2013.csv")
     content = whole.read_bytes()
     (tmp_path / "cut.tgz").write_bytes(content[: len(content) // 2])
     (tmp_path / "junk.tar.gz").write_bytes(b"not an archive" * 50)
+    with tarfile.open(tmp_path / "plain.tar.gz", "w") as archive:  # not gzipped, whatever its name says
+        archive.add(csv, "fer2013.csv")
     refused(tmp_path / "cut.tgz", "cut.tgz: not a readable .tar.gz archive", previous)
     refused(tmp_path / "junk.tar.gz", "junk.tar.gz: not a readable .tar.gz archive", previous)
+    refused(tmp_path / "plain.tar.gz", "plain.tar.gz: not a readable .tar.gz archive", previous)
     with tarfile.open(tmp_path / "images.tar.gz", "w:gz") as archive:
         archive.add(csv, "fer2013/fer2013.txt")
-    refused(tmp_path / "images.tar.gz", "images.tar.gz: no CSV file found in this archive", previous)
-    monkeypatch.setattr(sources, "MAX_FILES", 3)  # members before the CSV are counted: a crafted archive ends soon
-    refused(whole, "whole.tar.gz: no CSV file found in this archive", previous)
-    monkeypatch.setattr(sources, "MAX_FILES", 4)
+    refused(tmp_path / "images.tar.gz", "images.tar.gz: no CSV file in this archive", previous)
     assert len(sources.read_source(whole)) == 7 * 3  # one face of each class in each usage
+    monkeypatch.setattr(sources, "TAR_MAX_BYTES_BEFORE_CSV", 50_000)  # the real limit, 16 MiB, lowered
+    refused(whole, "whole.tar.gz: no CSV within the first 50,000 bytes it unpacks", previous)
+    monkeypatch.setattr(sources, "MAX_TOTAL_BYTES", 1000)
+    monkeypatch.setattr(sources, "TAR_MAX_BYTES_BEFORE_CSV", 2**20)
+    refused(whole, "whole.tar.gz: fer2013/fer2013.csv: [0-9,]+ bytes, more than the 1,000 an import unpacks", previous)
+    with zipfile.ZipFile(tmp_path / "zipped.zip", "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.write(csv, "fer2013.csv")
+    refused(tmp_path / "zipped.zip", "zipped.zip: fer2013.csv: [0-9,]+ bytes, more than the 1,000", previous)
 
 
 def test_a_zip_with_several_csv_files_is_refused(sample: FaceDataset, tmp_path: Path, previous: bytes) -> None:
