@@ -309,6 +309,8 @@ STARTUP_LINES = [
     ABSL_BANNER,
     "I0000 00:00:1795930971.337833   23967 port.cc:153] oneDNN custom operations are on.",
     "E0000 00:00:1795930973.595601   23967 cuda_platform.cc:52] failed call to cuInit: UNKNOWN ERROR (303)",
+    "W0000 00:00:1795930973.595601   23967 util.cc:10] TF_ENABLE_ONEDNN_OPTS is not set to either '0' or '1'",
+    "E0000 00:00:1795930973.595601   23967 other.cc:1] a real error",
     "/x/keras/src/backend.py:3: UserWarning: something the user should see",
 ]
 
@@ -321,21 +323,42 @@ def test_backend_start_up_chatter_is_dropped_and_the_rest_passed_on(
     monkeypatch.setattr(keras.ops, "convert_to_numpy", lambda x: os.write(2, "\n".join(STARTUP_LINES).encode() + b"\n"))
     _start_backend_quietly()
     kept = capfd.readouterr().err.splitlines()
-    # An error line is expected noise only where there is no GPU for CUDA to find.
-    assert kept == ([STARTUP_LINES[2]] if gpus else []) + [STARTUP_LINES[3]]
+    # The cuInit failure is expected noise only where there is no GPU for CUDA to find.
+    assert kept == ([STARTUP_LINES[2]] if gpus else []) + STARTUP_LINES[3:]
+    os.write(2, b"stderr is back\n")
+    assert capfd.readouterr().err == "stderr is back\n"
 
 
-def test_a_backend_that_fails_to_start_shows_everything(monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]) -> None:
+def test_a_backend_that_fails_to_start_says_why(monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]) -> None:
     def fail(x: object) -> None:
-        os.write(2, "\n".join(STARTUP_LINES).encode() + b"\n")
+        os.write(2, "\n".join(STARTUP_LINES[3:5]).encode() + b"\n")
         raise RuntimeError("no backend")
 
     monkeypatch.setattr(keras.ops, "convert_to_numpy", fail)
     with pytest.raises(RuntimeError, match="no backend"):
         _start_backend_quietly()
-    assert capfd.readouterr().err.splitlines() == STARTUP_LINES
-    os.write(2, b"stderr is back\n")
-    assert capfd.readouterr().err == "stderr is back\n"
+    assert capfd.readouterr().err.splitlines() == STARTUP_LINES[3:5]
+    unknown = subprocess.run(
+        [sys.executable, "-m", "fer", "train", "--arch", "cnn", "--epochs", "1", "--data", "sample"],
+        capture_output=True, text=True, env={**os.environ, "KERAS_BACKEND": "nonexistent"},
+    )
+    assert unknown.returncode == 2 and unknown.stderr == "error: Keras can't start its backend (Unable to import backend : nonexistent)\n"
+
+
+ABORTING = """
+import os, keras
+from fer.cli import _start_backend_quietly
+def abort(x):
+    os.write(2, b"F0000 00:00:1795930973.595601   23967 flags.cc:7] Unknown flag in TF_XLA_FLAGS: --bogus\\n")
+    os.abort()
+keras.ops.convert_to_numpy = abort
+_start_backend_quietly()
+"""
+
+
+def test_a_start_up_that_aborts_the_process_still_shows_its_reason() -> None:
+    done = subprocess.run([sys.executable, "-c", ABORTING], capture_output=True, text=True, cwd=Path(__file__).parents[1])
+    assert done.returncode != 0 and "Unknown flag in TF_XLA_FLAGS: --bogus" in done.stderr
 
 
 def test_history_is_replaced_whole_or_not_at_all(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
