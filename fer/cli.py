@@ -346,7 +346,11 @@ def _classify(args: argparse.Namespace) -> int:
     """Classify photos with a trained model; exit 2 when any photo could not be classified."""
     from fer import photos, predict
 
+    if args.json and args.csv == "-":
+        raise FerError("--json and --csv - would both write to stdout: give --csv a file")
     files = photos.photo_files(args.photos)
+    if args.csv and args.csv != "-":
+        _check_csv_target(Path(args.csv), files)
     choice = predict.choose_model(args.model)
     flip_tta = choice.flip_tta if args.flip_tta is None else args.flip_tta
     _start_backend_quietly()
@@ -383,13 +387,23 @@ def _print_photo(result: Any, whole: bool) -> None:
         print(f"{result.name}: face {row.face}, {where}: {row.emotion} {row.probability:.0%}")
 
 
-def _write_csv(table: Any, path: str) -> None:
-    from fer.paths import atomic_write_bytes
+def _check_csv_target(path: Path, photos: list[Path]) -> None:
+    """Refuse, before any photo is classified, a ``--csv`` file that can't be written or that
+    would replace something other than an earlier CSV: one of the photos, a device, a folder."""
+    if not path.parent.is_dir():
+        raise FerError(f"{path}: can't be written (no folder {path.parent})")
+    if path.exists():
+        if not path.is_file():
+            raise FerError(f"{path}: not a regular file; give a new or a CSV file's name for --csv")
+        if any(path.samefile(photo) for photo in photos if photo.exists()):
+            raise FerError(f"{path}: is one of the photos to classify; give another file for --csv")
 
+
+def _write_csv(table: Any, path: str) -> None:
     try:
-        atomic_write_bytes(Path(path), table.to_csv(index=False).encode())
-    except (OSError, ValueError) as error:
-        raise FerError(f"{path}: can't be written ({getattr(error, 'strerror', None) or error})") from error
+        Path(path).write_text(table.to_csv(index=False))
+    except OSError as error:
+        raise FerError(f"{path}: can't be written ({error.strerror or error})") from error
 
 
 def _model_document(choice: Any) -> dict[str, Any]:

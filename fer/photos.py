@@ -15,6 +15,7 @@ most 5 MB).
 
 from __future__ import annotations
 
+import os
 import stat
 from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -152,15 +153,18 @@ def photo_files(paths: Sequence[str | Path]) -> list[Path]:
     """
     files: list[Path] = []
     for given in map(Path, paths):
+        name = shown_path(given)
         try:
             if given.is_dir():
                 files += _folder_photos(given)
             elif given.exists():
                 files.append(given)
+            elif given.is_symlink():
+                raise FerError(f"{name}: a symbolic link to nothing (a missing file, or a loop)")
             else:
-                raise FerError(f"{given}: no such file or folder")
+                raise FerError(f"{name}: no such file or folder")
         except OSError as error:
-            raise FerError(f"{given}: can't be read ({error.strerror or error})") from error
+            raise FerError(f"{name}: can't be read ({error.strerror or error})") from error
         if len(files) > MAX_PHOTOS:
             raise FerError(f"more than {MAX_PHOTOS:,} photos: classify them in parts")
     return files
@@ -170,27 +174,28 @@ def _folder_photos(folder: Path) -> list[Path]:
     found = []
     for count, path in enumerate(folder.iterdir(), 1):  # lazily: a huge folder stops at the limit
         if count > MAX_PHOTOS:
-            raise FerError(f"{folder}: more than {MAX_PHOTOS:,} entries: give a folder of photos")
+            raise FerError(f"{shown_path(folder)}: more than {MAX_PHOTOS:,} entries: give a folder of photos")
         if path.suffix.lower() in PHOTO_SUFFIXES and path.is_file():
             found.append(path)
     if not found:
-        raise FerError(f"{folder}: no photos in this folder ({', '.join(sorted(PHOTO_SUFFIXES))})")
+        raise FerError(f"{shown_path(folder)}: no photos in this folder ({', '.join(sorted(PHOTO_SUFFIXES))})")
     return sorted(found)
 
 
 def read_photo(path: Path) -> bytes:
     """A photo file's bytes. Raises FerError for something that is not a regular file (a FIFO
     would block) or is larger than :data:`PHOTO_FILE_MAX_BYTES`."""
+    name = shown_path(path)
     try:
         info = path.stat()
         if not stat.S_ISREG(info.st_mode):
-            raise FerError(f"{path}: not a regular file")
+            raise FerError(f"{name}: not a regular file")
         if info.st_size > PHOTO_FILE_MAX_BYTES:
-            raise FerError(f"{path}: {info.st_size:,} bytes, more than a photo can be ({PHOTO_FILE_MAX_BYTES:,})")
+            raise FerError(f"{name}: {info.st_size:,} bytes, more than a photo can be ({PHOTO_FILE_MAX_BYTES:,})")
         with path.open("rb") as file:
             return file.read(PHOTO_FILE_MAX_BYTES + 1)[:PHOTO_FILE_MAX_BYTES]  # a file grown since is cut, and judged
     except OSError as error:
-        raise FerError(f"{path}: can't be read ({error.strerror or error})") from error
+        raise FerError(f"{name}: can't be read ({error.strerror or error})") from error
 
 
 def classify_files(
@@ -210,9 +215,9 @@ def classify_files(
         read: list[tuple[str, bytes | FerError]] = []
         for path in files[start : start + PHOTOS_PER_CALL]:
             try:
-                read.append((str(path), read_photo(path)))
+                read.append((shown_path(path), read_photo(path)))
             except FerError as error:
-                read.append((str(path), error))
+                read.append((shown_path(path), error))
         given = [(name, content) for name, content in read if isinstance(content, bytes)]
         results = iter(classify_photos(model, given, whole_images=range(len(given)) if whole else (), flip_tta=flip_tta))
         for name, content in read:
@@ -220,6 +225,13 @@ def classify_files(
         if progress:
             done = min(start + PHOTOS_PER_CALL, len(files))
             progress(done / len(files), f"{done:,}/{len(files):,} photos")
+
+
+def shown_path(path: Path) -> str:
+    """A path as text that prints and goes into a CSV on any terminal: bytes that are no UTF-8 as
+    U+FFFD, and a name holding a newline or another control character quoted."""
+    text = os.fsencode(path).decode("utf-8", errors="replace")
+    return text if text.isprintable() else repr(text)
 
 
 def results_table(results: Sequence[PhotoResult]) -> pd.DataFrame:

@@ -190,7 +190,7 @@ def test_photo_files_are_the_files_given_and_the_photos_directly_in_folders(tmp_
     for given, message in (
         ([tmp_path / "nope.png"], "nope.png: no such file or folder"),
         ([folder / "nested", tmp_path], f"{tmp_path}: no photos in this folder"),
-        ([f"{folder}/\0x"], "x: no such file or folder"),  # a NUL byte can't be in a file's name
+        ([f"{folder}/\0x"], "x': no such file or folder"),  # a NUL byte can't be in a name; shown quoted
         ([folder / "crop.png" / "x.png"], "x.png: no such file or folder"),
     ):
         with pytest.raises(FerError, match=message):
@@ -285,3 +285,36 @@ def test_the_readmes_python_example_classifies_a_photo(
     printed = capsys.readouterr().out.splitlines()
     assert printed[0].split() == ["file", "face", "emotion", "probability"]
     assert [line.split()[1:3] for line in printed[1:]] == [["group.jpg", "1"], ["group.jpg", "2"], ["group.jpg", "3"]]
+
+
+def test_cli_classify_never_writes_its_csv_over_a_photo_or_a_device(
+    finished_run: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = photo_folder(tmp_path)
+    photo = folder / "crop.png"
+    for target, message in (
+        (photo, "is one of the photos to classify"),
+        (folder / "nested", "not a regular file"),
+        (Path("/dev/null"), "not a regular file"),
+        (tmp_path / "missing" / "faces.csv", "can't be written (no folder"),
+    ):
+        assert cli.main(["classify", str(photo), "--model", finished_run, "--csv", str(target)]) == 2
+        out, err = capsys.readouterr()
+        assert out == "" and err.startswith("error: ") and message in err  # refused before any photo
+    assert photo.read_bytes() == sample_photos()["crop.png"] and not (tmp_path / "missing").exists()
+    assert cli.main(["classify", str(photo), "--model", finished_run, "--json", "--csv", "-"]) == 2
+    assert "would both write to stdout" in capsys.readouterr().err
+
+
+def test_cli_classify_shows_any_file_name_on_one_line(finished_run: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    content = sample_photos()["crop.png"]
+    odd = [os.fsdecode(bytes(tmp_path) + b"/x\xff.png"), str(tmp_path / "two\nlines.png")]
+    for name in odd:
+        Path(name).write_bytes(content)
+    (tmp_path / "loop.png").symlink_to(tmp_path / "loop.png")
+    assert cli.main(["classify", *odd, "--model", finished_run, "--csv", str(tmp_path / "faces.csv")]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith(f"{tmp_path}/x\ufffd.png: face 1") and out[1].startswith(repr(str(tmp_path / "two\nlines.png")))
+    assert len(out) == 3 and len(pd.read_csv(tmp_path / "faces.csv")) == 2
+    assert cli.main(["classify", str(tmp_path / "loop.png")]) == 2
+    assert "loop.png: a symbolic link to nothing (a missing file, or a loop)" in capsys.readouterr().err
