@@ -135,7 +135,9 @@ def train(
             model.fit(
                 x_train, y_train, batch_size=config.batch_size, epochs=config.epochs,
                 validation_data=(x_eval, y_eval), class_weight=balanced.class_weight,
-                callbacks=[*_keras_callbacks(config, run_dir, history), recorder, *(callbacks or [])], verbose=0,
+                # The recorder first: an epoch's row is written before its backup, so a kill between the
+                # two leaves a row that resuming drops and trains again, never a backed-up epoch without one.
+                callbacks=[recorder, *_keras_callbacks(config, run_dir, history), *(callbacks or [])], verbose=0,
             )
             if config.protocol == "standard" and (run_dir / "best.weights.h5").exists():
                 model.load_weights(run_dir / "best.weights.h5")
@@ -227,8 +229,25 @@ class PeriodicBackup(keras.callbacks.BackupAndRestore):
         self._save_seconds = 0.0
 
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
-        super().on_train_begin(logs)
+        try:
+            super().on_train_begin(logs)
+        except (ValueError, KeyError, TypeError) as error:
+            self._restore_previous(error)
         self._saved_at = time.perf_counter()
+
+    def _restore_previous(self, error: Exception) -> None:
+        """Resume from the backup before the latest when the latest's ``training_metadata.json``
+        can't be read: Keras writes it in place, so a kill can leave it empty or cut short, and
+        falls back on the earlier copy (``double_checkpoint``) only for unreadable weights."""
+        previous = (Path(self._prev_weights_path), Path(self._prev_training_metadata_path))
+        if not all(path.exists() for path in previous):
+            raise FerError(
+                f"this run's backup is damaged ({type(error).__name__}: {error}) and has no earlier copy: "
+                f"delete {self.backup_dir} to train the run again from its first epoch"
+            ) from error
+        shutil.copyfile(previous[0], self._weights_path)
+        shutil.copyfile(previous[1], self._training_metadata_path)
+        self._load_model()
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         self._current_epoch = epoch + 1  # what BackupAndRestore.on_epoch_end sets before saving

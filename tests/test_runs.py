@@ -236,6 +236,29 @@ def test_killed_run_shows_failed_and_resumes_from_its_last_epoch() -> None:
     assert not (run.path / "backup").exists()
 
 
+KILL_AT_THE_SECOND_ROW = """
+import os
+from fer import runs, store
+from fer.scenarios import scenario
+write_history = store.write_history
+store.write_history = lambda path, rows: os._exit(9) if len(rows) == 2 else write_history(path, rows)
+runs.start(scenario("custom", arch="cnn", epochs=3, batch_size=64, data="sample"), background=False)
+"""
+
+
+@pytest.mark.slow
+def test_a_run_killed_as_it_records_an_epoch_resumes_without_a_gap() -> None:
+    """Killed while writing epoch 2's row: that epoch is trained again, never skipped (its backup
+    must not be on disk before its row is)."""
+    killed = subprocess.run([sys.executable, "-c", KILL_AT_THE_SECOND_ROW], capture_output=True, text=True, timeout=300)
+    assert killed.returncode == 9, killed.stderr[-2000:]
+    (run,) = runs.list_runs()
+    assert run.state == "failed" and list(run.history()["epoch"]) == [1]
+    resumed = runs.resume(run.run_id, background=False)
+    assert resumed.state == "completed", resumed.status
+    assert list(resumed.history()["epoch"]) == [1, 2, 3] and resumed.metrics()["epochs_run"] == 3
+
+
 KILL_BEFORE_RESULTS = """
 import os, sys
 from fer import data, runs, store

@@ -6,7 +6,9 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 
+from fer.errors import FerError
 from fer.models import build_model
 from fer.train import PeriodicBackup
 
@@ -41,3 +43,18 @@ def test_periodic_backup_skips_epochs_that_saving_would_slow_down(tmp_path: Path
     resumed = PeriodicBackup(tmp_path / "backup", max_overhead=1e9, delete_checkpoint=False)
     assert _fit(resumed, epochs=3) == [1, 2]  # the 2nd and 3rd epochs, trained again
     assert resumed.saves == 2
+
+
+def test_a_backup_whose_epoch_record_was_cut_short_resumes_from_the_one_before(tmp_path: Path) -> None:
+    """Keras writes training_metadata.json in place: a kill can leave it empty. The double
+    checkpoint's earlier copy is used then, as Keras does only for damaged weights."""
+    folder = tmp_path / "backup"
+    _fit(PeriodicBackup(folder, max_overhead=1e9, double_checkpoint=True, delete_checkpoint=False), epochs=3)
+    (folder / "training_metadata.json").write_text("")
+    resumed = PeriodicBackup(folder, max_overhead=1e9, double_checkpoint=True, delete_checkpoint=False)
+    assert _fit(resumed, epochs=4) == [2, 3]  # the earlier backup was after epoch 2
+    (folder / "training_metadata.json").write_text("")
+    for earlier in folder.glob("*.bkp"):
+        earlier.unlink()
+    with pytest.raises(FerError, match="backup is damaged .* and has no earlier copy: delete .*backup to train"):
+        _fit(PeriodicBackup(folder, double_checkpoint=True, delete_checkpoint=False), epochs=4)
