@@ -141,6 +141,7 @@ def execute(run_id: str, on_status: StatusCallback | None = None, pin_gpu: bool 
             state = run_training(path, on_status)
     # A final state answers any cancel request, also one that came too late to stop the run.
     (path / "cancel").unlink(missing_ok=True)
+    (path / "pid.json").unlink(missing_ok=True)  # done: this process touches the folder no more (see delete)
     return state
 
 
@@ -199,25 +200,36 @@ def cancel_requested(path: Path) -> bool:
 
 
 def resume(run_id: str, background: bool = True, on_status: StatusCallback | None = None) -> Run:
-    """Continue a failed or cancelled run from its last finished epoch, history intact."""
-    run = get_run(run_id)
-    if run.state not in ("failed", "cancelled"):
-        raise FerError(f"run {run_id} is {run.state}: only failed or cancelled runs can be resumed")
-    (run.path / "cancel").unlink(missing_ok=True)
-    store.write_status(run.path, state="queued", queued_at=store.now(), error=None, message=None)
-    _write_pid(run.path, os.getpid())  # the old pid is dead: never show the fresh run as failed
-    if background:
-        launch(run_id)
-    else:
+    """Continue a failed or cancelled run from its last finished epoch, history intact.
+
+    The check and the claim (queued, with a live process) are one step under the run's lock:
+    two resumes at once (two clicks, two terminals) would otherwise start two workers on it.
+    """
+    path = store.run_path(run_id)
+    with open(path / ".resume.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        run = get_run(run_id)
+        if run.state not in ("failed", "cancelled"):
+            raise FerError(f"run {run_id} is {run.state}: only failed or cancelled runs can be resumed")
+        (run.path / "cancel").unlink(missing_ok=True)
+        store.write_status(run.path, state="queued", queued_at=store.now(), error=None, message=None)
+        if background:
+            launch(run_id)  # writes the worker's pid before the lock is let go
+        else:
+            _write_pid(run.path, os.getpid())  # the old pid is dead: never show the fresh run as failed
+    if not background:
         execute(run_id, on_status)
     return get_run(run_id)
 
 
 def delete(run_id: str) -> None:
-    """Remove a run folder; a queued or running run must be cancelled first."""
+    """Remove a run folder; a queued or running run must be cancelled first, and a finished
+    one's process must have ended (it removes its backup as it exits)."""
     run = get_run(run_id)
     if run.state in ACTIVE:
         raise FerError(f"run {run_id} is {run.state}: cancel it before deleting it")
+    if (run.path / "pid.json").exists() and _process_alive(run.path, run.status):
+        raise FerError(f"run {run_id} is {run.state} but its process is still finishing: delete it in a moment")
     shutil.rmtree(run.path)
 
 
@@ -315,7 +327,7 @@ def _checked(run: Run) -> Run:
         "the training process ended without a final state (killed, crashed or the machine restarted); "
         "resume continues from the last finished epoch"
     )
-    return replace(run, status={**run.status, "state": "failed", "error": error})
+    return replace(run, status={**run.status, "state": "failed", "error": error, "message": None})
 
 
 # --------------------------------------------------------------------------------------------

@@ -163,6 +163,7 @@ def test_saved_run_model_loads_safely_and_reproduces_its_metrics(finished_run: s
 def test_background_run_goes_queued_running_completed_and_is_reaped() -> None:
     run = runs.start(tiny(epochs=2), background=True)
     assert run.state in ("queued", "running")  # returned at once
+    pid = json.loads((run.path / "pid.json").read_text())["pid"]  # the worker's, written as it was launched
     seen = set()
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
@@ -173,8 +174,8 @@ def test_background_run_goes_queued_running_completed_and_is_reaped() -> None:
         time.sleep(0.2)
     assert "running" in seen and state == "completed", runs.get_run(run.run_id).log_tail()
     assert "completed: test accuracy" in runs.get_run(run.run_id).log_tail()
-    pid = json.loads((run.path / "pid.json").read_text())["pid"]
     wait_until(lambda: not Path(f"/proc/{pid}").exists(), 10, "the finished worker to be reaped (no <defunct> child)")
+    assert not (run.path / "pid.json").exists()  # a finished worker leaves no pid behind (see delete)
 
 
 @pytest.mark.slow
@@ -194,6 +195,39 @@ def test_queue_trains_one_run_per_slot_and_cancel_stops_a_run() -> None:
         runs.cancel(run.run_id)
     with pytest.raises(FerError, match="only queued or running"):
         runs.cancel(first[0].run_id)
+
+
+RESUME_TWICE = """
+import sys
+from fer import runs
+from fer.errors import FerError
+try:
+    print(runs.resume(sys.argv[1], background=True).state)
+except FerError as error:
+    print("refused:", error)
+"""
+
+
+@pytest.mark.slow
+def test_two_resumes_at_once_start_one_worker_and_a_finishing_run_is_not_deleted(monkeypatch: pytest.MonkeyPatch) -> None:
+    run = runs.start(tiny(epochs=30), background=True)
+    wait_for(run.run_id, ("running",), timeout=60)
+    runs.cancel(run.run_id)
+    wait_for(run.run_id, ("cancelled",), timeout=60)
+    both = [subprocess.Popen([sys.executable, "-c", RESUME_TWICE, run.run_id], stdout=subprocess.PIPE, text=True) for _ in range(2)]
+    said = sorted(process.communicate(timeout=120)[0].strip() for process in both)
+    assert said[0] in ("queued", "running") and said[1].startswith(f"refused: run {run.run_id} is "), said
+    assert said[1].endswith("only failed or cancelled runs can be resumed")
+    runs.cancel(run.run_id)
+    cancelled = wait_for(run.run_id, ("cancelled",), timeout=60)
+    assert cancelled.status["message"] is None
+    # Finished, but as if its process were still removing its backup: delete waits for it.
+    runs._write_pid(run.path, os.getpid())
+    with pytest.raises(FerError, match="its process is still finishing: delete it in a moment"):
+        runs.delete(run.run_id)
+    (run.path / "pid.json").unlink()
+    runs.delete(run.run_id)
+    assert not run.path.exists()
 
 
 @pytest.mark.slow
@@ -223,6 +257,7 @@ def test_killed_run_shows_failed_and_resumes_from_its_last_epoch() -> None:
     os.kill(pid, signal.SIGKILL)
     failed = wait_for(run.run_id, ("failed",), timeout=10)
     assert "ended without a final state" in failed.status["error"]
+    assert failed.status["message"] is None  # not the progress it last reported, as if still going
     kept = len(failed.history())
     backed_up = json.loads((run.path / "backup" / "training_metadata.json").read_text())["epoch"]
     # The history row is written before the backup: a kill between them leaves one extra row,
