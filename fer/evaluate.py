@@ -52,6 +52,12 @@ def classification_metrics(labels: np.ndarray, probabilities: np.ndarray) -> dic
 def test_set_fingerprint(images: np.ndarray, labels: np.ndarray) -> str:
     """A short hash of the test faces and labels, in order: two runs can be compared face by
     face (paired tests on their predictions) only when their fingerprints are equal."""
-    digest = hashlib.sha256(np.ascontiguousarray(images, np.uint8).tobytes())
-    digest.update(np.ascontiguousarray(labels, np.uint8).tobytes())
+    return fingerprint(images, labels)
+
+
+def fingerprint(*arrays: np.ndarray) -> str:
+    """A short hash of 8-bit arrays (faces, labels, usages), in order: equal for equal data only."""
+    digest = hashlib.sha256()
+    for array in arrays:
+        digest.update(np.ascontiguousarray(array, np.uint8).tobytes())
     return digest.hexdigest()[:16]

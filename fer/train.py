@@ -42,7 +42,7 @@ from fer.data import load_dataset
 from fer.dataset import FaceDataset, protocol_splits
 from fer.distribute import data_parallel
 from fer.errors import FerError
-from fer.evaluate import classification_metrics, test_set_fingerprint
+from fer.evaluate import classification_metrics, fingerprint, test_set_fingerprint
 from fer.hardware import cpu_name, gpu_names
 from fer.inference import classify_faces, load_classifier
 from fer.models import COMPACT_WIDTHS, build_model
@@ -108,6 +108,7 @@ def train(
 
             # Prepare the data: the protocol's splits, the training split balanced as asked.
             dataset = load_dataset(config.data)
+            _pin_data(run_dir, config.data, dataset)
             splits = protocol_splits(dataset, config.protocol)
             eval_split = "validation" if config.protocol == "standard" else "test"
             balanced = balance(dataset.labels[splits["train"]], config.balance)
@@ -165,6 +166,21 @@ def make_optimizer(config: RunConfig, steps_per_epoch: int) -> keras.optimizers.
     if config.optimizer == "sgd":
         return keras.optimizers.SGD(rate, momentum=0.9, nesterov=True, weight_decay=decay)
     return keras.optimizers.Adam(rate, weight_decay=decay)
+
+
+def _pin_data(run_dir: Path, data: str, dataset: FaceDataset) -> None:
+    """Record at a run's first start which faces it trains on, and refuse to resume it on other
+    ones (FER2013 imported again, from another source, since): one run's epochs would have
+    trained on two datasets, and its metrics would describe only the second."""
+    faces = fingerprint(dataset.images, dataset.labels, dataset.usage)
+    pinned = store.read_status(run_dir).get("data_fingerprint")
+    if pinned is None:
+        store.write_status(run_dir, data_fingerprint=faces)
+    elif pinned != faces:
+        raise FerError(
+            f"the {data} data changed since this run started (imported again, from {dataset.source}): its finished "
+            "epochs trained on other faces, so it can't be resumed; start a new run"
+        )
 
 
 def _keras_callbacks(config: RunConfig, run_dir: Path, history: list[dict[str, Any]]) -> list[Any]:

@@ -22,6 +22,7 @@ import pytest
 from fer import data, runs, store
 from fer.cli import ABSL_BANNER, NATIVE_LOG_LINE, _start_backend_quietly
 from fer.dataset import FaceDataset, protocol_splits
+from fer.evaluate import fingerprint
 from fer.errors import FerError
 from fer.hardware import gpu_names
 from fer.inference import classify_faces, load_classifier
@@ -427,3 +428,13 @@ def test_history_is_replaced_whole_or_not_at_all(tmp_path: Path, monkeypatch: py
         store.write_history(tmp_path, [{"epoch": 1, "loss": 1.5}, {"epoch": 2, "loss": 1.2}])
     assert pd.read_csv(tmp_path / "history.csv").to_dict("records") == [{"epoch": 1, "loss": 1.5}]
     assert [p.name for p in tmp_path.iterdir()] == ["history.csv"]  # no temporary file left behind
+
+
+def test_a_run_is_never_resumed_on_other_faces_than_it_started_on(sample: FaceDataset) -> None:
+    done = runs.start(tiny(epochs=1), background=False)
+    assert done.status["data_fingerprint"] == fingerprint(sample.images, sample.labels, sample.usage)
+    run = runs.create_run(tiny(epochs=1))
+    store.write_status(run.path, state="failed", data_fingerprint="0123456789abcdef")  # as if FER2013 was imported again
+    refused = runs.resume(run.run_id, background=False)
+    assert refused.state == "failed" and refused.history() is None
+    assert refused.status["error"].startswith("the sample data changed since this run started (imported again, from")
