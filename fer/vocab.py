@@ -1,5 +1,5 @@
 """The project's names, in one light module: classes, splits, protocols, datasets, balancing,
-architectures, augmentations, optimizers, schedules and precisions.
+architectures, initial weights, augmentations, optimizers, schedules and precisions.
 
 Everything that lists these choices (the CLI's option lists, the Train page's select boxes, run
 configs, importers) reads them from here, so a name is spelled once, and asking for the choices
@@ -11,6 +11,13 @@ from __future__ import annotations
 
 CLASSES: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")
 """The project's class order (alphabetical, as the Kaggle folders and the study's tables)."""
+
+CLASS_COLORS: dict[str, tuple[int, int, int]] = dict(
+    zip(CLASSES, [(136, 204, 238), (204, 102, 119), (221, 204, 119), (17, 119, 51), (51, 34, 136), (170, 68, 153), (68, 170, 153)])
+)
+"""Each emotion's colour as RGB, the same in charts and on boxed photos: Plotly's colour-blind
+safe qualitative palette (``px.colors.qualitative.Safe``), kept here so that drawing a box
+needs neither Plotly nor the charts."""
 
 CHALLENGE_CLASSES: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 """The label order of the original challenge CSV (0..6) and of FER2013 parquet exports."""
@@ -46,6 +53,14 @@ ARCHITECTURES: dict[str, str] = {
     "cnn": "compact 6-conv CNN with batch norm (289k parameters): trains in minutes, for quick checks",
 }
 ARCHITECTURE_NAMES: dict[str, str] = {"resnet50": "ResNet50", "vgg19": "VGG19", "fer_cnn": "FER-CNN", "cnn": "CNN"}
+COMPACT_ARCHITECTURES: tuple[str, ...] = ("fer_cnn", "cnn")
+"""The project's own small networks: built here, never pretrained, saved as float16 model files."""
+
+WEIGHTS: dict[str, str] = {
+    "none": "trained from scratch",
+    "imagenet": "ImageNet-pretrained base",
+}
+"""How a network's weights start; only ResNet50 and VGG19 have ImageNet weights."""
 
 AUGMENTATIONS: dict[str, str] = {
     "study": "the study's random affine: rotation ±15°, shift/shear/zoom 0.15, flip",
