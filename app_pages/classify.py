@@ -5,12 +5,10 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from fer import annotate, charts, faces, photos, predict, ui
-from fer.images import FORMATS
+from fer import annotate, charts, faces, inference, photos, predict, ui
 from fer.saliency import PATCH, STRIDE, patch_corners
-from fer.vocab import CLASSES
+from fer.vocab import CLASSES, DATASETS
 
-PHOTO_TYPES = [*FORMATS, "jpeg"]
 CROP_ZOOM = 3  # the 48x48 crop the model saw, shown at 144x144
 WHOLE_IMAGE_STATE = "classify_whole_images"  # ids of the photos to classify as one face
 
@@ -35,7 +33,7 @@ def not_offered(broken: list[tuple[predict.ModelChoice, str]]) -> None:
 def describe(choice: predict.ModelChoice) -> None:
     """Which model the results come from, and how far to trust it."""
     accuracy = f"{choice.test_accuracy:.1%}" if choice.test_accuracy is not None else "unknown"
-    data = {"sample": "the shipped FER2013 sample", "full": "the full FER2013"}.get(choice.data, choice.data)
+    data = DATASETS.get(choice.data, choice.data)
     split = f" ({choice.test_split})" if choice.test_split else ""
     origin = f"the reference run `{choice.run_id}` shipped with the project" if choice.reference else f"run `{choice.run_id}`"
     st.markdown(
@@ -76,7 +74,7 @@ def photos_given() -> list[tuple[str, str, bytes]]:
     if note := faces.detector_note():
         st.caption(note)
     uploads = st.file_uploader(
-        "Photos", type=PHOTO_TYPES, accept_multiple_files=True, key="classify_uploads",
+        "Photos", type=sorted(photos.PHOTO_SUFFIXES), accept_multiple_files=True, key="classify_uploads",
         help="One or more photos with faces (jpg, jpeg, png, webp or bmp); FER2013-style 48x48 face crops work too. "
         "Faces are found with YuNet, OpenCV's small CNN face detector, or with OpenCV's Haar cascade when "
         "YuNet's model file is unavailable.",
@@ -128,7 +126,7 @@ def show_photo(index: int, result: photos.PhotoResult) -> None:
 def show_face(key: str, number: int, face: faces.Face, row: np.ndarray, drove: np.ndarray | None) -> None:
     """The crop the model saw, its probabilities and, given its occlusion map ``drove``, what
     drove the prediction: then the crop and the map side by side at full size, the bars below."""
-    emotion, probability = predict.top_emotion(row)
+    emotion, probability = inference.top_emotion(row)
     heading = f"**Face {number}: {emotion}** ({probability:.0%})"
     seen = annotate.enlarged(face.crop, CROP_ZOOM)
     if drove is None:

@@ -9,7 +9,7 @@ import streamlit as st
 
 from fer import balance, charts, data, sources, ui
 from fer.dataset import FaceDataset
-from fer.vocab import BALANCING, CLASSES, PROTOCOLS
+from fer.vocab import BALANCING, CLASSES, DATASETS, PROTOCOLS
 
 EXAMPLES_PER_CLASS = 8
 
@@ -25,12 +25,11 @@ with ui.user_errors():  # a damaged import: the page still offers to import agai
 if active is not None:
     if active.name == "sample":
         st.markdown(
-            f"**The shipped sample**: {len(active):,} real FER2013 faces, a small stratified subset that ships "
-            "with the project so every page works before an import. Import the full FER2013 below for "
-            "study-sized runs."
+            f"This is {DATASETS['sample']}: a small stratified subset that ships with the project so every "
+            "page works before an import. Import the full FER2013 below for study-sized runs."
         )
     else:
-        st.markdown(f"**Imported FER2013**: {len(active):,} faces from `{active.source}`.")
+        st.markdown(f"This is {DATASETS['full']}: {len(active):,} faces from `{active.source}`.")
     for column, (usage, count) in zip(st.columns(len(active.usage_counts())), active.usage_counts().items()):
         column.metric(f"{usage} images", f"{count:,}")
     if active.converted:

@@ -8,8 +8,8 @@ import streamlit as st
 
 from fer import architecture, charts, study
 from fer.images import FACE_SIZE
-from fer.scenarios import ARCHITECTURES
-from fer.vocab import ARCHITECTURE_NAMES
+from fer.scenarios import MAX_INPUT_SIZE, MIN_INPUT_SIZE
+from fer.vocab import ARCHITECTURE_NAMES, ARCHITECTURES
 
 COUNTS = ["total", "trainable", "non-trainable", "base", "head", "params", "layers", "MACs", "FLOPs", "study",
           "ours", "difference"]
@@ -45,7 +45,8 @@ arch = left.radio(
     horizontal=True, key="models_arch",
 )
 size = right.number_input(
-    "Input size (pixels)", min_value=32, max_value=512, value=FACE_SIZE, step=16, key="models_input_size",
+    "Input size (pixels)", min_value=MIN_INPUT_SIZE, max_value=MAX_INPUT_SIZE, value=FACE_SIZE, step=16,
+    key="models_input_size",
     help="The faces are 48×48; a larger size upscales them inside the model (the Train page's input size). "
     "Parameters stay the same, FLOPs grow with the area.",
 )

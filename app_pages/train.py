@@ -7,35 +7,40 @@ Session state only remembers which finished runs' details are open.
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 import streamlit as st
 
-from fer import charts, runs, ui
+from fer import balance, charts, runs, study, ui
 from fer.hardware import cpu_name, gpu_names, keras_backend
-from fer.scenarios import DEFAULT_RECIPE, RECIPES, SCENARIOS, RunConfig, cpu_hours, scenario, with_seeds
+from fer.scenarios import (
+    DEFAULT_RECIPE,
+    RECIPES,
+    SCENARIOS,
+    RunConfig,
+    cpu_hours,
+    scenario,
+    with_seeds,
+)
 from fer.vocab import (
     ARCHITECTURE_NAMES,
     ARCHITECTURES,
     AUGMENTATIONS,
     BALANCING,
     DATA_CHOICES,
+    DATASETS,
     OPTIMIZERS,
     PRECISIONS,
     PROTOCOLS,
     SCHEDULES,
+    WEIGHTS,
 )
 
 DEVICE_CHOICES = ["1", "2", "4", "8", "all"]
 LIVE_REFRESH = "2s"  # how often the runs section re-reads the disk while a run is queued or running
 DETAILS_KEY = "train_details"
 LOG_LINES = 40
-WEIGHT_CHOICES = {
-    "none": "none (train from scratch)",
-    "imagenet": "ImageNet (keras.applications)",
-    "file": "a weights file…",
-}
+WEIGHT_CHOICES = {**{name: f"{name}: {text}" for name, text in WEIGHTS.items()}, "file": "a weights file…"}
 STATE_BADGES = {
     "queued": ("queued", "gray", ":material/hourglass_empty:"),
     "running": ("running", "blue", ":material/autorenew:"),
@@ -72,12 +77,12 @@ def compute_facts() -> None:
 def data_choice(key: str) -> str:
     """The data selector, saying which dataset ``active`` stands for right now."""
     active = ui.dataset()
-    imported = active.name == "full"
     labels = {
-        "active": f"active (now {'the imported FER2013' if imported else 'the shipped sample'}, {len(active):,} faces)",
-        "sample": "sample (the shipped FER2013 subset)",
-        "full": "full (the imported FER2013)" if imported else "full (nothing imported yet)",
+        "active": f"active: now {active.name}, {len(active):,} faces",
+        **{name: f"{name}: {text}" for name, text in DATASETS.items()},
     }
+    if active.name != "full":
+        labels["full"] = "full: nothing imported yet"
     return st.selectbox("Data", DATA_CHOICES, format_func=labels.__getitem__, key=key)
 
 
@@ -90,8 +95,11 @@ def cpu_time_note(configs: list[RunConfig]) -> None:
     """On a CPU, how long the chosen runs will take, when that is long enough to matter."""
     if gpu_names() or not configs:
         return
-    datasets = {ui.dataset("sample" if c.data == "sample" else "active").usage_counts().get("Training", 0) for c in configs}
-    hours = cpu_hours(configs, max(datasets))
+    images = [
+        balance.training_images(ui.dataset("sample" if c.data == "sample" else "active"), c.protocol, c.balance)
+        for c in configs
+    ]
+    hours = cpu_hours(configs, images)
     if hours is None:
         st.info(
             "ResNet50 has not been timed on a CPU here; expect it to be as slow as VGG19 (about 6–12 minutes "
@@ -130,7 +138,7 @@ def study_launcher() -> None:
     configs: list[RunConfig] | None = None
     with ui.user_errors():
         configs = [c for name in chosen for c in with_seeds(scenario(name, epochs=int(epochs), data=data), int(repeats))]
-    cpu_time_note(configs or [])
+        cpu_time_note(configs)
     launch_button = st.button(
         "Launch the chosen scenarios", type="primary", disabled=not configs, key="study_launch",
         icon=":material/play_arrow:",
@@ -177,7 +185,7 @@ def custom_launcher() -> None:
             early_stopping=int(early_stopping), devices=devices, data=data, **settings,
         )
         configs = with_seeds(config, int(repeats))
-    cpu_time_note(configs or [])
+        cpu_time_note(configs)  # in here: counting the training images checks the protocol against the data
     launch_button = st.button(
         "Launch custom run", type="primary", disabled=not configs or not weights, key="custom_launch",
         icon=":material/play_arrow:",
@@ -331,17 +339,17 @@ def run_state(run: runs.Run) -> None:
 
 def metrics_panel(metrics: dict[str, Any]) -> None:
     """The numbers the study reports per scenario, and what they were measured on."""
-    shown = functools.partial(runs.metric_text, metrics)  # "—" where the file lacks a value
+    shown = study.run_metric_texts(metrics)  # "—" where the file lacks a value
     columns = st.columns(5)
-    columns[0].metric("Test accuracy", shown("test_accuracy", ".4f"))
-    columns[1].metric("Macro precision", shown("precision_macro", ".4f"))
-    columns[2].metric("Macro recall", shown("recall_macro", ".4f"))
-    columns[3].metric("Training time", f"{shown('train_seconds', ',.1f')} s")
-    columns[4].metric("Images/s", shown("images_per_second", ",.0f"))
+    columns[0].metric("Test accuracy", shown["test_accuracy"])
+    columns[1].metric("Macro precision", shown["precision_macro"])
+    columns[2].metric("Macro recall", shown["recall_macro"])
+    columns[3].metric("Training time", f"{shown['train_seconds']} s")
+    columns[4].metric("Images/s", shown["images_per_second"])
     st.caption(
-        f"{shown('test_images', ',')} test images ({shown('test_split')}), epoch {shown('reported_epoch')} "
-        f"of {shown('epochs_run')} reported · device {shown('device')} · Keras {shown('backend')} "
-        f"({shown('precision_policy')}) · weights {shown('weights')}"
+        f"{shown['test_images']} test images ({shown['test_split']}), epoch {shown['reported_epoch']} "
+        f"of {shown['epochs_run']} reported · device {shown['device']} · Keras {shown['backend']} "
+        f"({shown['precision_policy']}) · weights {shown['weights']}"
     )
 
 

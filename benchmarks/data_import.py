@@ -21,6 +21,7 @@ import tempfile
 from pathlib import Path
 
 from fer import sources
+from fer.paths import artifacts_at
 
 STEP = """
 import re, sys, time
@@ -53,8 +54,8 @@ def measured(step: str, source: Path) -> tuple[float, int, int]:
 
 
 def main(folder: Path) -> None:
-    with tempfile.TemporaryDirectory() as scratch:
-        os.environ["FER_ARTIFACTS"] = scratch
+    # The steps' processes inherit the scratch FER_ARTIFACTS: their imports replace no user's cache.
+    with tempfile.TemporaryDirectory() as scratch, artifacts_at(Path(scratch)):
         csv = Path(scratch) / "fer2013.csv"
         sources.export_challenge_csv(sources.read_source(folder), csv)
         packed = Path(scratch) / "fer2013.tar.gz"

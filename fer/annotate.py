@@ -2,22 +2,24 @@
 box and label in its emotion's colour, face crops shown big, and what drove each prediction
 as a heat map over its crop.
 
-Kept apart from classifying (:mod:`fer.predict`) and from the photo pipeline (:mod:`fer.photos`)
-so that what is computed and how it is shown change independently.
+Kept apart from classifying (:mod:`fer.inference`) and from the photo pipeline (:mod:`fer.photos`)
+so that what is computed and how it is shown change independently. The colours are
+:data:`fer.vocab.CLASS_COLORS`, the charts' own, so drawing a photo loads neither Plotly nor
+pandas nor Keras.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
 import cv2
 import numpy as np
 
-from fer.charts import CLASS_COLORS
 from fer.errors import FerError
 from fer.faces import Face
-from fer.predict import top_emotion
+from fer.images import resized
+from fer.inference import top_emotion
+from fer.vocab import CLASS_COLORS
 
 DISPLAY_MAX_SIDE = 1280
 """Photos whose longer side is above this are shrunk to it for display (boxes scale with them)."""
@@ -43,12 +45,8 @@ def display_image(photo: np.ndarray) -> tuple[np.ndarray, float]:
         image = cv2.cvtColor(photo.reshape(photo.shape[:2]), cv2.COLOR_GRAY2RGB)
     else:
         image = cv2.cvtColor(photo, cv2.COLOR_BGRA2RGB if photo.shape[2] == 4 else cv2.COLOR_BGR2RGB)
-    height, width = image.shape[:2]
-    scale = display_scale(height, width)
-    if scale != 1.0:
-        size = (max(1, round(width * scale)), max(1, round(height * scale)))
-        image = cv2.resize(image, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_NEAREST)
-    return image, scale
+    scale = display_scale(*image.shape[:2])
+    return resized(image, scale, shrink=cv2.INTER_AREA, grow=cv2.INTER_NEAREST), scale
 
 
 def annotate(image: np.ndarray, faces: Sequence[Face], probabilities: np.ndarray, scale: float = 1.0) -> np.ndarray:
@@ -65,7 +63,7 @@ def annotate(image: np.ndarray, faces: Sequence[Face], probabilities: np.ndarray
     longest = max(height, width)
     thickness = max(2, round(longest / 320))
     for number, (face, row) in enumerate(zip(faces, probabilities), start=1):
-        color = rgb(CLASS_COLORS[top_emotion(row)[0]])
+        color = CLASS_COLORS[top_emotion(row)[0]]
         x, y, w, h = (round(v * scale) for v in face.box)
         cv2.rectangle(image, (x, y), (min(width - 1, x + w - 1), min(height - 1, y + h - 1)), color, thickness)
         _label(image, face_label(number, row), (x, y), color, thickness)
@@ -110,8 +108,8 @@ stays readable under the blue, and the red stands out."""
 
 
 def saliency_overlay(crop: np.ndarray, saliency: np.ndarray, factor: int = 4) -> np.ndarray:
-    """A face crop enlarged as by :func:`enlarged`, as RGB, with its occlusion map
-    (:func:`fer.saliency.occlusion_map`) blended over it as a heat map: red where hiding the
+    """A face crop enlarged as by :func:`enlarged`, as RGB, with its occlusion map (its row of
+    :func:`fer.saliency.occlusion_maps`) blended over it as a heat map: red where hiding the
     region lowered the predicted emotion's probability most, blue where it did not lower it.
 
     The map is scaled to its own largest drop, so every face shows where its evidence lies, and
@@ -130,15 +128,3 @@ def saliency_overlay(crop: np.ndarray, saliency: np.ndarray, factor: int = 4) ->
     low, high = SALIENCY_OPACITY
     opacity = (low + (high - low) * levels)[..., None]
     return np.round(face * (1 - opacity) + cv2.cvtColor(colors, cv2.COLOR_BGR2RGB) * opacity).astype(np.uint8)
-
-
-def rgb(color: str) -> tuple[int, int, int]:
-    """``"rgb(1, 2, 3)"`` or ``"#010203"`` (Plotly's colour strings) as an (r, g, b) tuple."""
-    match = re.fullmatch(r"\s*rgb\(\s*(\d+)\s*,\s*(\d+)\s*,\s*(\d+)\s*\)\s*", color)
-    if match:
-        return tuple(int(v) for v in match.groups())  # type: ignore[return-value]
-    match = re.fullmatch(r"\s*#([0-9a-fA-F]{6})\s*", color)
-    if match:
-        value = match.group(1)
-        return tuple(int(value[i : i + 2], 16) for i in (0, 2, 4))  # type: ignore[return-value]
-    raise FerError(f"not a colour: {color!r}")

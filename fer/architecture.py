@@ -81,11 +81,11 @@ def anatomy(arch: str, input_size: int) -> Anatomy:
     """Parameters and FLOPs of ``arch`` before and after its head is replaced, at ``input_size``."""
     with shapes_only():
         model = build_model(arch, input_size=input_size)
-        nested = [layer for layer in model.layers if isinstance(layer, keras.Model)]
-        original = _imagenet_original(nested[0].name) if nested else None
+        base = next(layer for layer in model.layers if isinstance(layer, keras.Model))  # build_model nests it
+        original = _imagenet_original(base.name)
     tables = {HEAD_REPLACED: layer_table(_parts(model))}
     if original is not None:
-        in_base = {layer.name for layer in nested[0].layers}
+        in_base = {layer.name for layer in base.layers}
         parts = [(layer, "base" if layer.name in in_base or isinstance(layer, layers.InputLayer) else "head")
                  for layer in original.layers]
         tables = {IMAGENET_ORIGINAL: layer_table(parts), **tables}
@@ -126,10 +126,8 @@ def _imagenet_original(base_name: str) -> keras.Model | None:
 
 
 def _parts(model: keras.Model) -> list[tuple[keras.Layer, str]]:
-    """Each layer with its part: ``preprocessing``, then the nested base network opened up
-    (``base``), then ``head``; a model without a nested network is all ``base``."""
-    if not any(isinstance(layer, keras.Model) for layer in model.layers):
-        return [(layer, "base") for layer in model.layers]
+    """Each layer of a :func:`fer.models.build_model` model with its part: ``preprocessing``,
+    then the nested base network opened up (``base``), then ``head``."""
     rows, part = [], "preprocessing"
     for layer in model.layers:
         if isinstance(layer, keras.Model):

@@ -11,9 +11,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from imblearn.over_sampling import RandomOverSampler
-from imblearn.under_sampling import RandomUnderSampler
-from sklearn.utils.class_weight import compute_class_weight
 
 from fer.dataset import FaceDataset, protocol_splits
 from fer.errors import FerError
@@ -36,6 +33,12 @@ def balance(labels: np.ndarray, strategy: str, random_state: int = STUDY_RANDOM_
 
     ``labels`` are the training labels; the returned indices point into them.
     """
+    # Imported here: imbalanced-learn and scikit-learn take a second to load, and the Train
+    # page's time estimate (training_images) needs neither.
+    from imblearn.over_sampling import RandomOverSampler
+    from imblearn.under_sampling import RandomUnderSampler
+    from sklearn.utils.class_weight import compute_class_weight
+
     positions = np.arange(len(labels)).reshape(-1, 1)
     if strategy == "none":
         return Balanced(positions.ravel())
@@ -45,9 +48,34 @@ def balance(labels: np.ndarray, strategy: str, random_state: int = STUDY_RANDOM_
         return Balanced(positions.ravel(), {int(c): float(w) for c, w in zip(present, weights)})
     samplers = {"oversample": RandomOverSampler, "undersample": RandomUnderSampler}
     if strategy not in samplers:
-        raise FerError(f"unknown balancing strategy {strategy!r}: choose one of {', '.join(BALANCING)}")
+        raise _unknown_strategy(strategy)
     resampled, _ = samplers[strategy](random_state=random_state).fit_resample(positions, labels)
     return Balanced(resampled.ravel())
+
+
+def training_images(dataset: FaceDataset, protocol: str = "thesis", strategy: str = "none") -> int:
+    """How many images a run with this protocol and balancing trains on per epoch: the length
+    of :func:`balance`'s indices for the training split.
+
+    Counted from the class sizes instead of resampling, since time estimates ask on every render
+    of the Train page: RandomOverSampler brings every class present up to the largest one,
+    RandomUnderSampler down to the smallest; the other strategies keep every image.
+    """
+    if strategy not in BALANCING:
+        raise _unknown_strategy(strategy)
+    labels = dataset.labels[protocol_splits(dataset, protocol)["train"]]
+    sizes = np.bincount(labels)
+    sizes = sizes[sizes > 0]
+    if strategy == "oversample" and len(sizes):
+        return int(sizes.max()) * len(sizes)
+    if strategy == "undersample" and len(sizes):
+        return int(sizes.min()) * len(sizes)
+    return len(labels)  # none and class_weight keep every image
+
+
+def _unknown_strategy(strategy: str) -> FerError:
+    """The one wording of a refused strategy, for :func:`balance` and :func:`training_images`."""
+    return FerError(f"unknown balancing strategy {strategy!r}: choose one of {', '.join(BALANCING)}")
 
 
 def class_counts(dataset: FaceDataset, protocol: str = "thesis", strategy: str = "none") -> pd.DataFrame:

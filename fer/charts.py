@@ -1,9 +1,8 @@
-"""Plotly figures, image mosaics and display tables for the dashboard, from the library's own data.
+"""Plotly figures and face mosaics for the dashboard, from the library's own data.
 
 Each function takes data in the shape the library produces (``class_counts`` long tables,
-``history.csv`` frames, ``metrics.json`` dicts, run folders) and returns a figure, an image or
-a table, so pages stay thin and everything they show can be built and checked in tests
-without Streamlit.
+``history.csv`` frames, ``metrics.json`` dicts, datasets) and returns a figure or an image, so
+pages stay thin and everything they show can be built and checked in tests without Streamlit.
 """
 
 from __future__ import annotations
@@ -19,11 +18,9 @@ import plotly.graph_objects as go
 from fer import study
 from fer.dataset import FaceDataset
 from fer.errors import FerError
-from fer.vocab import CLASSES
+from fer.vocab import CLASS_COLORS, CLASSES
 
-CLASS_COLORS = dict(zip(CLASSES, px.colors.qualitative.Safe))
-
-LEGEND_BESIDE = dict(orientation="v", x=1.02, xanchor="left", y=1, yanchor="top")
+LEGEND_BESIDE = {"orientation": "v", "x": 1.02, "xanchor": "left", "y": 1, "yanchor": "top"}
 """A legend to the right of the plot: a horizontal one under it covers the x axis's title."""
 
 
@@ -60,7 +57,7 @@ def class_distribution_figure(counts: pd.DataFrame, strategy: str) -> go.Figure:
     ))
     figure.update_yaxes(matches=None, showticklabels=True)
     figure.for_each_annotation(lambda a: a.update(text=a.text.replace("split=", "")))
-    figure.update_layout(legend_title_text="training split", margin=dict(t=40))
+    figure.update_layout(legend_title_text="training split", margin={"t": 40})
     return figure
 
 
@@ -120,7 +117,7 @@ def history_figure(
         elif curves:
             _add_band_curves(figure, group, curves, colors[drawn[0]])
     figure.update_layout(
-        xaxis_title="epoch", yaxis_title=metric, hovermode="x unified", margin=dict(t=30), legend=LEGEND_BESIDE,
+        xaxis_title="epoch", yaxis_title=metric, hovermode="x unified", margin={"t": 30}, legend=LEGEND_BESIDE,
     )
     if metric == "accuracy":
         figure.update_yaxes(range=[0, 1])
@@ -143,7 +140,7 @@ def _add_run_curves(figure: go.Figure, name: str, curves: pd.DataFrame, color: s
     for split in curves.columns.drop("epoch"):
         figure.add_scatter(
             x=curves["epoch"], y=curves[split], name=f"{name} {split}", mode="lines+markers",
-            line=dict(color=color, dash=_dash(split)), legendgroup=name,
+            line={"color": color, "dash": _dash(split)}, legendgroup=name,
         )
 
 
@@ -154,12 +151,12 @@ def _add_band_curves(figure: go.Figure, name: str, curves: list[pd.DataFrame], c
     for split in curves[0].columns.drop("epoch"):
         mean, sd = stats[(split, "mean")], stats[(split, "std")].fillna(0.0)  # one run at an epoch: no spread
         label = f"{name} {split}"
-        figure.add_scatter(x=stats.index, y=mean + sd, name=f"{label} + sd", mode="lines", line=dict(width=0),
+        figure.add_scatter(x=stats.index, y=mean + sd, name=f"{label} + sd", mode="lines", line={"width": 0},
                            legendgroup=name, showlegend=False, hoverinfo="skip")
-        figure.add_scatter(x=stats.index, y=mean - sd, name=f"{label} − sd", mode="lines", line=dict(width=0),
+        figure.add_scatter(x=stats.index, y=mean - sd, name=f"{label} − sd", mode="lines", line={"width": 0},
                            fill="tonexty", fillcolor=fill, legendgroup=name, showlegend=False, hoverinfo="skip")
         figure.add_scatter(x=stats.index, y=mean, name=f"{label} mean of {len(curves)}", mode="lines+markers",
-                           line=dict(color=color, dash=_dash(split)), legendgroup=name)
+                           line={"color": color, "dash": _dash(split)}, legendgroup=name)
 
 
 def _row_fractions(matrix: list[list[int]] | np.ndarray) -> np.ndarray:
@@ -178,7 +175,7 @@ def confusion_matrix_figure(matrix: list[list[int]] | np.ndarray, normalize: boo
     figure = go.Figure(
         go.Heatmap(
             z=values, x=list(CLASSES), y=list(CLASSES), text=text, texttemplate="%{text}",
-            colorscale="Blues", zmin=0, zmax=1 if normalize else None, colorbar=dict(thickness=12),
+            colorscale="Blues", zmin=0, zmax=1 if normalize else None, colorbar={"thickness": 12},
             hovertemplate="true %{y}<br>predicted %{x}<br>%{text}<extra></extra>",
         )
     )
@@ -196,7 +193,7 @@ def confusion_difference_figure(matrix_a: list[list[int]] | np.ndarray, matrix_b
         go.Heatmap(
             z=difference, x=list(CLASSES), y=list(CLASSES), text=text, texttemplate="%{text}",
             colorscale=[[0.0, "#B2182B"], [0.5, "#FFFFFF"], [1.0, "#2166AC"]], zmin=-limit, zmax=limit, zmid=0,
-            colorbar=dict(title="B − A", thickness=12),
+            colorbar={"title": "B − A", "thickness": 12},
             hovertemplate="true %{y}<br>predicted %{x}<br>B − A: %{text}<extra></extra>",
         )
     )
@@ -206,7 +203,7 @@ def confusion_difference_figure(matrix_a: list[list[int]] | np.ndarray, matrix_b
 def _confusion_layout(figure: go.Figure, title: str) -> go.Figure:
     figure.update_layout(
         title=title, xaxis_title="predicted emotion", yaxis_title="true emotion", yaxis_autorange="reversed",
-        margin=dict(t=40 if title else 10),
+        margin={"t": 40 if title else 10},
     )
     return figure
 
@@ -226,7 +223,7 @@ def per_class_figure(
     figure = px.bar(pd.DataFrame(rows), x="class", y=score, color="run", barmode="group",
                     category_orders={"class": list(CLASSES)}, color_discrete_map=colors)
     figure.update_yaxes(range=[0, 1])
-    figure.update_layout(margin=dict(t=30), legend=LEGEND_BESIDE)
+    figure.update_layout(margin={"t": 30}, legend=LEGEND_BESIDE)
     return figure
 
 
@@ -262,7 +259,7 @@ def _versus_study_figure(table: pd.DataFrame, metric: str, axis_title: str, text
     # between runs keeps each bar at most a fifth of the plot wide.
     gap = max(0.15, 1 - 0.2 * len(rows))
     figure.update_layout(
-        yaxis_title=axis_title, xaxis_title=None, margin=dict(t=30), legend_title_text=None, bargap=gap
+        yaxis_title=axis_title, xaxis_title=None, margin={"t": 30}, legend_title_text=None, bargap=gap
     )
     return figure
 
@@ -273,13 +270,18 @@ def probability_figure(probabilities: np.ndarray) -> go.Figure:
     figure = go.Figure(
         go.Bar(
             x=probabilities[order], y=[CLASSES[i] for i in order], orientation="h",
-            marker_color=[CLASS_COLORS[CLASSES[i]] for i in order],
+            marker_color=[_plotly_color(CLASS_COLORS[CLASSES[i]]) for i in order],
             text=[f"{p:.0%}" for p in probabilities[order]], textposition="auto",
         )
     )
     # Room on the right for the "100%" tick label.
-    figure.update_layout(xaxis=dict(range=[0, 1], tickformat=".0%"), height=230, margin=dict(t=10, b=10, l=10, r=30))
+    figure.update_layout(xaxis={"range": [0, 1], "tickformat": ".0%"}, height=230, margin={"t": 10, "b": 10, "l": 10, "r": 30})
     return figure
+
+
+def _plotly_color(rgb: tuple[int, int, int]) -> str:
+    """An (r, g, b) colour of :data:`fer.vocab.CLASS_COLORS` as Plotly writes it, ``rgb(r, g, b)``."""
+    return "rgb({}, {}, {})".format(*rgb)
 
 
 def face_mosaic(faces: np.ndarray, columns: int, scale: int = 2) -> np.ndarray:
@@ -309,10 +311,6 @@ def class_examples(dataset: FaceDataset, per_class: int, seed: int) -> dict[str,
 
 
 # --------------------------------------------------------------------------------------------
-# Tables as the pages show them
-
-
-# --------------------------------------------------------------------------------------------
 # Model anatomy and published results
 
 
@@ -335,7 +333,7 @@ def block_cost_figure(blocks: pd.DataFrame) -> go.Figure:
     figure.update_xaxes(matches=None, title=None)
     figure.for_each_annotation(lambda a: a.update(text=a.text.replace("measure=", "")))
     figure.update_layout(showlegend=False, yaxis_title=None, height=max(280, 26 * len(blocks) + 80),
-                         margin=dict(t=30, l=10, r=10))
+                         margin={"t": 30, "l": 10, "r": 10})
     return figure
 
 
@@ -353,7 +351,7 @@ def accuracy_landscape_figure(landscape: pd.DataFrame) -> go.Figure:
     )
     figure.update_xaxes(range=[0, 1], tickformat=".0%", title="test accuracy")
     figure.update_layout(yaxis_title=None, legend_title_text=None, height=max(300, 30 * len(landscape) + 90),
-                         margin=dict(t=30), legend=LEGEND_BESIDE)
+                         margin={"t": 30}, legend=LEGEND_BESIDE)
     return figure
 
 

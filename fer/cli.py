@@ -8,22 +8,43 @@ with status 2; progress of long work goes to stderr so it never mixes with the J
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
-import re
-import subprocess
 import sys
-from collections.abc import Sequence
-from dataclasses import replace
+from collections.abc import Iterable, Sequence
+from dataclasses import fields, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fer.errors import FerError
-from fer.scenarios import RECIPES, SCENARIOS
-from fer.vocab import ARCHITECTURES, AUGMENTATIONS, BALANCING, DATA_CHOICES, OPTIMIZERS, PRECISIONS, PROTOCOLS, SCHEDULES
+from fer.quiet import start_backend_quietly
+from fer.scenarios import RECIPES, SCENARIOS, RunConfig
+from fer.vocab import (
+    ARCHITECTURES,
+    AUGMENTATIONS,
+    BALANCING,
+    DATA_CHOICES,
+    OPTIMIZERS,
+    PRECISIONS,
+    PROTOCOLS,
+    SCHEDULES,
+    WEIGHTS,
+)
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from fer.photos import PhotoResult
+    from fer.predict import ModelChoice
+    from fer.store import Run
 
 EXIT_BAD_INPUT = 2
+
+DEFAULTS = RunConfig()
+"""What a custom run that leaves a setting out gets, for the help texts (before its recipe's)."""
+TRAIN_OPTIONS = tuple(field.name for field in fields(RunConfig) if field.name != "scenario")
+"""The RunConfig settings ``train`` takes as options: all of them; the scenario is ``--scenario``,
+a choice of the settings to start from rather than one setting."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -69,6 +90,7 @@ def _parser() -> argparse.ArgumentParser:
 
     beside = commands.add_parser("study", help="runs of S1-S4 beside the study's Table 4.2, as Markdown")
     beside.add_argument("--all", action="store_true", help="every finished run, custom ones too")
+    beside.add_argument("--json", action="store_true", help="print one JSON document")
     beside.set_defaults(handler=_study)
 
     show = commands.add_parser("show", help="one run's config, status and metrics")
@@ -82,6 +104,7 @@ def _parser() -> argparse.ArgumentParser:
     ):
         command = commands.add_parser(name, help=text)
         command.add_argument("run_id")
+        command.add_argument("--json", action="store_true", help="print one JSON document")
         command.set_defaults(handler=action)
 
     resume = commands.add_parser("resume", help="continue a failed or cancelled run from its last epoch")
@@ -106,32 +129,58 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _add_train_options(train: argparse.ArgumentParser) -> None:
-    """``train``'s options: every RunConfig setting, unset (None) unless given."""
+    """``train``'s options: every RunConfig setting (:data:`TRAIN_OPTIONS`), unset (None) unless
+    given; the defaults the help names are :data:`DEFAULTS` and :data:`~fer.scenarios.RECIPES`."""
+    study, fer = RECIPES["study"], RECIPES["fer"]
     train.add_argument("--scenario", default="custom", choices=[*SCENARIOS, "custom"], help="study scenario or custom")
-    train.add_argument("--arch", choices=ARCHITECTURES, help="custom only: resnet50, vgg19, fer_cnn or cnn (default vgg19)")
+    train.add_argument("--arch", choices=ARCHITECTURES, help=f"custom only: {_listed(ARCHITECTURES)} (default {DEFAULTS.arch})")
     train.add_argument("--recipe", choices=RECIPES, help="custom only: study (Adam) or fer (SGD, cosine, smoothing, TTA); default by arch")
     train.add_argument("--balance", choices=BALANCING, help="custom only: balancing of the training split")
     train.add_argument("--augment", choices=AUGMENTATIONS, help="study (random affine), crop_flip or none")
-    train.add_argument("--epochs", type=int, help="default 100 as the study (study recipe), 40 with the fer recipe")
-    train.add_argument("--batch-size", type=int, help="default 128")
-    train.add_argument("--lr", dest="learning_rate", type=float, help="learning rate (study recipe 1e-4, fer recipe 0.05)")
+    train.add_argument(
+        "--epochs", type=int, help=f"default {DEFAULTS.epochs} as the study (study recipe), {fer['epochs']} with the fer recipe"
+    )
+    train.add_argument("--batch-size", type=int, help=f"default {DEFAULTS.batch_size}")
+    train.add_argument(
+        "--lr", dest="learning_rate", type=float,
+        help=f"learning rate (study recipe {study['learning_rate']:g}, fer recipe {fer['learning_rate']:g})",
+    )
     train.add_argument("--optimizer", choices=OPTIMIZERS, help="adam or sgd (Nesterov momentum 0.9)")
     train.add_argument("--schedule", choices=SCHEDULES, help="constant or cosine decay over the run")
-    train.add_argument("--weight-decay", type=float, help="decoupled weight decay (default 0; fer recipe 5e-4)")
-    train.add_argument("--label-smoothing", type=float, help="label smoothing (default 0; fer recipe 0.1)")
+    train.add_argument(
+        "--weight-decay", type=float,
+        help=f"decoupled weight decay (default {DEFAULTS.weight_decay:g}; fer recipe {fer['weight_decay']:g})",
+    )
+    train.add_argument(
+        "--label-smoothing", type=float,
+        help=f"label smoothing (default {DEFAULTS.label_smoothing:g}; fer recipe {fer['label_smoothing']:g})",
+    )
     train.add_argument("--flip-tta", action=argparse.BooleanOptionalAction, default=None, help="average with mirrored faces at test time")
     train.add_argument("--precision", choices=PRECISIONS, help="auto (bf16 on GPUs and CPUs with AMX/AVX512-BF16), float32, mixed_bfloat16")
-    train.add_argument("--devices", help="1 (default), N or all: data-parallel training (JAX backend)")
-    train.add_argument("--input-size", type=int, help="side the 48x48 faces are resized to (default 48)")
-    train.add_argument("--weights", help="none (from scratch, default), imagenet, or a weights file for the base")
-    train.add_argument("--protocol", choices=PROTOCOLS, help="thesis (default) or standard")
+    train.add_argument("--devices", help=f"1, N or all: data-parallel training (JAX backend); default {DEFAULTS.devices}")
+    train.add_argument("--input-size", type=int, help=f"side the 48x48 faces are resized to (default {DEFAULTS.input_size})")
+    train.add_argument(
+        "--weights",
+        help=", ".join(f"{name} ({text})" for name, text in WEIGHTS.items())
+        + f", or a weights file for the base (default {DEFAULTS.weights})",
+    )
+    train.add_argument("--protocol", choices=PROTOCOLS, help=f"{_listed(PROTOCOLS)} (default {DEFAULTS.protocol})")
     train.add_argument("--early-stopping", type=int, metavar="PATIENCE", help="stop after PATIENCE epochs without gain")
-    train.add_argument("--data", choices=DATA_CHOICES, help="active (default: imported if any, else the sample), sample, full")
-    train.add_argument("--seed", type=int, help="random seed (default 42)")
+    train.add_argument(
+        "--data", choices=DATA_CHOICES,
+        help=f"{_listed(DATA_CHOICES)}: active is the imported FER2013 if any, else the sample (default {DEFAULTS.data})",
+    )
+    train.add_argument("--seed", type=int, help=f"random seed (default {DEFAULTS.seed})")
     train.add_argument("--seeds", type=int, default=1, metavar="N", help="repeat the run with seeds SEED..SEED+N-1")
     train.add_argument("--background", action="store_true", help="start in a background process and return")
     train.add_argument("--json", action="store_true", help="print one JSON document")
     train.set_defaults(handler=_train)
+
+
+def _listed(names: Iterable[str]) -> str:
+    """``a, b or c``: choices in a help text."""
+    *rest, last = names
+    return f"{', '.join(rest)} or {last}" if rest else last
 
 
 # --------------------------------------------------------------------------------------------
@@ -143,23 +192,24 @@ def _data_import(args: argparse.Namespace) -> int:
     from fer.balance import class_counts, counts_table
 
     dataset = data.import_dataset(args.source, progress=_stderr_progress)
-    counts = _split_counts(dataset, "thesis", "none")["before"]
-    report = {
-        "source": dataset.source,
-        "images": len(dataset),
-        "converted": dataset.converted,
-        "usage": dataset.usage_counts(),
-        "counts": counts,
-    }
+    counts = class_counts(dataset, "thesis", "none")
+    usage = dataset.usage_counts()
     if args.json:
-        _print_json(report)
+        _print_json(
+            {
+                "source": dataset.source,
+                "images": len(dataset),
+                "converted": dataset.converted,
+                "usage": usage,
+                "counts": _split_counts(counts)["before"],
+            }
+        )
         return 0
     print(f"Imported {len(dataset):,} faces from {dataset.source}")
     if dataset.converted:
         print(f"{dataset.converted:,} image(s) were not 48x48 grayscale and were converted")
-    print("usage: " + ", ".join(f"{name} {n:,}" for name, n in report["usage"].items()))
-    table = counts_table(class_counts(dataset, "thesis", "none"))
-    print(table.drop(columns="train (balanced)").to_string())
+    print("usage: " + ", ".join(f"{name} {n:,}" for name, n in usage.items()))
+    print(counts_table(counts).drop(columns="train (balanced)").to_string())
     return 0
 
 
@@ -168,7 +218,7 @@ def _data_summary(args: argparse.Namespace) -> int:
     from fer.balance import class_counts, counts_table
 
     dataset = data.load_dataset(args.data)
-    counts = _split_counts(dataset, args.protocol, args.balance)
+    counts = class_counts(dataset, args.protocol, args.balance)
     if args.json:
         _print_json(
             {
@@ -176,20 +226,17 @@ def _data_summary(args: argparse.Namespace) -> int:
                 "source": dataset.source,
                 "protocol": args.protocol,
                 "balance": args.balance,
-                **counts,
+                **_split_counts(counts),
             }
         )
         return 0
     print(f"Dataset: {dataset.name} ({dataset.source}), protocol {args.protocol}, balance {args.balance}")
-    print(counts_table(class_counts(dataset, args.protocol, args.balance)).to_string())
+    print(counts_table(counts).to_string())
     return 0
 
 
-def _split_counts(dataset: Any, protocol: str, strategy: str) -> dict[str, dict[str, dict[str, int]]]:
-    """``{stage: {split: {class: count}}}`` from :func:`fer.balance.class_counts`."""
-    from fer.balance import class_counts
-
-    counts = class_counts(dataset, protocol, strategy)
+def _split_counts(counts: pd.DataFrame) -> dict[str, dict[str, dict[str, int]]]:
+    """``{stage: {split: {class: count}}}`` from :func:`fer.balance.class_counts`' long table."""
     return {
         stage: {
             split: dict(zip(rows["class"], rows["count"].astype(int).tolist()))
@@ -207,12 +254,9 @@ def _train(args: argparse.Namespace) -> int:
     from fer import runs
     from fer.scenarios import scenario, with_seeds
 
-    options = ("arch", "balance", "augment", "epochs", "batch_size", "learning_rate", "optimizer", "schedule")
-    options += ("weight_decay", "label_smoothing", "flip_tta", "precision", "devices", "input_size", "weights", "protocol")
-    options += ("early_stopping", "data", "seed")
-    config = scenario(args.scenario, args.recipe, **{name: getattr(args, name) for name in options})
+    config = scenario(args.scenario, args.recipe, **{name: getattr(args, name) for name in TRAIN_OPTIONS})
     if not args.background:
-        _start_backend_quietly()
+        start_backend_quietly()
     on_status = None if args.json else _print_run_progress
     started = [runs.start(repeat, background=args.background, on_status=on_status) for repeat in with_seeds(config, args.seeds)]
     if args.json and len(started) > 1:
@@ -225,12 +269,12 @@ def _resume(args: argparse.Namespace) -> int:
     from fer import runs
 
     if not args.background:
-        _start_backend_quietly()
+        start_backend_quietly()
     run = runs.resume(args.run_id, background=args.background, on_status=None if args.json else _print_run_progress)
     return _report_run(run, args.json)
 
 
-def _report_run(run: Any, as_json: bool) -> int:
+def _report_run(run: Run, as_json: bool) -> int:
     """The run's outcome; exit status 1 when a foreground run failed."""
     if as_json:
         _print_json(_run_document(run))
@@ -259,14 +303,15 @@ def _runs(args: argparse.Namespace) -> int:
 def _study(args: argparse.Namespace) -> int:
     from fer import runs, study
 
-    rows = [study.run_row(name, run.metrics()) for name, run in runs.comparable_runs().items()]
-    rows = [row for row in rows if args.all or row["scenario"] in study.STUDY_TABLE.index]
-    if not rows:
+    rows = study.run_rows(runs.comparable_runs(), study_scenarios_only=not args.all)
+    table = study.comparison_table(rows, differences=False)
+    if args.json:
+        _print_json({"study": _records(study.study_table()), "runs": _records(table)})
+    elif table.empty:
         print("No finished runs of S1-S4 yet (--all shows custom runs too). The study's Table 4.2:")
         print(study.markdown_table(study.study_table()))
-        return 0
-    table = study.comparison_table(rows, differences=False)
-    print(study.markdown_table(table.drop(columns=["data", "weights"])))
+    else:
+        print(study.markdown_table(table.drop(columns=["data", "weights"])))
     return 0
 
 
@@ -285,7 +330,10 @@ def _cancel(args: argparse.Namespace) -> int:
     from fer import runs
 
     run = runs.cancel(args.run_id)
-    print(f"{run.run_id}: cancel requested; it stops at its next batch")
+    if args.json:
+        _print_json(_run_document(run))
+    else:
+        print(f"{run.run_id}: cancel requested; it stops at its next batch")
     return 0
 
 
@@ -293,11 +341,14 @@ def _delete(args: argparse.Namespace) -> int:
     from fer import runs
 
     runs.delete(args.run_id)
-    print(f"{args.run_id}: deleted")
+    if args.json:
+        _print_json({"run_id": args.run_id, "deleted": True})
+    else:
+        print(f"{args.run_id}: deleted")
     return 0
 
 
-def _run_document(run: Any) -> dict[str, Any]:
+def _run_document(run: Run) -> dict[str, Any]:
     return {
         "run_id": run.run_id,
         "path": str(run.path),
@@ -307,9 +358,9 @@ def _run_document(run: Any) -> dict[str, Any]:
     }
 
 
-def _print_run(run: Any) -> None:
-    from fer.runs import metric_text as shown
+def _print_run(run: Run) -> None:
     from fer.runs import status_summary
+    from fer.study import run_metric_texts
 
     status = run.status
     print(f"{run.run_id}: {run.label}, {run.state}: {status_summary(status)}")
@@ -317,15 +368,15 @@ def _print_run(run: Any) -> None:
         print(f"  {status['error']}")
     metrics = run.metrics()
     if metrics is not None:
+        shown = run_metric_texts(metrics)
         print(
-            f"  test accuracy {shown(metrics, 'test_accuracy', '.4f')} ({shown(metrics, 'test_split')}, "
-            f"{shown(metrics, 'test_images')} images), macro precision {shown(metrics, 'precision_macro', '.4f')}, "
-            f"macro recall {shown(metrics, 'recall_macro', '.4f')}, train accuracy {shown(metrics, 'train_accuracy', '.4f')}"
+            f"  test accuracy {shown['test_accuracy']} ({shown['test_split']}, {shown['test_images']} images), "
+            f"macro precision {shown['precision_macro']}, macro recall {shown['recall_macro']}, "
+            f"train accuracy {shown['train_accuracy']}"
         )
         print(
-            f"  {shown(metrics, 'train_seconds', '.1f')} s training ({shown(metrics, 'images_per_second', '.0f')} img/s) "
-            f"on {shown(metrics, 'device')}, {shown(metrics, 'backend')}, weights {shown(metrics, 'weights')}, "
-            f"data {shown(metrics, 'dataset')}"
+            f"  {shown['train_seconds']} s training ({shown['images_per_second']} img/s) on {shown['device']}, "
+            f"{shown['backend']}, weights {shown['weights']}, data {shown['dataset']}"
         )
     elif (run.path / "metrics.json").exists():
         print("  metrics unreadable: metrics.json is damaged")
@@ -353,7 +404,7 @@ def _classify(args: argparse.Namespace) -> int:
         _check_csv_target(Path(args.csv), files)
     choice = predict.choose_model(args.model)
     flip_tta = choice.flip_tta if args.flip_tta is None else args.flip_tta
-    _start_backend_quietly()
+    start_backend_quietly()
     model = predict.load_choice(choice)
     results, failed = [], 0
     for result in photos.classify_files(model, files, whole=args.whole, flip_tta=flip_tta, progress=_stderr_progress):
@@ -377,7 +428,7 @@ def _classify(args: argparse.Namespace) -> int:
     return EXIT_BAD_INPUT if failed else 0
 
 
-def _print_photo(result: Any, whole: bool) -> None:
+def _print_photo(result: PhotoResult, whole: bool) -> None:
     from fer.photos import results_table
 
     if not result.faces:
@@ -399,19 +450,19 @@ def _check_csv_target(path: Path, photos: list[Path]) -> None:
             raise FerError(f"{path}: is one of the photos to classify; give another file for --csv")
 
 
-def _write_csv(table: Any, path: str) -> None:
+def _write_csv(table: pd.DataFrame, path: str) -> None:
     try:
         Path(path).write_text(table.to_csv(index=False))
     except OSError as error:
         raise FerError(f"{path}: can't be written ({error.strerror or error})") from error
 
 
-def _model_document(choice: Any) -> dict[str, Any]:
+def _model_document(choice: ModelChoice) -> dict[str, Any]:
     names = ("run_id", "name", "data", "test_accuracy", "test_split", "reference")
     return {name: getattr(choice, name) for name in names}
 
 
-def _photo_document(result: Any) -> dict[str, Any]:
+def _photo_document(result: PhotoResult) -> dict[str, Any]:
     """One photo as JSON: its faces are the rows of the CSV (:func:`fer.photos.results_table`)."""
     from fer.photos import results_table
 
@@ -428,60 +479,13 @@ def _print_json(document: Any) -> None:
     sys.stdout.write("\n")
 
 
+def _records(table: pd.DataFrame) -> list[dict[str, Any]]:
+    """A table's rows for JSON, missing values as null (``json`` would write NaN, which is no JSON)."""
+    return json.loads(table.to_json(orient="records"))
+
+
 def _stderr_progress(fraction: float, message: str) -> None:
     """One self-overwriting progress line on a terminal; silent when stderr is a file or pipe."""
     if sys.stderr.isatty():
         end = "\n" if fraction >= 1 else ""
         print(f"\r[{fraction:4.0%}] {message}\033[K", end=end, file=sys.stderr, flush=True)
-
-
-NATIVE_LOG_LINE = re.compile(r"(?P<level>[IWEF])\d{4} \d\d:\d\d:\d+\.\d+ +\d+ [\w.]+:\d+\] ")
-"""A line of C++ logging (absl/TensorFlow format: level, date, time, thread, file:line)."""
-ABSL_BANNER = "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR"
-CUINIT_FAILED = r"E\d{4} [^]]*\] failed call to cuInit"
-"""CUDA's start on a machine without an NVIDIA GPU: expected there, alarming to read."""
-_FILTER = """
-import re, sys
-chatter = re.compile(sys.argv[1].encode())
-for line in sys.stdin.buffer:
-    if not chatter.match(line):
-        sys.stderr.buffer.write(line)
-        sys.stderr.buffer.flush()
-"""
-
-
-def _start_backend_quietly() -> None:
-    """Import Keras and run one op with the process's stderr passed through a filter of
-    TensorFlow's start-up chatter.
-
-    TensorFlow's C++ start-up writes lines that ``TF_CPP_MIN_LOG_LEVEL`` no longer silences
-    (absl logs everything until it is initialised): oneDNN and CUDA notes, and on a machine
-    without an NVIDIA GPU an alarming "failed call to cuInit". They would open every foreground
-    ``train``, ``resume`` and ``classify``. Dropped: absl's banner, info lines, and the cuInit
-    failure where ``nvidia-smi`` finds no GPU; warnings, errors and Python's own output pass.
-    The filter is a small process of its own, so a start-up that aborts the process (a bad
-    ``TF_XLA_FLAGS``) still shows its reason. A backend Keras can't import is a FerError.
-    """
-    from fer.hardware import gpu_names
-
-    chatter = [re.escape(ABSL_BANNER) + "$", NATIVE_LOG_LINE.pattern.replace("[IWEF]", "I")]
-    chatter += [] if gpu_names() else [CUINIT_FAILED]
-    sys.stderr.flush()
-    passed = subprocess.Popen([sys.executable, "-I", "-S", "-c", _FILTER, "|".join(chatter)], stdin=subprocess.PIPE)
-    saved = os.dup(2)
-    os.dup2(passed.stdin.fileno(), 2)
-    try:
-        try:
-            import keras
-        except (ImportError, ValueError) as error:  # ValueError: an unknown KERAS_BACKEND
-            raise FerError(f"Keras can't start its backend ({error})") from error
-        keras.ops.convert_to_numpy(keras.ops.zeros(()))  # devices are found on the first op
-        if importlib.util.find_spec("tensorflow") is not None:
-            # Keras seeds TensorFlow wherever it is installed (set_random_seed), whatever the backend.
-            importlib.import_module("tensorflow")
-    finally:
-        sys.stderr.flush()
-        os.dup2(saved, 2)
-        os.close(saved)
-        passed.stdin.close()
-        passed.wait()

@@ -15,10 +15,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from fer import evaluate
 from fer.data import load_dataset
 from fer.dataset import FaceDataset, protocol_splits
 from fer.errors import FerError
-from fer.evaluate import test_set_fingerprint
 from fer.paths import dataset_cache_path
 from fer.significance import PairedComparison, paired_comparison
 from fer.store import Run, creation_order, number
@@ -100,7 +100,7 @@ def true_labels(run: Run, fingerprint: str, load: DatasetLoader = load_dataset) 
         )
     dataset = load(run.config.data)
     test = protocol_splits(dataset, run.config.protocol)["test"]
-    if test_set_fingerprint(dataset.images[test], dataset.labels[test]) != fingerprint:
+    if evaluate.fingerprint(dataset.images[test], dataset.labels[test]) != fingerprint:
         raise FerError(
             f"the {run.config.protocol} test images of {dataset.source} are not the ones {run.display_name} "
             "was evaluated on (the dataset was imported again since?): its predictions can't be paired"

@@ -23,7 +23,7 @@ from fer.dataset import SAMPLE_SOURCE, FaceDataset, check_trainable
 from fer.errors import FerError
 from fer.images import FACE_SIZE
 from fer.paths import active_dataset_name, atomic_write_bytes, dataset_cache_path
-from fer.sources import ZIP_ERRORS, Progress, import_parquet, read_file, read_source
+from fer.sources import ZIP_ERRORS, Progress, read_file, read_parquet, read_source
 from fer.vocab import CLASSES, DATA_CHOICES, USAGES
 
 SAMPLE_PATH = Path(__file__).parent / "sample" / "fer2013_sample.parquet"
@@ -31,7 +31,7 @@ SAMPLE_PATH = Path(__file__).parent / "sample" / "fer2013_sample.parquet"
 
 def load_sample() -> FaceDataset:
     """The small stratified FER2013 subset committed with the project."""
-    dataset = import_parquet([SAMPLE_PATH])
+    dataset = read_parquet([SAMPLE_PATH])
     return FaceDataset(dataset.images, dataset.labels, dataset.usage, SAMPLE_SOURCE)
 
 

@@ -17,6 +17,7 @@ from contextlib import contextmanager
 import keras
 
 from fer.errors import FerError
+from fer.hardware import check_devices_backend
 from fer.scenarios import RunConfig
 
 
@@ -33,11 +34,7 @@ def data_parallel(config: RunConfig) -> Iterator[list[str]]:
     if wanted == 1:
         yield available[:1]
         return
-    if keras.backend.backend() != "jax":
-        raise FerError(
-            f"training on {wanted} devices needs Keras' JAX backend (KERAS_BACKEND=jax, with jax installed), "
-            f"not {keras.backend.backend()}: set it, or train on 1 device"
-        )
+    check_devices_backend(wanted, keras.backend.backend())
     if wanted > len(available):
         raise FerError(f"{wanted} devices asked for, but this machine has {len(available)}: {', '.join(available)}")
     if config.batch_size % wanted:

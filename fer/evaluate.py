@@ -49,14 +49,12 @@ def classification_metrics(labels: np.ndarray, probabilities: np.ndarray) -> dic
     return result
 
 
-def test_set_fingerprint(images: np.ndarray, labels: np.ndarray) -> str:
-    """A short hash of the test faces and labels, in order: two runs can be compared face by
-    face (paired tests on their predictions) only when their fingerprints are equal."""
-    return fingerprint(images, labels)
-
-
 def fingerprint(*arrays: np.ndarray) -> str:
-    """A short hash of 8-bit arrays (faces, labels, usages), in order: equal for equal data only."""
+    """A short hash of 8-bit arrays (faces, labels, usages), in order: equal for equal data only.
+
+    A run keeps its test faces' and labels' fingerprint (``test_set`` in ``metrics.json``): two
+    runs can be compared face by face (paired tests on their predictions) only when theirs are
+    equal, and the same faces in another order (another import of FER2013) are not."""
     digest = hashlib.sha256()
     for array in arrays:
         digest.update(np.ascontiguousarray(array, np.uint8).tobytes())

@@ -3,19 +3,20 @@
 YuNet (``cv2.FaceDetectorYN``) finds far more faces than the Haar cascade but, unlike the
 cascade, its model file is not inside the OpenCV wheel. It is looked for, in order:
 
-1. the path given to :func:`set_model_path`;
-2. the path in the environment variable ``FER_FACE_MODEL``;
-3. the cache folder ``$FER_ARTIFACTS/models/`` (:func:`cache_dir`), where everything else the
+1. the path in the environment variable ``FER_FACE_MODEL``;
+2. the cache folder ``$FER_ARTIFACTS/models/`` (:func:`cache_dir`), where everything else the
    project writes lives too (git-ignored, so the file is never committed);
-4. the development copy in ``../shared/models/yunet/`` beside the repository (development, tests
+3. the development copy in ``../shared/models/yunet/`` beside the repository (development, tests
    and CI, which has ``../shared`` beside its clone);
-5. the OpenCV Zoo, downloaded once into the cache folder with a timeout and checked against its
+4. the OpenCV Zoo, downloaded once into the cache folder with a timeout and checked against its
    sha256. A failed download is remembered for the process, so that an offline server tries once
    instead of once per photo.
 
-A path set by the user (1, 2) is used as it is, without a checksum, so that another YuNet
-build (the Zoo's int8 one, say) can be chosen; when it does not exist nothing is downloaded:
-the user asked for that file. Without a model file, :mod:`fer.faces` falls back to Haar.
+A path the user sets (1) is used as it is, without a checksum, so that another YuNet build (the
+Zoo's int8 one, say) can be chosen; when it does not exist nothing is downloaded: the user asked
+for that file. It is set in the environment, as ``FER_ARTIFACTS`` is, so that one setting serves
+the dashboard and the ``classify`` command alike. Without a model file, :mod:`fer.faces` falls
+back to Haar.
 """
 
 from __future__ import annotations
@@ -48,7 +49,6 @@ is 232,589 bytes."""
 DOWNLOAD_MAX_BYTES = 4 * 1024 * 1024
 """A response larger than this is not the model: stop reading instead of filling the disk."""
 
-_chosen: Path | None = None
 _failed_downloads: dict[Path, str] = {}  # destination -> why its download failed
 _download_lock = threading.Lock()
 
@@ -62,13 +62,6 @@ class ModelLookup:
     source: str
 
 
-def set_model_path(path: str | Path | None) -> None:
-    """Use this model file from now on, before ``FER_FACE_MODEL`` and the cache; None goes back
-    to looking it up."""
-    global _chosen
-    _chosen = None if path is None else Path(path).expanduser()
-
-
 def cache_dir() -> Path:
     """The folder the model is downloaded into and looked for in: ``$FER_ARTIFACTS/models``."""
     return artifacts_dir() / "models"
@@ -76,8 +69,6 @@ def cache_dir() -> Path:
 
 def find_model() -> ModelLookup:
     """The YuNet model file, downloading it into :func:`cache_dir` the first time it is needed."""
-    if _chosen is not None:
-        return _given(_chosen, "set_model_path()")
     if os.environ.get(MODEL_ENV):
         return _given(Path(os.environ[MODEL_ENV]).expanduser(), MODEL_ENV)
     cached = cache_dir() / MODEL_NAME

@@ -5,10 +5,10 @@ faces framed like those before it is classified. Two detectors can do it, and th
 pipeline (the :class:`Face` type, the crops, the whole-image fallback) is the same for both:
 
 * **YuNet** (``cv2.FaceDetectorYN``, OpenCV's small CNN detector), whenever its model file can
-  be had (:mod:`fer.face_model`: a path setting, ``FER_FACE_MODEL``, the cache folder, or a
-  download on first use). Of the first 500 FER2013 test crops upscaled to 192 px on a 384 px
-  canvas it finds 93% where Haar finds 79%, five times as fast, with no false box on 22
-  face-free images where Haar puts 3 (``benchmarks/face_detection.py``).
+  be had (:mod:`fer.face_model`: ``FER_FACE_MODEL``, the cache folder, or a download on first
+  use). Of the first 500 FER2013 test crops upscaled to 192 px on a 384 px canvas it finds 93%
+  where Haar finds 79%, five times as fast, with no false box on 22 face-free images where
+  Haar puts 3 (``benchmarks/face_detection.py``).
 * **Haar** (OpenCV's ``alt2`` frontal-face cascade, inside the OpenCV 4 wheel), when YuNet is
   not available: :func:`detector_note` then tells the user how to get YuNet.
 
@@ -48,7 +48,7 @@ import numpy as np
 
 from fer import face_model
 from fer.errors import FerError
-from fer.images import to_face
+from fer.images import resized, to_face, to_gray
 
 Box = tuple[float, float, float, float]
 
@@ -243,7 +243,7 @@ def _yunet_regions(photo: np.ndarray, model: Path) -> list[Box]:
 
 def _yunet_boxes(image: np.ndarray, scale: float, model: Path) -> list[Box]:
     """YuNet's own boxes (x, y, w, h) on the image scaled by ``scale``, in the image's pixels."""
-    scaled = _resized(image, scale, YUNET_SHRINK)
+    scaled = resized(image, scale, shrink=YUNET_SHRINK)
     if min(scaled.shape[:2]) < YUNET_MIN_INPUT:
         return []
     detector, lock = _yunet(str(model))
@@ -314,10 +314,10 @@ def _haar_regions(photo: np.ndarray) -> list[Box]:
     Regions are floats and not clipped: they come from a rescaled, bordered copy of the photo
     and may reach past its edge.
     """
-    gray = _gray(photo)
+    gray = to_gray(photo)
     height, width = gray.shape
     scale = _detection_scale(height, width, DETECT_MIN_SIDE, DETECT_MAX_SIDE)
-    gray = _resized(gray, scale, cv2.INTER_AREA)
+    gray = resized(gray, scale, shrink=cv2.INTER_AREA)
     short_side = min(gray.shape)
     min_size = max(math.ceil(MIN_FACE_PX * scale), math.ceil(MIN_FACE_FRACTION * short_side))
     if short_side < min_size:  # smaller than any face looked for: a 24x3000 strip
@@ -394,19 +394,10 @@ def _check_photo(photo: object) -> None:
         )
 
 
-def _gray(photo: np.ndarray) -> np.ndarray:
-    if photo.ndim == 2:
-        return photo
-    if photo.shape[2] == 1:
-        return photo[..., 0]
-    code = cv2.COLOR_BGRA2GRAY if photo.shape[2] == 4 else cv2.COLOR_BGR2GRAY
-    return cv2.cvtColor(photo, code)
-
-
 def _bgr(photo: np.ndarray) -> np.ndarray:
     """The photo as 3-channel BGR, which YuNet takes."""
     if photo.ndim == 2 or photo.shape[2] == 1:
-        return cv2.cvtColor(_gray(photo), cv2.COLOR_GRAY2BGR)
+        return cv2.cvtColor(to_gray(photo), cv2.COLOR_GRAY2BGR)
     return cv2.cvtColor(photo, cv2.COLOR_BGRA2BGR) if photo.shape[2] == 4 else photo
 
 
@@ -419,15 +410,6 @@ def _detection_scale(height: int, width: int, min_side: int, max_side: int) -> f
     if short < min_side:
         return min(min_side / short, max_side / long)
     return 1.0
-
-
-def _resized(image: np.ndarray, scale: float, shrink: int) -> np.ndarray:
-    """The image scaled by ``scale``: upscaled linearly, shrunk with the ``shrink`` interpolation."""
-    if scale == 1.0:
-        return image
-    height, width = image.shape[:2]
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    return cv2.resize(image, size, interpolation=shrink if scale < 1 else cv2.INTER_LINEAR)
 
 
 def _crop_face(photo: np.ndarray, region: Box, detector: str) -> Face:

@@ -2,7 +2,9 @@
 
 The dashboard asks this on every Train page render, and the run queue uses the GPU count to
 decide how many runs may train at once, so it must stay cheap: ``nvidia-smi`` for GPUs and
-Keras' own configuration rules for the backend.
+Keras' own configuration rules for the backend. :func:`check_devices_backend`, framework-free
+too, refuses a run on several devices that the backend can't train, before the run exists and
+again as it starts.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import subprocess
 from functools import lru_cache
 from pathlib import Path
 
+from fer.errors import FerError
+
 
 @lru_cache(maxsize=1)
 def gpu_names() -> tuple[str, ...]:
@@ -23,7 +27,8 @@ def gpu_names() -> tuple[str, ...]:
         return ()
     try:
         result = subprocess.run(
-            ["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"], capture_output=True, text=True, timeout=10
+            ["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
+            check=False, capture_output=True, text=True, timeout=10,
         )
     except (OSError, subprocess.TimeoutExpired):
         return ()
@@ -39,6 +44,21 @@ def keras_backend() -> str:
         return json.loads(config.read_text()).get("backend", "tensorflow")
     except (OSError, ValueError):
         return "tensorflow"
+
+
+def check_devices_backend(devices: int, backend: str) -> None:
+    """Refuse training on several devices with a backend other than JAX, saying what to do.
+
+    Keras' data-parallel engine (:mod:`fer.distribute`) is its JAX path. The run queue asks with
+    the backend Keras will pick (:func:`keras_backend`), so that such a run is refused before its
+    folder exists, not as one failed run per seed; the training process asks again with the
+    backend it started.
+    """
+    if devices > 1 and backend != "jax":
+        raise FerError(
+            f"training on {devices} devices needs Keras' JAX backend (KERAS_BACKEND=jax, with jax installed), "
+            f"not {backend}: set it, or train on 1 device"
+        )
 
 
 def cpu_name() -> str:

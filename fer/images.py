@@ -1,7 +1,9 @@
 """Turning image files into the 48x48 grayscale faces every model in the project expects.
 
 One function does the conversion for both the dataset importers and the Classify page, so a
-face cropped from a user's photo goes through exactly the preprocessing the training images did.
+face cropped from a user's photo goes through exactly the preprocessing the training images did;
+its colour-to-gray step and the resizing of photos (:func:`to_gray`, :func:`resized`) serve the
+face detectors and the display too.
 
 Image files come from users (uploads, zips, parquet blobs), so nothing is decoded before its
 header says how big it is: a 390 KB PNG can declare 20,000x20,000 pixels and decode to more than
@@ -58,8 +60,7 @@ def to_face(image: np.ndarray) -> tuple[np.ndarray, bool]:
         image = to_8bit(image)
         converted = True
     if image.ndim == 3:
-        code = cv2.COLOR_BGRA2GRAY if image.shape[2] == 4 else cv2.COLOR_BGR2GRAY
-        image = cv2.cvtColor(image, code) if image.shape[2] in (3, 4) else image[..., 0]
+        image = to_gray(image)
         converted = True
     if image.shape != (FACE_SIZE, FACE_SIZE):
         shrinking = image.shape[0] > FACE_SIZE or image.shape[1] > FACE_SIZE
@@ -67,6 +68,31 @@ def to_face(image: np.ndarray) -> tuple[np.ndarray, bool]:
         image = cv2.resize(image, (FACE_SIZE, FACE_SIZE), interpolation=interpolation)
         converted = True
     return np.ascontiguousarray(image), converted
+
+
+def to_gray(image: np.ndarray) -> np.ndarray:
+    """A gray, BGR or BGRA image as gray ``(H, W)``: the one place colour becomes gray, so the
+    face detectors look at the same gray pixels that :func:`to_face` gives the models. A gray
+    image comes back as it is; of one with 1 or 2 channels (gray, and alpha), the first."""
+    if image.ndim == 2:
+        return image
+    if image.shape[2] in (3, 4):
+        return cv2.cvtColor(image, cv2.COLOR_BGRA2GRAY if image.shape[2] == 4 else cv2.COLOR_BGR2GRAY)
+    return image[..., 0]
+
+
+def resized(image: np.ndarray, scale: float, *, shrink: int = cv2.INTER_AREA, grow: int = cv2.INTER_LINEAR) -> np.ndarray:
+    """The image scaled by ``scale``, each side rounded and at least 1 px; the image itself at 1.
+
+    Shrinking and enlarging want different interpolations (``shrink``: INTER_AREA averages the
+    pixels merged, so nothing aliases; ``grow``: INTER_LINEAR is smooth, INTER_NEAREST shows
+    the pixels as they are), and each caller knows which it wants for which.
+    """
+    if scale == 1.0:
+        return image
+    height, width = image.shape[:2]
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return cv2.resize(image, size, interpolation=shrink if scale < 1 else grow)
 
 
 def to_8bit(image: np.ndarray) -> np.ndarray:

@@ -1,4 +1,5 @@
-"""Models as files: load a run's saved model safely, and get emotion probabilities for faces.
+"""Models as files: load a run's saved model safely, get emotion probabilities for faces, and
+read a face's most likely emotion from them.
 
 Models take raw uint8 faces: channel replication, normalisation and resizing are inside them
 (:mod:`fer.models`), so the only preprocessing here is the one every training image had,
@@ -101,15 +102,28 @@ def classify_faces(model: keras.Model, faces: np.ndarray, batch_size: int = 256,
     ``flip_tta`` averages each face's prediction with its mirror image's: faces are roughly
     symmetric, models trained with flips see both, and the average is steadier than either.
     """
-    faces = np.asarray(faces)
-    if faces.dtype != np.uint8 or faces.shape[1:] != (FACE_SIZE, FACE_SIZE):
-        raise FerError(f"faces must be uint8 of shape (N, {FACE_SIZE}, {FACE_SIZE}), got {faces.dtype} {faces.shape}")
+    faces = check_faces(faces)
     if len(faces) == 0:
-        return np.zeros((0, 7), np.float32)
+        return np.zeros((0, len(CLASSES)), np.float32)
     probabilities = _predict(model, faces, batch_size)
     if flip_tta:
         probabilities = (probabilities + _predict(model, np.ascontiguousarray(faces[:, :, ::-1]), batch_size)) / 2
     return probabilities
+
+
+def check_faces(faces: np.ndarray) -> np.ndarray:
+    """``faces`` as an array once it is what every model takes, uint8 ``(N, 48, 48)``; else a
+    FerError naming what it is, rather than Keras failing deep inside a model call."""
+    faces = np.asarray(faces)
+    if faces.dtype != np.uint8 or faces.shape[1:] != (FACE_SIZE, FACE_SIZE):
+        raise FerError(f"faces must be uint8 of shape (N, {FACE_SIZE}, {FACE_SIZE}), got {faces.dtype} {faces.shape}")
+    return faces
+
+
+def top_emotion(probabilities: np.ndarray) -> tuple[str, float]:
+    """The most likely emotion of one face (a row of :func:`classify_faces`) and its probability."""
+    index = int(np.argmax(probabilities))
+    return CLASSES[index], float(probabilities[index])
 
 
 def _predict(model: keras.Model, faces: np.ndarray, batch_size: int) -> np.ndarray:

@@ -14,20 +14,18 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import keras
 from keras import layers, ops
 
-from fer.augment import AUGMENT_RANGES, AugmentRanges, FaceAugment
+from fer.augment import AUGMENT_RANGES, FaceAugment
 from fer.errors import FerError
 from fer.images import FACE_SIZE
-from fer.scenarios import weights_path
-from fer.vocab import ARCHITECTURES, CLASSES
-
-STUDY_PARAMETERS = {"resnet50": 23_602_055, "vgg19": 20_027_975}
-"""Parameter counts the study reports (base without top + GAP + Dense(7)) at 48x48x3."""
+from fer.scenarios import MIN_INPUT_SIZE, weights_path
+from fer.vocab import ARCHITECTURES, CLASSES, COMPACT_ARCHITECTURES, WEIGHTS
 
 IMAGENET_FILES = {
     "resnet50": "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5",
@@ -78,21 +76,23 @@ def build_model(
 ) -> keras.Model:
     """The full model for ``arch`` (see :data:`ARCHITECTURES`), taking uint8 ``(48, 48, 1)`` faces.
 
-    ``weights``: ``none`` (train from scratch), ``imagenet`` (downloaded by Keras; needs the
-    internet or the file in Keras' cache) or the path of a weights file for the base network.
+    ``weights``: one of :data:`fer.vocab.WEIGHTS` (``imagenet`` is downloaded by Keras: it needs
+    the internet or the file in Keras' cache) or the path of a weights file for the base network.
     ``augment`` names the training-time augmentation (:data:`fer.vocab.AUGMENTATIONS`).
     """
     if arch not in ARCHITECTURES:
         raise FerError(f"unknown architecture {arch!r}: choose one of {', '.join(ARCHITECTURES)}")
-    if input_size < 32:
-        raise FerError(f"input size {input_size} is too small: ResNet50 and VGG19 need at least 32x32")
+    if input_size < MIN_INPUT_SIZE:
+        raise FerError(
+            f"input size {input_size} is too small: ResNet50 and VGG19 need at least {MIN_INPUT_SIZE}x{MIN_INPUT_SIZE}"
+        )
     faces = keras.Input((FACE_SIZE, FACE_SIZE, 1), dtype="uint8", name="face")
-    compact = arch in ("cnn", "fer_cnn")
+    compact = arch in COMPACT_ARCHITECTURES
     x = GrayToModelInput("unit" if compact else "caffe", channels=1 if compact else 3, name="to_model_input")(faces)
     if input_size != FACE_SIZE:
         x = layers.Resizing(input_size, input_size, dtype="float32", name="resize")(x)
     if augment != "none":
-        x = FaceAugment(_ranges_dict(AUGMENT_RANGES[augment]), seed=seed, name="augment")(x)
+        x = FaceAugment(asdict(AUGMENT_RANGES[augment]), seed=seed, name="augment")(x)
     base = _base_network(arch, (input_size, input_size, x.shape[-1]), weights)
     x = base(x)
     x = layers.GlobalAveragePooling2D(name="gap")(x)
@@ -100,10 +100,6 @@ def build_model(
         x = layers.Dropout(0.3, name="dropout")(x)
     outputs = layers.Dense(len(CLASSES), activation="softmax", dtype="float32", name="emotion")(x)
     return keras.Model(faces, outputs, name=f"fer_{arch}")
-
-
-def _ranges_dict(ranges: AugmentRanges) -> dict[str, Any]:
-    return {name: getattr(ranges, name) for name in AugmentRanges.__dataclass_fields__}
 
 
 def _base_network(arch: str, shape: tuple[int, int, int], weights: str) -> keras.Model:
@@ -115,12 +111,8 @@ def _base_network(arch: str, shape: tuple[int, int, int], weights: str) -> keras
         "resnet50": keras.applications.ResNet50,
         "vgg19": keras.applications.VGG19,
     }
-    if weights == "none":
-        source: str | None = None
-    elif weights == "imagenet":
-        source = "imagenet"
-    else:
-        source = str(weights_path(weights))
+    # keras.applications takes None (random weights), "imagenet" or a weights file's path.
+    source = (None if weights == "none" else weights) if weights in WEIGHTS else str(weights_path(weights))
     try:
         return constructors[arch](include_top=False, weights=source, input_shape=shape)
     except Exception as error:  # keras' get_file raises a bare Exception when a download fails
@@ -128,7 +120,8 @@ def _base_network(arch: str, shape: tuple[int, int, int], weights: str) -> keras
             raise FerError(f"could not load {arch} weights from {source}: {str(error).splitlines()[0]}") from error
         cache = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "models"  # where Keras looks
         raise FerError(
-            f"could not download the ImageNet weights for {arch} ({str(error).splitlines()[0]}); "
+            # Keras downloads the file unless its cache has it, then loads it: either can fail.
+            f"could not load or download the ImageNet weights for {arch} ({str(error).splitlines()[0]}); "
             f"on a machine without internet put {IMAGENET_FILES[arch]} into {cache}/ "
             "or train from scratch with weights=none"
         ) from error

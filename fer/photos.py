@@ -29,8 +29,7 @@ from fer.annotate import annotate, display_image
 from fer.errors import FerError
 from fer.faces import Face, detect_faces, whole_image_face
 from fer.images import FACE_SIZE, FORMATS, decode_photo
-from fer.inference import classify_faces
-from fer.predict import top_emotion
+from fer.inference import classify_faces, top_emotion
 from fer.saliency import occlusion_maps
 from fer.vocab import CLASSES
 

@@ -1,4 +1,4 @@
-"""Which models the Classify page can use, and reading a face's answer.
+"""Which models the Classify page can use.
 
 Loading and running a model is :mod:`fer.inference`; this module chooses among the saved ones.
 A model that can't be loaded is never offered: files that are not Keras archives are found
@@ -15,12 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from fer import runs, store
 from fer.errors import FerError
 from fer.inference import load_classifier
-from fer.vocab import CLASSES
 
 if TYPE_CHECKING:
     import keras
@@ -124,12 +121,6 @@ def load_choice(choice: ModelChoice) -> keras.Model:
         with contextlib.suppress(OSError):  # a file deleted meanwhile is left out of the list anyway
             _LOAD_FAILURES[_file_key(choice.path)] = str(error).removeprefix(f"{choice.path}: ")
         raise
-
-
-def top_emotion(probabilities: np.ndarray) -> tuple[str, float]:
-    """The most likely emotion of one face and its probability."""
-    index = int(np.argmax(probabilities))
-    return CLASSES[index], float(probabilities[index])
 
 
 def _model_choices() -> list[tuple[ModelChoice, str]]:

@@ -22,24 +22,26 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from fer import store
 from fer.errors import FerError
-from fer.hardware import gpu_names, keras_backend
+from fer.hardware import check_devices_backend, gpu_names, keras_backend
 from fer.paths import active_dataset_name, artifacts_dir, atomic_write_json, read_json, runs_dir
 from fer.scenarios import RunConfig, weights_path
-from fer.store import ACTIVE, Run
+from fer.store import ACTIVE, Run, StatusCallback
+from fer.vocab import WEIGHTS
+
+if TYPE_CHECKING:  # annotations only: this module never imports Keras
+    import keras
 
 QUEUE_POLL_S = 1.0
 _PID_GRACE_S = 60.0  # a new background run may not have its pid file for a moment
 _MAX_PID = 2**31  # pid_t is a signed 32-bit integer; 0 and negative pids name process groups
-
-StatusCallback = Callable[[dict[str, Any]], None]
 
 
 # --------------------------------------------------------------------------------------------
@@ -48,7 +50,7 @@ StatusCallback = Callable[[dict[str, Any]], None]
 
 def create_run(config: RunConfig) -> Run:
     """A new run folder, queued; ``data="active"`` is pinned to what is active now."""
-    if config.weights not in ("none", "imagenet"):
+    if config.weights not in WEIGHTS:
         weights_path(config.weights)
     active = active_dataset_name()
     if config.data == "full" and active != "full":
@@ -57,12 +59,7 @@ def create_run(config: RunConfig) -> Run:
         config = replace(config, data=active)
     if config.protocol == "standard":
         _check_standard_protocol(config.data)
-    wanted = config.device_count(max(1, len(gpu_names())))
-    if wanted > 1 and keras_backend() != "jax":  # refused now, not as one failed run per seed
-        raise FerError(
-            f"training on {wanted} devices needs Keras' JAX backend (KERAS_BACKEND=jax, with jax installed), "
-            f"not {keras_backend()}: set it, or train on 1 device"
-        )
+    check_devices_backend(config.device_count(max(1, len(gpu_names()))), keras_backend())
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     path = runs_dir() / f"{stamp}-{config.scenario.lower()}-{config.arch}-{secrets.token_hex(2)}"
     path.mkdir()
@@ -117,13 +114,19 @@ def launch(run_id: str) -> None:
     threading.Thread(target=process.wait, name=f"reap-{run_id}", daemon=True).start()
 
 
-def execute(run_id: str, on_status: StatusCallback | None = None, pin_gpu: bool = False) -> str:
+def execute(
+    run_id: str,
+    on_status: StatusCallback | None = None,
+    callbacks: list[keras.callbacks.Callback] | None = None,
+    on_slots: Callable[[list[int]], None] | None = None,
+) -> str:
     """Train a run in this process once it is first in line and a slot is free; the final state.
 
-    ``pin_gpu`` (the background worker, :mod:`fer.worker`) makes this process see only its
-    slot's GPU; it changes this process's own environment before Keras starts, so only a
-    process that exists to train one run may ask for it. Otherwise the run trains on whatever
-    devices this process sees.
+    The one way a run trains: its pid file tells readers it is alive, and the queue keeps it
+    off a slot another run holds. ``callbacks`` are Keras callbacks added to the run's own (a
+    script's extra measurements). ``on_slots`` is called with the slots' indices once they are
+    held, before Keras is imported: the background worker (:mod:`fer.worker`) uses it to see
+    only its slots' GPUs. Otherwise the run trains on whatever devices this process sees.
     """
     path = store.run_path(run_id)
     _write_pid(path, os.getpid())
@@ -134,11 +137,11 @@ def execute(run_id: str, on_status: StatusCallback | None = None, pin_gpu: bool 
             store.write_status(path, state="cancelled", message=None, error="cancelled while queued")
             state = "cancelled"
         else:
-            if pin_gpu and gpus:
-                os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, slots))  # read when the backend first starts
+            if on_slots:
+                on_slots(slots)
             from fer.train import run_training  # imports Keras: only in the process that trains
 
-            state = run_training(path, on_status)
+            state = run_training(path, on_status, callbacks)
     # A final state answers any cancel request, also one that came too late to stop the run.
     (path / "cancel").unlink(missing_ok=True)
     (path / "pid.json").unlink(missing_ok=True)  # done: this process touches the folder no more (see delete)
@@ -368,7 +371,7 @@ def _recently_queued(status: dict[str, Any]) -> bool:
     has to write its pid file; a missing or damaged timestamp is no sign of life."""
     try:
         stamp = datetime.fromisoformat(status.get("queued_at") or status.get("updated_at"))
-        return (datetime.now(timezone.utc) - stamp).total_seconds() < _PID_GRACE_S
+        return (datetime.now(UTC) - stamp).total_seconds() < _PID_GRACE_S
     except (TypeError, ValueError):  # no timestamp, not ISO, or without a time zone
         return False
 

@@ -6,8 +6,11 @@ region drove the prediction. Only forward passes are needed (no gradients), so i
 same with every Keras backend and every saved model, and all occluded copies of all faces go
 through the model in one batched :func:`fer.inference.classify_faces` call.
 
-With an 8 px patch moved 4 px at a time, a face costs 121 occluded copies: on a CPU, the
-compact CNN takes a fraction of a second for a photo's faces.
+With an 8 px patch moved 4 px at a time, a face costs 121 occluded copies, and the time grows
+with the number of faces: with the committed default model (the FER-CNN) on a 2-core CPU that
+was training a model at the same time, 0.12 s a face, 0.22 s with flip TTA (each copy is
+classified twice), so close to a second for a photo of four faces. That is why the Classify
+page draws the maps only when asked to.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import numpy as np
 
 from fer.errors import FerError
 from fer.images import FACE_SIZE
-from fer.inference import classify_faces
+from fer.inference import check_faces, classify_faces
 
 if TYPE_CHECKING:
     import keras
@@ -39,9 +42,7 @@ def occlusion_maps(
     map explains the prediction the user sees). Positive: hiding the region weakens the
     prediction; negative: the region spoke against it. One model call for all faces.
     """
-    faces = np.asarray(faces)
-    if faces.dtype != np.uint8 or faces.shape[1:] != (FACE_SIZE, FACE_SIZE):
-        raise FerError(f"faces must be uint8 of shape (N, {FACE_SIZE}, {FACE_SIZE}), got {faces.dtype} {faces.shape}")
+    faces = check_faces(faces)
     if not 1 <= patch <= FACE_SIZE or stride < 1:
         raise FerError(f"the patch must be 1 to {FACE_SIZE} pixels and the stride at least 1, not {patch} and {stride}")
     if len(faces) == 0:
@@ -59,13 +60,6 @@ def occlusion_maps(
     hidden_predicted = np.take_along_axis(hidden, predicted[..., None], axis=2)[..., 0]  # (N, P)
     drops = np.take_along_axis(intact, predicted, axis=1) - hidden_predicted
     return _spread(drops, corners, patch)
-
-
-def occlusion_map(
-    model: keras.Model, face: np.ndarray, *, patch: int = PATCH, stride: int = STRIDE, flip_tta: bool = False
-) -> np.ndarray:
-    """One face's ``(48, 48)`` occlusion sensitivity (:func:`occlusion_maps`)."""
-    return occlusion_maps(model, np.asarray(face)[None], patch=patch, stride=stride, flip_tta=flip_tta)[0]
 
 
 def patch_corners(patch: int, stride: int) -> list[tuple[int, int]]:

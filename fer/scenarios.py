@@ -15,6 +15,7 @@ horizontal-flip test-time augmentation. It is the default model's recipe.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from fer.vocab import (
     ARCHITECTURES,
     AUGMENTATIONS,
     BALANCING,
+    COMPACT_ARCHITECTURES,
     DATA_CHOICES,
     OPTIMIZERS,
     PRECISIONS,
@@ -33,9 +35,12 @@ from fer.vocab import (
     SCHEDULES,
 )
 
-
 MAX_SEED = 2**32 - 1
 """The largest seed ``keras.utils.set_random_seed`` accepts (NumPy's legacy generator)."""
+
+MIN_INPUT_SIZE, MAX_INPUT_SIZE = 32, 512
+"""The sides, in pixels, a run may resize the 48x48 faces to before its network: ResNet50 and
+VGG19 halve their maps five times and need at least 32. The Models page offers the same range."""
 
 
 @dataclass(frozen=True)
@@ -85,15 +90,18 @@ class RunConfig:
             (0 < self.learning_rate < 1, "learning rate must be between 0 and 1"),
             (0 <= self.weight_decay < 1, "weight decay must be between 0 and 1"),
             (0 <= self.label_smoothing < 1, "label smoothing must be between 0 and 1"),
-            (32 <= self.input_size <= 512, "input size must be between 32 and 512 pixels"),
+            (
+                MIN_INPUT_SIZE <= self.input_size <= MAX_INPUT_SIZE,
+                f"input size must be between {MIN_INPUT_SIZE} and {MAX_INPUT_SIZE} pixels",
+            ),
             (self.early_stopping >= 0, "early stopping patience must be 0 (off) or more epochs"),
             (
                 not (self.early_stopping and self.protocol == "thesis"),
-                "early stopping needs a validation split: use the standard protocol (under the thesis "
-                "protocol the only held-out images are the test set, and stopping on them flatters the result)",
+                ("early stopping needs a validation split: use the standard protocol (under the thesis "
+                "protocol the only held-out images are the test set, and stopping on them flatters the result)"),
             ),
             (
-                self.arch in ("resnet50", "vgg19") or self.weights == "none",
+                self.arch not in COMPACT_ARCHITECTURES or self.weights == "none",
                 f"the {ARCHITECTURE_NAMES.get(self.arch, self.arch)} trains from scratch only (weights none)",
             ),
         ]
@@ -226,9 +234,14 @@ the CNN from ``benchmarks.cpu_precision`` (374-452), VGG19 from a measurement of
 or on CPUs without bf16 expect about 0.7x for the compact networks; ResNet50 was not measured."""
 
 
-def cpu_hours(configs: list[RunConfig], train_images: int) -> float | None:
-    """Rough hours these runs take one after another on a 2-core CPU; None when not measured."""
+def cpu_hours(configs: Sequence[RunConfig], train_images: Sequence[int]) -> float | None:
+    """Rough hours these runs take one after another on a 2-core CPU; None when not measured.
+
+    ``train_images`` holds each run's images per epoch (:func:`fer.balance.training_images`):
+    balancing changes it (oversampling the study's S3 and S4 nearly doubles it).
+    """
     rates = [CPU_IMAGES_PER_SECOND.get(config.arch) for config in configs]
     if None in rates:
         return None
-    return sum(config.epochs * train_images / rate for config, rate in zip(configs, rates)) / 3600
+    seconds = [config.epochs * images / rate for config, images, rate in zip(configs, train_images, rates, strict=True)]
+    return sum(seconds) / 3600

@@ -90,14 +90,14 @@ def read_source(source: str | Path, progress: Progress | None = None) -> FaceDat
     files = _walk(path)
     parquets = [file for file in files if file.suffix.lower() == ".parquet"]
     if parquets:
-        return import_parquet(parquets, progress)
+        return read_parquet(parquets, progress)
     csvs = [file for file in files if file.suffix.lower() == ".csv"]
     if csvs:
         if len(csvs) > 1:
             raise FerError(f"{path}: several CSV files ({', '.join(p.name for p in csvs[:3])}); give one")
         with _opened(csvs[0]) as file:
-            return import_csv(file, str(csvs[0]), progress)
-    return _import_tree(_folder_files(path, files), str(path), progress)
+            return _read_csv(file, str(csvs[0]), progress)
+    return _read_tree(_folder_files(path, files), str(path), progress)
 
 
 def _examined(source: str | Path) -> tuple[Path, bool]:
@@ -148,11 +148,11 @@ def read_file(file: BinaryIO, name: str, progress: Progress | None) -> FaceDatas
     """One source file, by the suffix of its ``name`` (which also labels every error)."""
     suffix = PurePosixPath(name).suffix.lower()
     if name.lower().endswith(TAR_SUFFIXES):
-        return import_tar(file, name, progress)
+        return _read_tar(file, name, progress)
     if suffix == ".zip":
-        return import_zip(file, name, progress)
+        return _read_zip(file, name, progress)
     if suffix == ".csv":
-        return import_csv(file, name, progress)
+        return _read_csv(file, name, progress)
     if suffix == ".parquet":
         return _parquet_part(file, name, MAX_IMAGES, progress)
     raise FerError(f"{name}: unsupported file type {suffix or '(none)'}: give a .zip, .tar.gz, .csv or .parquet")
@@ -184,7 +184,7 @@ def _file_reader(path: Path) -> Callable[[], bytes]:
     return read
 
 
-def import_zip(file: BinaryIO, name: str, progress: Progress | None = None) -> FaceDataset:
+def _read_zip(file: BinaryIO, name: str, progress: Progress | None = None) -> FaceDataset:
     """Read the Kaggle archive in place: entries are decoded from memory, never extracted.
 
     The entry list is checked for size before zipfile reads it, and each entry's declared size
@@ -211,14 +211,14 @@ def import_zip(file: BinaryIO, name: str, progress: Progress | None = None) -> F
             _check_csv_size(info.file_size, f"{name}: {info.filename}")
             try:
                 with archive.open(info) as entry:
-                    return import_csv(entry, f"{name}: {info.filename}", progress, size=info.file_size)
+                    return _read_csv(entry, f"{name}: {info.filename}", progress, size=info.file_size)
             except ZIP_ERRORS as error:
                 raise FerError(f"{name}: {info.filename}: can't be read from the zip ({error})") from error
         files = [_File(info.filename, info.file_size, _zip_reader(archive, info, name), info.compress_size) for info in entries]
-        return _import_tree(files, name, progress)
+        return _read_tree(files, name, progress)
 
 
-def import_tar(file: BinaryIO, name: str, progress: Progress | None = None) -> FaceDataset:
+def _read_tar(file: BinaryIO, name: str, progress: Progress | None = None) -> FaceDataset:
     """The challenge's own download, ``fer2013.tar.gz``: its first CSV, parsed as the archive is
     decompressed (a stream: nothing is extracted). What it unpacks is capped: at most
     :data:`TAR_MAX_BYTES_BEFORE_CSV` before the CSV, then the CSV's declared size."""
@@ -233,7 +233,7 @@ def import_tar(file: BinaryIO, name: str, progress: Progress | None = None) -> F
                     unpacked.allow(member.size + tarfile.RECORDSIZE)  # the member, and a block of read-ahead
                     entry = archive.extractfile(member)
                     assert entry is not None  # a regular file always has one
-                    return import_csv(entry, csv, progress, size=member.size)
+                    return _read_csv(entry, csv, progress, size=member.size)
     except _Capped.Exceeded as error:
         raise FerError(
             f"{csv}: unpacks to more than the {error.limit:,} bytes it declares" if csv else
@@ -323,7 +323,7 @@ _SPLITS = ("train", "test")
 _IGNORED = re.compile(r"(^|/)(__MACOSX|\.[^/]*)(/|$)")  # macOS resource forks, hidden files
 
 
-def _import_tree(files: list[_File], source: str, progress: Progress | None) -> FaceDataset:
+def _read_tree(files: list[_File], source: str, progress: Progress | None) -> FaceDataset:
     """The Kaggle layout from a zip's or folder's files: ``[top/]split/class/file``."""
     wanted = _kaggle_layout(files, source)
     _check_sizes([file for _, _, file in wanted], source)
@@ -403,7 +403,7 @@ def _usage_of(split: str, filename: str) -> str:
     return "Test"
 
 
-def import_csv(file: BinaryIO, name: str, progress: Progress | None = None, size: int | None = None) -> FaceDataset:
+def _read_csv(file: BinaryIO, name: str, progress: Progress | None = None, size: int | None = None) -> FaceDataset:
     """The original challenge CSV, parsed CSV_BLOCK_BYTES at a time; its labels are in
     :data:`CHALLENGE_CLASSES` order. Rows are numbered as lines of the file (the header is 1).
     ``size`` (for progress) is taken from the file unless given: an archive's member can't seek."""
@@ -485,7 +485,7 @@ def _bad_pixel(flat: pa.Array, name: str, first_row: int) -> FerError:
     )
 
 
-def import_parquet(paths: Sequence[Path], progress: Progress | None = None) -> FaceDataset:
+def read_parquet(paths: Sequence[Path], progress: Progress | None = None) -> FaceDataset:
     """Hugging Face image-dataset parquet file(s): ``image`` struct with ``bytes``, ``label``.
 
     Class names come from the ``huggingface`` schema metadata when present, else the
@@ -608,12 +608,23 @@ def _blob(blobs: pa.Array, i: int, name: str, row: int) -> bytes:
 
 
 def _parquet_class_names(metadata: dict[bytes, bytes] | None, name: str) -> tuple[str, ...]:
-    """The label order a Hugging Face export records in its schema metadata, else the challenge
-    order. Recorded names must be FER2013's seven emotions: labels mapped through any other
-    list would be silently wrong."""
+    """The label order a Hugging Face export records in its schema metadata, else (no such
+    metadata, or a label column without class names) the challenge order. Recorded names must
+    be FER2013's seven emotions, and metadata that can't be read is refused rather than taken
+    for absent: labels mapped through any other order would be silently wrong (exports often
+    list the classes alphabetically, where label 4 is neutral, not sad)."""
+    recorded = (metadata or {}).get(b"huggingface")
+    if recorded is None:
+        return CHALLENGE_CLASSES
     try:
-        names = json.loads(metadata[b"huggingface"])["info"]["features"]["label"]["names"]
-    except (TypeError, KeyError, ValueError, RecursionError):  # no metadata, or not Hugging Face's
+        info = json.loads(recorded)
+    except (ValueError, RecursionError) as error:  # not UTF-8 JSON, or nested past Python's limit
+        raise FerError(
+            f"{name}: its Hugging Face metadata can't be read ({_first_line(error)}), so the order of its labels is unknown"
+        ) from error
+    try:
+        names = info["info"]["features"]["label"]["names"]
+    except (TypeError, KeyError):  # no class names recorded (a plain integer label), or not Hugging Face's layout
         return CHALLENGE_CLASSES
     classes = tuple(str(label).lower() for label in names) if isinstance(names, list) else ()
     if sorted(classes) != sorted(CLASSES):

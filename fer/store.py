@@ -7,9 +7,21 @@ A run is a folder ``$FER_ARTIFACTS/runs/<run_id>/`` holding
 * ``history.csv`` - one row per finished epoch;
 * ``metrics.json`` - test metrics, timing, hardware and versions, written when it completes;
 * ``probabilities.npy`` - the test-set probabilities behind those metrics (float16);
-* ``model.keras``, ``train.log``, and while training ``backup/`` and ``best.weights.h5``.
+* ``model.keras`` - the inference model, saved as ``model.partial.keras`` and then renamed;
+* ``train.log`` - the run's log, appended to by the training process (a background worker's
+  output goes there too);
+* while the run's process lives, ``pid.json`` - its pid and start time (:mod:`fer.runs` checks
+  that it still runs);
+* on request, ``cancel`` - an empty file, created with ``touch``, asking the run to stop;
+* once a resume was asked for, ``.resume.lock`` - the lock under which it checks and claims the run;
+* while training, ``backup/`` and ``best.weights.h5`` - Keras' own files (``BackupAndRestore``,
+  ``ModelCheckpoint``), read only by the run's process.
 
-Every file is written atomically, so readers (the dashboard, the CLI) never see half of one.
+The JSON, CSV and NumPy files are written atomically (a temporary file renamed over the old
+one), so readers (the dashboard, the CLI) never see half of one; ``model.keras`` appears only
+once whole. ``train.log`` is appended to line by line, and ``cancel`` and ``.resume.lock`` say
+what they say by existing (or being locked), not by what they hold.
+
 Reference runs are the same folders, committed under ``artifacts/reference/`` or the folder
 named by ``$FER_REFERENCE``. This module knows nothing of processes (see :mod:`fer.runs`) nor of
 Keras, so listing runs stays instant.
@@ -24,7 +36,7 @@ import re
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +54,9 @@ ACTIVE = ("queued", "running")
 RUN_ID = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,199}")
 """A run folder's name: no path separator, no leading dot (``..``, hidden files), and short enough
 that every file path in the folder stays within the file system's 255-byte name limit."""
+StatusCallback = Callable[[dict[str, Any]], None]
+"""Called with the whole status each time training records its progress in ``status.json``: how a
+foreground run shows it as it goes (the CLI's progress line)."""
 STATUS_FIELDS: dict[str, type | tuple[type, ...]] = {
     **dict.fromkeys(("created_at", "queued_at", "started_at", "updated_at", "message", "error"), str),
     **dict.fromkeys(("epoch", "epochs", "batch", "batches", "pid"), int),
@@ -239,7 +254,7 @@ def _read_object(path: Path) -> dict[str, Any]:
     """A JSON file that must hold an object: a damaged or edited one may hold anything."""
     values = read_json(path)
     if not isinstance(values, dict):
-        raise ValueError(f"{path.name} holds {values!r:.40}, not an object")
+        raise ValueError(f"{path.name} holds {values!r:.40}, not an object")  # noqa: TRY004 (readers catch ValueError)
     return values
 
 
@@ -335,4 +350,4 @@ def export_reference(run: Run, destination: Path, include_model: bool = False) -
 
 def now() -> str:
     """An ISO timestamp to microseconds: runs queued in the same second keep their order."""
-    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+    return datetime.now(UTC).isoformat(timespec="microseconds")

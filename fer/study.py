@@ -7,12 +7,14 @@ compared on the same footing.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
 
+from fer.runs import metric_text
 from fer.scenarios import SCENARIOS
-from fer.store import number
+from fer.store import Run, number
 from fer.vocab import AUGMENTATIONS
 
 STUDY_TABLE = pd.DataFrame(
@@ -75,6 +77,42 @@ def run_row(name: str, metrics: dict[str, Any]) -> dict[str, Any]:
         "backend / device": machine or None,
         "weights": metrics.get("weights"),
     }
+
+
+def run_rows(finished: Mapping[str, Run], *, study_scenarios_only: bool = False) -> list[dict[str, Any]]:
+    """:func:`run_row` of each finished run (as :func:`fer.runs.comparable_runs` names them), in
+    order: what the Overview and Compare pages and ``python -m fer study`` set beside the study.
+
+    ``study_scenarios_only`` leaves out runs of no scenario the study has (custom runs).
+    """
+    rows = [run_row(name, run.metrics() or {}) for name, run in finished.items()]
+    return [row for row in rows if not study_scenarios_only or row["scenario"] in STUDY_TABLE.index]
+
+
+RUN_METRIC_FORMATS = {
+    "test_accuracy": ".4f",
+    "precision_macro": ".4f",
+    "recall_macro": ".4f",
+    "train_accuracy": ".4f",
+    "train_seconds": ",.1f",
+    "images_per_second": ",.0f",
+    "test_images": ",",
+    "test_split": "",
+    "reported_epoch": "",
+    "epochs_run": "",
+    "device": "",
+    "backend": "",
+    "precision_policy": "",
+    "weights": "",
+    "dataset": "",
+}
+"""How one run's ``metrics.json`` values are written out: a number format, or "" for as it is."""
+
+
+def run_metric_texts(metrics: dict[str, Any]) -> dict[str, str]:
+    """One run's numbers and what they were measured on, as text ("—" where ``metrics`` lacks a
+    value or holds a non-number), so that the Train page and ``python -m fer show`` round alike."""
+    return {key: metric_text(metrics, key, number_format) for key, number_format in RUN_METRIC_FORMATS.items()}
 
 
 def comparison_table(rows: list[dict[str, Any]], differences: bool = True) -> pd.DataFrame:
@@ -179,10 +217,10 @@ STUDY_MODEL_FIGURES = pd.DataFrame(
             HEAD_REPLACED,
             "base",
             20_024_383,
-            "The figure prints 20,024,383; Keras counts 20,024,384. Each VGG19 convolution has "
+            ("The figure prints 20,024,383; Keras counts 20,024,384. Each VGG19 convolution has "
             "out·(9·in + 1) parameters with out from 64 to 512, an even number, so the base's count is even; "
             "and the study's own total agrees with Keras: 20,027,975 = 20,024,384 + 3,591 (Dense(7): "
-            "512·7 + 7). An off-by-one typo in the figure.",
+            "512·7 + 7). An off-by-one typo in the figure."),
         ),
         ("resnet50", IMAGENET_ORIGINAL, "total", 25_636_712, ""),
         ("resnet50", IMAGENET_ORIGINAL, "trainable", 25_583_592, ""),
@@ -219,20 +257,20 @@ PUBLISHED_RESULTS = pd.DataFrame(
     [
         (
             "Kusuma et al. 2020: VGG16 fine-tuned", 0.6940, "not verified here", "single", "ImageNet",
-            "Kusuma, Jonathan, Lim: Emotion Recognition on FER-2013 Face Images Using Fine-Tuned VGG-16, "
-            "ASTESJ 5(6), 2020",
+            ("Kusuma, Jonathan, Lim: Emotion Recognition on FER-2013 Face Images Using Fine-Tuned VGG-16, "
+            "ASTESJ 5(6), 2020"),
             "with class balancing; the balancing method and the split it was scored on are not verified here",
         ),
         (
             "Khaireddin & Chen 2021: VGGNet", 0.7328, PRIVATE_TEST, "single", "none (from scratch)",
-            "Khaireddin, Chen: Facial Emotion Recognition: State of the Art Performance on FER2013, "
-            "arXiv:2105.03588, 2021",
+            ("Khaireddin, Chen: Facial Emotion Recognition: State of the Art Performance on FER2013, "
+            "arXiv:2105.03588, 2021"),
             "tuned hyper-parameters and optimiser, no extra data",
         ),
         (
             "Pham et al. 2020: ResMaskingNet", 0.7414, PRIVATE_TEST, "single", "ImageNet (ResNet34 backbone)",
-            "Pham, Vu, Tran: Facial Expression Recognition Using Residual Masking Network, 25th ICPR "
-            "(2020), pp. 4513-4519; github.com/phamquiluan/ResidualMaskingNetwork",
+            ("Pham, Vu, Tran: Facial Expression Recognition Using Residual Masking Network, 25th ICPR "
+            "(2020), pp. 4513-4519; github.com/phamquiluan/ResidualMaskingNetwork"),
             "faces upscaled to 224x224; the ImageNet start is what the authors' code loads (not verified in the paper here)",
         ),
         (

@@ -3,32 +3,36 @@
 :func:`train` is the whole recipe. Keras' own callbacks do the bookkeeping:
 
 * ``BackupAndRestore`` keeps the model and optimizer in ``backup/``, so a killed run resumes
-  where it stopped (:class:`PeriodicBackup`: after every epoch unless that would slow training
-  down by more than a tenth, as it would for VGG19 on a GPU);
+  where it stopped (:class:`~fer.callbacks.PeriodicBackup`: after every epoch unless that
+  would slow training down by more than a tenth, as it would for VGG19 on a GPU);
 * ``ModelCheckpoint(save_best_only)`` keeps the best epoch by validation accuracy (standard
   protocol), which is the one reported on PrivateTest;
 * ``EarlyStopping`` when asked for;
-* :class:`RunRecorder`, the one callback of our own, writes ``status.json`` and
-  ``history.csv`` atomically as training goes (CSVLogger appends rows as they come: after a
-  resume it would repeat the epochs that the backup had not kept) and stops a cancelled run at
-  its next batch.
+* :class:`~fer.callbacks.RunRecorder`, the one callback of our own, writes ``status.json`` and
+  ``history.csv`` as training goes and stops a cancelled run at its next batch.
+
+Our callbacks live in :mod:`fer.callbacks`, so this module is the recipe alone.
 
 :func:`run_training` wraps it for a run folder: the states ``running`` → ``completed`` /
 ``failed`` / ``cancelled``, the log, and errors kept in ``status.json``. The order of the last
 writes makes every moment of a crash recoverable: the model, then the test probabilities and
 metrics, then the state ``completed``, and only then the backups are removed. A run killed
 after its metrics shows as completed (:func:`fer.runs.list_runs`); one killed before them
-resumes with no epoch left to train and only evaluates again.
+resumes with no epoch left to train and only evaluates again. A run trained in a process
+that goes on (a foreground CLI run, a script, a test) leaves that process's random generators
+and logging as they were; only the backend's own seed stays set (see :func:`_seeded`).
 """
 
 from __future__ import annotations
 
 import logging
+import random
 import shutil
 import time
 import traceback
-from collections.abc import Callable
-from datetime import datetime, timezone
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -38,21 +42,19 @@ import numpy as np
 
 from fer import store
 from fer.balance import balance
+from fer.callbacks import PeriodicBackup, RunCancelled, RunRecorder
 from fer.data import load_dataset
 from fer.dataset import FaceDataset, protocol_splits
 from fer.distribute import data_parallel
 from fer.errors import FerError
-from fer.evaluate import classification_metrics, fingerprint, test_set_fingerprint
+from fer.evaluate import classification_metrics, fingerprint
 from fer.hardware import cpu_name, gpu_names
 from fer.inference import classify_faces, load_classifier
-from fer.models import COMPACT_WIDTHS, build_model
+from fer.models import build_model
 from fer.precision import on_gpu, precision_policy, resolve_precision
 from fer.scenarios import RunConfig
-from fer.vocab import CLASSES
-
-StatusCallback = Callable[[dict[str, Any]], None]
-
-STATUS_INTERVAL_S = 2.0  # how often status.json is rewritten during an epoch
+from fer.store import StatusCallback
+from fer.vocab import CLASSES, COMPACT_ARCHITECTURES, WEIGHTS
 
 
 def run_training(
@@ -63,33 +65,33 @@ def run_training(
     Never raises for a failed run: the error goes to ``status.json`` and the log, so the
     dashboard shows it and nothing already written is lost.
     """
-    log = _run_logger(run_dir)
-    store.write_status(run_dir, state="running", started_at=store.now(), message="loading data and building the model")
-    try:
-        if not (run_dir / "metrics.json").exists():  # else a kill came after the results: just finish
-            metrics = train(store.read_config(run_dir), run_dir, log=log, on_status=on_status, callbacks=callbacks)
-            log.info(
-                "completed: test accuracy %.4f, macro precision %.4f, macro recall %.4f, %.1f s training, %.0f img/s",
-                metrics["test_accuracy"], metrics["precision_macro"], metrics["recall_macro"],
-                metrics["train_seconds"], metrics["images_per_second"] or 0,
-            )
-    except RunCancelled as cancelled:
-        log.info("cancelled after %d finished epoch(s)", cancelled.epochs_done)
-        error = f"cancelled; resume continues from epoch {cancelled.epochs_done + 1}"
-        store.write_status(run_dir, state="cancelled", message=None, error=error)
-        return "cancelled"
-    except FerError as error:
-        log.error("failed: %s", error)
-        store.write_status(run_dir, state="failed", message=None, error=str(error))
-        return "failed"
-    except Exception as error:  # a bug or a backend failure: the traceback goes to the log
-        log.error("failed:\n%s", traceback.format_exc())
-        store.write_status(run_dir, state="failed", message=None, error=f"{type(error).__name__}: {error}")
-        return "failed"
-    store.write_status(run_dir, state="completed", progress=1.0, eta_s=0.0, message=None, error=None)
-    shutil.rmtree(run_dir / "backup", ignore_errors=True)
-    (run_dir / "best.weights.h5").unlink(missing_ok=True)
-    return "completed"
+    with _run_log(run_dir) as log:
+        store.write_status(run_dir, state="running", started_at=store.now(), message="loading data and building the model")
+        try:
+            if not (run_dir / "metrics.json").exists():  # else a kill came after the results: just finish
+                metrics = train(store.read_config(run_dir), run_dir, log=log, on_status=on_status, callbacks=callbacks)
+                log.info(
+                    "completed: test accuracy %.4f, macro precision %.4f, macro recall %.4f, %.1f s training, %.0f img/s",
+                    metrics["test_accuracy"], metrics["precision_macro"], metrics["recall_macro"],
+                    metrics["train_seconds"], metrics["images_per_second"] or 0,
+                )
+        except RunCancelled as cancelled:
+            log.info("cancelled after %d finished epoch(s)", cancelled.epochs_done)
+            error = f"cancelled; resume continues from epoch {cancelled.epochs_done + 1}"
+            store.write_status(run_dir, state="cancelled", message=None, error=error)
+            return "cancelled"
+        except FerError as error:
+            log.error("failed: %s", error)
+            store.write_status(run_dir, state="failed", message=None, error=str(error))
+            return "failed"
+        except Exception as error:  # noqa: BLE001  (a bug or a backend failure: the traceback goes to the log)
+            log.error("failed:\n%s", traceback.format_exc())
+            store.write_status(run_dir, state="failed", message=None, error=f"{type(error).__name__}: {error}")
+            return "failed"
+        store.write_status(run_dir, state="completed", progress=1.0, eta_s=0.0, message=None, error=None)
+        shutil.rmtree(run_dir / "backup", ignore_errors=True)
+        (run_dir / "best.weights.h5").unlink(missing_ok=True)
+        return "completed"
 
 
 def train(
@@ -102,10 +104,8 @@ def train(
     """Train ``config`` into ``run_dir`` and write its model and results; return the metrics."""
     log = log or logging.getLogger(__name__)
     started = time.perf_counter()
-    with precision_policy(resolve_precision(config.precision)):
+    with _seeded(config.seed), precision_policy(resolve_precision(config.precision)):
         with data_parallel(config) as devices:
-            keras.utils.set_random_seed(config.seed)
-
             # Prepare the data: the protocol's splits, the training split balanced as asked.
             dataset = load_dataset(config.data)
             _pin_data(run_dir, config.data, dataset)
@@ -220,155 +220,12 @@ def save_inference_model(model: keras.Model, config: RunConfig, path: Path) -> N
     networks (small enough to ship; :func:`fer.inference.load_classifier` computes in float32),
     float32 for ResNet50 and VGG19, whose unnormalised activations can overflow float16's range.
     """
-    with precision_policy("float16" if config.arch in COMPACT_WIDTHS else "float32"):
+    with precision_policy("float16" if config.arch in COMPACT_ARCHITECTURES else "float32"):
         inference = build_model(config.arch, config.input_size, "none", "none", seed=config.seed)
     inference.set_weights(model.get_weights())
     partial = path.with_name("model.partial.keras")
     inference.save(partial)
     partial.replace(path)
-
-
-class PeriodicBackup(keras.callbacks.BackupAndRestore):
-    """``BackupAndRestore`` that skips an epoch's backup when saving would cost more than
-    ``max_overhead`` of the training time since the last one.
-
-    Why: VGG19's backup with Adam's state is 240 MB and takes 0.27-0.63 s to write (``benchmarks/README.md``), while an epoch
-    of S2 on an H200 trains in about half a second; a backup after every epoch would nearly
-    double the run. On a CPU, where an epoch takes minutes, every epoch is still backed up. A
-    kill loses at most about ``1 / max_overhead`` times one save's duration of training.
-    """
-
-    def __init__(self, backup_dir: str | Path, max_overhead: float = 0.1, **kwargs: Any) -> None:
-        super().__init__(backup_dir, **kwargs)
-        self.max_overhead = max_overhead
-        self.saves = 0
-        self._save_seconds = 0.0
-
-    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
-        try:
-            super().on_train_begin(logs)
-        except (ValueError, KeyError, TypeError) as error:
-            self._restore_previous(error)
-        self._saved_at = time.perf_counter()
-
-    def _restore_previous(self, error: Exception) -> None:
-        """Resume from the backup before the latest when the latest's ``training_metadata.json``
-        can't be read: Keras writes it in place, so a kill can leave it empty or cut short, and
-        falls back on the earlier copy (``double_checkpoint``) only for unreadable weights."""
-        previous = (Path(self._prev_weights_path), Path(self._prev_training_metadata_path))
-        if not all(path.exists() for path in previous):
-            raise FerError(
-                f"this run's backup is damaged ({type(error).__name__}: {error}) and has no earlier copy: "
-                f"delete {self.backup_dir} to train the run again from its first epoch"
-            ) from error
-        shutil.copyfile(previous[0], self._weights_path)
-        shutil.copyfile(previous[1], self._training_metadata_path)
-        self._load_model()
-
-    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        self._current_epoch = epoch + 1  # what BackupAndRestore.on_epoch_end sets before saving
-        self._last_batch_seen = 0
-        if (time.perf_counter() - self._saved_at) * self.max_overhead >= self._save_seconds:
-            started = time.perf_counter()
-            self._save_model()
-            self._saved_at = time.perf_counter()
-            self._save_seconds = self._saved_at - started
-            self.saves += 1
-
-
-class RunCancelled(Exception):
-    """Raised from inside ``fit`` to stop at once, without finishing the epoch."""
-
-    def __init__(self, epochs_done: int) -> None:
-        super().__init__(f"cancelled after {epochs_done} epoch(s)")
-        self.epochs_done = epochs_done
-
-
-class RunRecorder(keras.callbacks.Callback):
-    """Writes ``history.csv`` and ``status.json`` as training goes, and stops a cancelled run."""
-
-    def __init__(
-        self,
-        run_dir: Path,
-        config: RunConfig,
-        eval_split: str,
-        steps_per_epoch: int,
-        history: list[dict[str, Any]],
-        log: logging.Logger,
-        on_status: StatusCallback | None,
-    ) -> None:
-        super().__init__()
-        self.run_dir, self.config, self.eval_split, self.batches = run_dir, config, eval_split, steps_per_epoch
-        self.history, self.log, self.on_status = history, log, on_status
-        self._last_status = 0.0
-
-    def best_epoch(self) -> int:
-        """The first epoch with the highest evaluation accuracy (as ModelCheckpoint keeps it)."""
-        scores = [row[f"{self.eval_split}_accuracy"] for row in self.history]
-        return int(np.argmax(scores)) + 1
-
-    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
-        self._started = time.perf_counter()
-        self._start_fraction: float | None = None
-
-    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        # BackupAndRestore has set where training restarts: rows after it are being retrained.
-        del self.history[epoch:]
-        if self._start_fraction is None:
-            self._start_fraction = epoch / self.config.epochs
-        self._epoch_started, self._eval_seconds = time.perf_counter(), 0.0
-        self._status(epoch, 0, force=True)
-
-    def on_train_batch_begin(self, batch: int, logs: dict[str, Any] | None = None) -> None:
-        # Batch begin, not end: a batch-end hook makes Keras pull every step's logs off the
-        # device synchronously, which stalls a GPU between steps.
-        if (self.run_dir / "cancel").exists():
-            raise RunCancelled(len(self.history))
-        self._status(len(self.history), batch)
-
-    def on_test_begin(self, logs: dict[str, Any] | None = None) -> None:
-        self._eval_started = time.perf_counter()
-
-    def on_test_end(self, logs: dict[str, Any] | None = None) -> None:
-        self._eval_seconds += time.perf_counter() - self._eval_started
-
-    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        logs = logs or {}
-        seconds = time.perf_counter() - self._epoch_started
-        row = {
-            "epoch": epoch + 1,
-            "loss": float(logs["loss"]),
-            "accuracy": float(logs["accuracy"]),
-            f"{self.eval_split}_loss": float(logs["val_loss"]),
-            f"{self.eval_split}_accuracy": float(logs["val_accuracy"]),
-            "learning_rate": float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)),
-            "train_seconds": seconds - self._eval_seconds,
-            "eval_seconds": self._eval_seconds,
-        }
-        self.history.append(row)
-        store.write_history(self.run_dir, self.history)
-        self.log.info(
-            "epoch %d/%d: loss %.4f acc %.4f, %s loss %.4f acc %.4f, %.1f s (%.0f img/s)",
-            epoch + 1, self.config.epochs, row["loss"], row["accuracy"], self.eval_split,
-            row[f"{self.eval_split}_loss"], row[f"{self.eval_split}_accuracy"], seconds,
-            self.batches * self.config.batch_size / max(row["train_seconds"], 1e-9),
-        )
-        self._status(epoch + 1, 0, force=True)
-
-    def _status(self, epoch: int, batch: int, force: bool = False) -> None:
-        now = time.perf_counter()
-        if not force and now - self._last_status < STATUS_INTERVAL_S:
-            return
-        self._last_status = now
-        fraction = min(1.0, (epoch + batch / self.batches) / self.config.epochs)
-        done_here = fraction - (self._start_fraction or 0.0)
-        eta = (now - self._started) * (1 - fraction) / done_here if done_here > 0 else None
-        status = store.write_status(
-            self.run_dir, state="running", epoch=epoch, epochs=self.config.epochs, batch=batch,
-            batches=self.batches, progress=fraction, eta_s=eta, message=None, error=None,
-        )
-        if self.on_status:
-            self.on_status(status)
 
 
 def _device() -> str:
@@ -386,9 +243,9 @@ def _run_facts(
 ) -> dict[str, Any]:
     """What a reader of the numbers needs to judge them: data, timing, hardware, versions."""
     train_seconds = float(sum(row["train_seconds"] for row in history))
-    weights = {"none": "none (trained from scratch)", "imagenet": "ImageNet (keras.applications)"}
+    weights = f"{config.weights} ({WEIGHTS[config.weights]})" if config.weights in WEIGHTS else f"file {config.weights}"
     return {
-        "test_set": test_set_fingerprint(dataset.images[test], dataset.labels[test]),
+        "test_set": fingerprint(dataset.images[test], dataset.labels[test]),
         "scenario": config.scenario,
         "label": config.label,
         "protocol": config.protocol,
@@ -409,8 +266,8 @@ def _run_facts(
         "devices": devices,
         "global_batch": config.batch_size,
         "per_device_batch": config.batch_size // len(devices),
-        "weights": weights.get(config.weights, f"file {config.weights}"),
-        "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "weights": weights,
+        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "versions": _versions(),
     }
 
@@ -426,13 +283,38 @@ def _versions() -> dict[str, str]:
     return versions
 
 
-def _run_logger(run_dir: Path) -> logging.Logger:
-    """A logger that appends to the run's ``train.log`` (the worker's output goes there too)."""
+@contextmanager
+def _seeded(seed: int) -> Iterator[None]:
+    """Seed Python's ``random``, NumPy's global generator and the backend for the block (Keras'
+    ``set_random_seed``), then give ``random`` and NumPy back the states they had.
+
+    Why: a run trained in a process that goes on (a foreground ``--seeds 3``, a script, a test)
+    would otherwise leave every later draw of that process fixed by the run's seed. The
+    backend's seeds (TensorFlow's global seed, Keras' global seed generator) can't be read back
+    through a public API, so they can't be restored: they stay as the run set them.
+    """
+    python_state, numpy_state = random.getstate(), np.random.get_state()
+    keras.utils.set_random_seed(seed)
+    try:
+        yield
+    finally:
+        random.setstate(python_state)
+        np.random.set_state(numpy_state)
+
+
+@contextmanager
+def _run_log(run_dir: Path) -> Iterator[logging.Logger]:
+    """A logger that appends to the run's ``train.log`` (the worker's output goes there too)
+    within the block; the file is closed when it ends, so a process training run after run
+    (a foreground ``--seeds N``) does not keep N log files open."""
     log = logging.getLogger(f"fer.run.{run_dir.name}")
     log.setLevel(logging.INFO)
     log.propagate = False
-    if not log.handlers:
-        handler = logging.FileHandler(run_dir / "train.log")
-        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%Y-%m-%d %H:%M:%S"))
-        log.addHandler(handler)
-    return log
+    handler = logging.FileHandler(run_dir / "train.log")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%Y-%m-%d %H:%M:%S"))
+    log.addHandler(handler)
+    try:
+        yield log
+    finally:
+        log.removeHandler(handler)
+        handler.close()

@@ -26,13 +26,13 @@ USAGES: tuple[str, ...] = ("Training", "PublicTest", "PrivateTest", "Test")
 """Original challenge usage of each image; ``Test`` is a test image whose half is unknown."""
 
 PROTOCOLS: dict[str, str] = {
-    "thesis": "train = Training, test = all 7,178 test images (as the study)",
+    "thesis": "train = Training, test = all test images (7,178 on the full data), as the study",
     "standard": "train = Training, validation = PublicTest, test = PrivateTest",
 }
 
 DATASETS: dict[str, str] = {
-    "sample": "the shipped sample (905 real FER2013 faces)",
-    "full": "the imported FER2013",
+    "sample": "the shipped sample of real FER2013 faces",
+    "full": "the full FER2013 (imported)",
 }
 """The two datasets a run can train on; ``active`` (below) chooses between them."""
 

@@ -39,12 +39,12 @@ from pathlib import Path
 from typing import Any
 
 from fer import data, runs, store
-from fer.balance import balance
-from fer.dataset import FaceDataset, protocol_splits
+from fer.balance import training_images
+from fer.dataset import FaceDataset
+from fer.paths import artifacts_at
 from fer.scenarios import RunConfig, scenario
-from fer.vocab import PROTOCOLS
+from fer.vocab import COMPACT_ARCHITECTURES, PROTOCOLS
 
-COMPACT = ("cnn", "fer_cnn")
 FALLBACK_BATCH = 256
 COMPILE_SECONDS = 45.0  # first train step and first evaluation compile (20-28 s and 3-5 s on the H200), plus the final test
 
@@ -125,7 +125,7 @@ def train_reference(
 ) -> None:
     """Train one scenario, falling back once to batch 256 if it would not fit, and write its archive."""
     name = config.scenario if config.scenario != "custom" else config.arch
-    train_images = len(balance(dataset.labels[protocol_splits(dataset, config.protocol)["train"]], config.balance).indices)
+    train_images = training_images(dataset, config.protocol, config.balance)
     attempts = [config] + ([replace(config, batch_size=FALLBACK_BATCH)] if config.batch_size < FALLBACK_BATCH else [])
     for attempt in attempts:
         estimate = estimated_seconds(attempt, train_images, measured)
@@ -140,7 +140,7 @@ def train_reference(
         run = runs.get_run(run.run_id)
         if run.state == "completed":
             report(clock, name, run, time.monotonic() - started)
-            export(run, out_dir / f"reference-{name}.tar.gz", include_model=config.arch in COMPACT)
+            export(run, out_dir / f"reference-{name}.tar.gz", include_model=config.arch in COMPACT_ARCHITECTURES)
             clock.say(f"{name}: wrote reference-{name}.tar.gz")
             return
         clock.say(f"{name}: {run.state} at batch {attempt.batch_size}: {watch.reason or run.status.get('error')}\n{run.log_tail(5)}")
@@ -185,20 +185,21 @@ def main() -> int:
 
     args.out_dir.mkdir(parents=True, exist_ok=True)
     clock = Clock(args.budget_s, args.out_dir / "progress.log")
-    os.environ["FER_ARTIFACTS"] = tempfile.mkdtemp(prefix="fer-artifacts-")
-    dataset = data.import_dataset(args.data_dir)
-    clock.say(f"imported {len(dataset):,} faces from {args.data_dir}")
+    # The import and the runs go to scratch: what comes back is the archives under --out-dir.
+    with tempfile.TemporaryDirectory(prefix="fer-artifacts-") as scratch, artifacts_at(Path(scratch)):
+        dataset = data.import_dataset(args.data_dir)
+        clock.say(f"imported {len(dataset):,} faces from {args.data_dir}")
 
-    measured: dict[tuple[str, int], float] = {}
-    if args.benchmark:
-        sizes = ([4], 2, 1) if args.dry_run else ([128, 512], 64, 8)
-        measured = benchmark(clock, args.out_dir, ["vgg19", "resnet50"], *sizes)
-    for name in args.scenarios:
-        if name in COMPACT:  # the default model's recipe and protocol
-            config = scenario("custom", arch=name, protocol="standard", data="full", epochs=args.cnn_epochs)
-        else:
-            config = scenario(name, epochs=args.epochs, protocol=args.protocol, data="full")
-        train_reference(clock, dataset, config, measured, args.out_dir)
+        measured: dict[tuple[str, int], float] = {}
+        if args.benchmark:
+            sizes = ([4], 2, 1) if args.dry_run else ([128, 512], 64, 8)
+            measured = benchmark(clock, args.out_dir, ["vgg19", "resnet50"], *sizes)
+        for name in args.scenarios:
+            if name in COMPACT_ARCHITECTURES:  # the default model's recipe and protocol
+                config = scenario("custom", arch=name, protocol="standard", data="full", epochs=args.cnn_epochs)
+            else:
+                config = scenario(name, epochs=args.epochs, protocol=args.protocol, data="full")
+            train_reference(clock, dataset, config, measured, args.out_dir)
     clock.say(f"done; {sorted(p.name for p in args.out_dir.iterdir())}")
     return 0
 

@@ -3,11 +3,12 @@
     python -m scripts.make_default_model train [--epochs 40]   # FER-CNN, FER recipe, full FER2013, standard protocol
     python -m scripts.make_default_model export RUN_ID         # copy into artifacts/reference/RUN_ID/
 
-``train`` runs in the foreground and also records, in the run's ``time_to_accuracy.csv``, the
-PrivateTest accuracy (flip TTA) of the weights as they were after 10, 20, 40, 60 and 90 minutes
-of training: a time-to-accuracy table for a reader deciding how long to train on a laptop. The
-cosine schedule is set for the whole run, so the early rows are a run caught mid-way, not the
-best a shorter run could do.
+``train`` runs in the foreground, queued like any run of this machine (it waits for one already
+training), and also records, in the run's ``time_to_accuracy.csv``, the PrivateTest accuracy
+(flip TTA) of the weights as they were after 10, 20, 40, 60 and 90 minutes of training: a
+time-to-accuracy table for a reader deciding how long to train on a laptop. The cosine schedule
+is set for the whole run, so the early rows are a run caught mid-way, not the best a shorter
+run could do.
 
 ``export`` copies the run's config, status, history, metrics and ``model.keras`` (float16
 weights, about 2.48 MB) into ``artifacts/reference/RUN_ID/``, evaluates the copied model again
@@ -29,10 +30,11 @@ import keras
 
 from fer import data, runs, store
 from fer.dataset import protocol_splits
-from fer.evaluate import classification_metrics, test_set_fingerprint
+from fer.evaluate import classification_metrics, fingerprint
 from fer.inference import classify_faces, load_classifier
 from fer.paths import atomic_write_bytes, read_json
 from fer.scenarios import scenario
+from fer.vocab import COMPACT_ARCHITECTURES
 
 MARKS_MINUTES = (10, 20, 40, 60, 90)
 
@@ -67,16 +69,16 @@ def train(epochs: int) -> None:
     config = scenario("custom", recipe="fer", arch="fer_cnn", epochs=epochs, protocol="standard", data="full")
     run = runs.create_run(config)
     print(f"training {run.run_id}: {config}", flush=True)
-    from fer.train import run_training
-
-    state = run_training(run.path, callbacks=[TimeToAccuracy(run.path)])
+    # Through the queue and with a pid file, as every run: the dashboard sees it running, never
+    # as failed with a Resume button that would start a second trainer on the same folder.
+    state = runs.execute(run.run_id, callbacks=[TimeToAccuracy(run.path)])
     wall = f", wall clock {read_json(run.path / 'metrics.json')['wall_seconds']:.0f} s" if state == "completed" else ""
     print(f"{run.run_id}: {state}{wall}", flush=True)
 
 
 def export(run_id: str) -> None:
     run = runs.get_run(run_id)
-    if run.config.arch not in ("cnn", "fer_cnn"):
+    if run.config.arch not in COMPACT_ARCHITECTURES:
         raise SystemExit(f"{run_id} is a {run.config.arch} run: only the compact networks are small enough to commit")
     target = store.export_reference(run, store.reference_dir(), include_model=True)
     if (run.path / "time_to_accuracy.csv").exists():
@@ -95,7 +97,7 @@ def export(run_id: str) -> None:
         raise SystemExit(f"the committed model gives {again['test_accuracy']:.4f}, not the {metrics['test_accuracy']:.4f} of its metrics")
     # Runs trained before probabilities and the test set's fingerprint were kept get them here,
     # from the model file the metrics came from.
-    metrics["test_set"] = test_set_fingerprint(dataset.images[test], dataset.labels[test])
+    metrics["test_set"] = fingerprint(dataset.images[test], dataset.labels[test])
     metrics["other_protocols"] = {other: results[other][2]}
     store.write_results(target, metrics, probabilities)
     print(

@@ -1,17 +1,19 @@
 """Drawing results: photos resized for display, boxes and labels in each emotion's colour,
-enlarged crops, colours; and that drawing never loads Keras."""
+enlarged crops and saliency overlays; and that drawing loads no charting or model library."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from fer import annotate
-from fer.charts import CLASS_COLORS
 from fer.errors import FerError
 from fer.faces import Face
+from fer.vocab import CLASS_COLORS
 
 from .conftest import one_hot
 
@@ -23,7 +25,7 @@ def face_at(box: tuple[int, int, int, int], whole_image: bool = False) -> Face:
 
 
 def is_color(pixel: np.ndarray, name: str) -> bool:
-    return tuple(int(v) for v in pixel) == annotate.rgb(CLASS_COLORS[name])
+    return tuple(int(v) for v in pixel) == CLASS_COLORS[name]
 
 
 def line_width(column: np.ndarray, name: str) -> int:
@@ -36,13 +38,18 @@ def drawn(photo: np.ndarray, faces: list[Face], probabilities: np.ndarray) -> np
     return annotate.annotate(image, faces, probabilities, scale)
 
 
-def test_face_label_and_colours() -> None:
+def test_face_label() -> None:
     assert annotate.face_label(3, one_hot("surprise", 0.873)) == "3 surprise 87%"
-    assert annotate.rgb("rgb(136, 204, 238)") == (136, 204, 238)
-    assert annotate.rgb("#0a10FF") == (10, 16, 255)
-    with pytest.raises(FerError):
-        annotate.rgb("teal")
-    assert all(len(annotate.rgb(color)) == 3 for color in CLASS_COLORS.values())
+
+
+def test_drawing_loads_no_charting_or_model_library() -> None:
+    """The Classify page draws every photo: importing the drawing must stay cheap (it once pulled
+    in Plotly, pandas and the run store through the charts, for the colours)."""
+    heavy = ("plotly", "pandas", "keras", "tensorflow", "fer.charts", "fer.predict", "fer.runs", "fer.study")
+    probe = f"import sys, fer.annotate; print(sorted(m for m in {heavy!r} if m in sys.modules))"
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, timeout=120, check=False)
+    assert loaded.returncode == 0, loaded.stderr[-2000:]
+    assert loaded.stdout.strip() == "[]"
 
 
 def test_faces_and_probabilities_must_match() -> None:
@@ -68,7 +75,7 @@ def test_annotate_draws_each_box_in_its_emotions_colour_on_a_copy() -> None:
     # The label sits on a band of the box's colour above it, with dark or light text on it.
     band = image[120:148, 100:220]
     assert line_width(band.reshape(-1, 3), "happy") > band.shape[0] * band.shape[1] // 3
-    assert (band != annotate.rgb(CLASS_COLORS["happy"])).any(axis=2).sum() > 50
+    assert (band != CLASS_COLORS["happy"]).any(axis=2).sum() > 50
 
 
 def test_annotate_puts_the_label_inside_a_box_touching_the_top() -> None:

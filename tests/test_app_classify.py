@@ -22,7 +22,7 @@ from fer import face_model, runs, store
 from fer.faces import detect_faces, whole_image_face
 from fer.images import decode_photo
 from fer.inference import classify_faces, load_classifier
-from fer.vocab import CLASSES
+from fer.vocab import CLASSES, DATASETS
 
 from .conftest import (
     APP,
@@ -129,7 +129,7 @@ def test_classify_names_the_model_and_classifies_uploaded_photos(finished_run: s
     (label,) = at.selectbox(key="classify_model").options
     assert "CNN" in label and "sample data" in label and finished_run in label
     shown = texts(at)
-    assert f"test accuracy **{metrics['test_accuracy']:.1%}**" in shown and "shipped FER2013 sample" in shown
+    assert f"test accuracy **{metrics['test_accuracy']:.1%}**" in shown and f"trained on {DATASETS['sample']}" in shown
     assert "barely better than chance" in at.warning[0].value
     assert not at.get("camera_input")  # the camera starts only when asked
 
@@ -172,8 +172,10 @@ def test_broken_files_are_reported_each_in_its_place_and_the_others_classified(
     assert [e.value for e in at.error] == [
         "empty.jpg: empty file (0 bytes), not an image",
         "notes.png: not a readable image (jpg, png, webp or bmp expected)",
-        "huge.png: 20000x20000 pixels (400 megapixels) is too large to open: the limit is 16 megapixels, "
-        "or 1,024 for a JPEG decoded shrunk; save a smaller copy",
+        (
+            "huge.png: 20000x20000 pixels (400 megapixels) is too large to open: the limit is 16 megapixels, "
+            "or 1,024 for a JPEG decoded shrunk; save a smaller copy"
+        ),
     ]
     table = results(at)
     assert list(table["file"]) == ["crop.png"] and [h.value for h in at.subheader] == ["crop.png"]
@@ -290,7 +292,7 @@ def test_the_default_model_is_the_users_best_full_data_run_else_the_reference(
     at = open_page("app_pages/classify.py")
     assert at.selectbox(key="classify_model").value.run_id == better != weaker
     assert "your own best run trained on the full FER2013" in at.selectbox(key="classify_model").help
-    assert f"run `{better}`" in texts(at) and "trained on the full FER2013" in texts(at)
+    assert f"run `{better}`" in texts(at) and f"trained on {DATASETS['full']}" in texts(at)
 
 
 def test_flip_tta_starts_as_the_run_had_it_and_changes_the_answers(finished_run: str, model: Any, flip: bool) -> None:

@@ -7,11 +7,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from streamlit.testing.v1 import AppTest
 
 from fer import balance, data
 from fer.dataset import FaceDataset
 from fer.paths import dataset_cache_path
-from fer.vocab import CLASSES, USAGES
+from fer.vocab import CLASSES, DATASETS, USAGES
 
 from .conftest import (
     chart,
@@ -31,7 +32,7 @@ def tiny_zip(sample: FaceDataset, tmp_path: Path) -> Path:
     return write_zip(tmp_path / "fer2013.zip", kaggle_entries(tiny(sample)))
 
 
-def counts_shown(at) -> pd.DataFrame:  # noqa: ANN001 (AppTest)
+def counts_shown(at: AppTest) -> pd.DataFrame:
     (table,) = (d.value for d in at.dataframe)
     return table
 
@@ -39,7 +40,7 @@ def counts_shown(at) -> pd.DataFrame:  # noqa: ANN001 (AppTest)
 def test_dataset_page_shows_the_sample_its_real_counts_and_faces(sample: FaceDataset) -> None:
     at = open_page("app_pages/dataset.py")
     assert [h.value for h in at.header] == ["Active dataset", "Class balance", "Example faces", "Augmentation preview"]
-    assert "shipped sample" in texts(at)
+    assert f"This is {DATASETS['sample']}" in texts(at)
     assert {m.label: m.value for m in at.metric} == {f"{u} images": f"{n:,}" for u, n in sample.usage_counts().items()}
 
     expected = balance.counts_table(balance.class_counts(sample, "thesis", "oversample"))
@@ -80,7 +81,7 @@ def test_import_from_a_local_path_makes_it_active(tiny_zip: Path) -> None:
     rerun(at.button(key="dataset_import_path").click())
     assert not at.error
     assert f"Imported 42 faces from {tiny_zip}" in texts(at)
-    assert f"Imported FER2013**: 42 faces from `{tiny_zip}`" in texts(at)
+    assert f"This is {DATASETS['full']}: 42 faces from `{tiny_zip}`" in texts(at)
     assert counts_shown(at).loc["total", "train"] == 14 and counts_shown(at).loc["total", "test"] == 28
     assert data.load_dataset("active").name == data.active_dataset_name() == "full"
 
@@ -104,7 +105,7 @@ def test_bad_sources_show_an_error_and_keep_the_previous_import(tiny_zip: Path, 
     rerun(at.text_input(key="dataset_path").input(str(tmp_path / "notes.txt")))
     rerun(at.button(key="dataset_import_path").click())
     assert len(at.error) == 1 and "unsupported file type" in at.error[0].value
-    assert "Imported FER2013**: 42 faces" in texts(at)
+    assert f"This is {DATASETS['full']}: 42 faces" in texts(at)
     assert len(data.load_dataset("active")) == 42
 
 
@@ -131,8 +132,8 @@ def test_a_bad_upload_shows_one_error_and_keeps_the_previous_import(
     assert [e.value for e in at.error] == [
         "private.parquet: no Training images: training and evaluation need both Training and test images"
     ]
-    assert f"Imported FER2013**: 42 faces from `{tiny_zip}`" in texts(at)
-    assert "imported FER2013, 42 faces" in texts(at)  # the sidebar agrees
+    assert f"This is {DATASETS['full']}: 42 faces from `{tiny_zip}`" in texts(at)
+    assert f"{DATASETS['full']}, 42 faces" in texts(at)  # the sidebar agrees
     assert data.load_dataset("active").source == str(tiny_zip)
 
 

@@ -4,14 +4,15 @@ results: every architecture, the study's counts beside ours, blocks drawn as cou
 from __future__ import annotations
 
 import pytest
+from streamlit.testing.v1 import AppTest
 
 from fer import runs, study
-from fer.scenarios import ARCHITECTURES
+from fer.vocab import COMPACT_ARCHITECTURES
 
 from .conftest import chart, open_page, rerun, texts
 
 
-def metrics(at) -> dict[str, str]:  # noqa: ANN001 (AppTest)
+def metrics(at: AppTest) -> dict[str, str]:
     return {metric.label: metric.value for metric in at.metric}
 
 
@@ -51,7 +52,7 @@ def test_vgg19_shows_the_base_typo_and_an_input_size_changes_only_the_flops() ->
     assert before["FLOPs per 48×48 image"] == "1.79 G" and after["FLOPs per 96×96 image"] == "7.17 G"
 
 
-@pytest.mark.parametrize("arch", [arch for arch in ARCHITECTURES if arch not in ("resnet50", "vgg19")])
+@pytest.mark.parametrize("arch", COMPACT_ARCHITECTURES)
 def test_every_compact_architecture_has_a_view_without_a_study_figure(arch: str) -> None:
     at = rerun(open_page("app_pages/models.py").radio(key="models_arch").set_value(arch))
     versions = at.dataframe[0].value

@@ -20,7 +20,7 @@ from fer import runs, store
 from fer.errors import FerError
 from fer.hardware import gpu_names, keras_backend
 from fer.paths import read_json
-from fer.scenarios import scenario
+from fer.scenarios import CPU_IMAGES_PER_SECOND, scenario
 
 RUN_TIMEOUT_S = 120.0
 APP = Path(__file__).resolve().parents[1] / "streamlit_app.py"
@@ -236,3 +236,15 @@ def test_no_long_training_warning_for_a_quick_check_on_the_sample() -> None:
     at.number_input(key="study_epochs").set_value(100).run()
     if not gpu_names():  # 100 VGG19 epochs on a CPU take a while even on the sample
         assert "will take roughly" in "\n".join(str(i.value) for i in at.info)
+
+
+@pytest.mark.skipif(bool(gpu_names()), reason="the time estimate is shown where runs train on the CPU")
+def test_the_cpu_time_estimate_counts_the_images_balancing_adds() -> None:
+    # On the sample, S2 trains on the 609 Training faces; S4 oversamples them to 7 x 152 = 1,064.
+    at = _page()
+    at.multiselect(key="study_scenarios").set_value(["S2", "S4"])
+    at.selectbox(key="study_data").set_value("sample").run()
+    assert not at.exception, at.exception
+    seconds = 100 * (609 + 1_064) / CPU_IMAGES_PER_SECOND["vgg19"]
+    shown = "\n".join(str(i.value) for i in at.info)
+    assert f"these 2 runs, one after another, will take roughly {runs.duration(seconds)}" in shown

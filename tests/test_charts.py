@@ -228,6 +228,14 @@ def test_per_class_bars_take_the_pages_colours_in_the_class_order(run: runs.Run)
     assert list(trace.y) == pytest.approx([metrics["per_class"][c]["f1"] for c in CLASSES])
 
 
+def test_probability_bars_put_the_top_emotion_on_top_each_in_its_colour() -> None:
+    probabilities = np.array([0.05, 0.01, 0.04, 0.6, 0.2, 0.07, 0.03], np.float32)
+    (bars,) = charts.probability_figure(probabilities).data
+    assert list(bars.y)[-1] == "happy" and list(bars.x) == pytest.approx(sorted(probabilities))  # the top one on top
+    safe = dict(zip(CLASSES, px.colors.qualitative.Safe))  # the colours boxes on photos are drawn in, as Plotly has them
+    assert list(bars.marker.color) == [safe[name] for name in bars.y]
+
+
 def test_versus_study_bars_put_the_study_beside_its_scenario(run: runs.Run, tmp_path: Path) -> None:
     tagged = as_study_scenario(run.path, tmp_path, "S2")
     rows = [

@@ -270,7 +270,7 @@ def test_a_final_state_removes_a_cancel_request_that_came_too_late(
 ) -> None:
     from fer import train
 
-    def finish_despite_a_late_cancel(path: Path, on_status: object = None) -> str:
+    def finish_despite_a_late_cancel(path: Path, on_status: object = None, callbacks: object = None) -> str:
         (path / "cancel").touch()  # asked while the run was finishing: too late to stop it
         store.write_status(path, state="completed")
         return "completed"
@@ -292,7 +292,7 @@ def test_a_status_damaged_while_training_is_written_again_and_the_run_goes_on(
 ) -> None:
     from fer import train
 
-    def damaged_mid_run(path: Path, on_status: object = None) -> str:
+    def damaged_mid_run(path: Path, on_status: object = None, callbacks: object = None) -> str:
         store.write_status(path, state="running", message="epoch 1/2")
         (path / "status.json").write_bytes(damage)  # an edit, or a tool, spoils it mid-run
         store.write_status(path, state="completed", message="completed after 2/2 epochs")

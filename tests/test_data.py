@@ -112,7 +112,7 @@ def test_the_challenge_csv_is_read_from_its_tar_gz_and_from_a_zip(sample: FaceDa
         archive.writestr("__MACOSX/fer2013/._fer2013.csv", b"resource fork")  # ignored, as in folders
     for source in (tmp_path / "fer2013.tar.gz", tmp_path / "zipped.zip"):
         shown: list[float] = []
-        imported = sources.read_source(source, progress=lambda fraction, message: shown.append(fraction))
+        imported = sources.read_source(source, progress=lambda fraction, message, shown=shown: shown.append(fraction))
         assert imported.source == f"{source}: fer2013/fer2013.csv"
         for got, expected in zip((imported.images, imported.labels, imported.usage), (small.images, small.labels, small.usage)):
             assert np.array_equal(got, expected)
@@ -128,6 +128,11 @@ def test_parquet_uses_metadata_class_names_else_challenge_order(sample: FaceData
     assert np.array_equal(with_names.labels, small.labels)
     plain = sources.read_source(write_parquet(tmp_path / "plain.parquet", small))
     assert np.array_equal(plain.labels, small.labels)
+    # Hugging Face metadata whose label column records no class names (a plain integer feature).
+    integer_label = {"info": {"features": {"label": {"dtype": "int64", "_type": "Value"}}}}
+    table = pq.read_table(tmp_path / "plain.parquet")
+    pq.write_table(table.replace_schema_metadata({"huggingface": json.dumps(integer_label)}), tmp_path / "unnamed.parquet")
+    assert np.array_equal(sources.read_source(tmp_path / "unnamed.parquet").labels, small.labels)
 
 
 def test_parquet_image_bytes_may_be_large_or_dictionary_binary(sample: FaceDataset, tmp_path: Path) -> None:
@@ -269,7 +274,8 @@ def test_color_and_odd_sized_images_are_converted_and_counted(sample: FaceDatase
 def test_cli_bad_input_exits_2_with_one_line(tmp_path: Path) -> None:
     (tmp_path / "fake.zip").write_bytes(b"nope")
     result = subprocess.run(
-        [sys.executable, "-m", "fer", "data", "import", str(tmp_path / "fake.zip")], capture_output=True, text=True
+        [sys.executable, "-m", "fer", "data", "import", str(tmp_path / "fake.zip")], capture_output=True, text=True,
+        check=False,
     )
     assert result.returncode == 2
     assert result.stderr.startswith("error:") and result.stderr.count("\n") == 1
@@ -279,7 +285,8 @@ def test_cli_bad_input_exits_2_with_one_line(tmp_path: Path) -> None:
 def test_cli_import_and_summary_json(sample: FaceDataset, tmp_path: Path) -> None:
     archive = write_zip(tmp_path / "fer.zip", kaggle_entries(tiny(sample)))
     result = subprocess.run(
-        [sys.executable, "-m", "fer", "data", "import", str(archive), "--json"], capture_output=True, text=True
+        [sys.executable, "-m", "fer", "data", "import", str(archive), "--json"], capture_output=True, text=True,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
@@ -288,6 +295,7 @@ def test_cli_import_and_summary_json(sample: FaceDataset, tmp_path: Path) -> Non
         [sys.executable, "-m", "fer", "data", "summary", "--balance", "oversample", "--json"],
         capture_output=True,
         text=True,
+        check=False,
     )
     document = json.loads(summary.stdout)
     assert document["dataset"] == "full" and document["after"]["test"] == dict.fromkeys(CLASSES, 4)

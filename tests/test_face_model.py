@@ -1,5 +1,5 @@
-"""Where the YuNet model file comes from: the path setting, FER_FACE_MODEL, the cache folder,
-the shared development copy, and the download, served here from 127.0.0.1 (no test reaches
+"""Where the YuNet model file comes from: FER_FACE_MODEL, the cache folder, the shared
+development copy, and the download, served here from 127.0.0.1 (no test reaches
 the internet)."""
 
 from __future__ import annotations
@@ -84,15 +84,12 @@ def server() -> Iterator[Server]:
 
 
 @pytest.fixture(autouse=True)
-def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
-    """No path setting, no FER_FACE_MODEL, no development copy, and downloads to a closed port,
-    unless a test says otherwise."""
+def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No FER_FACE_MODEL, no development copy, and downloads to a closed port, unless a test
+    says otherwise."""
     monkeypatch.delenv(face_model.MODEL_ENV, raising=False)
     monkeypatch.setattr(face_model, "DEV_DIR", tmp_path / "no-shared")
     monkeypatch.setattr(face_model, "MODEL_URL", "http://127.0.0.1:9/model.onnx")
-    face_model.set_model_path(None)
-    yield
-    face_model.set_model_path(None)
 
 
 def leftovers(folder: Path) -> list[str]:
@@ -179,10 +176,8 @@ def test_offline_without_the_file_the_lookup_gives_up_at_once() -> None:
     assert time.monotonic() - start < 2
 
 
-def test_the_path_setting_comes_first_then_the_environment_then_the_cache_then_shared(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    files = {name: tmp_path / name / face_model.MODEL_NAME for name in ("set", "env", "shared")}
+def test_the_environment_comes_first_then_the_cache_then_shared(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    files = {name: tmp_path / name / face_model.MODEL_NAME for name in ("env", "shared")}
     for path in files.values():
         path.parent.mkdir()
         path.write_bytes(MODEL_BYTES)
@@ -191,9 +186,6 @@ def test_the_path_setting_comes_first_then_the_environment_then_the_cache_then_s
     cached.write_bytes(MODEL_BYTES)
     monkeypatch.setattr(face_model, "DEV_DIR", files["shared"].parent)
     monkeypatch.setenv(face_model.MODEL_ENV, str(files["env"]))
-    face_model.set_model_path(files["set"])
-    assert face_model.find_model().path == files["set"]
-    face_model.set_model_path(None)
     assert face_model.find_model().path == files["env"]
     monkeypatch.delenv(face_model.MODEL_ENV)
     assert face_model.find_model().path == cached
@@ -209,8 +201,8 @@ def test_a_missing_file_the_user_named_is_not_downloaded(
     monkeypatch.setenv(face_model.MODEL_ENV, str(missing))
     found = face_model.find_model()
     assert found.path is None and found.source == f"{face_model.MODEL_ENV} names {missing}, which is not a file"
-    face_model.set_model_path(tmp_path)
-    assert face_model.find_model().source == f"set_model_path() names {tmp_path}, which is not a file"
+    monkeypatch.setenv(face_model.MODEL_ENV, str(tmp_path))  # a folder
+    assert face_model.find_model().source == f"{face_model.MODEL_ENV} names {tmp_path}, which is not a file"
     assert server.requests == []
 
 

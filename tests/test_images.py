@@ -145,3 +145,27 @@ def test_float_images_are_taken_as_0_to_1_and_other_types_refused() -> None:
     assert converted and set(np.unique(face)) == {64}
     with pytest.raises(FerError, match="unsupported pixel type int32"):
         to_face(np.zeros((48, 48), np.int32))
+
+
+def test_every_colour_layout_becomes_the_same_gray(face: np.ndarray) -> None:
+    """Detectors and crops share :func:`images.to_gray`, so a face is gray the same way in both."""
+    bgr = cv2.cvtColor(face, cv2.COLOR_GRAY2BGR)
+    bgra = cv2.cvtColor(face, cv2.COLOR_GRAY2BGRA)
+    for image in (face, face[..., None], np.dstack([face, np.full_like(face, 255)]), bgr, bgra):
+        assert np.array_equal(images.to_gray(image), face), image.shape
+    assert images.to_gray(face) is face  # already gray: not copied
+    colour = np.zeros((4, 4, 3), np.uint8)
+    colour[..., 2] = 255  # pure red in BGR: OpenCV's weight for red
+    assert set(np.unique(images.to_gray(colour))) == {76}
+
+
+def test_resized_scales_each_side_and_picks_the_interpolation_by_direction() -> None:
+    checker = (np.indices((6, 9)).sum(axis=0) % 2 * 255).astype(np.uint8)
+    assert images.resized(checker, 1.0) is checker
+    assert images.resized(checker, 0.5).shape == (3, 4)  # 4.5 rounds to even, as Python does
+    assert images.resized(checker, 0.01).shape == (1, 1)  # never below a pixel
+    assert set(np.unique(images.resized(checker, 1 / 3))) == {113, 142}  # INTER_AREA averages 3x3 blocks
+    assert set(np.unique(images.resized(checker, 1 / 3, shrink=cv2.INTER_NEAREST))) <= {0, 255}
+    nearest = images.resized(checker, 3, grow=cv2.INTER_NEAREST)
+    assert nearest.shape == (18, 27) and np.array_equal(nearest[::3, ::3], checker)
+    assert len(np.unique(images.resized(checker, 3))) > 2  # INTER_LINEAR by default: blended edges

@@ -11,14 +11,16 @@ import pytest
 from fer.dataset import FaceDataset
 from fer.errors import FerError
 from fer.inference import classify_faces, load_classifier
-from fer.models import IMAGENET_FILES, STUDY_PARAMETERS, build_model
+from fer.models import IMAGENET_FILES, build_model
 from fer.precision import precision_policy
+from fer.study import HEAD_REPLACED, STUDY_MODEL_FIGURES
 
 
 @pytest.mark.parametrize("arch", ["resnet50", "vgg19"])
 def test_parameter_counts_match_the_study(arch: str) -> None:
+    figures = STUDY_MODEL_FIGURES.set_index(["arch", "version", "quantity"])["study"]
     model = build_model(arch)
-    assert model.count_params() == STUDY_PARAMETERS[arch]
+    assert model.count_params() == figures[arch, HEAD_REPLACED, "total"]
     assert model.input.dtype == "uint8" and tuple(model.input.shape[1:]) == (48, 48, 1)
     assert tuple(model.output.shape[1:]) == (7,)
 
@@ -93,6 +95,17 @@ def test_imagenet_offline_names_the_file_and_where_to_put_it(monkeypatch: pytest
     with pytest.raises(FerError, match=IMAGENET_FILES["vgg19"]) as error:
         build_model("vgg19", weights="imagenet")
     assert f"{Path.home() / '.keras' / 'models'}/" in str(error.value)  # where Keras looks for it
+
+
+def test_imagenet_weights_that_fail_to_load_are_not_called_a_failed_download(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    cut_short = tmp_path / IMAGENET_FILES["vgg19"]  # as a download interrupted into Keras' cache leaves it
+    cut_short.write_bytes(b"\x89HDF\r\n\x1a\n")
+    monkeypatch.setattr("keras.src.utils.file_utils.get_file", lambda *args, **kwargs: str(cut_short))
+    with pytest.raises(FerError, match="could not load or download the ImageNet weights for vgg19") as error:
+        build_model("vgg19", weights="imagenet")
+    assert error.value.__cause__ is not None  # the loader's own error stays attached
 
 
 def test_bad_weights_and_architecture_are_clear_errors(tmp_path: Path) -> None:

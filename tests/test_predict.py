@@ -16,8 +16,6 @@ import pytest
 from fer import predict, runs, store
 from fer.errors import FerError
 
-from .conftest import one_hot
-
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -168,13 +166,3 @@ def test_a_model_that_is_no_emotion_classifier_is_refused_with_the_reason(
     with pytest.raises(FerError, match=re.escape(reason)):
         predict.load_choice(choice)
     assert predict.model_problem(choice.path).startswith(reason)
-
-
-# ---------------------------------------------------------------------------------------------
-# Reading an answer
-
-
-def test_top_emotion() -> None:
-    name, p = predict.top_emotion(one_hot("surprise", 0.873))
-    assert name == "surprise" and p == pytest.approx(0.873)
-    assert predict.top_emotion(one_hot("angry", 0.5))[0] == "angry"

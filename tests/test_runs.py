@@ -7,12 +7,15 @@ architectures train through the same path.
 from __future__ import annotations
 
 import json
+import logging
 import os
+import random
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import keras
 import numpy as np
@@ -20,12 +23,12 @@ import pandas as pd
 import pytest
 
 from fer import data, runs, store
-from fer.cli import ABSL_BANNER, NATIVE_LOG_LINE, _start_backend_quietly
 from fer.dataset import FaceDataset, protocol_splits
-from fer.evaluate import fingerprint
 from fer.errors import FerError
+from fer.evaluate import fingerprint
 from fer.hardware import gpu_names
 from fer.inference import classify_faces, load_classifier
+from fer.quiet import ABSL_BANNER, NATIVE_LOG_LINE, start_backend_quietly
 from fer.scenarios import SCENARIOS, RunConfig, scenario
 from fer.vocab import CLASSES, USAGES
 
@@ -286,7 +289,7 @@ runs.start(scenario("custom", arch="cnn", epochs=3, batch_size=64, data="sample"
 def test_a_run_killed_as_it_records_an_epoch_resumes_without_a_gap() -> None:
     """Killed while writing epoch 2's row: that epoch is trained again, never skipped (its backup
     must not be on disk before its row is)."""
-    killed = subprocess.run([sys.executable, "-c", KILL_AT_THE_SECOND_ROW], capture_output=True, text=True, timeout=300)
+    killed = subprocess.run([sys.executable, "-c", KILL_AT_THE_SECOND_ROW], check=False, capture_output=True, text=True, timeout=300)
     assert killed.returncode == 9, killed.stderr[-2000:]
     (run,) = runs.list_runs()
     assert run.state == "failed" and list(run.history()["epoch"]) == [1]
@@ -308,7 +311,7 @@ runs.start(scenario("custom", arch="cnn", epochs=2, batch_size=64, data="sample"
 def test_a_run_killed_at_its_end_is_never_trained_again() -> None:
     """Killed after the model was saved but before the metrics: resume only evaluates again.
     Killed after the metrics but before the final state: it is complete as it stands."""
-    killed = subprocess.run([sys.executable, "-c", KILL_BEFORE_RESULTS], capture_output=True, text=True, timeout=300)
+    killed = subprocess.run([sys.executable, "-c", KILL_BEFORE_RESULTS], check=False, capture_output=True, text=True, timeout=300)
     assert killed.returncode == 9, killed.stderr[-2000:]
     (run,) = runs.list_runs()
     assert run.state == "failed" and (run.path / "model.keras").exists() and run.metrics() is None
@@ -347,7 +350,7 @@ def test_reference_runs_export_and_list(finished_run: str, tmp_path: Path, monke
 
 def test_cli_train_json_and_bad_options(tmp_path: Path) -> None:
     command = [sys.executable, "-m", "fer", "train", "--arch", "cnn", "--epochs", "1", "--data", "sample", "--json"]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(command, check=False, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     document = json.loads(result.stdout)
     assert document["status"]["state"] == "completed"
@@ -355,11 +358,11 @@ def test_cli_train_json_and_bad_options(tmp_path: Path) -> None:
     assert not [line for line in result.stderr.splitlines() if (m := NATIVE_LOG_LINE.match(line)) and m["level"] in "IW"]
     metrics = document["metrics"]
     assert np.trace(metrics["confusion_matrix"]) == round(metrics["test_accuracy"] * metrics["test_images"])
-    listed = subprocess.run([sys.executable, "-m", "fer", "runs", "--json"], capture_output=True, text=True)
+    listed = subprocess.run([sys.executable, "-m", "fer", "runs", "--json"], check=False, capture_output=True, text=True)
     assert [r["run_id"] for r in json.loads(listed.stdout)] == [document["run_id"]]
 
     for bad in (["train", "--epochs", "0"], ["train", "--data", "full"], ["cancel", "nope"], ["resume", "../x"]):
-        failed = subprocess.run([sys.executable, "-m", "fer", *bad], capture_output=True, text=True)
+        failed = subprocess.run([sys.executable, "-m", "fer", *bad], check=False, capture_output=True, text=True)
         assert failed.returncode == 2, (bad, failed.stderr)
         assert failed.stderr.startswith("error:") and "Traceback" not in failed.stderr
 
@@ -380,7 +383,7 @@ def test_backend_start_up_chatter_is_dropped_and_the_rest_passed_on(
 ) -> None:
     monkeypatch.setattr("fer.hardware.gpu_names", lambda: gpus)
     monkeypatch.setattr(keras.ops, "convert_to_numpy", lambda x: os.write(2, "\n".join(STARTUP_LINES).encode() + b"\n"))
-    _start_backend_quietly()
+    start_backend_quietly()
     kept = capfd.readouterr().err.splitlines()
     # The cuInit failure is expected noise only where there is no GPU for CUDA to find.
     assert kept == ([STARTUP_LINES[2]] if gpus else []) + STARTUP_LINES[3:]
@@ -395,28 +398,30 @@ def test_a_backend_that_fails_to_start_says_why(monkeypatch: pytest.MonkeyPatch,
 
     monkeypatch.setattr(keras.ops, "convert_to_numpy", fail)
     with pytest.raises(RuntimeError, match="no backend"):
-        _start_backend_quietly()
+        start_backend_quietly()
     assert capfd.readouterr().err.splitlines() == STARTUP_LINES[3:5]
     unknown = subprocess.run(
         [sys.executable, "-m", "fer", "train", "--arch", "cnn", "--epochs", "1", "--data", "sample"],
-        capture_output=True, text=True, env={**os.environ, "KERAS_BACKEND": "nonexistent"},
+        check=False, capture_output=True, text=True, env={**os.environ, "KERAS_BACKEND": "nonexistent"},
     )
     assert unknown.returncode == 2 and unknown.stderr == "error: Keras can't start its backend (Unable to import backend : nonexistent)\n"
 
 
 ABORTING = """
 import os, keras
-from fer.cli import _start_backend_quietly
+from fer.quiet import start_backend_quietly
 def abort(x):
     os.write(2, b"F0000 00:00:1795930973.595601   23967 flags.cc:7] Unknown flag in TF_XLA_FLAGS: --bogus\\n")
     os.abort()
 keras.ops.convert_to_numpy = abort
-_start_backend_quietly()
+start_backend_quietly()
 """
 
 
 def test_a_start_up_that_aborts_the_process_still_shows_its_reason() -> None:
-    done = subprocess.run([sys.executable, "-c", ABORTING], capture_output=True, text=True, cwd=Path(__file__).parents[1])
+    done = subprocess.run(
+        [sys.executable, "-c", ABORTING], check=False, capture_output=True, text=True, cwd=Path(__file__).parents[1]
+    )
     assert done.returncode != 0 and "Unknown flag in TF_XLA_FLAGS: --bogus" in done.stderr
 
 
@@ -438,3 +443,96 @@ def test_a_run_is_never_resumed_on_other_faces_than_it_started_on(sample: FaceDa
     refused = runs.resume(run.run_id, background=False)
     assert refused.state == "failed" and refused.history() is None
     assert refused.status["error"].startswith("the sample data changed since this run started (imported again, from")
+
+
+def test_a_run_executed_with_extra_callbacks_is_seen_running_as_it_trains(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A script's own callbacks (the default model's time-to-accuracy) go through :func:`runs.execute`,
+    so the run has a live pid file: without it, it would read as failed, with a Resume button that
+    starts a second trainer on the same folder."""
+    monkeypatch.setattr(runs, "_PID_GRACE_S", 0.0)  # no grace: only a live process keeps a run active
+    run = runs.create_run(tiny(epochs=2))
+    seen: list[str] = []
+
+    class Watch(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+            seen.append(runs.get_run(run.run_id).state)
+
+    assert runs.execute(run.run_id, callbacks=[Watch()]) == "completed"
+    assert seen == ["running", "running"]  # the callback ran at each epoch, the run read as running
+    assert not (run.path / "pid.json").exists()
+
+
+def test_the_default_model_script_trains_as_a_queued_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``make_default_model train``, on the sample with a mark at minute 0: the run is running while it
+    trains (not failed for want of a pid file), and the time-to-accuracy row is written."""
+    from scripts import make_default_model
+
+    monkeypatch.setattr(runs, "_PID_GRACE_S", 0.0)
+    monkeypatch.setattr(make_default_model, "scenario", lambda *args, **settings: tiny(epochs=1))
+    monkeypatch.setattr(make_default_model, "MARKS_MINUTES", (0,))
+    sample_only = SimpleNamespace(load_dataset=lambda name: data.load_sample())  # its PrivateTest faces
+    monkeypatch.setattr(make_default_model, "data", sample_only)
+    seen: list[str] = []
+    record = make_default_model.TimeToAccuracy.on_epoch_end
+
+    def watched(self: keras.callbacks.Callback, epoch: int, logs: dict | None = None) -> None:
+        seen.extend(run.state for run in runs.list_runs())
+        record(self, epoch, logs)
+
+    monkeypatch.setattr(make_default_model.TimeToAccuracy, "on_epoch_end", watched)
+    make_default_model.train(epochs=1)
+    (run,) = runs.list_runs()
+    assert seen == ["running"] and run.state == "completed", run.status
+    rows = (run.path / "time_to_accuracy.csv").read_text().splitlines()
+    assert rows[0] == "minutes_trained,epoch,privatetest_accuracy" and rows[1].split(",")[1] == "1"
+
+
+def test_a_run_in_this_process_leaves_its_random_generators_and_logging_as_they_were() -> None:
+    """A foreground run (``--seeds N``, a script, a test) gives the process back its random
+    states and closes its log: later draws are not fixed by the run's seed, and N runs do not
+    keep N log files open."""
+    from fer.train import run_training
+
+    def draws() -> tuple[float, float]:
+        return random.random(), float(np.random.random())
+
+    done = runs.create_run(tiny(epochs=1))
+    refused = runs.create_run(tiny(epochs=1))
+    store.write_status(refused.path, data_fingerprint="0123456789abcdef")  # fails as it starts, after seeding
+    for run, state in ((done, "completed"), (refused, "failed")):
+        random.seed(7)
+        np.random.seed(7)
+        expected = draws()
+        random.seed(7)
+        np.random.seed(7)
+        assert run_training(run.path) == state
+        assert draws() == expected, state
+        log_file = str(run.path / "train.log")
+        handlers = logging.getLogger(f"fer.run.{run.run_id}").handlers
+        assert not [handler for handler in handlers if getattr(handler, "baseFilename", "") == log_file]
+        assert log_file not in {os.path.realpath(fd) for fd in Path("/proc/self/fd").glob("*")}, "train.log left open"
+
+
+def test_only_the_worker_process_pins_itself_to_its_slots_gpus(monkeypatch: pytest.MonkeyPatch) -> None:
+    """:func:`runs.execute` is a library call and leaves the environment alone; the worker, a process
+    that exists for one run, hides the GPUs of other slots from the backend it is about to start."""
+    from fer import train, worker
+
+    def two_gpus() -> tuple[str, ...]:
+        return ("GPU 0", "GPU 1")
+
+    monkeypatch.setattr(runs, "gpu_names", two_gpus)
+    monkeypatch.setattr(worker, "gpu_names", two_gpus)
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)  # and restored after the test
+    visible: list[str | None] = []
+
+    def record(path: Path, on_status: object = None, callbacks: object = None) -> str:
+        visible.append(os.environ.get("CUDA_VISIBLE_DEVICES"))
+        store.write_status(path, state="completed")
+        return "completed"
+
+    monkeypatch.setattr(train, "run_training", record)
+    assert runs.execute(runs.create_run(tiny()).run_id) == "completed"
+    assert "CUDA_VISIBLE_DEVICES" not in os.environ
+    assert worker.main([runs.create_run(tiny()).run_id]) == 0
+    assert visible == [None, "0"]

@@ -54,13 +54,13 @@ def test_hiding_the_most_salient_region_costs_the_prediction_more_than_the_least
         after = classify_faces(reference_model, np.stack([blanked(face, hottest), blanked(face, coldest)]))
         hot_drop, cold_drop = probabilities[predicted] - after[:, predicted]
         assert hot_drop > max(cold_drop, 0.02), (hot_drop, cold_drop)
-    assert saliency.occlusion_map(reference_model, faces[3]) == pytest.approx(maps[3], abs=1e-5)
+    assert saliency.occlusion_maps(reference_model, faces[3:4])[0] == pytest.approx(maps[3], abs=1e-5)  # alone as in a batch
 
 
 def test_the_map_lies_where_the_evidence_is() -> None:
     face = np.zeros((48, 48), np.uint8)
     face[:12, 36:] = 255  # class 0's evidence, bright
-    drove = saliency.occlusion_map(CornerModel(), face)
+    (drove,) = saliency.occlusion_maps(CornerModel(), face[None])
     assert drove.shape == (48, 48) and drove.dtype == np.float32
     assert drove[:12, 36:].min() > 0  # every pixel of the corner: hiding it lowers class 0
     assert np.all(drove[20:, :] == 0) and np.all(drove[:, :28] == 0)  # no patch there touches the corner
@@ -68,7 +68,7 @@ def test_the_map_lies_where_the_evidence_is() -> None:
     assert y < 12 and x >= 36
     # With flip TTA the mirror image's top-right corner, the face's dark top-left one, counts too:
     # lightening it with the mean grey raises class 0, so the map there is negative.
-    mirrored = saliency.occlusion_map(CornerModel(), face, flip_tta=True)
+    (mirrored,) = saliency.occlusion_maps(CornerModel(), face[None], flip_tta=True)
     assert mirrored[:12, :12].max() < 0 and mirrored[:12, 36:].min() > 0
 
 

@@ -8,7 +8,17 @@ import pytest
 
 from fer.errors import FerError
 from fer.paths import artifacts_at, artifacts_dir
-from fer.scenarios import MAX_SEED, scenario, weights_path, with_seeds
+from fer.scenarios import (
+    CPU_IMAGES_PER_SECOND,
+    MAX_INPUT_SIZE,
+    MAX_SEED,
+    MIN_INPUT_SIZE,
+    cpu_hours,
+    scenario,
+    weights_path,
+    with_seeds,
+)
+from fer.vocab import COMPACT_ARCHITECTURES
 
 
 @pytest.mark.parametrize("devices", ["²", "١", "0", "-1", "two", ""])
@@ -70,3 +80,25 @@ def test_a_run_with_a_text_file_for_weights_is_refused_before_its_folder(tmp_pat
     with pytest.raises(FerError, match="is not a weights file"):
         runs.create_run(scenario("custom", arch="vgg19", weights=str(text), data="sample"))
     assert runs.list_runs() == []
+
+
+def test_cpu_hours_take_each_runs_own_images_per_epoch() -> None:
+    runs = [scenario("S2", epochs=10), scenario("S4", epochs=10)]
+    seconds = 10 * (609 + 1_064) / CPU_IMAGES_PER_SECOND["vgg19"]
+    assert cpu_hours(runs, [609, 1_064]) == pytest.approx(seconds / 3600)
+    assert cpu_hours([scenario("S1")], [609]) is None  # ResNet50 was not timed on a CPU
+    with pytest.raises(ValueError):
+        cpu_hours(runs, [609])
+
+
+@pytest.mark.parametrize("size", [MIN_INPUT_SIZE - 1, MAX_INPUT_SIZE + 1])
+def test_an_input_size_out_of_range_is_refused(size: int) -> None:
+    with pytest.raises(FerError, match=f"input size must be between {MIN_INPUT_SIZE} and {MAX_INPUT_SIZE} pixels"):
+        scenario("custom", arch="cnn", input_size=size)
+
+
+@pytest.mark.parametrize("arch", COMPACT_ARCHITECTURES)
+def test_the_compact_networks_train_from_scratch_only(arch: str) -> None:
+    with pytest.raises(FerError, match="trains from scratch only"):
+        scenario("custom", arch=arch, weights="imagenet")
+    assert scenario("custom", arch="vgg19", weights="imagenet").weights == "imagenet"

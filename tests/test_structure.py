@@ -67,11 +67,11 @@ def test_pages_import_no_heavy_library() -> None:
         # Listing runs and models, and drawing results, stay instant in the dashboard.
         ("fer.runs", ("keras", "tensorflow")),
         ("fer.predict", ("keras", "tensorflow")),
-        ("fer.annotate", ("keras", "tensorflow")),
+        ("fer.annotate", ("keras", "tensorflow", "plotly", "pandas")),
     ],
 )
 def test_light_modules_load_no_heavy_library(module: str, heavy: tuple[str, ...]) -> None:
     probe = f"import sys, {module}; print(sorted(m for m in {heavy!r} if m in sys.modules))"
-    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, timeout=120, check=False)
     assert loaded.returncode == 0, loaded.stderr[-2000:]
     assert loaded.stdout.strip() == "[]"

@@ -10,7 +10,7 @@ import pytest
 
 from fer.errors import FerError
 from fer.models import build_model
-from fer.train import PeriodicBackup
+from fer.callbacks import PeriodicBackup
 
 
 def _fit(backup: PeriodicBackup, epochs: int) -> list[int]:
