@@ -18,7 +18,8 @@ def no_model() -> None:
         "There is no trained model to classify with yet. Classifying needs a **completed run that saved its "
         "model**: train one on the Train page. The FER-CNN (custom scenario) on the imported FER2013 reaches the "
         "default model's accuracy in about an hour on a 2-core CPU; on the shipped sample it trains in a minute "
-        "but is barely better than chance, a check of the pipeline rather than a classifier.",
+        "but is barely better than always answering the most common emotion, happy, a check of the pipeline "
+        "rather than a classifier.",
         icon=":material/info:",
     )
     st.page_link("app_pages/train.py", label="Go to the Train page", icon=":material/model_training:")
@@ -41,8 +42,9 @@ def describe(choice: predict.ModelChoice) -> None:
     )
     if choice.data == "sample":
         st.warning(
-            "This model was trained on the small shipped sample: it is barely better than chance (1 in 7 is "
-            "14%), so treat its answers as a demonstration of the pipeline, not as emotions.",
+            "This model was trained on the small shipped sample: it is barely better than always answering "
+            f"the most common emotion, happy ({predict.MAJORITY_BASELINE}), so treat its answers as a "
+            "demonstration of the pipeline, not as emotions.",
             icon=":material/warning:",
         )
 
@@ -158,11 +160,12 @@ if not models:
 choice = st.selectbox(
     "Model", models, index=models.index(predict.default_model(models)), format_func=lambda model: model.label,
     key="classify_model",
-    help="Completed runs that saved a model, and the reference model shipped with the project; best test accuracy "
-    "first. It starts at your own best run trained on the full FER2013, when you have one: those runs are all "
-    "tested on FER2013's test faces, like the reference model, while runs on the shipped sample are tested on a "
-    "few hundred sample faces, a number that can't be compared with theirs. Without such a run, it starts at "
-    "the reference model shipped with the project.",
+    help="Completed runs that saved a model, and the reference model shipped with the project: models trained on "
+    "the full FER2013 first, then best test accuracy first; each label names the test images its accuracy was "
+    "measured on (PrivateTest, all test images, or the sample's). It starts at your own best run trained on the "
+    "full FER2013, when you have one: those runs are all tested on FER2013's test faces, like the reference "
+    "model, while runs on the shipped sample are tested on a few hundred sample faces, a number that can't be "
+    "compared with theirs. Without such a run, it starts at the reference model shipped with the project.",
 )
 describe(choice)
 flip_tta, saliency = options(choice)

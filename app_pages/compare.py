@@ -85,9 +85,12 @@ table = study.comparison_table(study.run_rows(selected))
 st.dataframe(table.style.format(study.number_formats(table)), hide_index=True, placeholder="—")
 st.caption(
     "Precision and recall are macro averages, as in the study. \"study …\" columns hold the study's "
-    "number for the run's scenario, \"… − study\" is ours minus the study's; custom runs have no study "
-    "counterpart. Train accuracy is at the reported epoch. Train seconds are training time only, as the "
-    "study's are; wall-clock seconds add loading the data, compiling and the test."
+    "number for the run's scenario, \"… − study\" is ours minus the study's, only for runs of S1–S4 scored "
+    "like the study (full FER2013, thesis protocol, all 7,178 test images); \"beside the study\" says why "
+    "the others' are empty (sample data, standard protocol, or a custom run with no study counterpart), and "
+    "\"data\" names the test images each row was scored on. Train accuracy is at the reported epoch. Train "
+    "seconds are training time only, as the study's are; wall-clock seconds add loading the data, compiling "
+    "and the test."
 )
 st.download_button(
     "Download the table as CSV", table.to_csv(index=False), file_name="comparison.csv", mime="text/csv",

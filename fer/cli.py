@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -84,7 +85,7 @@ def _parser() -> argparse.ArgumentParser:
 
     _add_train_options(commands.add_parser("train", help="train a scenario (S1-S4) or a custom configuration"))
 
-    listing = commands.add_parser("runs", help="list training runs")
+    listing = commands.add_parser("runs", help="list training runs, then the reference runs committed with the project")
     listing.add_argument("--json", action="store_true", help="print one JSON document")
     listing.set_defaults(handler=_runs)
 
@@ -93,7 +94,7 @@ def _parser() -> argparse.ArgumentParser:
     beside.add_argument("--json", action="store_true", help="print one JSON document")
     beside.set_defaults(handler=_study)
 
-    show = commands.add_parser("show", help="one run's config, status and metrics")
+    show = commands.add_parser("show", help="one run's config, status and metrics (a reference run's too)")
     show.add_argument("run_id")
     show.add_argument("--json", action="store_true", help="print one JSON document")
     show.set_defaults(handler=_show)
@@ -286,18 +287,32 @@ def _report_run(run: Run, as_json: bool) -> int:
 
 
 def _runs(args: argparse.Namespace) -> int:
-    from fer import runs
+    """This machine's runs, then the committed reference runs under a heading of their own: they
+    are what the pages set beside the user's runs, but read-only (no cancel, resume or delete)."""
+    from fer import runs, store
 
-    listed = runs.list_runs()
+    listed, references = runs.list_runs(), store.reference_runs()
     if args.json:
-        _print_json([_run_document(run) for run in listed])
+        _print_json([_run_document(run) for run in [*listed, *references]])
         return 0
-    if not listed:
+    if listed:
+        _print_runs_table(runs.runs_table(listed))
+    else:
         print("No runs yet: start one with `python -m fer train --scenario S2 --epochs 1 --data sample`")
-        return 0
-    table = runs.runs_table(listed).drop(columns="progress")
-    print(table.to_string(index=False, na_rep="", float_format=lambda value: f"{value:.4f}"))
+    if references:
+        print("\nReference runs, committed with the project (read-only: `show` them; cancel, resume and delete refuse):")
+        _print_runs_table(runs.runs_table(references))
     return 0
+
+
+def _print_runs_table(table: pd.DataFrame) -> None:
+    """A runs table as text: accuracies with the study's four decimals, seconds whole, empty for missing."""
+
+    def formatted(number_format: str) -> Callable[[float], str]:
+        return lambda value: "" if math.isnan(value) else format(value, number_format)
+
+    formatters = {"test accuracy": formatted(".4f"), "train seconds": formatted(",.0f")}
+    print(table.drop(columns="progress").to_string(index=False, formatters=formatters))
 
 
 def _study(args: argparse.Namespace) -> int:
@@ -311,7 +326,8 @@ def _study(args: argparse.Namespace) -> int:
         print("No finished runs of S1-S4 yet (--all shows custom runs too). The study's Table 4.2:")
         print(study.markdown_table(study.study_table()))
     else:
-        print(study.markdown_table(table.drop(columns=["data", "weights"])))
+        # Every column stays, "data" and "weights" too: a number is printed with what it was measured on.
+        print(study.markdown_table(table))
     return 0
 
 
@@ -351,6 +367,7 @@ def _delete(args: argparse.Namespace) -> int:
 def _run_document(run: Run) -> dict[str, Any]:
     return {
         "run_id": run.run_id,
+        "reference": run.reference,
         "path": str(run.path),
         "config": run.config.to_dict() if run.config else None,
         "status": run.status,
@@ -363,7 +380,8 @@ def _print_run(run: Run) -> None:
     from fer.study import run_metric_texts
 
     status = run.status
-    print(f"{run.run_id}: {run.label}, {run.state}: {status_summary(status)}")
+    reference = " (reference run committed with the project, read-only)" if run.reference else ""
+    print(f"{run.run_id}{reference}: {run.label}, {run.state}: {status_summary(status)}")
     if status.get("error"):
         print(f"  {status['error']}")
     metrics = run.metrics()

@@ -191,7 +191,7 @@ def _first_in_line(path: Path) -> bool:
 
 def cancel(run_id: str) -> Run:
     """Ask a queued or running run to stop; it stops at its next batch and is marked cancelled."""
-    run = get_run(run_id)
+    run = _own_run(run_id, "cancelled")
     if run.state not in ACTIVE:
         raise FerError(f"run {run_id} is {run.state}: only queued or running runs can be cancelled")
     (run.path / "cancel").touch()
@@ -208,7 +208,7 @@ def resume(run_id: str, background: bool = True, on_status: StatusCallback | Non
     The check and the claim (queued, with a live process) are one step under the run's lock:
     two resumes at once (two clicks, two terminals) would otherwise start two workers on it.
     """
-    path = store.run_path(run_id)
+    path = _own_run(run_id, "resumed").path
     with open(path / ".resume.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         run = get_run(run_id)
@@ -228,7 +228,7 @@ def resume(run_id: str, background: bool = True, on_status: StatusCallback | Non
 def delete(run_id: str) -> None:
     """Remove a run folder; a queued or running run must be cancelled first, and a finished
     one's process must have ended (it removes its backup as it exits)."""
-    run = get_run(run_id)
+    run = _own_run(run_id, "deleted")
     if run.state in ACTIVE:
         raise FerError(f"run {run_id} is {run.state}: cancel it before deleting it")
     if (run.path / "pid.json").exists() and _process_alive(run.path, run.status):
@@ -246,7 +246,35 @@ def list_runs() -> list[Run]:
 
 
 def get_run(run_id: str) -> Run:
-    return _checked(store.read_run(store.run_path(run_id)))
+    """This machine's run ``run_id``, its process checked; else the committed reference run of
+    that name, so that ``show`` reads the runs the pages set beside the user's (read-only: see
+    :func:`_own_run`). A run of this machine wins over a reference run exported from it."""
+    try:
+        path = store.run_path(run_id)
+    except FerError:
+        reference = store.reference_run(run_id)
+        if reference is None:
+            raise
+        return reference
+    return _checked(store.read_run(path))
+
+
+def _own_run(run_id: str, action: str) -> Run:
+    """This machine's run ``run_id``, to be ``action`` (cancelled, resumed, deleted).
+
+    A committed reference run is refused by name rather than as "no run named": it ships with
+    the code, and changing its folder would change the numbers every clone sets beside its own.
+    """
+    try:
+        path = store.run_path(run_id)
+    except FerError:
+        if store.reference_run(run_id) is not None:
+            raise FerError(
+                f"run {run_id} is a reference run committed with the project: reference runs are read-only "
+                f"and can't be {action} (`python -m fer show {run_id}` shows it)"
+            ) from None
+        raise
+    return _checked(store.read_run(path))
 
 
 def comparable_runs() -> dict[str, Run]:
@@ -270,6 +298,7 @@ def runs_table(listed: list[Run]) -> pd.DataFrame:
                 "epoch": f"{run.status.get('epoch', 0)}/{run.config.epochs}" if run.config else "",
                 "progress": run.status.get("progress") or 0.0,
                 "test accuracy": _figure(metrics, "test_accuracy"),
+                "test split": scored_on(metrics.get("test_split"), metrics.get("dataset")),
                 "train seconds": _figure(metrics, "train_seconds"),
             }
         )
@@ -298,6 +327,24 @@ def status_summary(status: dict[str, Any]) -> str:
     if status.get("eta_s") is not None:
         text += f" · ETA {duration(status['eta_s'])}"
     return text
+
+
+def scored_on(split: Any, dataset: Any = None, images: Any = None) -> str:
+    """Which faces a test accuracy was measured on, to label it with: ``PrivateTest``,
+    ``all 7,178 test images`` (given ``images``), ``PrivateTest (3,589 images)``, and ``… of the
+    sample data`` for a run on the shipped sample. "" where ``metrics.json`` does not say.
+
+    Why: PrivateTest, all of FER2013's test images and a few hundred sample faces give numbers
+    that can't be ranked against each other, so no accuracy is shown without its split.
+    """
+    split = split if isinstance(split, str) else ""
+    count = store.number(images)
+    of = f" of the {dataset} data" if isinstance(dataset, str) and dataset and dataset != "full" else ""
+    if split == store.TEST_SPLITS["thesis"] and count is not None:
+        return f"all {count:,} test images{of}"
+    if not split:
+        return f"{count:,} test images{of}" if count is not None else ""
+    return f"{split}{of}" + (f" ({count:,} images)" if count is not None else "")
 
 
 def metric_text(metrics: dict[str, Any], key: str, number_format: str = "") -> str:

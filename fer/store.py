@@ -71,6 +71,9 @@ PER_CLASS_SCORES = ("precision", "recall", "f1")
 """The scores ``metrics.json`` holds for each class, all fractions: the per-class chart draws them."""
 HISTORY_COLUMNS = ("epoch", "loss", "accuracy")
 """The columns every ``history.csv`` has (beside the evaluation split's loss and accuracy): the curves draw them."""
+TEST_SPLITS = {"standard": "PrivateTest", "thesis": "all test images"}
+"""The ``test_split`` a run's ``metrics.json`` records for each protocol, and the label of a score
+kept under ``other_protocols``, which records no split of its own."""
 REFERENCE_FILES = ("config.json", "status.json", "history.csv", "metrics.json")
 OPTIONAL_REFERENCE_FILES = ("probabilities.npy",)
 
@@ -285,6 +288,14 @@ def reference_runs() -> list[Run]:
     if not folder.is_dir():
         return []
     return [run for run in list_runs(folder) if all((run.path / name).exists() for name in REFERENCE_FILES)][::-1]
+
+
+def reference_run(run_id: str) -> Run | None:
+    """The committed reference run ``run_id``, or None where there is none: how ``show`` reads
+    one, and how cancel, resume and delete tell a read-only reference run from a mistyped id."""
+    if not RUN_ID.fullmatch(run_id):
+        return None
+    return next((run for run in reference_runs() if run.run_id == run_id), None)
 
 
 def read_history(path: Path) -> list[dict[str, Any]]:

@@ -12,9 +12,9 @@ from typing import Any
 
 import pandas as pd
 
-from fer.runs import metric_text
+from fer.runs import metric_text, scored_on
 from fer.scenarios import SCENARIOS
-from fer.store import Run, number
+from fer.store import TEST_SPLITS, Run, number
 from fer.vocab import AUGMENTATIONS
 
 STUDY_TABLE = pd.DataFrame(
@@ -43,6 +43,15 @@ WALL_SECONDS = "wall-clock seconds"
 DIFFERENCE_SUFFIX = " − study"
 """Ends the label of a column of differences, ours minus the study's."""
 
+STUDY_DATA = {"dataset": "full", "protocol": "thesis", "test_images": 7178}
+"""What the study's Table 4.2 was scored on: the full FER2013 under the thesis protocol, all
+7,178 test images. Only a run with the same ``metrics.json`` facts is set beside its numbers."""
+
+STUDY_NOTE = "beside the study"
+"""The comparison table's column saying whether a run's numbers are like for like with the
+study's, and if not, why its study columns are empty."""
+LIKE_FOR_LIKE = "like for like"
+
 
 def study_column(metric: str) -> str:
     """The label of the study's ``metric`` column, e.g. ``study test accuracy``."""
@@ -54,18 +63,54 @@ def difference_column(metric: str) -> str:
     return METRIC_COLUMNS[metric] + DIFFERENCE_SUFFIX
 
 
+def study_mismatch(metrics: dict[str, Any]) -> list[str]:
+    """Why a run's numbers are not like for like with the study's (:data:`STUDY_DATA`), e.g.
+    ``["sample data", "standard protocol"]``; empty when they are.
+
+    Why: a run on the shipped sample (a few hundred test faces) or scored on PrivateTest alone
+    gives numbers that differ from the study's for reasons other than the model, so the
+    comparison table leaves its study columns empty rather than print a difference that
+    reads as a result. A fact ``metrics.json`` does not record counts as a mismatch.
+    """
+    dataset, protocol, images = metrics.get("dataset"), metrics.get("protocol"), number(metrics.get("test_images"))
+    reasons = []
+    if dataset != STUDY_DATA["dataset"]:
+        reasons.append(f"{dataset} data" if isinstance(dataset, str) and dataset else "data not recorded")
+    if protocol != STUDY_DATA["protocol"]:
+        reasons.append(f"{protocol} protocol" if isinstance(protocol, str) and protocol else "protocol not recorded")
+    if not reasons and images != STUDY_DATA["test_images"]:  # the data and protocol already say why otherwise
+        reasons.append(f"{images:,} test images" if images is not None else "test images not recorded")
+    return reasons
+
+
 def run_row(name: str, metrics: dict[str, Any]) -> dict[str, Any]:
     """One row of the comparison table from a run's ``metrics.json``; what it lacks, or holds
-    as something other than a number, stays None."""
+    as something other than a number, stays None.
+
+    Beside the table's columns it holds what the accuracy chart labels bars with: ``split`` and
+    ``scored_on`` (the test images, short and with their count) and ``other_scores``, the same
+    model's accuracy under the other protocol where its ``metrics.json`` keeps one.
+    """
     data = ", ".join(str(metrics[key]) for key in ("dataset", "protocol") if metrics.get(key))
     if number(metrics.get("test_images")):
         images = f"{metrics['test_images']:,} test images"
         data = f"{data} ({images})" if data else images
     machine = " / ".join(str(metrics[key]) for key in ("backend", "device") if metrics.get(key))
     scenario = metrics.get("scenario")
+    scenario = scenario if isinstance(scenario, str) else "custom"
+    mismatch = study_mismatch(metrics)
+    if scenario not in STUDY_TABLE.index:
+        note = "no study scenario"
+    else:
+        note = f"not like for like: {', '.join(mismatch)}" if mismatch else LIKE_FOR_LIKE
     return {
         "run": name,
-        "scenario": scenario if isinstance(scenario, str) else "custom",
+        "scenario": scenario,
+        "like_study": note == LIKE_FOR_LIKE,
+        "study_note": note,
+        "split": _split_label(metrics.get("test_split"), metrics.get("dataset"), metrics.get("test_images")),
+        "scored_on": scored_on(metrics.get("test_split"), metrics.get("dataset"), metrics.get("test_images")),
+        "other_scores": _other_scores(metrics),
         "test_accuracy": number(metrics.get("test_accuracy")),
         "precision": number(metrics.get("precision_macro")),
         "recall": number(metrics.get("recall_macro")),
@@ -77,6 +122,30 @@ def run_row(name: str, metrics: dict[str, Any]) -> dict[str, Any]:
         "backend / device": machine or None,
         "weights": metrics.get("weights"),
     }
+
+
+def _other_scores(metrics: dict[str, Any]) -> list[dict[str, Any]]:
+    """The run's accuracy under each other protocol its ``metrics.json`` keeps (``other_protocols``,
+    e.g. a standard-protocol reference run scored again on all 7,178 test images), each with the
+    images it was measured on; a damaged entry is left out."""
+    others, dataset = metrics.get("other_protocols"), metrics.get("dataset")
+    scores = []
+    for protocol, values in (others.items() if isinstance(others, dict) else ()):
+        accuracy = number(values.get("test_accuracy")) if isinstance(values, dict) else None
+        split = TEST_SPLITS.get(protocol)
+        if accuracy is None or split is None:
+            continue
+        scored = scored_on(split, dataset, values.get("test_images"))
+        if metrics.get("protocol") == "standard" and protocol == "thesis":
+            scored += "; includes PublicTest, on which the epoch was chosen"
+        scores.append({"accuracy": accuracy, "split": _split_label(split, dataset, values.get("test_images")), "scored_on": scored})
+    return scores
+
+
+def _split_label(split: Any, dataset: Any, images: Any) -> str:
+    """The test images as a bar's name ends: ``all 7,178 test images`` with their count (the
+    study's wording), ``PrivateTest`` without (its count is in the table)."""
+    return scored_on(split, dataset, images if split == TEST_SPLITS["thesis"] else None)
 
 
 def run_rows(finished: Mapping[str, Run], *, study_scenarios_only: bool = False) -> list[dict[str, Any]]:
@@ -116,17 +185,21 @@ def run_metric_texts(metrics: dict[str, Any]) -> dict[str, str]:
 
 
 def comparison_table(rows: list[dict[str, Any]], differences: bool = True) -> pd.DataFrame:
-    """Runs beside the study, with readable column names: for each run of S1-S4, the study's
-    numbers and (``differences``) ours minus the study's.
+    """Runs beside the study, with readable column names: for each run of S1-S4 scored like the
+    study (:data:`STUDY_DATA`), the study's numbers and (``differences``) ours minus the study's.
 
-    Custom runs have no study counterpart and get empty study columns.
+    Other runs get empty study columns, and the :data:`STUDY_NOTE` column says why: custom runs
+    have no study counterpart, and a run on the sample or under the standard protocol was
+    scored on other test images than the study's 7,178, so a difference would mislead.
     """
     runs = pd.DataFrame(rows)
     if runs.empty:
         return runs
     table = runs[["run", "scenario"]].copy()
+    table[STUDY_NOTE] = runs["study_note"]
+    like = runs["like_study"].astype(bool)
     for metric, label in METRIC_COLUMNS.items():
-        ours, study = pd.to_numeric(runs[metric]), runs["scenario"].map(STUDY_TABLE[metric])
+        ours, study = pd.to_numeric(runs[metric]), runs["scenario"].map(STUDY_TABLE[metric]).where(like)
         table[label] = ours
         table[study_column(metric)] = study
         if differences:
@@ -295,17 +368,15 @@ STUDY_WEIGHTS = "not stated (the study calls replacing the head fine tuning)"
 
 def accuracy_landscape(rows: list[dict[str, Any]]) -> pd.DataFrame:
     """This project's runs (:func:`run_row` dicts), the study's S1-S4 and :data:`PUBLISHED_RESULTS`
-    in one table, one row per bar of the accuracy chart (the study's figure 4.15), best first."""
-    ours = pd.DataFrame(
-        {
-            "result": [row["run"] for row in rows],
-            "accuracy": [row["test_accuracy"] for row in rows],
-            "test split": [row["data"] for row in rows],
-            "models": "single",
-            "weights": [row["weights"] for row in rows],
-            "group": "this project",
-        }
-    )
+    in one table, one row per bar of the accuracy chart (the study's figure 4.15), best first.
+
+    A run whose ``metrics.json`` also keeps its score under the other protocol gets a bar for
+    each, both labelled with their test images (``… (PrivateTest)``, ``… (all 7,178 test
+    images)``): a standard-protocol run's PrivateTest number alone was scored on other images
+    than the study's bars, which were scored on all 7,178.
+    """
+    ours = pd.DataFrame([bar for row in rows for bar in _run_bars(row)], columns=["result", "accuracy", "test split", "weights"])
+    ours = ours.assign(models="single", group="this project")[["result", "accuracy", "test split", "models", "weights", "group"]]
     studied = pd.DataFrame(
         {
             "result": [f"study {name} {model}" + ("" if balance == "none" else f" + {balance}")
@@ -320,3 +391,15 @@ def accuracy_landscape(rows: list[dict[str, Any]]) -> pd.DataFrame:
     others = PUBLISHED_RESULTS.drop(columns=["source", "note"]).assign(group="other work")
     table = pd.concat([frame for frame in (ours, studied, others) if not frame.empty], ignore_index=True)
     return table.sort_values("accuracy", ascending=False, ignore_index=True)
+
+
+def _run_bars(row: dict[str, Any]) -> list[tuple[str, float | None, str | None, Any]]:
+    """A run's bars (result, accuracy, test split, weights): its own test accuracy and any score
+    under another protocol (:func:`_other_scores`); with more than one, each name says its split."""
+    others = row.get("other_scores") or []
+    own_split = row.get("scored_on") or row.get("data")
+    if not others:
+        return [(row["run"], row["test_accuracy"], own_split, row.get("weights"))]
+    bars = [(f"{row['run']} ({row.get('split') or 'its test split'})", row["test_accuracy"], own_split, row.get("weights"))]
+    bars += [(f"{row['run']} ({other['split']})", other["accuracy"], other["scored_on"], row.get("weights")) for other in others]
+    return bars

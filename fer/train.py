@@ -249,7 +249,7 @@ def _run_facts(
         "scenario": config.scenario,
         "label": config.label,
         "protocol": config.protocol,
-        "test_split": "PrivateTest" if config.protocol == "standard" else "all test images",
+        "test_split": store.TEST_SPLITS[config.protocol],
         "dataset": dataset.name,
         "dataset_source": dataset.source,
         "train_images": train_images,

@@ -1,6 +1,6 @@
 """Train the Classify page's default model on this machine's CPU, then commit it as a reference run.
 
-    python -m scripts.make_default_model train [--epochs 40]   # FER-CNN, FER recipe, full FER2013, standard protocol
+    python -m scripts.make_default_model train [--epochs 40] [--seed 42]   # FER-CNN, FER recipe, full FER2013, standard protocol
     python -m scripts.make_default_model export RUN_ID         # copy into artifacts/reference/RUN_ID/
 
 ``train`` runs in the foreground, queued like any run of this machine (it waits for one already
@@ -65,8 +65,10 @@ class TimeToAccuracy(keras.callbacks.Callback):
         atomic_write_bytes(self.path, ("\n".join(self.rows) + "\n").encode())
 
 
-def train(epochs: int) -> None:
-    config = scenario("custom", recipe="fer", arch="fer_cnn", epochs=epochs, protocol="standard", data="full")
+def train(epochs: int, **settings: Any) -> None:
+    """Train the default model's recipe for ``epochs``; ``settings`` change it (``seed=43``, or
+    an experiment's ``augment``: see ``experiments/``)."""
+    config = scenario("custom", recipe="fer", arch="fer_cnn", epochs=epochs, protocol="standard", data="full", **settings)
     run = runs.create_run(config)
     print(f"training {run.run_id}: {config}", flush=True)
     # Through the queue and with a pid file, as every run: the dashboard sees it running, never
@@ -109,10 +111,12 @@ def export(run_id: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(required=True, dest="command")
-    commands.add_parser("train").add_argument("--epochs", type=int, default=40)
+    trainer = commands.add_parser("train")
+    trainer.add_argument("--epochs", type=int, default=40)
+    trainer.add_argument("--seed", type=int, default=42, help="another seed measures the recipe's spread")
     commands.add_parser("export").add_argument("run_id")
     args = parser.parse_args()
-    train(args.epochs) if args.command == "train" else export(args.run_id)
+    train(args.epochs, seed=args.seed) if args.command == "train" else export(args.run_id)
 
 
 if __name__ == "__main__":

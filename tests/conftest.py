@@ -165,9 +165,12 @@ def with_png_size(png: bytes, width: int, height: int) -> bytes:
     return png[:8] + png[8:12] + ihdr + struct.pack(">I", zlib.crc32(ihdr)) + png[33:]
 
 
-def as_study_scenario(run_folder: Path, destination: Path, scenario: str) -> Path:
+def as_study_scenario(run_folder: Path, destination: Path, scenario: str, like_the_study: bool = False) -> Path:
     """A copy of a real run's result files (as a reference run has them) under ``destination``,
-    tagged as ``scenario``: its numbers stay real, only the study row it is set beside changes."""
+    tagged as ``scenario``: its numbers stay real, only the study row it is set beside changes.
+
+    ``like_the_study`` also labels it as scored like the study (full FER2013, thesis protocol,
+    all 7,178 test images): only such a run of S1-S4 is set beside the study's numbers."""
     target = destination / run_folder.name
     target.mkdir(parents=True)
     for name in store.REFERENCE_FILES:
@@ -175,6 +178,9 @@ def as_study_scenario(run_folder: Path, destination: Path, scenario: str) -> Pat
     for name in ("config.json", "metrics.json"):
         values = json.loads((target / name).read_text())
         atomic_write_json(target / name, {**values, "scenario": scenario})
+    if like_the_study:
+        metrics = json.loads((target / "metrics.json").read_text())
+        atomic_write_json(target / "metrics.json", {**metrics, "dataset": "full", "protocol": "thesis", "test_images": 7178})
     return target
 
 

@@ -84,7 +84,7 @@ def test_compare_sets_a_study_scenario_beside_the_study(
     finished_run: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("FER_REFERENCE", str(tmp_path / "reference"))
-    reference = as_study_scenario(runs.get_run(finished_run).path, tmp_path / "reference", "S4")
+    reference = as_study_scenario(runs.get_run(finished_run).path, tmp_path / "reference", "S4", like_the_study=True)
     metrics = runs.get_run(finished_run).metrics()
     ours, theirs = f"CNN · {finished_run}", f"reference run · S4 CNN · {reference.name}"
     at = open_page("app_pages/compare.py")
@@ -235,7 +235,7 @@ def test_a_damaged_reference_run_is_left_out_of_what_its_files_draw(
     finished_run: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("FER_REFERENCE", str(tmp_path / "reference"))
-    reference = as_study_scenario(runs.get_run(finished_run).path, tmp_path / "reference", "S4")
+    reference = as_study_scenario(runs.get_run(finished_run).path, tmp_path / "reference", "S4", like_the_study=True)
     _damage(reference, "history.csv", _loss_as_text)
     _damage(reference, "metrics.json", _metrics_edit(lambda m: {**m, "confusion_matrix": "none", "per_class": []}))
     ours, theirs = f"CNN · {finished_run}", f"reference run · S4 CNN · {reference.name}"

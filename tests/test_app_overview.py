@@ -14,7 +14,7 @@ from fer import runs, store
 from fer.scenarios import SCENARIOS
 from fer.study import STUDY_TABLE
 
-from .conftest import as_study_scenario, chart, open_page, texts
+from .conftest import as_study_scenario, chart, copy_run, open_page, texts
 
 # ---------------------------------------------------------------------------------------------
 
@@ -38,7 +38,7 @@ def test_overview_sets_finished_and_reference_runs_beside_the_study(
     finished_run: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("FER_REFERENCE", str(tmp_path / "reference"))
-    reference = as_study_scenario(runs.get_run(finished_run).path, tmp_path / "reference", "S2")
+    reference = as_study_scenario(runs.get_run(finished_run).path, tmp_path / "reference", "S2", like_the_study=True)
     metrics = runs.get_run(finished_run).metrics()
     at = open_page("app_pages/overview.py")
     table = at.dataframe[1].value.set_index("run")
@@ -67,3 +67,24 @@ def test_a_fresh_clone_shows_the_committed_reference_runs(committed_references: 
         name = f"reference run · {run.config.label} · {run.run_id}"
         assert table.loc[name, "test accuracy"] == pytest.approx(run.metrics()["test_accuracy"])
         assert "full" in run.config.data and "full" in table.loc[name, "data"]
+
+
+def test_a_study_scenario_run_on_the_sample_is_not_set_beside_the_study(finished_run: str) -> None:
+    on_sample = copy_run(finished_run, "s2", metrics={"scenario": "S2"})
+    at = open_page("app_pages/overview.py")
+    row = at.dataframe[1].value.set_index("run").loc[f"CNN · {on_sample}"]
+    assert row["scenario"] == "S2" and pd.isna(row["study test accuracy"])
+    assert row["beside the study"] == "not like for like: sample data" and row["data"].startswith("sample, thesis")
+    assert {trace["name"] for trace in chart(at, "overview_accuracy")["data"]} == {"this project"}  # no study bar
+    assert "full FER2013, thesis protocol, all 7,178 test images" in texts(at)
+
+
+def test_the_default_models_score_on_all_test_images_is_beside_the_study(committed_references: Path) -> None:
+    (default,) = [run for run in store.reference_runs() if run.model_path.exists()]
+    metrics, name = default.metrics(), default.display_name
+    at = open_page("app_pages/overview.py")
+    bars = {trace["name"]: dict(zip(trace["y"], trace["x"])) for trace in chart(at, "overview_published")["data"]}
+    assert bars["this project"][f"{name} (PrivateTest)"] == pytest.approx(metrics["test_accuracy"])
+    thesis = metrics["other_protocols"]["thesis"]["test_accuracy"]
+    assert bars["this project"][f"{name} (all 7,178 test images)"] == pytest.approx(thesis) == pytest.approx(0.6804, abs=1e-4)
+    assert "gets two bars, each named by its test images" in texts(at)

@@ -237,7 +237,7 @@ def test_probability_bars_put_the_top_emotion_on_top_each_in_its_colour() -> Non
 
 
 def test_versus_study_bars_put_the_study_beside_its_scenario(run: runs.Run, tmp_path: Path) -> None:
-    tagged = as_study_scenario(run.path, tmp_path, "S2")
+    tagged = as_study_scenario(run.path, tmp_path, "S2", like_the_study=True)
     rows = [
         study.run_row("custom run", run.metrics()),
         study.run_row("as S2", json.loads((tagged / "metrics.json").read_text())),
@@ -333,7 +333,7 @@ def test_study_command_prints_runs_of_the_study_scenarios_beside_it_as_markdown(
         "0.6698", "0.7074", "0.6707", "0.7158"
     ]
     monkeypatch.setenv("FER_REFERENCE", str(tmp_path / "reference"))
-    metrics = json.loads((as_study_scenario(run.path, tmp_path / "reference", "S2") / "metrics.json").read_text())
+    metrics = json.loads((as_study_scenario(run.path, tmp_path / "reference", "S2", like_the_study=True) / "metrics.json").read_text())
     assert main(["study"]) == 0
     (row,) = _markdown_rows(capsys.readouterr().out)
     assert row["scenario"] == "S2" and row["study test accuracy"] == "0.7074" and row["study train seconds"] == "599"

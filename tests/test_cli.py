@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import fields
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
 from fer import cli, runs, store
+from fer.errors import FerError
+from fer.paths import atomic_write_json, runs_dir
 from fer.scenarios import RunConfig, scenario
+
+from .conftest import COMMITTED_REFERENCE_DIR
 
 COMMANDS = {
     "data import": ["data", "import", "fer2013.zip"],
@@ -104,3 +110,124 @@ def test_cancel_and_delete_print_json_on_request(capsys: pytest.CaptureFixture[s
     status, out = run_cli(capsys, "delete", queued.run_id, "--json")
     assert status == 0 and json.loads(out) == {"run_id": queued.run_id, "deleted": True}
     assert not queued.path.exists()
+
+
+REFERENCE_ID = "20261128-232501-custom-fer_cnn-1ae8"
+"""The committed reference run (the default model), trained under the standard protocol."""
+
+
+def finished_run(run_id: str, config: RunConfig, metrics: dict[str, object]) -> Path:
+    """A completed run of this machine holding only its config, status and metrics: all that
+    listings and ``study`` read."""
+    path = runs_dir() / run_id
+    path.mkdir(parents=True)
+    store.write_config(path, config)
+    store.write_status(path, state="completed", created_at=store.now(), epoch=config.epochs, epochs=config.epochs)
+    atomic_write_json(path / "metrics.json", metrics)
+    return path
+
+
+S2_METRICS = {"scenario": "S2", "test_accuracy": 0.3, "precision_macro": 0.2, "recall_macro": 0.25, "train_accuracy": 0.4,
+              "train_seconds": 60.0, "wall_seconds": 90.0, "epochs_run": 1, "weights": "none (trained from scratch)"}
+
+
+def markdown_rows(text: str) -> list[dict[str, str]]:
+    header, _, *rows = text.strip().splitlines()
+    names = [cell.strip() for cell in header.strip("|").split("|")]
+    return [dict(zip(names, (cell.strip() for cell in row.strip("|").split("|")))) for row in rows]
+
+
+def test_study_prints_what_each_run_was_scored_on_and_the_study_only_beside_like_runs(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    sample = {**S2_METRICS, "dataset": "sample", "protocol": "standard", "test_split": "PrivateTest", "test_images": 148}
+    full = {**S2_METRICS, "dataset": "full", "protocol": "thesis", "test_split": "all test images", "test_images": 7178}
+    finished_run("20260101-000000-s2-vgg19-0001", scenario("S2", epochs=1, data="sample", protocol="standard"), sample)
+    finished_run("20260101-000001-s2-vgg19-0002", scenario("S2", epochs=1, data="full"), full)
+    status, out = run_cli(capsys, "study")
+    assert status == 0
+    by_data = {row["data"]: row for row in markdown_rows(out)}
+    on_sample, like = by_data["sample, standard (148 test images)"], by_data["full, thesis (7,178 test images)"]
+    assert (on_sample["test accuracy"], on_sample["study test accuracy"]) == ("0.3000", "—")
+    assert on_sample["beside the study"] == "not like for like: sample data, standard protocol"
+    assert on_sample["weights"] == "none (trained from scratch)"
+    assert (like["study test accuracy"], like["beside the study"]) == ("0.7074", "like for like")
+
+    status, out = run_cli(capsys, "study", "--json")
+    documented = {row["data"]: row for row in json.loads(out)["runs"]}
+    assert documented["sample, standard (148 test images)"]["study test accuracy"] is None
+    assert documented["full, thesis (7,178 test images)"]["study test accuracy"] == 0.7074
+
+
+def test_runs_names_the_test_split_of_each_accuracy(capsys: pytest.CaptureFixture[str]) -> None:
+    sample = {**S2_METRICS, "dataset": "sample", "protocol": "thesis", "test_split": "all test images", "test_images": 296}
+    finished_run("20260101-000000-s2-vgg19-0001", scenario("S2", epochs=1, data="sample"), sample)
+    table = runs.runs_table(runs.list_runs())
+    assert list(table.columns[table.columns.get_loc("test accuracy"):][:2]) == ["test accuracy", "test split"]
+    assert table.loc[0, "test split"] == "all test images of the sample data"
+    status, out = run_cli(capsys, "runs")
+    assert status == 0 and "all test images of the sample data" in out and "Reference runs" not in out
+
+
+def test_show_and_runs_read_the_committed_reference_run(
+    committed_references: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, out = run_cli(capsys, "show", REFERENCE_ID)
+    assert status == 0
+    assert out.startswith(f"{REFERENCE_ID} (reference run committed with the project, read-only): FER-CNN, completed")
+    assert "test accuracy 0.6935 (PrivateTest, 3,589 images)" in out
+    status, out = run_cli(capsys, "show", REFERENCE_ID, "--json")
+    document = json.loads(out)
+    assert document["reference"] is True and document["metrics"]["test_split"] == "PrivateTest"
+
+    status, out = run_cli(capsys, "runs")
+    assert status == 0 and out.startswith("No runs yet")
+    listed = out.split("Reference runs, committed with the project (read-only", 1)[1]
+    assert REFERENCE_ID in listed and "0.6935" in listed and "PrivateTest" in listed
+    status, out = run_cli(capsys, "runs", "--json")
+    assert [(run["run_id"], run["reference"]) for run in json.loads(out)] == [(REFERENCE_ID, True)]
+
+
+def snapshot(folder: Path) -> dict[str, tuple[int, int, bytes]]:
+    """Every file under ``folder`` with its size, modification time and content."""
+    return {
+        str(path.relative_to(folder)): (path.stat().st_size, path.stat().st_mtime_ns, path.read_bytes())
+        for path in sorted(folder.rglob("*")) if path.is_file()
+    }
+
+
+@pytest.mark.parametrize("command", ["cancel", "resume", "delete"])
+def test_a_reference_run_is_read_only(
+    command: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Cancel, resume and delete refuse a reference run by saying so, and change none of its files.
+    They act on a copy: were the refusal lost, the committed folder would not be what is lost."""
+    shutil.copytree(COMMITTED_REFERENCE_DIR / REFERENCE_ID, tmp_path / "reference" / REFERENCE_ID)
+    monkeypatch.setenv("FER_REFERENCE", str(tmp_path / "reference"))
+    before = snapshot(tmp_path / "reference")
+    status = cli.main([command, REFERENCE_ID])
+    err = capsys.readouterr().err
+    assert status == 2
+    assert err.startswith(f"error: run {REFERENCE_ID} is a reference run committed with the project")
+    done = {"cancel": "cancelled", "resume": "resumed", "delete": "deleted"}[command]
+    assert f"reference runs are read-only and can't be {done}" in err
+    assert snapshot(tmp_path / "reference") == before
+    with pytest.raises(FerError, match="reference runs are read-only"):
+        {"cancel": runs.cancel, "resume": runs.resume, "delete": runs.delete}[command](REFERENCE_ID)
+    assert snapshot(tmp_path / "reference") == before
+    assert not runs_dir().exists() or not any(runs_dir().iterdir())
+
+
+def test_a_run_of_this_machine_wins_over_a_reference_run_of_the_same_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``export`` copies a run into the reference folder under its own id: delete then removes this
+    machine's run, never the reference copy."""
+    shutil.copytree(COMMITTED_REFERENCE_DIR / REFERENCE_ID, tmp_path / "reference" / REFERENCE_ID)
+    monkeypatch.setenv("FER_REFERENCE", str(tmp_path / "reference"))
+    own = finished_run(REFERENCE_ID, scenario("S2", epochs=1, data="sample"), S2_METRICS)
+    assert not runs.get_run(REFERENCE_ID).reference
+    before = snapshot(tmp_path / "reference")
+    runs.delete(REFERENCE_ID)
+    assert not own.exists() and snapshot(tmp_path / "reference") == before
+    assert runs.get_run(REFERENCE_ID).reference  # the reference run is still there, and found

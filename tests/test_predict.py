@@ -48,7 +48,9 @@ def test_available_models_lists_completed_runs_with_a_model_best_first(finished_
     assert second.path == run.model_path and second.name == "CNN" and second.data == "sample"
     assert second.test_accuracy == pytest.approx(metrics["test_accuracy"])
     assert second.test_split == metrics["test_split"]
-    assert second.label == f"CNN, sample data, test acc {metrics['test_accuracy']:.3f} ({finished_run})"
+    assert second.label == (
+        f"CNN, sample data, test acc {metrics['test_accuracy']:.3f} (all test images of the sample data) · {finished_run}"
+    )
     assert first.test_accuracy == pytest.approx(metrics["test_accuracy"] + 0.5)
     assert not first.reference and not second.reference
     assert predict.broken_models() == []
@@ -74,8 +76,26 @@ def test_reference_runs_that_ship_a_model_are_offered(
 
     (choice,) = predict.available_models()
     assert choice.reference and choice.run_id == shipped.name and choice.path == shipped / "model.keras"
-    assert choice.label == f"CNN, sample data, test acc 0.900 (reference run {shipped.name})"
+    assert choice.label == f"CNN, sample data, test acc 0.900 (all test images of the sample data) · reference run {shipped.name}"
     assert choice.test_accuracy == pytest.approx(0.9)
+
+
+def test_full_data_models_rank_first_and_every_label_names_its_test_split(finished_run: str) -> None:
+    """A sample run's 0.95 on a few hundred sample faces never outranks a full-data model's
+    PrivateTest score, and each label says which faces its accuracy was measured on."""
+    lucky = copy_run(finished_run, "lucky", 0.0)
+    (lucky / "metrics.json").write_text(json.dumps({**runs.get_run(finished_run).metrics(), "test_accuracy": 0.95}))
+    full = copy_run(finished_run, "full", 0.0)
+    config = json.loads((full / "config.json").read_text())
+    (full / "config.json").write_text(json.dumps({**config, "data": "full", "protocol": "standard"}))
+    metrics = {**runs.get_run(finished_run).metrics(), "test_accuracy": 0.5, "dataset": "full", "test_split": "PrivateTest"}
+    (full / "metrics.json").write_text(json.dumps(metrics))
+
+    choices = predict.available_models()
+    assert [c.run_id for c in choices] == [full.name, lucky.name, finished_run]
+    assert choices[0].label == f"CNN, full data, test acc 0.500 (PrivateTest) · {full.name}"
+    assert "test acc 0.950 (all test images of the sample data)" in choices[1].label
+    assert predict.default_model(choices).run_id == full.name
 
 
 def test_files_that_are_not_keras_models_are_never_offered(finished_run: str) -> None:

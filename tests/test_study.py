@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
+
+import pandas as pd
+import pytest
 
 from fer import study
 from fer.paths import atomic_write_json
 from fer.store import Run
+
+from .conftest import COMMITTED_REFERENCE_DIR
 
 
 def finished(folder: Path, metrics: dict[str, Any]) -> Run:
@@ -39,3 +45,65 @@ def test_run_metric_texts_round_as_the_study_and_mark_what_is_missing() -> None:
         "0.7123", "1,234.6", "300", "7,178"
     )
     assert (shown["precision_macro"], shown["recall_macro"], shown["device"]) == ("—", "—", "CPU")
+
+
+S2_SCORES = {"scenario": "S2", "test_accuracy": 0.3, "precision_macro": 0.2, "recall_macro": 0.25,
+             "train_accuracy": 0.4, "train_seconds": 60.0, "epochs_run": 1, "weights": "none (trained from scratch)"}
+SAMPLE_STANDARD = {"dataset": "sample", "protocol": "standard", "test_split": "PrivateTest", "test_images": 148}
+SAMPLE_THESIS = {"dataset": "sample", "protocol": "thesis", "test_split": "all test images", "test_images": 296}
+FULL_STANDARD = {"dataset": "full", "protocol": "standard", "test_split": "PrivateTest", "test_images": 3589}
+FULL_THESIS = {"dataset": "full", "protocol": "thesis", "test_split": "all test images", "test_images": 7178}
+
+
+def test_only_runs_scored_like_the_study_are_set_beside_its_numbers() -> None:
+    """The study scored S1-S4 on all 7,178 test images of the full FER2013: an S2 run on the sample
+    or under the standard protocol gets no study numbers nor differences, and says why."""
+    scored = {"sample, standard": SAMPLE_STANDARD, "sample, thesis": SAMPLE_THESIS,
+              "full, standard": FULL_STANDARD, "full, thesis": FULL_THESIS}
+    rows = [study.run_row(name, {**S2_SCORES, **facts}) for name, facts in scored.items()]
+    table = study.comparison_table(rows).set_index("run")
+    study_columns = [c for c in table.columns if c.startswith("study ") or c.endswith(study.DIFFERENCE_SUFFIX)]
+    assert len(study_columns) == 2 * len(study.METRIC_COLUMNS)
+    for name in ("sample, standard", "sample, thesis", "full, standard"):
+        assert table.loc[name, study_columns].isna().all(), name
+        assert table.loc[name, "test accuracy"] == 0.3  # our own numbers stay
+    assert table.loc["sample, standard", study.STUDY_NOTE] == "not like for like: sample data, standard protocol"
+    assert table.loc["sample, thesis", study.STUDY_NOTE] == "not like for like: sample data"
+    assert table.loc["full, standard", study.STUDY_NOTE] == "not like for like: standard protocol"
+    assert table.loc["sample, standard", "data"] == "sample, standard (148 test images)"
+    like = table.loc["full, thesis"]
+    assert like[study.STUDY_NOTE] == study.LIKE_FOR_LIKE
+    assert like["study test accuracy"] == study.STUDY_TABLE.loc["S2", "test_accuracy"]
+    assert like["test accuracy − study"] == pytest.approx(0.3 - study.STUDY_TABLE.loc["S2", "test_accuracy"])
+    assert like["train seconds − study"] == pytest.approx(60.0 - study.STUDY_TABLE.loc["S2", "train_seconds"])
+
+
+def test_a_run_that_does_not_record_what_it_was_scored_on_is_not_like_the_study() -> None:
+    assert study.study_mismatch({}) == ["data not recorded", "protocol not recorded"]
+    assert study.study_mismatch({"dataset": "full", "protocol": "thesis"}) == ["test images not recorded"]
+    assert study.study_mismatch({"dataset": "full", "protocol": "thesis", "test_images": 7000}) == ["7,000 test images"]
+    assert study.study_mismatch(FULL_THESIS) == []
+    custom = study.comparison_table([study.run_row("mine", {**S2_SCORES, **FULL_THESIS, "scenario": "custom"})])
+    assert custom.loc[0, study.STUDY_NOTE] == "no study scenario" and pd.isna(custom.loc[0, "study test accuracy"])
+
+
+def test_the_landscape_shows_a_standard_run_also_on_all_7178_test_images() -> None:
+    """The default model's PrivateTest score has no like-for-like bar beside the study's; its score
+    on all 7,178 test images (``other_protocols``) does, as a second bar named by its test images."""
+    (folder,) = [path for path in COMMITTED_REFERENCE_DIR.iterdir() if (path / "model.keras").exists()]
+    metrics = json.loads((folder / "metrics.json").read_text())
+    table = study.accuracy_landscape([study.run_row("default", metrics)])
+    ours = table[table["group"] == "this project"].set_index("result")
+    assert list(ours.index) == ["default (PrivateTest)", "default (all 7,178 test images)"]
+    assert ours.loc["default (PrivateTest)", "accuracy"] == metrics["test_accuracy"] == pytest.approx(0.6935, abs=1e-4)
+    assert ours.loc["default (PrivateTest)", "test split"] == study.PRIVATE_TEST == "PrivateTest (3,589 images)"
+    thesis = ours.loc["default (all 7,178 test images)"]
+    assert thesis["accuracy"] == metrics["other_protocols"]["thesis"]["test_accuracy"] == pytest.approx(0.6804, abs=1e-4)
+    assert thesis["test split"] == "all 7,178 test images; includes PublicTest, on which the epoch was chosen"
+    assert thesis["weights"] == metrics["weights"]
+    assert table["accuracy"].is_monotonic_decreasing
+
+    # A run with one score keeps one bar under its own name; a damaged other score is left out.
+    plain = study.accuracy_landscape([study.run_row("mine", {**S2_SCORES, **SAMPLE_THESIS, "other_protocols": {"standard": "?"}})])
+    (row,) = plain[plain["group"] == "this project"].to_dict("records")
+    assert (row["result"], row["accuracy"], row["test split"]) == ("mine", 0.3, "all 296 test images of the sample data")
