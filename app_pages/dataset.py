@@ -7,7 +7,7 @@ from collections.abc import Callable
 import numpy as np
 import streamlit as st
 
-from fer import balance, charts, data, sources, ui
+from fer import balance, charts, data, dataset, sources, ui
 from fer.dataset import FaceDataset
 from fer.vocab import BALANCING, CLASSES, DATASETS, PROTOCOLS
 
@@ -110,7 +110,7 @@ with ui.user_errors():
 st.header("Example faces")
 if st.button("Show other faces", icon=":material/shuffle:", key="dataset_shuffle"):
     st.session_state["dataset_faces_seed"] = st.session_state.get("dataset_faces_seed", 0) + 1
-examples = charts.class_examples(active, EXAMPLES_PER_CLASS, st.session_state.get("dataset_faces_seed", 0))
+examples = dataset.class_examples(active, EXAMPLES_PER_CLASS, st.session_state.get("dataset_faces_seed", 0))
 for name, faces in examples.items():
     label, picture = st.columns([1, 6], vertical_alignment="center")
     label.markdown(f"**{name}**")
@@ -137,7 +137,7 @@ def views_of(face: np.ndarray, count: int, ranges: AugmentRanges, seed: int) -> 
 
 class_column, index_column, count_column = st.columns(3)
 chosen_class = class_column.selectbox("Class", CLASSES, index=CLASSES.index("happy"), key="augment_class")
-class_faces = charts.faces_of_class(active, chosen_class)
+class_faces = dataset.faces_of_class(active, chosen_class)
 if st.session_state.get("augment_index", 0) >= len(class_faces):  # another class may have fewer faces
     st.session_state["augment_index"] = 0
 if index_column.button("Random face", icon=":material/casino:", key="augment_random"):

@@ -16,7 +16,6 @@ import plotly.express as px
 import plotly.graph_objects as go
 
 from fer import study
-from fer.dataset import FaceDataset
 from fer.errors import FerError
 from fer.vocab import CLASS_COLORS, CLASSES
 
@@ -293,21 +292,6 @@ def face_mosaic(faces: np.ndarray, columns: int, scale: int = 2) -> np.ndarray:
         r, c = divmod(i, columns)
         canvas[r * height : (r + 1) * height, c * width : (c + 1) * width] = face
     return np.kron(canvas, np.ones((scale, scale), np.uint8)) if scale > 1 else canvas
-
-
-def faces_of_class(dataset: FaceDataset, name: str) -> np.ndarray:
-    """All faces of one class, ``(n, 48, 48)``, in dataset order (so an index picks a stable face)."""
-    return dataset.images[dataset.labels == CLASSES.index(name)]
-
-
-def class_examples(dataset: FaceDataset, per_class: int, seed: int) -> dict[str, np.ndarray]:
-    """Up to ``per_class`` random faces of every class, drawn without repeats; another seed, other faces."""
-    generator = np.random.default_rng(seed)
-    examples = {}
-    for name in CLASSES:
-        faces = faces_of_class(dataset, name)
-        examples[name] = faces[generator.choice(len(faces), size=min(per_class, len(faces)), replace=False)]
-    return examples
 
 
 # --------------------------------------------------------------------------------------------

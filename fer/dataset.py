@@ -37,8 +37,24 @@ class FaceDataset:
         return "sample" if self.source == SAMPLE_SOURCE else "full"
 
     def usage_counts(self) -> dict[str, int]:
+        """Images per original usage, leaving out usages with none (the sample has no ``Test``)."""
         counts = np.bincount(self.usage, minlength=len(USAGES))
         return {usage: int(n) for usage, n in zip(USAGES, counts) if n}
+
+
+def faces_of_class(dataset: FaceDataset, name: str) -> np.ndarray:
+    """All faces of one class, ``(n, 48, 48)``, in dataset order (so an index picks a stable face)."""
+    return dataset.images[dataset.labels == CLASSES.index(name)]
+
+
+def class_examples(dataset: FaceDataset, per_class: int, seed: int) -> dict[str, np.ndarray]:
+    """Up to ``per_class`` random faces of every class, drawn without repeats; another seed, other faces."""
+    generator = np.random.default_rng(seed)
+    examples = {}
+    for name in CLASSES:
+        faces = faces_of_class(dataset, name)
+        examples[name] = faces[generator.choice(len(faces), size=min(per_class, len(faces)), replace=False)]
+    return examples
 
 
 

@@ -11,7 +11,7 @@ import pandas as pd
 import plotly.express as px
 import pytest
 
-from fer import balance, charts, runs, store, study
+from fer import balance, charts, dataset, runs, store, study
 from fer.dataset import FaceDataset
 from fer.errors import FerError
 from fer.scenarios import SCENARIOS
@@ -59,20 +59,20 @@ def test_face_mosaic_tiles_faces_in_order_and_pads_blank(sample: FaceDataset) ->
 
 
 def test_class_examples_are_distinct_faces_of_their_class(sample: FaceDataset) -> None:
-    examples = charts.class_examples(sample, per_class=8, seed=0)
+    examples = dataset.class_examples(sample, per_class=8, seed=0)
     assert list(examples) == list(CLASSES)
     for name, faces in examples.items():
-        pool = {face.tobytes() for face in charts.faces_of_class(sample, name)}
+        pool = {face.tobytes() for face in dataset.faces_of_class(sample, name)}
         assert len(pool) == int(np.sum(sample.labels == CLASSES.index(name)))
         assert faces.shape == (8, 48, 48)
         assert {face.tobytes() for face in faces} <= pool
         assert len({face.tobytes() for face in faces}) == 8
-    other = charts.class_examples(sample, per_class=8, seed=1)
+    other = dataset.class_examples(sample, per_class=8, seed=1)
     assert any(not np.array_equal(examples[n], other[n]) for n in CLASSES)
-    assert np.array_equal(examples["happy"], charts.class_examples(sample, per_class=8, seed=0)["happy"])
+    assert np.array_equal(examples["happy"], dataset.class_examples(sample, per_class=8, seed=0)["happy"])
     few = tiny(sample)  # 6 faces per class: asking for 8 gives all 6, each once
-    for name, faces in charts.class_examples(few, per_class=8, seed=0).items():
-        assert sorted(f.tobytes() for f in faces) == sorted(f.tobytes() for f in charts.faces_of_class(few, name))
+    for name, faces in dataset.class_examples(few, per_class=8, seed=0).items():
+        assert sorted(f.tobytes() for f in faces) == sorted(f.tobytes() for f in dataset.faces_of_class(few, name))
 
 
 # ---------------------------------------------------------------------------------------------
