@@ -77,6 +77,7 @@ def photos_given() -> list[tuple[str, str, bytes]]:
         st.caption(note)
     uploads = st.file_uploader(
         "Photos", type=sorted(photos.PHOTO_SUFFIXES), accept_multiple_files=True, key="classify_uploads",
+        max_upload_size=photos.PHOTO_FILE_MAX_BYTES // 2**20,  # as for files the CLI reads; refused before uploading
         help="One or more photos with faces (jpg, jpeg, png, webp or bmp); FER2013-style 48x48 face crops work too. "
         "Faces are found with YuNet, OpenCV's small CNN face detector, or with OpenCV's Haar cascade when "
         "YuNet's model file is unavailable.",
