@@ -229,9 +229,10 @@ def with_seeds(config: RunConfig, repeats: int) -> list[RunConfig]:
 
 CPU_IMAGES_PER_SECOND = {"fer_cnn": 300.0, "cnn": 430.0, "vgg19": 74.0}
 """Training speed on a 2-core Xeon with AMX in mixed bfloat16, for rough time estimates: FER-CNN
-from its full-data runs (266-276 img/s on average on a shared machine, 360-420 in quiet epochs),
-the CNN from ``benchmarks.cpu_precision`` (374-452), VGG19 from a measurement of 74. In float32
-or on CPUs without bf16 expect about 0.7x for the compact networks; ResNet50 was not measured."""
+from its full-data runs (220-276 img/s on average on a shared machine, 360-396 in quiet epochs),
+the CNN from ``benchmarks.cpu_precision`` (374-417 with augmentation), VGG19 from a measurement of
+74. In float32 or on CPUs without bf16 expect about 0.7x for the compact networks; ResNet50 was
+not measured."""
 
 
 def cpu_hours(configs: Sequence[RunConfig], train_images: Sequence[int]) -> float | None:

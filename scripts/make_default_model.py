@@ -1,6 +1,7 @@
 """Train the Classify page's default model on this machine's CPU, then commit it as a reference run.
 
-    python -m scripts.make_default_model train [--epochs 40] [--seed 42]   # FER-CNN, FER recipe, full FER2013, standard protocol
+    python -m scripts.make_default_model train [--epochs 40] [--seed 42]   # FER-CNN, FER recipe, full FER2013,
+                                                                           # standard protocol
     python -m scripts.make_default_model export RUN_ID         # copy into artifacts/reference/RUN_ID/
 
 ``train`` runs in the foreground, queued like any run of this machine (it waits for one already
@@ -68,7 +69,9 @@ class TimeToAccuracy(keras.callbacks.Callback):
 def train(epochs: int, **settings: Any) -> None:
     """Train the default model's recipe for ``epochs``; ``settings`` change it (``seed=43``, or
     an experiment's ``augment``: see ``experiments/``)."""
-    config = scenario("custom", recipe="fer", arch="fer_cnn", epochs=epochs, protocol="standard", data="full", **settings)
+    config = scenario(
+        "custom", recipe="fer", arch="fer_cnn", epochs=epochs, protocol="standard", data="full", **settings
+    )
     run = runs.create_run(config)
     print(f"training {run.run_id}: {config}", flush=True)
     # Through the queue and with a pid file, as every run: the dashboard sees it running, never
