@@ -81,7 +81,7 @@ groups = compare.group_runs(selected)
 
 # --------------------------------------------------------------------------------------------
 st.header("Metrics beside the study's Table 4.2")
-table = study.comparison_table(study.run_rows(selected))
+table = study.comparison_table(study.run_rows(metrics))
 st.dataframe(table.style.format(study.number_formats(table)), hide_index=True, placeholder="—")
 st.caption(
     "Precision and recall are macro averages, as in the study. \"study …\" columns hold the study's "

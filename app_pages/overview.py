@@ -32,7 +32,7 @@ st.page_link(
 
 st.header("Results beside the study's Table 4.2")
 finished = runs.comparable_runs()
-rows = study.run_rows(finished)
+rows = study.run_rows({name: run.metrics() for name, run in finished.items()})
 if finished:
     table = study.comparison_table(rows, differences=False)
     st.dataframe(table.style.format(study.number_formats(table)), hide_index=True, placeholder="—")

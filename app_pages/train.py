@@ -11,7 +11,7 @@ from typing import Any
 
 import streamlit as st
 
-from fer import balance, charts, runs, study, ui
+from fer import balance, charts, runs, ui
 from fer.hardware import cpu_name, gpu_names, keras_backend
 from fer.scenarios import (
     DEFAULT_RECIPE,
@@ -95,10 +95,13 @@ def cpu_time_note(configs: list[RunConfig]) -> None:
     """On a CPU, how long the chosen runs will take, when that is long enough to matter."""
     if gpu_names() or not configs:
         return
-    images = [
-        balance.training_images(ui.dataset("sample" if c.data == "sample" else "active"), c.protocol, c.balance)
+    counted = {
+        (c.data, c.protocol, c.balance): balance.training_images(
+            ui.dataset("sample" if c.data == "sample" else "active"), c.protocol, c.balance
+        )
         for c in configs
-    ]
+    }  # once per kind of run, not once per seed
+    images = [counted[c.data, c.protocol, c.balance] for c in configs]
     hours = cpu_hours(configs, images)
     if hours is None:
         st.info(
@@ -339,7 +342,7 @@ def run_state(run: runs.Run) -> None:
 
 def metrics_panel(metrics: dict[str, Any]) -> None:
     """The numbers the study reports per scenario, and what they were measured on."""
-    shown = study.run_metric_texts(metrics)  # "—" where the file lacks a value
+    shown = runs.run_metric_texts(metrics)  # "—" where the file lacks a value
     columns = st.columns(5)
     columns[0].metric("Test accuracy", shown["test_accuracy"])
     columns[1].metric("Macro precision", shown["precision_macro"])

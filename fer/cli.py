@@ -318,7 +318,8 @@ def _print_runs_table(table: pd.DataFrame) -> None:
 def _study(args: argparse.Namespace) -> int:
     from fer import runs, study
 
-    rows = study.run_rows(runs.comparable_runs(), study_scenarios_only=not args.all)
+    finished = runs.comparable_runs()
+    rows = study.run_rows({name: run.metrics() for name, run in finished.items()}, study_scenarios_only=not args.all)
     table = study.comparison_table(rows, differences=False)
     if args.json:
         _print_json({"study": _records(study.study_table()), "runs": _records(table)})
@@ -376,8 +377,7 @@ def _run_document(run: Run) -> dict[str, Any]:
 
 
 def _print_run(run: Run) -> None:
-    from fer.runs import status_summary
-    from fer.study import run_metric_texts
+    from fer.runs import run_metric_texts, status_summary
 
     status = run.status
     reference = " (reference run committed with the project, read-only)" if run.reference else ""

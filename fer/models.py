@@ -103,7 +103,7 @@ def build_model(
 
 
 def _base_network(arch: str, shape: tuple[int, int, int], weights: str) -> keras.Model:
-    if arch in COMPACT_WIDTHS:
+    if arch in COMPACT_ARCHITECTURES:
         if weights != "none":
             raise FerError(f"the {arch} network has no pretrained weights: it trains from scratch (weights=none)")
         return _compact_cnn(shape, COMPACT_WIDTHS[arch], name=arch)

@@ -265,16 +265,13 @@ def _own_run(run_id: str, action: str) -> Run:
     A committed reference run is refused by name rather than as "no run named": it ships with
     the code, and changing its folder would change the numbers every clone sets beside its own.
     """
-    try:
-        path = store.run_path(run_id)
-    except FerError:
-        if store.reference_run(run_id) is not None:
-            raise FerError(
-                f"run {run_id} is a reference run committed with the project: reference runs are read-only "
-                f"and can't be {action} (`python -m fer show {run_id}` shows it)"
-            ) from None
-        raise
-    return _checked(store.read_run(path))
+    run = get_run(run_id)
+    if run.reference:
+        raise FerError(
+            f"run {run_id} is a reference run committed with the project: reference runs are read-only "
+            f"and can't be {action} (`python -m fer show {run_id}` shows it)"
+        )
+    return run
 
 
 def comparable_runs() -> dict[str, Run]:
@@ -345,6 +342,32 @@ def scored_on(split: Any, dataset: Any = None, images: Any = None) -> str:
     if not split:
         return f"{count:,} test images{of}" if count is not None else ""
     return f"{split}{of}" + (f" ({count:,} images)" if count is not None else "")
+
+
+RUN_METRIC_FORMATS = {
+    "test_accuracy": ".4f",
+    "precision_macro": ".4f",
+    "recall_macro": ".4f",
+    "train_accuracy": ".4f",
+    "train_seconds": ",.1f",
+    "images_per_second": ",.0f",
+    "test_images": ",",
+    "test_split": "",
+    "reported_epoch": "",
+    "epochs_run": "",
+    "device": "",
+    "backend": "",
+    "precision_policy": "",
+    "weights": "",
+    "dataset": "",
+}
+"""How one run's ``metrics.json`` values are written out: a number format, or "" for as it is."""
+
+
+def run_metric_texts(metrics: dict[str, Any]) -> dict[str, str]:
+    """One run's numbers and what they were measured on, as text ("—" where ``metrics`` lacks a
+    value or holds a non-number), so that the Train page and ``python -m fer show`` round alike."""
+    return {key: metric_text(metrics, key, number_format) for key, number_format in RUN_METRIC_FORMATS.items()}
 
 
 def metric_text(metrics: dict[str, Any], key: str, number_format: str = "") -> str:

@@ -293,9 +293,10 @@ def reference_runs() -> list[Run]:
 def reference_run(run_id: str) -> Run | None:
     """The committed reference run ``run_id``, or None where there is none: how ``show`` reads
     one, and how cancel, resume and delete tell a read-only reference run from a mistyped id."""
-    if not RUN_ID.fullmatch(run_id):
+    path = reference_dir() / run_id
+    if not RUN_ID.fullmatch(run_id) or not all((path / name).is_file() for name in REFERENCE_FILES):
         return None
-    return next((run for run in reference_runs() if run.run_id == run_id), None)
+    return read_run(path)
 
 
 def read_history(path: Path) -> list[dict[str, Any]]:

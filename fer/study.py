@@ -12,9 +12,9 @@ from typing import Any
 
 import pandas as pd
 
-from fer.runs import metric_text, scored_on
+from fer.runs import scored_on
 from fer.scenarios import SCENARIOS
-from fer.store import TEST_SPLITS, Run, number
+from fer.store import TEST_SPLITS, number
 from fer.vocab import AUGMENTATIONS
 
 STUDY_TABLE = pd.DataFrame(
@@ -106,7 +106,6 @@ def run_row(name: str, metrics: dict[str, Any]) -> dict[str, Any]:
     return {
         "run": name,
         "scenario": scenario,
-        "like_study": note == LIKE_FOR_LIKE,
         "study_note": note,
         "split": _split_label(metrics.get("test_split"), metrics.get("dataset"), metrics.get("test_images")),
         "scored_on": scored_on(metrics.get("test_split"), metrics.get("dataset"), metrics.get("test_images")),
@@ -148,40 +147,16 @@ def _split_label(split: Any, dataset: Any, images: Any) -> str:
     return scored_on(split, dataset, images if split == TEST_SPLITS["thesis"] else None)
 
 
-def run_rows(finished: Mapping[str, Run], *, study_scenarios_only: bool = False) -> list[dict[str, Any]]:
-    """:func:`run_row` of each finished run (as :func:`fer.runs.comparable_runs` names them), in
-    order: what the Overview and Compare pages and ``python -m fer study`` set beside the study.
+def run_rows(metrics: Mapping[str, dict[str, Any] | None], *, study_scenarios_only: bool = False) -> list[dict[str, Any]]:
+    """:func:`run_row` of each finished run's metrics, by name (as :func:`fer.runs.comparable_runs`
+    names the runs), in order: what the Overview and Compare pages and ``python -m fer study`` set
+    beside the study. The metrics, not the runs, so that a page that already read them (Compare)
+    does not read every file again.
 
     ``study_scenarios_only`` leaves out runs of no scenario the study has (custom runs).
     """
-    rows = [run_row(name, run.metrics() or {}) for name, run in finished.items()]
+    rows = [run_row(name, values or {}) for name, values in metrics.items()]
     return [row for row in rows if not study_scenarios_only or row["scenario"] in STUDY_TABLE.index]
-
-
-RUN_METRIC_FORMATS = {
-    "test_accuracy": ".4f",
-    "precision_macro": ".4f",
-    "recall_macro": ".4f",
-    "train_accuracy": ".4f",
-    "train_seconds": ",.1f",
-    "images_per_second": ",.0f",
-    "test_images": ",",
-    "test_split": "",
-    "reported_epoch": "",
-    "epochs_run": "",
-    "device": "",
-    "backend": "",
-    "precision_policy": "",
-    "weights": "",
-    "dataset": "",
-}
-"""How one run's ``metrics.json`` values are written out: a number format, or "" for as it is."""
-
-
-def run_metric_texts(metrics: dict[str, Any]) -> dict[str, str]:
-    """One run's numbers and what they were measured on, as text ("—" where ``metrics`` lacks a
-    value or holds a non-number), so that the Train page and ``python -m fer show`` round alike."""
-    return {key: metric_text(metrics, key, number_format) for key, number_format in RUN_METRIC_FORMATS.items()}
 
 
 def comparison_table(rows: list[dict[str, Any]], differences: bool = True) -> pd.DataFrame:
@@ -197,7 +172,7 @@ def comparison_table(rows: list[dict[str, Any]], differences: bool = True) -> pd
         return runs
     table = runs[["run", "scenario"]].copy()
     table[STUDY_NOTE] = runs["study_note"]
-    like = runs["like_study"].astype(bool)
+    like = runs["study_note"] == LIKE_FOR_LIKE
     for metric, label in METRIC_COLUMNS.items():
         ours, study = pd.to_numeric(runs[metric]), runs["scenario"].map(STUDY_TABLE[metric]).where(like)
         table[label] = ours

@@ -5,8 +5,8 @@ on photos built from real sample faces."""
 from __future__ import annotations
 
 import json
-import re
 import os
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -17,12 +17,12 @@ import pandas as pd
 import pytest
 
 from fer import cli, images, photos, runs
-from fer.errors import FerError
-from fer.paths import runs_dir
 from fer.annotate import DISPLAY_MAX_SIDE
+from fer.errors import FerError
 from fer.faces import detect_faces, whole_image_face
 from fer.images import decode_photo
 from fer.inference import classify_faces, load_classifier
+from fer.paths import runs_dir
 from fer.saliency import occlusion_maps
 from fer.vocab import CLASSES
 

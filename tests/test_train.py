@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from fer.callbacks import PeriodicBackup
 from fer.errors import FerError
 from fer.models import build_model
-from fer.callbacks import PeriodicBackup
 
 
 def _fit(backup: PeriodicBackup, epochs: int) -> list[int]:
