@@ -18,8 +18,8 @@ def no_model() -> None:
         "There is no trained model to classify with yet. Classifying needs a **completed run that saved its "
         "model**: train one on the Train page. The FER-CNN (custom scenario) on the imported FER2013 reaches the "
         "default model's accuracy in about 75 minutes on a 2-core CPU with bf16 (AMX); on the shipped sample it trains in a minute "
-        "but is barely better than always answering the most common emotion, happy, a check of the pipeline "
-        "rather than a classifier.",
+        "but is at best barely better than always answering the most common emotion, happy: a check of the "
+        "pipeline rather than a classifier.",
         icon=":material/info:",
     )
     st.page_link("app_pages/train.py", label="Go to the Train page", icon=":material/model_training:")
@@ -35,18 +35,13 @@ def describe(choice: predict.ModelChoice) -> None:
     """Which model the results come from, and how far to trust it."""
     accuracy = f"{choice.test_accuracy:.1%}" if choice.test_accuracy is not None else "unknown"
     data = DATASETS.get(choice.data, choice.data)
-    split = f" ({choice.test_split})" if choice.test_split else ""
+    split = f" ({choice.scored_on})" if choice.scored_on else ""
     origin = f"the reference run `{choice.run_id}` shipped with the project" if choice.reference else f"run `{choice.run_id}`"
     st.markdown(
         f"Classifying with **{choice.name}** from {origin}: trained on {data}, test accuracy **{accuracy}**{split}."
     )
-    if choice.data == "sample":
-        st.warning(
-            "This model was trained on the small shipped sample: it is barely better than always answering "
-            f"the most common emotion, happy ({predict.MAJORITY_BASELINE}), so treat its answers as a "
-            "demonstration of the pipeline, not as emotions.",
-            icon=":material/warning:",
-        )
+    if warning := predict.trust_warning(choice):
+        st.warning(warning, icon=":material/warning:")
 
 
 def options(choice: predict.ModelChoice) -> tuple[bool, bool]:
@@ -98,11 +93,7 @@ def show_without_faces(index: int, photo_id: str, result: photos.PhotoResult) ->
     """A photo in which no face was found, and the offer to classify it whole."""
     st.subheader(result.name, divider="gray")
     st.image(result.image, caption=f"{result.name}: no face found")
-    st.warning(
-        f"No face found in {result.name}. The face detector looks for faces turned mostly towards the camera; "
-        "if the photo is a face (a close crop, a drawing, a tilted head), classify the whole image as one face.",
-        icon=":material/face_retouching_off:",
-    )
+    st.warning(photos.no_face_message(result), icon=":material/face_retouching_off:")
     st.button(
         "Classify the whole image as one face", key=f"classify_whole_{index}", on_click=whole_image,
         args=(photo_id,), icon=":material/crop_free:",
@@ -114,7 +105,10 @@ def show_photo(index: int, result: photos.PhotoResult) -> None:
     st.subheader(result.name, divider="gray")
     found = result.faces
     if found[0].whole_image and len(found) == 1:
-        st.caption("The whole image is classified as one face (no face was found in it, or it is a face crop).")
+        st.caption(
+            "The whole image is classified as one face, its centre square if it is not square (no face was "
+            "found in it, or it is a face crop)."
+        )
     if result.shrunk > 1:
         st.caption(f"A large photo: it was read at 1/{result.shrunk} of its size; boxes are in its own pixels.")
     picture, details = st.columns([3, 2])

@@ -129,7 +129,10 @@ banded = band_column.toggle(
     help="Draw each group of runs that differ only in their seed as its mean with a band of ± one standard deviation.",
 )
 curve_groups = groups if banded else None
-st.caption("Solid: training split; dashed: the evaluation split (test, or validation under the standard protocol).")
+st.caption(
+    "Solid line, circles: training split; dashed line, diamonds: the evaluation split (test, or validation "
+    "under the standard protocol)."
+)
 left_out(chosen, histories, "its history.csv is missing or damaged")
 if histories:
     for metric, title in (("accuracy", "Accuracy (figure 4.11)"), ("loss", "Loss (figure 4.13)")):

@@ -23,7 +23,9 @@ st.dataframe(
 st.caption(
     "The study fixed the architecture, the balancing, the augmentation, Adam, categorical "
     "cross-entropy and 100 epochs. It did not state the batch size or the learning rate: "
-    "the values above are this project's defaults (see the Train page to change them)."
+    "the values above are this project's defaults (see the Train page to change them). This project's "
+    "S1–S4 start from scratch (weights none: ImageNet weights can't be downloaded where they were trained); "
+    f"the study's starting weights are {study.STUDY_WEIGHTS}."
 )
 st.page_link(
     "app_pages/models.py", label="The networks before and after their head is replaced: blocks, parameters, FLOPs",
@@ -41,10 +43,11 @@ if finished:
         "(full FER2013, trained elsewhere). The study's numbers stand beside a run of S1–S4 only when it "
         "was scored as the study's were: full FER2013, thesis protocol, all 7,178 test images. Runs on the "
         "shipped sample or under the standard protocol (PrivateTest) and custom runs get empty study "
-        "columns, and \"beside the study\" says why; \"data\" names the test images each row was scored on. "
+        "columns, and \"beside the study\" says why; \"data\" names the test images each row was scored on, "
+        "as each bar's name below does: scores on different test images share the axis but not the images. "
         "Differences, curves and confusion matrices are on the Compare page."
     )
-    st.plotly_chart(charts.test_accuracy_figure(table), key="overview_accuracy")
+    st.plotly_chart(charts.test_accuracy_figure(rows), key="overview_accuracy")
 else:
     st.info(
         "No finished runs yet, so only the study's own numbers are shown. Train a scenario on the "
@@ -69,7 +72,8 @@ st.caption(
     "PrivateTest only (3,589 images), as standard-protocol runs here are. Khaireddin & Chen trained from "
     "scratch, like runs here with weights none; Kusuma et al. and Pham et al. started from ImageNet; the study "
     "calls its models fine-tuned but does not name their weights. The 76.82% is an ensemble of seven networks, every other result one model; "
-    "runs on the shipped sample are scored on a few hundred faces and compare with none of these. A standard-protocol "
+    "runs on the shipped sample are scored on a few hundred faces, compare with none of these and are left out "
+    "of the chart (the table of runs under Table 4.2 above keeps them). A standard-protocol "
     "run whose results also hold its score on all 7,178 test images (the default model's) gets two bars, each "
     "named by its test images: the second is scored on the same 7,178 test images as the study's, though its "
     "PublicTest half chose the run's epoch, which flatters it slightly."

@@ -25,6 +25,7 @@ from fer import store
 from fer.errors import FerError
 from fer.scenarios import RunConfig
 from fer.store import StatusCallback
+from fer.vocab import epochs_text
 
 STATUS_INTERVAL_S = 2.0  # how often status.json is rewritten during an epoch
 
@@ -78,10 +79,16 @@ class PeriodicBackup(keras.callbacks.BackupAndRestore):
 
 
 class RunCancelled(Exception):
-    """Raised from inside ``fit`` to stop at once, without finishing the epoch."""
+    """Raised from inside ``fit`` to stop at once, without finishing the epoch. Its message is
+    what the cancelled run's status says: how far it got and where a resume starts."""
 
-    def __init__(self, epochs_done: int) -> None:
-        super().__init__(f"cancelled after {epochs_done} epoch(s)")
+    def __init__(self, epochs_done: int, epochs: int | None = None) -> None:
+        if epochs_done:
+            done = f"{epochs_done}/{epochs_text(epochs)}" if epochs else epochs_text(epochs_done)
+            text = f"cancelled after {done}; resume continues from epoch {epochs_done + 1}"
+        else:  # "resume continues from epoch 1" would suggest that something was kept to continue from
+            text = "cancelled before the first epoch finished; resume starts it again"
+        super().__init__(text)
         self.epochs_done = epochs_done
 
 
@@ -124,7 +131,7 @@ class RunRecorder(keras.callbacks.Callback):
         # Batch begin, not end: a batch-end hook makes Keras pull every step's logs off the
         # device synchronously, which stalls a GPU between steps.
         if (self.run_dir / "cancel").exists():
-            raise RunCancelled(len(self.history))
+            raise RunCancelled(len(self.history), self.config.epochs)
         self._status(len(self.history), batch)
 
     def on_test_begin(self, logs: dict[str, Any] | None = None) -> None:

@@ -7,6 +7,7 @@ pages stay thin and everything they show can be built and checked in tests witho
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -96,9 +97,9 @@ def history_figure(
     smoothing: float = 0.0,
     groups: Mapping[str, Sequence[str]] | None = None,
 ) -> go.Figure:
-    """Train (solid) and test/validation (dashed) ``loss`` or ``accuracy`` per epoch, one colour
-    per run (``colors``, by default :func:`run_colors` in the order given), smoothed as
-    TensorBoard does (:func:`smooth`).
+    """Train (solid, circles) and test/validation (dashed, diamonds) ``loss`` or ``accuracy`` per
+    epoch, one colour per run (``colors``, by default :func:`run_colors` in the order given),
+    smoothed as TensorBoard does (:func:`smooth`). Whole epochs on the x axis (:func:`epoch_ticks`).
 
     ``groups`` (group name -> run names, :func:`fer.compare.group_runs`) draws each group of two
     or more seeds as its mean with a band of ± one standard deviation, in its first run's colour.
@@ -115,9 +116,11 @@ def history_figure(
             _add_run_curves(figure, drawn[0], curves[0], colors[drawn[0]])
         elif curves:
             _add_band_curves(figure, group, curves, colors[drawn[0]])
+    last_epoch = max((int(history["epoch"].max()) for history in histories.values() if len(history)), default=1)
     figure.update_layout(
         xaxis_title="epoch", yaxis_title=metric, hovermode="x unified", margin={"t": 30}, legend=LEGEND_BESIDE,
     )
+    figure.update_xaxes(tickmode="linear", tick0=0, dtick=epoch_ticks(last_epoch))
     if metric == "accuracy":
         figure.update_yaxes(range=[0, 1])
     return figure
@@ -131,15 +134,28 @@ def _curves(history: pd.DataFrame, metric: str, smoothing: float) -> pd.DataFram
     return pd.DataFrame({"epoch": history["epoch"], **{s: smooth(history[c], smoothing) for s, c in columns.items()}})
 
 
-def _dash(split: str) -> str:
-    return "solid" if split == "train" else "dash"
+def epoch_ticks(last_epoch: int) -> int:
+    """The step between epoch ticks: 1, 2, 5, 10, 20, 50, ... with at most 10 ticks.
+
+    Why: Plotly's own ticks for a run of one or a few epochs fall between them (0.5, 1.5), and
+    an epoch is a whole number."""
+    steps = (digit * 10**power for power in itertools.count() for digit in (1, 2, 5))
+    return next(step for step in steps if last_epoch <= 10 * step)
+
+
+def _split_style(split: str) -> tuple[dict[str, str], str]:
+    """The line dash and marker symbol of a split's curve: solid circles for training, dashed
+    diamonds for test/validation. Why: a run of one epoch is a single point per split, in the
+    run's one colour, where only the marker tells the two apart."""
+    return ({"dash": "solid"}, "circle") if split == "train" else ({"dash": "dash"}, "diamond")
 
 
 def _add_run_curves(figure: go.Figure, name: str, curves: pd.DataFrame, color: str) -> None:
     for split in curves.columns.drop("epoch"):
+        line, symbol = _split_style(split)
         figure.add_scatter(
             x=curves["epoch"], y=curves[split], name=f"{name} {split}", mode="lines+markers",
-            line={"color": color, "dash": _dash(split)}, legendgroup=name,
+            line={"color": color, **line}, marker={"symbol": symbol, "size": 8}, legendgroup=name,
         )
 
 
@@ -154,8 +170,9 @@ def _add_band_curves(figure: go.Figure, name: str, curves: list[pd.DataFrame], c
                            legendgroup=name, showlegend=False, hoverinfo="skip")
         figure.add_scatter(x=stats.index, y=mean - sd, name=f"{label} − sd", mode="lines", line={"width": 0},
                            fill="tonexty", fillcolor=fill, legendgroup=name, showlegend=False, hoverinfo="skip")
+        line, symbol = _split_style(split)
         figure.add_scatter(x=stats.index, y=mean, name=f"{label} mean of {len(curves)}", mode="lines+markers",
-                           line={"color": color, "dash": _dash(split)}, legendgroup=name)
+                           line={"color": color, **line}, marker={"symbol": symbol, "size": 8}, legendgroup=name)
 
 
 def _row_fractions(matrix: list[list[int]] | np.ndarray) -> np.ndarray:
@@ -234,12 +251,17 @@ def training_time_figure(table: pd.DataFrame) -> go.Figure:
     return _versus_study_figure(table, "train_seconds", "training seconds", ".0f")
 
 
-def test_accuracy_figure(table: pd.DataFrame) -> go.Figure:
-    """Test accuracy per run beside the study's for the same scenario (Table 4.2 at a glance).
+def test_accuracy_figure(rows: list[dict[str, Any]]) -> go.Figure:
+    """Test accuracy per run beside the study's for the same scenario (Table 4.2 at a glance),
+    each run's bars named by the test images it was scored on (:func:`fer.study.bar_name`): a
+    score on a few hundred sample faces, one on PrivateTest and the study's on all 7,178 test
+    images share the axis but not the images.
 
-    ``table`` is :func:`fer.study.comparison_table` output.
+    ``rows`` are :func:`fer.study.run_rows` output (the table's numbers and each run's test images).
     """
-    figure = _versus_study_figure(table, "test_accuracy", "test accuracy", ".1%")
+    table = study.comparison_table(rows, differences=False)
+    names = {row["run"]: study.bar_name(row, "<br>") for row in rows}
+    figure = _versus_study_figure(table.assign(run=table["run"].map(names)), "test_accuracy", "test accuracy", ".1%")
     figure.update_yaxes(range=[0, 1], tickformat=".0%")
     return figure
 

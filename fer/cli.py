@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import fields, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from fer.errors import FerError
 from fer.quiet import start_backend_quietly
@@ -40,6 +40,10 @@ if TYPE_CHECKING:
     from fer.store import Run
 
 EXIT_BAD_INPUT = 2
+DESCRIPTION = (
+    "The command line over the fer library: import FER2013, train and compare runs, classify the faces in photos."
+)
+"""What ``python -m fer --help`` opens with: plain words, where the module's docstring has markup."""
 
 DEFAULTS = RunConfig()
 """What a custom run that leaves a setting out gets, for the help texts (before its recipe's)."""
@@ -64,8 +68,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 141
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser (its subcommands' too) whose errors are one line, as the library's are."""
+
+    def error(self, message: str) -> NoReturn:
+        """``error: MESSAGE (see python -m fer train --help)`` and exit status 2. Why: argparse
+        prints the whole usage first, 17 lines for ``train``, and the one line that says what is
+        wrong comes last, below them; the usage is a ``--help`` away."""
+        self.exit(EXIT_BAD_INPUT, f"error: {message} (see {self.prog} --help)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m fer", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="python -m fer", description=DESCRIPTION)
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
     data = commands.add_parser("data", help="import FER2013 and show class counts").add_subparsers(
@@ -377,11 +391,11 @@ def _run_document(run: Run) -> dict[str, Any]:
 
 
 def _print_run(run: Run) -> None:
-    from fer.runs import run_metric_texts, status_summary
+    from fer.runs import run_metric_texts, state_summary
 
     status = run.status
     reference = " (reference run committed with the project, read-only)" if run.reference else ""
-    print(f"{run.run_id}{reference}: {run.label}, {run.state}: {status_summary(status)}")
+    print(f"{run.run_id}{reference}: {run.label}, {state_summary(status)}")
     if status.get("error"):
         print(f"  {status['error']}")
     metrics = run.metrics()
@@ -452,7 +466,8 @@ def _print_photo(result: PhotoResult, whole: bool) -> None:
     if not result.faces:
         print(f"{result.name}: no face found{'' if whole else ' (--whole classifies the photo as one face)'}")
     for row in results_table([result]).itertuples():
-        where = "the whole image" if row.whole_image else f"{row.box_width}x{row.box_height} at ({row.box_x}, {row.box_y})"
+        box = f"{row.box_width}x{row.box_height} at ({row.box_x}, {row.box_y})"
+        where = f"the whole image ({box})" if row.whole_image else box
         print(f"{result.name}: face {row.face}, {where}: {row.emotion} {row.probability:.0%}")
 
 

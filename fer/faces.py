@@ -14,14 +14,16 @@ pipeline (the :class:`Face` type, the crops, the whole-image fallback) is the sa
 
 Each detector is wrapped so that it works on the images people actually try: FER-style tight
 crops, selfies, group photos and multi-megapixel camera files. Both upscale small images and
-shrink large ones; Haar also needs a black border to find a face that fills the image (the
+shrink large ones; YuNet searches a photo longer than 1280 px a second time at 0.4 of its size,
+window by window, so that it finds faces from about 120 px in any photo, a 12-MP one included
+(:data:`YUNET_FINE_SCALE`, :func:`smallest_face`); Haar also needs a black border to find a face that fills the image (the
 ``fer`` PyPI package's plain cascade never finds one). Each detector's box is turned into a
 region framed as FER2013 frames its faces; regions are mapped back to the photo, cut out and
 converted by :func:`fer.images.to_face`, and sorted left to right.
 
 An image that is already a tight face crop and still yields no detection is taken whole (the
 user almost certainly gave us a face); a larger photo with no detection gives no face, and
-the UI offers :func:`whole_image_face` instead of guessing. A photo too small to hold a face
+the UI offers :func:`whole_image_face` (the centre square) instead of guessing. A photo too small to hold a face
 worth classifying is refused (:data:`MIN_FACE_PX`).
 
 How the Haar parameters below were chosen: each was varied alone from the final setting, on
@@ -73,8 +75,9 @@ class Face:
     ``box`` is what the UI draws: x, y, width, height in the original photo's pixels, clipped
     to the photo. ``crop`` is the face as the models expect it, made by
     :func:`fer.images.to_face` so it is preprocessed exactly as the training images were.
-    ``whole_image`` says the crop is the whole photo: taken whole because no face was detected,
-    or because the face detected in a tight crop fills it. ``detector`` names the detector that
+    ``whole_image`` says the crop is the whole photo (its centre square when the photo is not
+    square, :func:`whole_image_face`): taken whole because no face was detected or the user
+    asked, or because the face detected in a tight crop fills it. ``detector`` names the detector that
     found the face ("yunet" or "haar"), None when there was no detection.
     """
 
@@ -131,8 +134,9 @@ def detect_faces(
     ``detector`` defaults to :func:`active_detector`. With ``assume_face_if_tight_crop``, a
     small, roughly square image is taken to be a face crop such as FER2013's own: it gives
     exactly one face, the largest detector box (another is a false detection on a cheek or an
-    ear, as Haar made in 1 of the first 2,000 FER2013 test crops), or the whole image when the
-    detector finds nothing. Otherwise no detection means an empty list, and the caller may
+    ear, as Haar made in 1 of the first 2,000 FER2013 test crops), or the whole image
+    (:func:`whole_image_face`) when the detector finds nothing. Faces smaller than
+    :func:`smallest_face` are often missed. Otherwise no detection means an empty list, and the caller may
     offer :func:`whole_image_face`.
 
     Raises FerError for anything but a uint8 (H, W), (H, W, 1), (H, W, 3) or (H, W, 4) array
@@ -151,11 +155,39 @@ def detect_faces(
 
 
 def whole_image_face(photo: np.ndarray) -> Face:
-    """The whole photo as one face, for when the user says "this is a face" and the detector
-    disagrees (or was not asked). Raises FerError for a photo below MIN_FACE_PX."""
+    """The photo as one face, for when the user says "this is a face" and the detector
+    disagrees (or was not asked): the whole photo when it is square, else its centre square.
+
+    A face crop is square, as FER2013's are and as :func:`_crop_face` cuts them, so a photo of
+    another shape is cropped rather than squashed to 48x48 (a 12000x300 strip squashed is a
+    streak the model still answers for) or padded (the face shrinks inside invented pixels:
+    padding reproduced FER2013's crops worse than moving the crop inside the photo, see
+    :func:`_crop_face`). This is for a face close-up, whose face is at its centre. Raises
+    FerError for a photo below MIN_FACE_PX.
+    """
     _check_photo(photo)
     height, width = photo.shape[:2]
-    return Face((0, 0, width, height), to_face(photo)[0], whole_image=True)
+    side = min(height, width)
+    x, y = (width - side) // 2, (height - side) // 2
+    return Face((x, y, side, side), to_face(photo[y : y + side, x : x + side])[0], whole_image=True)
+
+
+def smallest_face(height: int, width: int, detector: Detector | None = None) -> int:
+    """Side, in the photo's pixels, of the smallest face that ``detector`` (default
+    :func:`active_detector`) finds about as often as larger ones in a height x width photo.
+
+    With YuNet it is YUNET_SMALLEST_FACE at the finest scale searched: 120 px in any photo
+    longer than 1280 px (a 12-MP photo included), less in smaller ones (60 px in 640x480). With
+    Haar it is the cascade's smallest window, MIN_FACE_FRACTION of the shorter side. Never below
+    MIN_FACE_PX.
+    """
+    detector = detector or active_detector()
+    if detector.model is None:
+        smallest = MIN_FACE_FRACTION * min(height, width)
+    else:
+        scale = _detection_scale(height, width, YUNET_MIN_SIDE, YUNET_MAX_SIDE)
+        smallest = YUNET_SMALLEST_FACE / max(scale, YUNET_FINE_SCALE)
+    return max(MIN_FACE_PX, math.ceil(smallest))
 
 
 def _is_tight_crop(photo: np.ndarray) -> bool:
@@ -189,7 +221,8 @@ YUNET_MAX_SIDE = 512
 count (a 1224x817 photo took 53 ms at full size, 14 ms at 640 and 9 ms at 512), and 1 MP photos
 must take at most 15 ms. Small faces are the price: on 20 photos of 1600x1000 with five FER
 faces of 90-260 px each, YuNet found 64 / 65 / 78 of 100 at 512 / 576 / 640, with no false
-box, and took 14 / 18 / 23 ms on a 1 MP photo without a face (two passes, see below)."""
+box, and took 14 / 18 / 23 ms on a 1 MP photo without a face (two passes, see below). So a
+photo longer than 1280 px is searched a second time, at YUNET_FINE_SCALE."""
 YUNET_SHRINK = cv2.INTER_LINEAR
 """How images are shrunk for YuNet: INTER_AREA, as for Haar, took 3.1 ms on a 1 MP photo and
 INTER_LINEAR 0.3 ms, and both found 64-65 of the 100 group faces above."""
@@ -202,6 +235,34 @@ faces of 900 px in 1000x1000 photos were found 79 times in one pass, 97 in two).
 YUNET_MIN_INPUT = 64
 """No search in a scaled image thinner than this (a long strip): at 32 px or less on a side
 YuNet returns garbage, such as an infinite box with score 1.0."""
+YUNET_FINE_SCALE = 0.4
+"""A photo whose detection scale (YUNET_MAX_SIDE) is below this is searched again at this
+scale, in windows, so that faces are found by their size in pixels rather than their share of
+the photo (YUNET_SMALLEST_FACE). 0.4 is 512 / 1280: a photo up to 1280 px long (a 1-MP
+1280x800 one) gets its one pass, as before. It costs time: a 4000x3000 photo took 0.14 s
+instead of 0.013 s on a 2-core CPU (0.25 s when the CPU was busy), and at 0.5 1.5-2x as
+long again; YuNet's cost grows with the pixels searched."""
+YUNET_SMALLEST_FACE = 48
+"""Smallest face side, in YuNet's input pixels, found nearly as often as larger faces, so the
+smallest face :func:`smallest_face` promises. On 4000x3000 photos holding 40 sample FER faces
+each (upscaled from 48 px, on gray; 160 faces in four layouts), faces of 80 / 100 / 120 / 160
+px were found 70 / 117 / 133 / 141 times (44 / 73 / 83 / 88%; 120 px is 48 px at 0.4), with
+no false or duplicate box, and 200 px ones 0 / 1 / 0 times in the audit's 4000x3000 / 3000x800
+/ 12000x300 photos before the second search. Faces of 48 px in YuNet's input were found 88%
+of the time in 640x480 (60 px), 1280x800 and 12000x300 photos (120 px) alike, and 192 px
+faces in 640x480 photos 91%. Sharp faces, not upscaled from 48 px, may be found smaller."""
+YUNET_WINDOW = 1280
+"""Longest side of an image YuNet is given at once; a larger scaled photo is searched in
+overlapping windows (:func:`_windows`). YuNet's memory grows with its input, about 80 MB per
+megapixel: a 16-MP photo searched at YUNET_FINE_SCALE peaks at 190 MB of process memory in
+windows, 293 MB in one piece."""
+YUNET_WINDOW_OVERLAP = YUNET_LARGEST_FACE
+"""Neighbouring windows share at least this many pixels, so that any face YuNet can find lies
+whole in one of them."""
+YUNET_EDGE_MARGIN = 2
+"""A box within this many pixels of a window edge shared with another window is a face cut by
+that edge, and is dropped: the neighbouring window holds it whole. On the 4000x3000 photos of
+YUNET_SMALLEST_FACE (faces across window edges in each), no face got two boxes."""
 YUNET_FRAME = 1.1
 """The crop is a square of this times the geometric mean of YuNet's box sides, on the box's
 centre. YuNet's box is narrower than FER2013's framing (it spans the cheeks, not the ears:
@@ -227,31 +288,76 @@ def _yunet(model: str) -> tuple[cv2.FaceDetectorYN, threading.Lock]:
 
 
 def _yunet_regions(photo: np.ndarray, model: Path) -> list[Box]:
-    """YuNet's faces as FER-framed squares in the photo's pixels (floats, maybe past its edge)."""
+    """YuNet's faces as FER-framed squares in the photo's pixels (floats, maybe past its edge).
+
+    The photo is searched whole at its detection scale (with the close-up retry of
+    YUNET_LARGEST_FACE) and, when that scale is below YUNET_FINE_SCALE, again at that scale,
+    window by window: one face found by both passes, or by two windows, is kept once.
+    """
     image = _bgr(photo)
     height, width = image.shape[:2]
     scale = _detection_scale(height, width, YUNET_MIN_SIDE, YUNET_MAX_SIDE)
     found = _yunet_boxes(image, scale, model)
     if not found and min(height, width) * scale > YUNET_LARGEST_FACE:
         found = _yunet_boxes(image, scale / 2, model)
+    if scale < YUNET_FINE_SCALE:
+        found += _yunet_boxes(image, YUNET_FINE_SCALE, model)
     squares = []
-    for x, y, w, h in found:
+    for x, y, w, h in _drop_duplicates(found):
         side = YUNET_FRAME * math.sqrt(w * h)
         squares.append((x + (w - side) / 2, y + (h - side) / 2, side, side))
     return [square for square in squares if square[2] >= MIN_FACE_PX]
 
 
-def _yunet_boxes(image: np.ndarray, scale: float, model: Path) -> list[Box]:
-    """YuNet's own boxes (x, y, w, h) on the image scaled by ``scale``, in the image's pixels."""
+def _yunet_boxes(image: np.ndarray, scale: float, model: Path) -> list[tuple[Box, float]]:
+    """YuNet's own boxes (x, y, w, h) on the image scaled by ``scale``, in the image's pixels,
+    each with its score. The scaled image is searched in windows (:func:`_windows`), so that
+    YuNet's memory is bounded whatever the photo's size."""
     scaled = resized(image, scale, shrink=YUNET_SHRINK)
-    if min(scaled.shape[:2]) < YUNET_MIN_INPUT:
+    height, width = scaled.shape[:2]
+    found = []
+    for y0, y1 in _windows(height):
+        for x0, x1 in _windows(width):
+            window = np.ascontiguousarray(scaled[y0:y1, x0:x1])
+            inner = (x0 > 0, y0 > 0, x1 < width, y1 < height)  # edges shared with another window
+            for (x, y, w, h), score in _yunet_window_boxes(window, model):
+                if not _touches(inner, (x, y, w, h), window.shape[:2]):
+                    found.append((((x + x0) / scale, (y + y0) / scale, w / scale, h / scale), score))
+    return found
+
+
+def _yunet_window_boxes(window: np.ndarray, model: Path) -> list[tuple[Box, float]]:
+    """YuNet's boxes and scores in one window of a scaled image, in the window's pixels."""
+    if min(window.shape[:2]) < YUNET_MIN_INPUT:
         return []
     detector, lock = _yunet(str(model))
     with lock:
-        detector.setInputSize((scaled.shape[1], scaled.shape[0]))
-        _, found = detector.detect(scaled)
+        detector.setInputSize((window.shape[1], window.shape[0]))
+        _, found = detector.detect(window)
     rows = np.zeros((0, 15)) if found is None else found
-    return [(x / scale, y / scale, w / scale, h / scale) for x, y, w, h in rows[:, :4].tolist()]
+    return [((x, y, w, h), score) for x, y, w, h, score in rows[:, [0, 1, 2, 3, 14]].tolist()]
+
+
+def _windows(length: int) -> list[tuple[int, int]]:
+    """Spans of at most YUNET_WINDOW px covering [0, length), evenly spread, neighbours sharing
+    at least YUNET_WINDOW_OVERLAP px: a face YuNet can find (at most YUNET_LARGEST_FACE) lies
+    whole in one of them."""
+    if length <= YUNET_WINDOW:
+        return [(0, length)]
+    count = math.ceil((length - YUNET_WINDOW_OVERLAP) / (YUNET_WINDOW - YUNET_WINDOW_OVERLAP))
+    size = math.ceil((length + (count - 1) * YUNET_WINDOW_OVERLAP) / count)
+    starts = [round(k * (length - size) / (count - 1)) for k in range(count)]
+    return [(start, start + size) for start in starts]
+
+
+def _touches(inner: tuple[bool, bool, bool, bool], box: Box, shape: tuple[int, ...]) -> bool:
+    """Whether a box reaches a window edge that another window shares (``inner``: left, top,
+    right, bottom): it is then a face cut by the window, found whole in its neighbour."""
+    x, y, w, h = box
+    height, width = shape
+    margin = YUNET_EDGE_MARGIN
+    reached = (x <= margin, y <= margin, x + w >= width - margin, y + h >= height - margin)
+    return any(shared and hit for shared, hit in zip(inner, reached))
 
 
 # --------------------------------------------------------------------------------------------
@@ -358,8 +464,9 @@ def _cascade() -> cv2.CascadeClassifier:
 def _drop_duplicates(
     candidates: list[tuple[Box, float]],
 ) -> list[Box]:
-    """Keep the best-supported box (most merged detections) of each group of heavily
-    overlapping ones: the cascade sometimes reports a face and a box nested inside it."""
+    """Keep the best-supported box of each group of heavily overlapping ones (support: the
+    cascade's merged detections, or YuNet's score): the cascade sometimes reports a face and a
+    box nested inside it, and YuNet finds one face in two windows or at two scales."""
     kept: list[Box] = []
     for box, _ in sorted(candidates, key=lambda candidate: -candidate[1]):
         if all(_overlap_of_smaller(box, other) < DUPLICATE_OVERLAP for other in kept):

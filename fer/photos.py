@@ -27,7 +27,7 @@ import pandas as pd
 
 from fer.annotate import annotate, display_image
 from fer.errors import FerError
-from fer.faces import Face, detect_faces, whole_image_face
+from fer.faces import MIN_FACE_PX, Face, detect_faces, smallest_face, whole_image_face
 from fer.images import FACE_SIZE, FORMATS, decode_photo
 from fer.inference import classify_faces, top_emotion
 from fer.saliency import occlusion_maps
@@ -58,7 +58,8 @@ class Analysis:
     display: np.ndarray  # RGB, resized for display (fer.annotate.display_image)
     scale: float  # display pixels per photo pixel
     faces: tuple[Face, ...]  # the faces found, boxes in the photo's own pixels
-    whole: Face  # the whole photo as one face, for when the user asks for it
+    whole: Face  # the whole photo (its centre square) as one face, for when the user asks for it
+    size: tuple[int, int]  # width, height in the photo's own pixels
     shrunk: int = 1  # a large JPEG is decoded at 1/2, 1/4 or 1/8 of its size (fer.images.PHOTO_MAX_PIXELS)
 
 
@@ -67,7 +68,8 @@ class PhotoResult:
     """One photo's outcome. With an ``error``, nothing else is set. Otherwise ``image`` is the
     display image with the faces boxed and labelled, and ``probabilities`` has one row per face;
     no faces means none was found (a page may offer to classify the whole image). ``saliency``
-    is one occlusion map per face (:func:`fer.saliency.occlusion_maps`) when they were asked for."""
+    is one occlusion map per face (:func:`fer.saliency.occlusion_maps`) when they were asked for.
+    ``size`` is the photo's width and height in its own pixels ((0, 0) with an error)."""
 
     name: str
     image: np.ndarray | None = None
@@ -76,6 +78,28 @@ class PhotoResult:
     error: str = ""
     shrunk: int = 1
     saliency: np.ndarray | None = None
+    size: tuple[int, int] = (0, 0)
+
+
+def no_face_message(result: PhotoResult) -> str:
+    """What to tell the user about a photo in which no face was found: the detector wants faces
+    turned towards the camera and, where the photo is large enough for it to matter, at least
+    :func:`fer.faces.smallest_face` pixels across, so small faces call for a closer crop; a face
+    the detector misses can still be classified whole."""
+    width, height = result.size
+    # Detection ran on the photo as decoded, 1/shrunk of its size.
+    smallest = smallest_face(height // result.shrunk, width // result.shrunk) * result.shrunk
+    size = ""
+    if MIN_FACE_PX * result.shrunk < smallest <= min(width, height) // 2:
+        size = (
+            f", and in a {width}x{height} photo it misses many faces under about {smallest} pixels across "
+            f"(1/{min(width, height) // smallest} of its shorter side): crop the photo closer to small faces"
+        )
+    return (
+        f"No face found in {result.name}. The face detector looks for faces turned mostly towards the camera{size}. "
+        "If the photo is a face (a close crop, a drawing, a tilted head), classify the whole image as one face "
+        "(its centre square, if it is not square)."
+    )
 
 
 def analyse_photo(name: str, content: bytes) -> Analysis:
@@ -90,9 +114,10 @@ def analyse_photo(name: str, content: bytes) -> Analysis:
     except FerError as error:
         raise FerError(f"{name}: {error}") from error
     display, scale = display_image(photo)
+    height, width = photo.shape[:2]
     return Analysis(
         display, scale / shrunk, tuple(_in_photo_pixels(face, shrunk) for face in faces),
-        _in_photo_pixels(whole, shrunk), shrunk,
+        _in_photo_pixels(whole, shrunk), (width * shrunk, height * shrunk), shrunk,
     )
 
 
@@ -138,7 +163,7 @@ def classify_photos(
         image = annotate(analysis.display, faces, probabilities[mine], analysis.scale)
         results.append(PhotoResult(
             name, image, faces, np.asarray(probabilities[mine], np.float32), shrunk=analysis.shrunk,
-            saliency=None if maps is None else maps[mine],
+            saliency=None if maps is None else maps[mine], size=analysis.size,
         ))
     return results
 

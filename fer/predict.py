@@ -13,11 +13,12 @@ import contextlib
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from fer import runs, store
 from fer.errors import FerError
 from fer.inference import load_classifier
+from fer.vocab import CLASSES
 
 if TYPE_CHECKING:
     import keras
@@ -29,7 +30,14 @@ MAJORITY_BASELINE = (
 )
 """What always answering the most common emotion scores: the floor a weak model is measured
 against. Chance (1 in 7) would be the wrong one: FER2013's classes are far from equal, so a
-model that learnt only the class sizes already beats it."""
+model that learnt only the class sizes already beats it. A model is measured against its own
+test images' floor where its metrics count their classes (:func:`majority_baseline`)."""
+BARELY_BETTER = 0.05
+"""How far above the majority baseline a model still counts as barely better: on a few hundred
+test faces (the shipped sample's 296) a test accuracy's standard error is about 2.5 points, so
+a gain under two of them may be luck."""
+SAME_SCORE = 0.0005
+"""A difference from the baseline that the page's one-decimal percentages can't show: "no better"."""
 _WEIGHTS_FILES = ("model.weights.h5", "model.weights.npz")  # what Keras 3 stores a model's weights as
 _LOAD_FAILURES: dict[tuple[str, int, int], str] = {}
 """Why a model file failed to load, by (path, mtime, size): a replaced file is tried again."""
@@ -45,7 +53,9 @@ class ModelChoice:
     name: str = ""  # the run's short name, e.g. "S2 VGG19"
     data: str = ""  # "sample" or "full": what the model was trained on
     test_accuracy: float | None = None
-    test_split: str = ""  # which images test_accuracy was measured on
+    test_split: str = ""  # which images test_accuracy was measured on, as metrics.json records it
+    scored_on: str = ""  # the same in words, with the number of images (fer.runs.scored_on)
+    majority: tuple[str, int, int] | None = None  # (most common emotion, its faces, all faces) of the test images
     run_id: str = ""
     reference: bool = False  # committed with the project rather than trained here
     flip_tta: bool = False  # the run's own setting: its test accuracy averaged each face with its mirror image
@@ -131,6 +141,52 @@ def load_choice(choice: ModelChoice) -> keras.Model:
         raise
 
 
+def majority_baseline(choice: ModelChoice) -> tuple[str, float, str]:
+    """The most common emotion, what always answering it scores, and that score in words: on
+    the chosen model's own test images where its metrics count their classes, so its accuracy is
+    set beside a number measured on the same faces; else on FER2013's PrivateTest
+    (:data:`MAJORITY_BASELINE`)."""
+    if choice.majority is None:
+        return "happy", HAPPY_PRIVATE_TEST / PRIVATE_TEST_FACES, MAJORITY_BASELINE
+    emotion, count, images = choice.majority
+    share = count / images
+    return emotion, share, f"{share:.1%} right on the same {images:,} test images, {count:,} of them {emotion}"
+
+
+def compared_with_majority(accuracy: float, baseline: float) -> str:
+    """``worse than``, ``no better than``, ``barely better than`` or ``better than``: how a test
+    accuracy compares with always answering the most common emotion, so a warning about a weak
+    model never contradicts its own numbers."""
+    if accuracy < baseline - SAME_SCORE:
+        return "worse than"
+    if accuracy <= baseline + SAME_SCORE:
+        return "no better than"
+    return "barely better than" if accuracy < baseline + BARELY_BETTER else "better than"
+
+
+def trust_warning(choice: ModelChoice) -> str:
+    """Why the chosen model's answers are not to be taken as emotions, or "" when nothing speaks
+    against them: a model trained on the shipped sample is a check of the pipeline whatever its
+    score, and any model at most barely better than the majority baseline learnt little beyond
+    the class sizes."""
+    emotion, baseline, scores = majority_baseline(choice)
+    accuracy = choice.test_accuracy
+    compared = "" if accuracy is None else compared_with_majority(accuracy, baseline)
+    floor = f"always answering the most common emotion, {emotion} ({scores})"
+    if choice.data == "sample":
+        if compared == "better than":
+            verdict = f"it is better than {floor}, but learnt from a few hundred faces only:"
+        else:
+            verdict = f"it is {compared} {floor}, so" if compared else "it learnt from a few hundred faces only:"
+        return (
+            f"This model was trained on the small shipped sample: {verdict} treat its answers as a demonstration "
+            "of the pipeline, not as emotions."
+        )
+    if compared and compared != "better than":
+        return f"This model is {compared} {floor}: its answers say little about emotions."
+    return ""
+
+
 def _model_choices() -> list[tuple[ModelChoice, str]]:
     """Every completed run's model with what is wrong with it ("" when nothing), best first."""
     choices = []
@@ -144,11 +200,26 @@ def _model_choices() -> list[tuple[ModelChoice, str]]:
                 f"{run.config.label}, {run.config.data} data, test acc {accuracy:.3f} "
                 f"({split or 'test split not recorded'}) · {origin}", run.model_path,
                 name=run.config.label, data=run.config.data, test_accuracy=accuracy,
-                test_split=str(metrics.get("test_split", "")), run_id=run.run_id, reference=run.reference,
-                flip_tta=run.config.flip_tta,
+                test_split=str(metrics.get("test_split", "")),
+                scored_on=runs.scored_on(metrics.get("test_split"), metrics.get("dataset"), metrics.get("test_images")),
+                majority=_majority(metrics), run_id=run.run_id, reference=run.reference, flip_tta=run.config.flip_tta,
             )
             choices.append((choice, model_problem(run.model_path)))
     return sorted(choices, key=lambda pair: _rank(pair[0]))
+
+
+def _majority(metrics: dict[str, Any]) -> tuple[str, int, int] | None:
+    """(the most common emotion, its faces, all faces) among a run's test images, from the
+    per-class supports of its ``metrics.json``; None where they are missing or damaged."""
+    per_class = metrics.get("per_class")
+    if not isinstance(per_class, dict):
+        return None
+    counts = [store.number(scores.get("support")) if isinstance(scores, dict) else None
+              for scores in (per_class.get(name) for name in CLASSES)]
+    if any(count is None or count < 0 or count != int(count) for count in counts) or not sum(counts):
+        return None
+    emotion, count = max(zip(CLASSES, counts), key=lambda pair: pair[1])
+    return emotion, int(count), int(sum(counts))
 
 
 def _rank(choice: ModelChoice) -> tuple[bool, float]:

@@ -34,7 +34,7 @@ from fer.hardware import check_devices_backend, gpu_names, keras_backend
 from fer.paths import active_dataset_name, artifacts_dir, atomic_write_json, read_json, runs_dir
 from fer.scenarios import RunConfig, weights_path
 from fer.store import ACTIVE, Run, StatusCallback
-from fer.vocab import WEIGHTS
+from fer.vocab import WEIGHTS, epochs_text
 
 if TYPE_CHECKING:  # annotations only: this module never imports Keras
     import keras
@@ -309,21 +309,32 @@ def _figure(metrics: dict[str, Any], key: str) -> float:
 
 
 def status_summary(status: dict[str, Any]) -> str:
-    """``epoch 3/100 · batch 40/225 · ETA 2 min 05 s``, or what the run is busy with: the one
-    progress line of the CLI and the Train page."""
+    """``epoch 3/100 · batch 40/225 · ETA 2 min 05 s``, or what the run is busy with, or how it
+    ended (``completed after 1/1 epoch``): the one progress line of the CLI and the Train page."""
     if status.get("message"):
         return status["message"]
     done, epochs = status.get("epoch", 0), status.get("epochs") or 0
     if status.get("state") != "running":
-        return f"{status.get('state', 'unknown')} after {done}/{epochs} epochs"
+        state = status.get("state", "unknown")
+        return f"{state} after {done}/{epochs_text(epochs)}" if epochs else state
     if done >= epochs:
-        return f"all {epochs} epochs done, evaluating"
+        return f"training done ({epochs_text(epochs)}), evaluating"
     text = f"epoch {done + 1}/{epochs}"
     if status.get("batches"):
         text += f" · batch {status.get('batch', 0)}/{status['batches']}"
     if status.get("eta_s") is not None:
         text += f" · ETA {duration(status['eta_s'])}"
     return text
+
+
+def state_summary(status: dict[str, Any]) -> str:
+    """The run's state with :func:`status_summary`, the state said once: ``completed after 1/1
+    epoch``, ``running: epoch 2/3 · batch 4/10``, ``queued: waiting for a free slot``. Why: a
+    finished run's summary already opens with its state, a busy run's does not."""
+    summary = status_summary(status)
+    if status.get("message") or status.get("state") == "running":
+        return f"{status.get('state', 'unknown')}: {summary}"
+    return summary
 
 
 def scored_on(split: Any, dataset: Any = None, images: Any = None) -> str:

@@ -33,6 +33,7 @@ from fer.vocab import (
     PRECISIONS,
     PROTOCOLS,
     SCHEDULES,
+    epochs_text,
 )
 
 MAX_SEED = 2**32 - 1
@@ -130,7 +131,7 @@ class RunConfig:
         return ", ".join(
             [
                 ARCHITECTURE_NAMES[self.arch], f"balancing {self.balance}", f"augmentation {self.augment}",
-                f"{self.epochs} epochs", f"batch {self.batch_size}",
+                epochs_text(self.epochs), f"batch {self.batch_size}",
                 f"{self.optimizer} {self.learning_rate:g}{schedule}", *extras, f"precision {self.precision}",
                 f"devices {self.devices}",
                 f"input {self.input_size} px", f"weights {self.weights}", f"protocol {self.protocol}",

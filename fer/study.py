@@ -87,9 +87,10 @@ def run_row(name: str, metrics: dict[str, Any]) -> dict[str, Any]:
     """One row of the comparison table from a run's ``metrics.json``; what it lacks, or holds
     as something other than a number, stays None.
 
-    Beside the table's columns it holds what the accuracy chart labels bars with: ``split`` and
+    Beside the table's columns it holds what the accuracy charts label bars with: ``split`` and
     ``scored_on`` (the test images, short and with their count) and ``other_scores``, the same
-    model's accuracy under the other protocol where its ``metrics.json`` keeps one.
+    model's accuracy under the other protocol where its ``metrics.json`` keeps one; and
+    ``dataset``, which the chart beside published results keeps only full-data runs by.
     """
     data = ", ".join(str(metrics[key]) for key in ("dataset", "protocol") if metrics.get(key))
     if number(metrics.get("test_images")):
@@ -107,6 +108,7 @@ def run_row(name: str, metrics: dict[str, Any]) -> dict[str, Any]:
         "run": name,
         "scenario": scenario,
         "study_note": note,
+        "dataset": metrics.get("dataset"),
         "split": _split_label(metrics.get("test_split"), metrics.get("dataset"), metrics.get("test_images")),
         "scored_on": scored_on(metrics.get("test_split"), metrics.get("dataset"), metrics.get("test_images")),
         "other_scores": _other_scores(metrics),
@@ -145,6 +147,17 @@ def _split_label(split: Any, dataset: Any, images: Any) -> str:
     """The test images as a bar's name ends: ``all 7,178 test images`` with their count (the
     study's wording), ``PrivateTest`` without (its count is in the table)."""
     return scored_on(split, dataset, images if split == TEST_SPLITS["thesis"] else None)
+
+
+def bar_name(row: dict[str, Any], separator: str = " ") -> str:
+    """A run's name on an accuracy bar, followed by the test images it was scored on, e.g.
+    ``S2 VGG19 · … (all 296 test images of the sample data)`` or ``… (PrivateTest)``.
+
+    Why: runs scored on a few hundred sample faces, on PrivateTest or on all 7,178 test images
+    share an axis in the charts, and their numbers can't be ranked against each other; the name
+    says which images each bar is. ``separator`` goes between the two (``<br>`` in a chart
+    whose bar names run along the x axis)."""
+    return f"{row['run']}{separator}({row.get('split') or 'test images not recorded'})"
 
 
 def run_rows(metrics: Mapping[str, dict[str, Any] | None], *, study_scenarios_only: bool = False) -> list[dict[str, Any]]:
@@ -230,7 +243,7 @@ def study_table() -> pd.DataFrame:
 
 def scenarios_table() -> pd.DataFrame:
     """The study's four scenarios as this project runs them: what the study fixed and the
-    defaults chosen where it said nothing (batch size, learning rate). Short column names and
+    defaults chosen where it said nothing (batch size, learning rate, starting weights). Short column names and
     the long augmentation text last, so that the numbers fit the page's width."""
     return pd.DataFrame(
         [
@@ -241,6 +254,7 @@ def scenarios_table() -> pd.DataFrame:
                 "epochs": config.epochs,
                 "batch size": config.batch_size,
                 "learning rate (Adam)": config.learning_rate,
+                "weights": config.weights,
                 "augmentation": AUGMENTATIONS[config.augment],
             }
             for name, config in SCENARIOS.items()
@@ -345,12 +359,17 @@ def accuracy_landscape(rows: list[dict[str, Any]]) -> pd.DataFrame:
     """This project's runs (:func:`run_row` dicts), the study's S1-S4 and :data:`PUBLISHED_RESULTS`
     in one table, one row per bar of the accuracy chart (the study's figure 4.15), best first.
 
+    Only runs on the full FER2013 are in it: a run on the shipped sample, scored on a few hundred
+    faces, compares with none of these results, and a bar beside them would read as if it did
+    (so would a run that does not record its data).
+
     A run whose ``metrics.json`` also keeps its score under the other protocol gets a bar for
     each, both labelled with their test images (``… (PrivateTest)``, ``… (all 7,178 test
     images)``): a standard-protocol run's PrivateTest number alone was scored on other images
     than the study's bars, which were scored on all 7,178.
     """
-    ours = pd.DataFrame([bar for row in rows for bar in _run_bars(row)], columns=["result", "accuracy", "test split", "weights"])
+    full = [row for row in rows if row.get("dataset") == STUDY_DATA["dataset"]]
+    ours = pd.DataFrame([bar for row in full for bar in _run_bars(row)], columns=["result", "accuracy", "test split", "weights"])
     ours = ours.assign(models="single", group="this project")[["result", "accuracy", "test split", "models", "weights", "group"]]
     studied = pd.DataFrame(
         {
@@ -375,6 +394,6 @@ def _run_bars(row: dict[str, Any]) -> list[tuple[str, float | None, str | None, 
     own_split = row.get("scored_on") or row.get("data")
     if not others:
         return [(row["run"], row["test_accuracy"], own_split, row.get("weights"))]
-    bars = [(f"{row['run']} ({row.get('split') or 'its test split'})", row["test_accuracy"], own_split, row.get("weights"))]
+    bars = [(bar_name(row), row["test_accuracy"], own_split, row.get("weights"))]
     bars += [(f"{row['run']} ({other['split']})", other["accuracy"], other["scored_on"], row.get("weights")) for other in others]
     return bars

@@ -77,8 +77,7 @@ def run_training(
                 )
         except RunCancelled as cancelled:
             log.info("cancelled after %d finished epoch(s)", cancelled.epochs_done)
-            error = f"cancelled; resume continues from epoch {cancelled.epochs_done + 1}"
-            store.write_status(run_dir, state="cancelled", message=None, error=error)
+            store.write_status(run_dir, state="cancelled", message=None, error=str(cancelled))
             return "cancelled"
         except FerError as error:
             log.error("failed: %s", error)

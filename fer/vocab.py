@@ -83,3 +83,8 @@ PRECISIONS: dict[str, str] = {
     "float32": "float32 throughout",
     "mixed_bfloat16": "bfloat16 compute, float32 weights",
 }
+
+
+def epochs_text(count: int) -> str:
+    """``1 epoch``, ``3 epochs``: run summaries, progress lines and cancel messages alike."""
+    return f"{count} epoch{'' if count == 1 else 's'}"

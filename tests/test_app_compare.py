@@ -57,6 +57,10 @@ def test_compare_shows_a_finished_run_in_table_curves_and_matrices(finished_run:
     curves = {trace["name"]: trace for trace in chart(at, "accuracy_curves")["data"]}
     assert list(curves[f"{name} train"]["y"]) == pytest.approx(history["accuracy"].tolist())
     assert list(curves[f"{name} test"]["y"]) == pytest.approx(history["test_accuracy"].tolist())
+    # One epoch: one point per split, told apart by marker; whole epochs on the axis.
+    assert (curves[f"{name} train"]["marker"]["symbol"], curves[f"{name} test"]["marker"]["symbol"]) == ("circle", "diamond")
+    assert chart(at, "accuracy_curves")["layout"]["xaxis"]["dtick"] == 1
+    assert "dashed line, diamonds: the evaluation split" in texts(at)
     losses = {trace["name"]: trace for trace in chart(at, "loss_curves")["data"]}
     assert list(losses[f"{name} test"]["y"]) == pytest.approx(history["test_loss"].tolist())
     (seconds,) = chart(at, "training_time")["data"]  # a custom run: no study bar beside it

@@ -12,7 +12,7 @@ import pytest
 
 from fer import runs, store
 from fer.scenarios import SCENARIOS
-from fer.study import STUDY_TABLE
+from fer.study import STUDY_TABLE, STUDY_WEIGHTS
 
 from .conftest import as_study_scenario, chart, copy_run, open_page, texts
 
@@ -27,6 +27,8 @@ def test_overview_without_runs_shows_the_study_and_how_to_get_runs() -> None:
     assert list(scenarios["balancing"]) == [c.balance for c in SCENARIOS.values()]
     assert list(scenarios["batch size"]) == [128] * 4
     assert list(scenarios["learning rate (Adam)"]) == [1e-4] * 4
+    assert list(scenarios["weights"]) == ["none"] * 4
+    assert "S1–S4 start from scratch (weights none: ImageNet weights" in texts(at) and STUDY_WEIGHTS in texts(at)
     assert list(study_table.columns) == ["scenario", "model", "balancing", "test accuracy", "precision (macro)",
                                          "recall (macro)", "train accuracy", "train seconds"]
     assert study_table.to_numpy().tolist() == STUDY_TABLE.reset_index().to_numpy().tolist()
@@ -53,8 +55,10 @@ def test_overview_sets_finished_and_reference_runs_beside_the_study(
     assert not any(column.endswith(" − study") or "_" in column for column in table.columns)
     assert at.dataframe[1].proto.placeholder == "—"  # what the empty study cells of a custom run show
     bars = {trace["name"]: dict(zip(trace["x"], trace["y"])) for trace in chart(at, "overview_accuracy")["data"]}
-    assert bars["this project"] == pytest.approx({ours: metrics["test_accuracy"], theirs: metrics["test_accuracy"]})
-    assert bars["study"] == pytest.approx({theirs: STUDY_TABLE.loc["S2", "test_accuracy"]})
+    # Each bar says which test images it was scored on: 296 sample faces are not the study's 7,178.
+    on_sample, like = f"{ours}<br>(all 296 test images of the sample data)", f"{theirs}<br>(all 7,178 test images)"
+    assert bars["this project"] == pytest.approx({on_sample: metrics["test_accuracy"], like: metrics["test_accuracy"]})
+    assert bars["study"] == pytest.approx({like: STUDY_TABLE.loc["S2", "test_accuracy"]})
     assert "python -m fer train" not in texts(at)
 
 
@@ -88,3 +92,18 @@ def test_the_default_models_score_on_all_test_images_is_beside_the_study(committ
     thesis = metrics["other_protocols"]["thesis"]["test_accuracy"]
     assert bars["this project"][f"{name} (all 7,178 test images)"] == pytest.approx(thesis) == pytest.approx(0.6804, abs=1e-4)
     assert "gets two bars, each named by its test images" in texts(at)
+
+
+def test_a_run_on_the_sample_gets_no_bar_beside_published_results(finished_run: str, committed_references: Path) -> None:
+    """The caption says sample runs compare with none of the published results: the chart agrees,
+    while the table above still lists the run."""
+    on_sample = copy_run(finished_run, "s2", metrics={"scenario": "S2"})
+    (default,) = [run for run in store.reference_runs() if run.model_path.exists()]
+    at = open_page("app_pages/overview.py")
+    assert f"CNN · {on_sample}" in set(at.dataframe[1].value["run"])
+    results = {trace["name"]: list(trace["y"]) for trace in chart(at, "overview_published")["data"]}
+    assert sorted(results["this project"]) == sorted(
+        [f"{default.display_name} (PrivateTest)", f"{default.display_name} (all 7,178 test images)"]
+    )
+    assert not any(finished_run in name for names in results.values() for name in names)
+    assert "runs on the shipped sample are scored on a few hundred faces, compare with none of these and are left out" in texts(at)

@@ -170,7 +170,7 @@ def test_block_chart_draws_the_block_table(anatomies: dict[str, architecture.Ana
 
 
 def test_accuracy_landscape_sets_runs_study_and_published_results_side_by_side() -> None:
-    run = {"run": "CNN · r1", "test_accuracy": 0.5, "data": "full, thesis (7178 test images)",
+    run = {"run": "CNN · r1", "test_accuracy": 0.5, "dataset": "full", "data": "full, thesis (7178 test images)",
            "weights": "none (trained from scratch)"}
     table = study.accuracy_landscape([run])
     assert table["accuracy"].is_monotonic_decreasing

@@ -100,6 +100,29 @@ def test_history_figure_draws_train_and_test_per_epoch(run: runs.Run) -> None:
     assert trace_values(figure, "b validation") == pytest.approx(history["test_accuracy"].tolist())
 
 
+def test_one_epoch_curves_tell_train_from_test_by_marker_on_whole_epoch_ticks(run: runs.Run) -> None:
+    """A one-epoch run is one point per split in the run's one colour: the marker tells them apart
+    (a dash does not show on a point), and the x axis ticks whole epochs, not 0.5 and 1.5."""
+    history = run.history()
+    assert history["epoch"].tolist() == [1]
+    for metric in ("accuracy", "loss"):
+        figure = charts.history_figure({"mine": history}, metric)
+        symbols = {t.name: t.marker.symbol for t in figure.data}
+        assert symbols == {"mine train": "circle", "mine test": "diamond"}
+        assert {t.mode for t in figure.data} == {"lines+markers"} and all(t.showlegend is not False for t in figure.data)
+        axis = figure.layout.xaxis
+        assert (axis.tickmode, axis.tick0, axis.dtick) == ("linear", 0, 1)
+    grouped = charts.history_figure({"a": history, "b": history}, "loss", groups={"a + 1 other seed": ["a", "b"]})
+    means = {t.name: t.marker.symbol for t in grouped.data if t.name.endswith("mean of 2")}
+    assert means == {"a + 1 other seed train mean of 2": "circle", "a + 1 other seed test mean of 2": "diamond"}
+
+
+def test_epoch_ticks_are_whole_and_at_most_ten() -> None:
+    assert [charts.epoch_ticks(n) for n in (1, 10, 11, 40, 100, 101)] == [1, 1, 2, 5, 10, 20]
+    hundred = charts.history_figure({"mine": epochs({"loss": list(np.linspace(2, 1, 100))})}, "loss")
+    assert hundred.layout.xaxis.dtick == 10
+
+
 def test_history_legend_sits_beside_the_plot_never_over_the_axis_title(run: runs.Run) -> None:
     for figure in (charts.history_figure({"mine": run.history()}, "loss"), charts.per_class_figure({"mine": run.metrics()}, "f1")):
         legend = figure.layout.legend
@@ -243,12 +266,30 @@ def test_versus_study_bars_put_the_study_beside_its_scenario(run: runs.Run, tmp_
         study.run_row("as S2", json.loads((tagged / "metrics.json").read_text())),
     ]
     table = study.comparison_table(rows)
-    figures = {"train_seconds": charts.training_time_figure(table), "test_accuracy": charts.test_accuracy_figure(table)}
-    for column, figure in figures.items():
-        bars = {t.name: dict(zip(t.x, t.y)) for t in figure.data}
-        ours = run.metrics()[column]
-        assert bars["this project"] == pytest.approx({"custom run": ours, "as S2": ours})
-        assert bars["study"] == pytest.approx({"as S2": study.STUDY_TABLE.loc["S2", column]})
+    ours = run.metrics()["train_seconds"]
+    bars = {t.name: dict(zip(t.x, t.y)) for t in charts.training_time_figure(table).data}
+    assert bars["this project"] == pytest.approx({"custom run": ours, "as S2": ours})
+    assert bars["study"] == pytest.approx({"as S2": study.STUDY_TABLE.loc["S2", "train_seconds"]})
+    ours, like = run.metrics()["test_accuracy"], "as S2<br>(all 7,178 test images)"
+    bars = {t.name: dict(zip(t.x, t.y)) for t in charts.test_accuracy_figure(rows).data}
+    assert bars["this project"] == pytest.approx({"custom run<br>(all 296 test images of the sample data)": ours, like: ours})
+    assert bars["study"] == pytest.approx({like: study.STUDY_TABLE.loc["S2", "test_accuracy"]})
+
+
+def test_accuracy_bars_say_which_test_images_each_run_was_scored_on(
+    run: runs.Run, committed_references: Path
+) -> None:
+    """A sample score, a PrivateTest score and the study's on all 7,178 images share one axis:
+    each of our bars is named by its test images, as the landscape's are."""
+    (default,) = [reference for reference in store.reference_runs() if reference.model_path.exists()]
+    on_sample = {**run.metrics(), "scenario": "S2"}
+    rows = [study.run_row("S2 VGG19 · r1", on_sample), study.run_row("default", default.metrics())]
+    (ours,) = charts.test_accuracy_figure(rows).data  # neither is like the study: no study bars
+    assert dict(zip(ours.x, ours.y)) == pytest.approx({
+        f"S2 VGG19 · r1<br>(all {on_sample['test_images']} test images of the sample data)": on_sample["test_accuracy"],
+        "default<br>(PrivateTest)": default.metrics()["test_accuracy"],
+    })
+    assert on_sample["test_images"] == 296 and default.metrics()["test_images"] == 3589
 
 
 def test_versus_study_bars_stay_narrow_for_one_run(run: runs.Run, tmp_path: Path) -> None:
@@ -290,6 +331,7 @@ def test_scenarios_table_is_the_configured_scenarios() -> None:
         assert table.loc[name, "epochs"] == config.epochs == 100
         assert table.loc[name, "batch size"] == config.batch_size
         assert table.loc[name, "learning rate (Adam)"] == config.learning_rate
+        assert table.loc[name, "weights"] == config.weights == "none"  # from scratch; the study does not say
     assert list(table.columns)[-1] == "augmentation"  # the long text last: the numbers stay in view
 
 

@@ -231,3 +231,53 @@ def test_a_run_of_this_machine_wins_over_a_reference_run_of_the_same_name(
     runs.delete(REFERENCE_ID)
     assert not own.exists() and snapshot(tmp_path / "reference") == before
     assert runs.get_run(REFERENCE_ID).reference  # the reference run is still there, and found
+
+
+@pytest.mark.parametrize(
+    ("args", "see"),
+    [
+        (["train", "--scenario", "S9"], "python -m fer train"),
+        (["train", "--epochs", "abc"], "python -m fer train"),
+        (["train", "--data", "nosuch"], "python -m fer train"),
+        (["data", "summary", "--balance", "bogus"], "python -m fer data summary"),
+        (["bogus"], "python -m fer"),
+        ([], "python -m fer"),
+    ],
+)
+def test_a_mistyped_option_is_one_line_like_every_other_error(
+    args: list[str], see: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """argparse would print the whole usage (17 lines for ``train``) above the line that says
+    what is wrong; here it is that line alone, pointing at the command's --help, exit status 2."""
+    with pytest.raises(SystemExit) as exited:
+        cli.main(args)
+    assert exited.value.code == cli.EXIT_BAD_INPUT
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    (line,) = captured.err.splitlines()
+    assert line.startswith("error: ") and line.endswith(f"(see {see} --help)")
+    assert "usage:" not in captured.err
+
+
+def test_help_is_plain_text(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["--help"])
+    shown = capsys.readouterr().out
+    assert exited.value.code == 0
+    assert "``" not in shown and "The command line over the fer library" in shown
+
+
+def test_show_says_a_runs_state_once_and_counts_its_epochs(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    one = finished_run("20260101-000000-s2-vgg19-0001", scenario("S2", epochs=1, data="sample"), S2_METRICS)
+    status, out = run_cli(capsys, "show", one.name)
+    first = out.splitlines()[0]
+    assert status == 0 and first == f"{one.name}: S2 VGG19, completed after 1/1 epoch"
+
+    three = finished_run("20260101-000000-s2-vgg19-0002", scenario("S2", epochs=3, data="sample"), S2_METRICS)
+    store.write_status(three, state="running", epoch=1, batch=4, batches=10, message=None)
+    (three / "metrics.json").unlink()
+    monkeypatch.setattr(runs, "_process_alive", lambda path, status: True)  # as while its process trains
+    status, out = run_cli(capsys, "show", three.name)
+    assert out.splitlines()[0] == f"{three.name}: S2 VGG19, running: epoch 2/3 · batch 4/10"

@@ -8,6 +8,7 @@ gets it: ``FER_FACE_MODEL`` names a file that does not exist.
 from __future__ import annotations
 
 import functools
+import itertools
 import os
 from pathlib import Path
 
@@ -17,6 +18,7 @@ import pytest
 from sklearn.datasets import load_sample_image
 
 from fer import face_model
+from fer import faces as faces_module
 from fer.data import load_sample
 from fer.errors import FerError
 from fer.faces import (
@@ -24,14 +26,18 @@ from fer.faces import (
     MIN_FACE_PX,
     YUNET_LARGEST_FACE,
     YUNET_MAX_SIDE,
+    YUNET_WINDOW,
+    YUNET_WINDOW_OVERLAP,
     Detector,
     Face,
     _drop_duplicates,
     _haar_regions,
+    _windows,
     _yunet_boxes,
     active_detector,
     detect_faces,
     detector_note,
+    smallest_face,
     whole_image_face,
 )
 from fer.images import to_face
@@ -336,6 +342,93 @@ def test_a_face_too_big_for_yunet_is_found_at_half_the_scale(monkeypatch: pytest
     assert recovered and len(photos) - len(missed_at_first) + len(recovered) >= 26
 
 
+def pasted_photo(height: int, width: int, side: int, spots: list[tuple[int, int]]) -> np.ndarray:
+    """A gray BGR photo with the sample faces YuNet finds (:func:`findable_faces`) pasted as
+    side x side squares at ``spots``, in order."""
+    photo = np.full((height, width, 3), 128, np.uint8)
+    faces = findable_faces("yunet")
+    assert len(faces) >= len(spots)
+    for (face, _), (x, y) in zip(faces, spots):
+        photo[y : y + side, x : x + side] = cv2.cvtColor(upscaled(face, side), cv2.COLOR_GRAY2BGR)
+    return photo
+
+
+def found_once(found: list[Face], side: int, spots: list[tuple[int, int]]) -> int:
+    """How many pasted faces were found: each found face is centred in a pasted square, and no
+    square holds two (no false box, no face found twice)."""
+    squares = []
+    for face in found:
+        cx, cy = face.box[0] + face.box[2] / 2, face.box[1] + face.box[3] / 2
+        squares += [k for k, (x, y) in enumerate(spots) if x <= cx < x + side and y <= cy < y + side]
+    assert len(squares) == len(set(squares)) == len(found), [face.box for face in found]
+    return len(squares)
+
+
+@needs_yunet
+@pytest.mark.parametrize(
+    ("height", "width", "side", "spots"),
+    [
+        # 2300 is searched in two windows, cut by one: the face is found once.
+        (3000, 4000, 200, [(300, 400), (1100, 1400), (2300, 900), (2700, 2500), (3500, 300)]),
+        (800, 3000, 200, [(100, 300), (700, 500), (1300, 100), (1900, 300), (2500, 550)]),
+        (300, 12000, 240, [(7000, 30)]),
+    ],
+    ids=["4000x3000", "3000x800", "12000x300"],
+)
+def test_faces_in_large_photos_are_found_by_their_size_in_pixels(
+    monkeypatch: pytest.MonkeyPatch, height: int, width: int, side: int, spots: list[tuple[int, int]]
+) -> None:
+    """Photos used to be shrunk to 512 px, where these faces are 10-34 px: the audit found 0 of
+    five 200 px faces in a 4000x3000 phone photo, 1 of five in 3000x800 and none in the strip.
+    Faces larger than :func:`smallest_face` are now found whatever the photo's size, with
+    YuNet never given more than a window at a time."""
+    monkeypatch.setenv(face_model.MODEL_ENV, str(SHARED_MODEL))
+    photo = pasted_photo(height, width, side, spots)
+    assert side >= smallest_face(height, width)
+    searched: list[tuple[int, ...]] = []
+    search = faces_module._yunet_window_boxes
+
+    def recorded(window: np.ndarray, model: Path) -> list[tuple[tuple[float, ...], float]]:
+        searched.append(window.shape)
+        return search(window, model)
+
+    monkeypatch.setattr(faces_module, "_yunet_window_boxes", recorded)
+    # Measured: all but the fourth (a sample face YuNet finds only larger), which is missing
+    # from the strip; before, 0 / 1 / 0.
+    assert found_once(detect_faces(photo), side, spots) >= min(4, len(spots))
+    assert max(max(shape[:2]) for shape in searched) <= YUNET_WINDOW
+
+
+@needs_yunet
+def test_faces_of_the_smallest_size_are_mostly_found_in_a_12_megapixel_photo(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(face_model.MODEL_ENV, str(SHARED_MODEL))
+    side = smallest_face(3000, 4000)
+    assert side == 120  # as the README and the Classify page say
+    spots = [(150 + 180 * (k % 20), 300 + 600 * (k // 20)) for k in range(40)]
+    photo = np.full((3000, 4000, 3), 128, np.uint8)
+    for face, (x, y) in zip(sample_test_faces(), spots):
+        photo[y : y + side, x : x + side] = cv2.cvtColor(upscaled(face, side), cv2.COLOR_GRAY2BGR)
+    # Measured: 30 of these 40 faces, none when photos were shrunk to 512 px (133 of 160 such
+    # faces in four layouts, 83%; 88% at 160 px).
+    assert found_once(detect_faces(photo), side, spots) >= 0.7 * len(spots)
+
+
+def test_smallest_face_is_the_finest_search_in_the_photos_pixels() -> None:
+    yunet, haar = Detector("test", SHARED_MODEL), Detector("test")
+    assert [smallest_face(h, w, yunet) for h, w in [(3000, 4000), (800, 1280), (300, 12000), (480, 640), (48, 48)]] == [
+        120, 120, 120, 60, MIN_FACE_PX
+    ]
+    assert smallest_face(3000, 4000, haar) == 240 and smallest_face(100, 100, haar) == MIN_FACE_PX
+
+
+@pytest.mark.parametrize("length", [24, 64, 1280, 1281, 1600, 2500, 4800, 6400])
+def test_windows_cover_the_image_and_share_a_whole_face(length: int) -> None:
+    spans = _windows(length)
+    assert spans[0][0] == 0 and spans[-1][1] == length
+    assert all(0 < stop - start <= YUNET_WINDOW for start, stop in spans)
+    assert all(stop - after >= YUNET_WINDOW_OVERLAP for (_, stop), (after, _) in itertools.pairwise(spans))
+
+
 @needs_yunet
 def test_yunet_is_not_asked_about_strips_too_thin_for_it() -> None:
     """At 32 px or less on a side YuNet's output is garbage (such as an infinite box scoring
@@ -383,13 +476,33 @@ def test_the_smallest_accepted_photo_is_classified(detector: str) -> None:
     assert np.array_equal(found.crop, to_face(face)[0])
 
 
-@pytest.mark.parametrize("shape", [(24, 24), (37, 80, 3), (480, 640, 3), (300, 200)])
-def test_whole_image_face_takes_the_whole_photo(shape: tuple[int, ...]) -> None:
+@pytest.mark.parametrize(
+    ("shape", "box"),
+    [
+        ((24, 24), (0, 0, 24, 24)),
+        ((37, 80, 3), (21, 0, 37, 37)),
+        ((480, 640, 3), (80, 0, 480, 480)),
+        ((300, 200), (0, 50, 200, 200)),
+        ((300, 12000), (5850, 0, 300, 300)),
+    ],
+)
+def test_whole_image_face_takes_the_photos_centre_square(shape: tuple[int, ...], box: tuple[int, ...]) -> None:
     photo = np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)
     face = whole_image_face(photo)
-    assert face.whole_image and face.detector is None
-    assert face.box == (0, 0, shape[1], shape[0])
-    assert np.array_equal(face.crop, to_face(photo)[0]) and face.crop.shape == (48, 48)
+    assert face.whole_image and face.detector is None and face.box == box
+    x, y, w, h = box
+    assert np.array_equal(face.crop, to_face(photo[y : y + h, x : x + w])[0]) and face.crop.shape == (48, 48)
+
+
+def test_a_strip_classified_whole_is_its_centre_face_not_a_squashed_streak() -> None:
+    """The audit's 12000x300 strip, squashed to 48x48, became a thin streak that was still
+    classified; taken whole, the strip is now the face at its centre, unsquashed."""
+    face = upscaled(sample_test_faces()[0], 300)
+    strip = np.full((300, 12000), 128, np.uint8)
+    strip[:, 5850:6150] = face
+    whole = whole_image_face(strip)
+    assert whole.box == (5850, 0, 300, 300)
+    assert np.array_equal(whole.crop, to_face(face)[0])
 
 
 @pytest.mark.parametrize(

@@ -19,14 +19,14 @@ import pytest
 from fer import cli, images, photos, runs
 from fer.annotate import DISPLAY_MAX_SIDE
 from fer.errors import FerError
-from fer.faces import detect_faces, whole_image_face
+from fer.faces import detect_faces, smallest_face, whole_image_face
 from fer.images import decode_photo
 from fer.inference import classify_faces, load_classifier
 from fer.paths import runs_dir
 from fer.saliency import occlusion_maps
 from fer.vocab import CLASSES
 
-from .conftest import encoded, face, group_photo, with_png_size
+from .conftest import GROUP, encoded, face, group_photo, with_png_size
 from .conftest import photos as sample_photos
 
 
@@ -93,7 +93,7 @@ def test_a_photo_without_faces_and_the_whole_image_option(model: Any) -> None:
     assert len(crop.faces) == 1
     whole, _ = photos.classify_photos(model, given, whole_images={0})
     (only,) = whole.faces
-    assert only.whole_image and only.box == (0, 0, 400, 300)
+    assert only.whole_image and only.box == (50, 0, 300, 300)  # the centre square, not squashed
     assert whole.probabilities == pytest.approx(classify_faces(model, whole_image_face(blank).crop[None]), abs=1e-5)
 
 
@@ -111,14 +111,35 @@ def test_a_large_jpeg_is_read_shrunk_and_its_boxes_are_in_its_own_pixels(
         # The same place, in the photo's pixels: at most a detection scale step apart (Haar's is 1.1x).
         assert np.abs(np.subtract(small.box, big.box)).max() <= 0.15 * big.box[2]
     (whole,) = photos.classify_photos(model, [("group.jpg", content)], whole_images={0})
-    assert whole.faces[0].box == (0, 0, 1400, 720) == (0, 0, photo.shape[1], photo.shape[0])
+    assert whole.faces[0].box == (340, 0, 720, 720)  # the centre square, in the photo's own pixels
+    assert whole.size == half.size == full.size == (1400, 720) == (photo.shape[1], photo.shape[0])
+
+
+def test_no_face_message_says_how_large_a_face_must_be_in_a_photo_that_large(model: Any) -> None:
+    """A phone photo whose faces are below the detector's smallest: the message says so, with
+    the size, and to crop closer, besides the pose and the whole-image option; a photo too small
+    for the size to matter gets no size advice."""
+    side = 60  # half the smallest face YuNet promises in a 4000x3000 photo: never found there
+    photo = np.full((3000, 4000, 3), 128, np.uint8)
+    for k, index in enumerate(GROUP):
+        photo[1400 : 1400 + side, 1500 + 300 * k : 1500 + 300 * k + side] = face(index, side)[..., None]
+    strip = np.full((30, 100, 3), 128, np.uint8)
+    given = [("phone.jpg", encoded(photo, ".jpg")), ("strip.png", encoded(strip, ".png"))]
+    phone, cut = photos.classify_photos(model, given)
+    assert not phone.faces and phone.size == (4000, 3000) and not cut.faces and cut.size == (100, 30)
+    message = photos.no_face_message(phone)
+    assert message.startswith("No face found in phone.jpg.") and "turned mostly towards the camera" in message
+    smallest = smallest_face(3000, 4000)
+    assert side < smallest and f"under about {smallest} pixels across" in message and "crop the photo closer" in message
+    assert "classify the whole image as one face" in message
+    assert "pixels across" not in photos.no_face_message(cut) and "whole image" in photos.no_face_message(cut)
 
 
 def test_what_is_kept_of_a_photo_is_small() -> None:
     photo = np.full((3000, 4000, 3), 90, np.uint8)
     analysis = photos.analyse_photo("big.png", encoded(photo, ".png"))
     assert analysis.display.shape == (960, 1280, 3) and analysis.scale == pytest.approx(0.32)
-    assert analysis.whole.box == (0, 0, 4000, 3000) and analysis.faces == ()
+    assert analysis.whole.box == (500, 0, 3000, 3000) and analysis.faces == () and analysis.size == (4000, 3000)
     kept = analysis.display.nbytes + analysis.whole.crop.nbytes
     assert kept < photo.nbytes / 9
 
@@ -243,7 +264,15 @@ def test_cli_classify_prints_each_face_and_writes_the_table(
     expected = photos.results_table(photos.classify_photos(model, given, flip_tta=True))
     assert len(out) == len(expected) + 1 and out[-1].startswith("2/2 photos classified with flip TTA by CNN, sample data")
     for line, row in zip(out, expected.itertuples()):
-        assert line == f"{row.file}: face {row.face}, {row.box_width}x{row.box_height} at ({row.box_x}, {row.box_y}): {row.emotion} {row.probability:.0%}"
+        box = f"{row.box_width}x{row.box_height} at ({row.box_x}, {row.box_y})"
+        where = f"the whole image ({box})" if row.whole_image else box
+        assert line == f"{row.file}: face {row.face}, {where}: {row.emotion} {row.probability:.0%}"
+    # --whole: one face per photo, its centre square, and the line says which part of the photo that is.
+    assert cli.main(["classify", good[1], "--model", finished_run, "--whole"]) == 0
+    height, width = cv2.imread(good[1]).shape[:2]
+    side = min(height, width)
+    square = f"the whole image ({side}x{side} at ({(width - side) // 2}, {(height - side) // 2}))"
+    assert capsys.readouterr().out.splitlines()[0].startswith(f"{good[1]}: face 1, {square}: ")
     written = pd.read_csv(tmp_path / "faces.csv")
     assert list(written.columns) == list(photos.RESULT_COLUMNS)
     assert written[list(CLASSES)].to_numpy() == pytest.approx(expected[list(CLASSES)].to_numpy(), abs=1e-6)

@@ -8,6 +8,7 @@ import json
 import re
 import shutil
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -186,3 +187,47 @@ def test_a_model_that_is_no_emotion_classifier_is_refused_with_the_reason(
     with pytest.raises(FerError, match=re.escape(reason)):
         predict.load_choice(choice)
     assert predict.model_problem(choice.path).startswith(reason)
+
+
+# ---------------------------------------------------------------------------------------------
+# How far to trust a model
+
+
+def test_a_model_is_measured_against_the_majority_of_its_own_test_images(finished_run: str) -> None:
+    """The floor is always answering the most common emotion on the faces the model was tested
+    on: happy, 71 of the sample's 296 test faces. The warning's verdict follows the numbers."""
+    (choice,) = predict.available_models()
+    assert choice.majority == ("happy", 71, 296)
+    assert choice.scored_on == "all 296 test images of the sample data"
+    assert predict.majority_baseline(choice) == (
+        "happy", pytest.approx(71 / 296), "24.0% right on the same 296 test images, 71 of them happy"
+    )
+    verdicts = {
+        accuracy: predict.trust_warning(replace(choice, test_accuracy=accuracy))
+        for accuracy in (49 / 296, 71 / 296, 80 / 296, 0.5)
+    }
+    assert "it is worse than always answering the most common emotion, happy" in verdicts[49 / 296]
+    assert "it is no better than" in verdicts[71 / 296]
+    assert "it is barely better than" in verdicts[80 / 296]
+    assert "it is better than" in verdicts[0.5] and "a few hundred faces only" in verdicts[0.5]
+    assert all("demonstration of the pipeline" in warning for warning in verdicts.values())
+
+
+def test_a_full_data_model_is_warned_about_only_when_it_learnt_little(finished_run: str) -> None:
+    (choice,) = predict.available_models()
+    full = replace(choice, data="full", majority=("happy", 879, 3_589))
+    assert predict.trust_warning(replace(full, test_accuracy=0.69)) == ""
+    assert predict.trust_warning(replace(full, test_accuracy=0.25)).startswith(
+        "This model is barely better than always answering the most common emotion, happy (24.5% right on the same 3,589"
+    )
+
+
+def test_without_class_counts_the_floor_is_fer2013s_private_test(finished_run: str) -> None:
+    """A metrics.json without per-class supports (damaged or edited) falls back on PrivateTest's."""
+    path = runs.get_run(finished_run).path / "metrics.json"
+    metrics = json.loads(path.read_text())
+    path.write_text(json.dumps({**metrics, "per_class": {"happy": {"support": "many"}}, "test_accuracy": 0.166}))
+    (choice,) = predict.available_models()
+    assert choice.majority is None
+    warning = predict.trust_warning(choice)
+    assert f"it is worse than always answering the most common emotion, happy ({predict.MAJORITY_BASELINE})" in warning

@@ -536,3 +536,33 @@ def test_only_the_worker_process_pins_itself_to_its_slots_gpus(monkeypatch: pyte
     assert "CUDA_VISIBLE_DEVICES" not in os.environ
     assert worker.main([runs.create_run(tiny()).run_id]) == 0
     assert visible == [None, "0"]
+
+
+@pytest.mark.parametrize(
+    ("finished", "said"),
+    [
+        (0, "cancelled before the first epoch finished; resume starts it again"),
+        (1, "cancelled after 1/3 epochs; resume continues from epoch 2"),
+    ],
+)
+def test_a_cancelled_run_says_how_far_it_got_and_where_a_resume_starts(
+    finished: int, said: str, tmp_path: Path
+) -> None:
+    """A run cancelled in its first epoch kept nothing: "resume continues from epoch 1" would
+    suggest otherwise. The recorder stops the run at its next batch with the status's words."""
+    from fer.callbacks import RunCancelled, RunRecorder
+
+    history = [{"epoch": epoch + 1} for epoch in range(finished)]
+    recorder = RunRecorder(tmp_path, tiny(epochs=3), "test", 10, history, logging.getLogger("test"), None)
+    (tmp_path / "cancel").touch()
+    with pytest.raises(RunCancelled) as cancelled:
+        recorder.on_train_batch_begin(0)
+    assert str(cancelled.value) == said and cancelled.value.epochs_done == finished
+
+
+def test_a_status_line_counts_epochs_in_words() -> None:
+    assert runs.status_summary({"state": "completed", "epoch": 1, "epochs": 1}) == "completed after 1/1 epoch"
+    assert runs.status_summary({"state": "failed", "epoch": 2, "epochs": 5}) == "failed after 2/5 epochs"
+    assert runs.status_summary({"state": "running", "epoch": 1, "epochs": 1}) == "training done (1 epoch), evaluating"
+    assert runs.state_summary({"state": "queued", "message": "waiting for a free slot"}) == "queued: waiting for a free slot"
+    assert runs.state_summary({"state": "unreadable", "error": "bad config"}) == "unreadable"

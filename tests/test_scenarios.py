@@ -102,3 +102,8 @@ def test_the_compact_networks_train_from_scratch_only(arch: str) -> None:
     with pytest.raises(FerError, match="trains from scratch only"):
         scenario("custom", arch=arch, weights="imagenet")
     assert scenario("custom", arch="vgg19", weights="imagenet").weights == "imagenet"
+
+
+def test_the_summary_counts_epochs_in_words() -> None:
+    assert ", 1 epoch, batch 64," in scenario("custom", arch="cnn", epochs=1, batch_size=64).summary
+    assert ", 100 epochs, batch 128," in scenario("S2").summary

@@ -93,6 +93,39 @@ def test_the_landscape_shows_a_standard_run_also_on_all_7178_test_images() -> No
     assert table["accuracy"].is_monotonic_decreasing
 
     # A run with one score keeps one bar under its own name; a damaged other score is left out.
-    plain = study.accuracy_landscape([study.run_row("mine", {**S2_SCORES, **SAMPLE_THESIS, "other_protocols": {"standard": "?"}})])
+    plain = study.accuracy_landscape([study.run_row("mine", {**S2_SCORES, **FULL_THESIS, "other_protocols": {"standard": "?"}})])
     (row,) = plain[plain["group"] == "this project"].to_dict("records")
-    assert (row["result"], row["accuracy"], row["test split"]) == ("mine", 0.3, "all 296 test images of the sample data")
+    assert (row["result"], row["accuracy"], row["test split"]) == ("mine", 0.3, "all 7,178 test images")
+
+
+def test_the_landscape_leaves_out_runs_not_on_the_full_data() -> None:
+    """Published results and the study's were scored on the full FER2013: a run on the shipped
+    sample (a few hundred faces), or one that does not record its data, gets no bar beside them."""
+    (folder,) = [path for path in COMMITTED_REFERENCE_DIR.iterdir() if (path / "model.keras").exists()]
+    reference = json.loads((folder / "metrics.json").read_text())
+    unrecorded = {key: value for key, value in FULL_THESIS.items() if key != "dataset"}
+    scored = {"sample, thesis": SAMPLE_THESIS, "sample, standard": SAMPLE_STANDARD, "data not recorded": unrecorded,
+              "full, thesis": FULL_THESIS, "full, standard": FULL_STANDARD}
+    rows = [study.run_row(name, {**S2_SCORES, **facts}) for name, facts in scored.items()]
+    table = study.accuracy_landscape([*rows, study.run_row("default", reference)])
+    ours = table[table["group"] == "this project"]
+    assert sorted(ours["result"]) == sorted(
+        ["full, thesis", "full, standard", "default (PrivateTest)", "default (all 7,178 test images)"]
+    )
+    assert not ours["test split"].str.contains("sample").any()
+    everything_else = study.accuracy_landscape([])
+    assert len(table) - len(ours) == len(everything_else)  # the study's and others' bars are all still there
+    only_sample = study.accuracy_landscape(rows[:2])
+    assert "this project" not in set(only_sample["group"]) and len(only_sample) == len(everything_else)
+
+
+def test_a_bar_is_named_by_the_test_images_its_run_was_scored_on() -> None:
+    names = {facts["dataset"] + " " + facts["protocol"]: study.bar_name(study.run_row("S2 VGG19 · r1", {**S2_SCORES, **facts}))
+             for facts in (SAMPLE_THESIS, SAMPLE_STANDARD, FULL_STANDARD, FULL_THESIS)}
+    assert names == {
+        "sample thesis": "S2 VGG19 · r1 (all 296 test images of the sample data)",
+        "sample standard": "S2 VGG19 · r1 (PrivateTest of the sample data)",
+        "full standard": "S2 VGG19 · r1 (PrivateTest)",
+        "full thesis": "S2 VGG19 · r1 (all 7,178 test images)",
+    }
+    assert study.bar_name(study.run_row("old", S2_SCORES), "<br>") == "old<br>(test images not recorded)"
