@@ -14,6 +14,11 @@ already soft); everything else as ``python -m scripts.make_default_model train``
 40 epochs, seed 42, standard protocol: best epoch on PublicTest, reported on PrivateTest,
 which no teacher or student saw). The validation targets stay one-hot. The targets replace
 :func:`fer.train._inputs`'s in this process only, so the library keeps no option for them.
+
+Result in the README ("The default model"), with the five runs of ``experiments/README.md`` as
+teachers, temperature 2 and alpha 0.5: PrivateTest 0.6868 against the default's 0.6935, and
+disgust's recall fell from 0.62 to 0.35 (24 of its 55 faces called angry, against 15), so the
+default stayed.
 """
 
 from __future__ import annotations
