@@ -24,7 +24,7 @@ st.caption(
     "The study fixed the architecture, the balancing, the augmentation, Adam, categorical "
     "cross-entropy and 100 epochs. It did not state the batch size or the learning rate: "
     "the values above are this project's defaults (see the Train page to change them). This project's "
-    "S1–S4 start from scratch (weights none: ImageNet weights can't be downloaded where they were trained); "
+    "S1–S4 start from scratch (weights none: ImageNet weights can't be downloaded on the machines this project trains on); "
     f"the study's starting weights are {study.STUDY_WEIGHTS}."
 )
 st.page_link(
@@ -73,7 +73,7 @@ st.caption(
     "scratch, like runs here with weights none; Kusuma et al. and Pham et al. started from ImageNet; the study "
     "calls its models fine-tuned but does not name their weights. The 76.82% is an ensemble of seven networks, every other result one model; "
     "runs on the shipped sample are scored on a few hundred faces, compare with none of these and are left out "
-    "of the chart (the table of runs under Table 4.2 above keeps them). A standard-protocol "
+    "of the chart (the table of runs beside Table 4.2 above keeps them). A standard-protocol "
     "run whose results also hold its score on all 7,178 test images (the default model's) gets two bars, each "
     "named by its test images: the second is scored on the same 7,178 test images as the study's, though its "
     "PublicTest half chose the run's epoch, which flatters it slightly."

@@ -54,7 +54,9 @@ a choice of the settings to start from rather than one setting."""
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # argparse hands a subcommand's unknown options up to the top parser: say the subcommand's help
+        args.command_parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     try:
         return args.handler(args)
     except FerError as error:
@@ -76,6 +78,11 @@ class _Parser(argparse.ArgumentParser):
         prints the whole usage first, 17 lines for ``train``, and the one line that says what is
         wrong comes last, below them; the usage is a ``--help`` away."""
         self.exit(EXIT_BAD_INPUT, f"error: {message} (see {self.prog} --help)\n")
+
+    def set_defaults(self, **kwargs: Any) -> None:
+        """A command's parser records itself beside its handler, so that :func:`main` reports an
+        unknown option with that command's ``--help`` rather than the top parser's."""
+        super().set_defaults(**kwargs, command_parser=self)
 
 
 def _parser() -> argparse.ArgumentParser:

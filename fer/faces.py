@@ -14,10 +14,11 @@ pipeline (the :class:`Face` type, the crops, the whole-image fallback) is the sa
 
 Each detector is wrapped so that it works on the images people actually try: FER-style tight
 crops, selfies, group photos and multi-megapixel camera files. Both upscale small images and
-shrink large ones; YuNet searches a photo longer than 1280 px a second time at 0.4 of its size,
-window by window, so that it finds faces from about 120 px in any photo, a 12-MP one included
-(:data:`YUNET_FINE_SCALE`, :func:`smallest_face`); Haar also needs a black border to find a face that fills the image (the
-``fer`` PyPI package's plain cascade never finds one). Each detector's box is turned into a
+shrink large ones. YuNet searches a photo longer than 1280 px a second time at 0.4 of its size,
+window by window, so that it finds faces from about 120 px in any photo as decoded (a 12-MP one
+included; :data:`YUNET_FINE_SCALE`, :func:`smallest_face`; a JPEG over
+:data:`fer.images.PHOTO_MAX_PIXELS` is decoded smaller). Haar also needs a black border to find
+a face that fills the image (the ``fer`` PyPI package's plain cascade never finds one). Each detector's box is turned into a
 region framed as FER2013 frames its faces; regions are mapped back to the photo, cut out and
 converted by :func:`fer.images.to_face`, and sorted left to right.
 
@@ -177,7 +178,7 @@ def smallest_face(height: int, width: int, detector: Detector | None = None) -> 
     :func:`active_detector`) finds about as often as larger ones in a height x width photo.
 
     With YuNet it is YUNET_SMALLEST_FACE at the finest scale searched: 120 px in any photo
-    longer than 1280 px (a 12-MP photo included), less in smaller ones (60 px in 640x480). With
+    longer than 1280 px as decoded (a 12-MP photo included), less in smaller ones (60 px in 640x480). With
     Haar it is the cascade's smallest window, MIN_FACE_FRACTION of the shorter side. Never below
     MIN_FACE_PX.
     """

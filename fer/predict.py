@@ -36,8 +36,6 @@ BARELY_BETTER = 0.05
 """How far above the majority baseline a model still counts as barely better: on a few hundred
 test faces (the shipped sample's 296) a test accuracy's standard error is about 2.5 points, so
 a gain under two of them may be luck."""
-SAME_SCORE = 0.0005
-"""A difference from the baseline that the page's one-decimal percentages can't show: "no better"."""
 _WEIGHTS_FILES = ("model.weights.h5", "model.weights.npz")  # what Keras 3 stores a model's weights as
 _LOAD_FAILURES: dict[tuple[str, int, int], str] = {}
 """Why a model file failed to load, by (path, mtime, size): a replaced file is tried again."""
@@ -156,10 +154,12 @@ def majority_baseline(choice: ModelChoice) -> tuple[str, float, str]:
 def compared_with_majority(accuracy: float, baseline: float) -> str:
     """``worse than``, ``no better than``, ``barely better than`` or ``better than``: how a test
     accuracy compares with always answering the most common emotion, so a warning about a weak
-    model never contradicts its own numbers."""
-    if accuracy < baseline - SAME_SCORE:
+    model never contradicts its own numbers: both are compared as the page shows them, to 0.1%
+    (24.04% against 23.96% is "24.0%" twice, so "no better than")."""
+    accuracy, baseline = round(accuracy, 3), round(baseline, 3)
+    if accuracy < baseline:
         return "worse than"
-    if accuracy <= baseline + SAME_SCORE:
+    if accuracy == baseline:
         return "no better than"
     return "barely better than" if accuracy < baseline + BARELY_BETTER else "better than"
 

@@ -244,12 +244,16 @@ def _is_status_value(key: str, value: Any) -> bool:
 
 def _read_history(path: Path) -> pd.DataFrame:
     """``history.csv``, checked: the :data:`HISTORY_COLUMNS` and only numbers (NaN allowed: a
-    diverged epoch's loss). An edited or damaged file raises ValueError, so it reads as no history
-    rather than failing every chart and table it reaches."""
+    diverged epoch's loss, but not an epoch, which must be a whole number from 1). An edited or
+    damaged file raises ValueError, so it reads as no history rather than failing every chart and
+    table it reaches."""
     history = pd.read_csv(path)
     missing = [column for column in HISTORY_COLUMNS if column not in history.columns]
     if missing or len(history.select_dtypes("number").columns) < len(history.columns):
         raise ValueError(f"history.csv lacks {missing} or holds values other than numbers")
+    epochs = history["epoch"]
+    if not (epochs.notna() & (epochs >= 1) & (epochs % 1 == 0)).all():
+        raise ValueError("history.csv has an epoch that is not a whole number from 1")
     return history
 
 

@@ -240,6 +240,8 @@ def test_a_run_of_this_machine_wins_over_a_reference_run_of_the_same_name(
         (["train", "--epochs", "abc"], "python -m fer train"),
         (["train", "--data", "nosuch"], "python -m fer train"),
         (["data", "summary", "--balance", "bogus"], "python -m fer data summary"),
+        (["train", "--bogus"], "python -m fer train"),
+        (["runs", "--x"], "python -m fer runs"),
         (["bogus"], "python -m fer"),
         ([], "python -m fer"),
     ],

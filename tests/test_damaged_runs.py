@@ -172,8 +172,10 @@ def _loss_as_text(history: str) -> str:
         lambda text: text.replace(",loss,", ",cost,", 1),
         lambda text: text.splitlines()[0] + "\n",  # a header, no epoch
         _loss_as_text,
+        lambda text: "\n".join("," + line.split(",", 1)[1] if k else line
+                               for k, line in enumerate(text.splitlines())) + "\n",  # blank epochs
     ],
-    ids=["empty", "other-columns", "no-epoch", "no-loss", "header-only", "text-value"],
+    ids=["empty", "other-columns", "no-epoch", "no-loss", "header-only", "text-value", "blank-epochs"],
 )
 def test_a_damaged_history_reads_as_none(
     finished_run: str, damage: Callable[[str], str], capsys: pytest.CaptureFixture[str]
