@@ -97,6 +97,21 @@ st.download_button(
     icon=":material/download:", key="compare_csv", on_click="ignore",
 )
 
+st.header("Test faces seen in training")
+seen, unsplit = compare.seen_in_training_table(selected, load=ui.dataset)
+if not seen.empty:
+    accuracies = {compare.SEEN_COLUMNS[key]: "{:.4f}" for key in ("accuracy_others", "accuracy_copies")}
+    st.dataframe(seen.style.format(accuracies), hide_index=True, placeholder="—")
+st.caption(
+    "FER2013 holds some faces twice, pixel for pixel, and some test faces are copies of Training faces: 288 of "
+    "the 3,589 PrivateTest faces, 568 of all 7,178 test faces (the study's test set). \"Seen in training\" counts "
+    "them among a run's test images; its score on them is partly memory, so the accuracy on the others is the "
+    "fairer number, for the study's runs too. The two split the test accuracy above (recounted from the kept "
+    "probabilities). Only exact copies are counted; the Dataset page lists them."
+)
+for name, why in unsplit.items():
+    st.caption(f"**{name}** is not split: {why}")
+
 st.header("Settings")
 differences_only = st.toggle("Differences only", key="compare_differences",
                              help="Only the settings that are not the same for every chosen run.")

@@ -1,4 +1,5 @@
-"""Dataset: which faces are active, importing FER2013, class balance, example faces, augmentation."""
+"""Dataset: which faces are active, importing FER2013, class balance, faces that appear twice, example faces,
+augmentation."""
 
 from __future__ import annotations
 
@@ -7,11 +8,13 @@ from collections.abc import Callable
 import numpy as np
 import streamlit as st
 
-from fer import balance, charts, data, dataset, sources, ui
+from fer import balance, charts, copies, data, dataset, sources, ui
 from fer.dataset import FaceDataset
-from fer.vocab import BALANCING, CLASSES, DATASETS, PROTOCOLS
+from fer.vocab import BALANCING, CLASSES, DATASETS, PROTOCOLS, USAGES
 
 EXAMPLES_PER_CLASS = 8
+RELABELLED_SHOWN = 8  # groups of identical faces under different labels
+RELABELLED_FACES = 2  # faces of each, under different labels: what fits a quarter of the page
 
 st.title("Dataset")
 
@@ -105,6 +108,31 @@ with ui.user_errors():
     counts = balance.class_counts(active, protocol, strategy)
     st.plotly_chart(charts.class_distribution_figure(counts, strategy), key="dataset_counts_chart")
     st.dataframe(balance.counts_table(counts))
+
+# --------------------------------------------------------------------------------------------
+st.header("Faces that appear twice")
+st.caption(
+    "Faces with identical pixels, per original split. A test face that is a copy of a Training face has been "
+    "seen in training by every model tested on it, so the Compare page splits each run's accuracy between those "
+    "faces and the others. Only exact copies are found: the same photo cropped or scaled another way is not, so "
+    "the real overlap is at least this large."
+)
+st.dataframe(copies.copies_table(active).rename(columns=copies.COLUMNS).style.format("{:,.0f}"), placeholder="—")
+relabelled = copies.relabelled_groups(active)
+if relabelled:
+    st.subheader("The same face under different labels")
+    st.caption(
+        f"{min(len(relabelled), RELABELLED_SHOWN)} of the {len(relabelled)} groups of identical faces whose labels "
+        f"disagree ({RELABELLED_FACES} of each group's labels), each face with its split and label: no model can get "
+        "all of them right."
+    )
+    cells = [cell for _ in range(-(-RELABELLED_SHOWN // 4)) for cell in st.columns(4)]
+    for cell, group in zip(cells, relabelled[:RELABELLED_SHOWN]):
+        shown = group[:RELABELLED_FACES]
+        cell.image(
+            [charts.face_mosaic(active.images[[i]], columns=1) for i in shown],
+            caption=[f"{USAGES[active.usage[i]]}: {CLASSES[active.labels[i]]}" for i in shown], width=96,
+        )
 
 # --------------------------------------------------------------------------------------------
 st.header("Example faces")

@@ -97,7 +97,7 @@ def _parser() -> argparse.ArgumentParser:
     imp.add_argument("--json", action="store_true", help="print one JSON document")
     imp.set_defaults(handler=_data_import)
 
-    summary = data.add_parser("summary", help="per-class counts before/after balancing")
+    summary = data.add_parser("summary", help="per-class counts before/after balancing, and faces that appear twice")
     summary.add_argument("--balance", default="none", choices=BALANCING, help="balancing of the training split")
     summary.add_argument("--protocol", default="thesis", choices=PROTOCOLS, help="thesis: train/test; standard: train/val/test")
     summary.add_argument("--data", default="active", choices=DATA_CHOICES, help="active = imported if any, else the sample")
@@ -238,9 +238,11 @@ def _data_import(args: argparse.Namespace) -> int:
 def _data_summary(args: argparse.Namespace) -> int:
     from fer import data
     from fer.balance import class_counts, counts_table
+    from fer.copies import COLUMNS, copies_table
 
     dataset = data.load_dataset(args.data)
     counts = class_counts(dataset, args.protocol, args.balance)
+    copies = copies_table(dataset)
     if args.json:
         _print_json(
             {
@@ -249,11 +251,17 @@ def _data_summary(args: argparse.Namespace) -> int:
                 "protocol": args.protocol,
                 "balance": args.balance,
                 **_split_counts(counts),
+                "copies": {
+                    usage: {key: None if math.isnan(value) else int(value) for key, value in row.items()}
+                    for usage, row in copies.iterrows()
+                },
             }
         )
         return 0
     print(f"Dataset: {dataset.name} ({dataset.source}), protocol {args.protocol}, balance {args.balance}")
     print(counts_table(counts).to_string())
+    print("\nFaces that appear twice (identical pixels; see the Dataset page):")
+    print(copies.rename(columns=COLUMNS).to_string(na_rep="-", float_format="{:.0f}".format))
     return 0
 
 

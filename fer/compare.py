@@ -1,6 +1,7 @@
 """Comparing runs beyond their headline numbers: is a difference real (paired significance on the
-same test images), what differs between the runs (their settings side by side), and how far the
-seed alone moves a result (repeats grouped, mean ± standard deviation).
+same test images), how much of a score came from test faces the run had trained on (exact
+copies of Training faces), what differs between the runs (their settings side by side), and how
+far the seed alone moves a result (repeats grouped, mean ± standard deviation).
 
 Experiment trackers show curves and numbers; none of them can tell whether run B beat run A
 by more than chance, because they do not know which test images each run got right. The runs
@@ -15,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from fer import evaluate
+from fer import copies, evaluate
 from fer.data import load_dataset
 from fer.dataset import FaceDataset, protocol_splits
 from fer.errors import FerError
@@ -79,50 +80,50 @@ def paired_runs(a: Run, b: Run, load: DatasetLoader = load_dataset) -> PairedCom
     loader. Raises :class:`FerError` when the runs can't be paired: different or unrecorded
     test sets, no kept probabilities, or the test labels no longer available.
     """
-    fingerprint = _common_test_set(a, b)
-    labels = true_labels(a, fingerprint, load)
-    return paired_comparison(_correct(a, labels), _correct(b, labels))
+    if _test_set(a) != _test_set(b):
+        raise FerError(
+            f"{a.display_name} ({_test_images(a.metrics() or {})}) and {b.display_name} "
+            f"({_test_images(b.metrics() or {})}) were evaluated on different test images: a paired comparison "
+            "needs the same ones"
+        )
+    dataset, test = scored_faces(a, load)
+    return paired_comparison(_correct(a, dataset.labels[test]), _correct(b, dataset.labels[test]))
 
 
-def true_labels(run: Run, fingerprint: str, load: DatasetLoader = load_dataset) -> np.ndarray:
-    """The true classes of ``run``'s test images, in its evaluation order.
+def scored_faces(run: Run, load: DatasetLoader = load_dataset) -> tuple[FaceDataset, np.ndarray]:
+    """The dataset ``run`` was evaluated on and its test images' indices there, in evaluation order.
 
-    They are recomputed from the run's data and protocol, and the fingerprint proves they are
-    the images and labels the run was scored on (a dataset imported again from another source
-    would not match).
+    They are recomputed from the run's data and protocol, and the fingerprint the run recorded
+    proves they are the images and labels it was scored on (a dataset imported again from
+    another source would not match).
     """
+    fingerprint = _test_set(run)
     if run.config is None:
         raise FerError(f"{run.display_name}: its config can't be read, so its test images are unknown")
     if run.config.data == "full" and not dataset_cache_path().exists():
         raise FerError(
             f"{run.display_name} was evaluated on the imported FER2013, which this machine does not have: "
-            "import it (Dataset page, or `python -m fer data import SOURCE`) to pair its predictions"
+            "import it (Dataset page, or `python -m fer data import SOURCE`) to look at its predictions face by face"
         )
     dataset = load(run.config.data)
     test = protocol_splits(dataset, run.config.protocol)["test"]
     if evaluate.fingerprint(dataset.images[test], dataset.labels[test]) != fingerprint:
         raise FerError(
             f"the {run.config.protocol} test images of {dataset.source} are not the ones {run.display_name} "
-            "was evaluated on (the dataset was imported again since?): its predictions can't be paired"
+            "was evaluated on (the dataset was imported again since?): its predictions can't be matched to them"
         )
-    return dataset.labels[test]
+    return dataset, test
 
 
-def _common_test_set(a: Run, b: Run) -> str:
-    """The test-set fingerprint both runs share; why not, as a :class:`FerError`."""
-    first, second = (run.metrics() or {} for run in (a, b))
-    for run, values in ((a, first), (b, second)):
-        if "test_set" not in values:
-            raise FerError(
-                f"{run.display_name} did not record which test images it was evaluated on (runs before that "
-                "was recorded): it can't be paired with another run; train it again to compare"
-            )
-    if first["test_set"] != second["test_set"]:
+def _test_set(run: Run) -> str:
+    """The fingerprint of the test images ``run`` was evaluated on; why there is none, as a :class:`FerError`."""
+    recorded = (run.metrics() or {}).get("test_set")
+    if recorded is None:
         raise FerError(
-            f"{a.display_name} ({_test_images(first)}) and {b.display_name} ({_test_images(second)}) were "
-            "evaluated on different test images: a paired comparison needs the same ones"
+            f"{run.display_name} did not record which test images it was evaluated on (runs before that "
+            "was recorded): its predictions can't be matched to test faces; train it again to compare"
         )
-    return first["test_set"]
+    return recorded
 
 
 def _test_images(metrics: dict[str, Any]) -> str:
@@ -144,6 +145,47 @@ def _correct(run: Run, labels: np.ndarray) -> np.ndarray:
             f"{len(labels)} test images: the file is damaged"
         )
     return probabilities.argmax(axis=1) == labels
+
+
+# --------------------------------------------------------------------------------------------
+# Test faces seen in training
+
+SEEN_COLUMNS: dict[str, str] = {
+    "test_images": "test images",
+    "copies": "seen in training",
+    "accuracy_others": "accuracy on the others",
+    "accuracy_copies": "on the copies",
+}
+"""The columns of :func:`seen_in_training_table` after ``run``, by key, with their labels."""
+
+
+def seen_in_training_table(
+    runs: Mapping[str, Run], load: DatasetLoader = load_dataset
+) -> tuple[pd.DataFrame, dict[str, str]]:
+    """Each run's test accuracy split between the other test faces and those that are exact
+    copies of Training faces (:func:`fer.copies.training_copies`: the run trained on them).
+
+    Returns the table (one row per run that can be split, by display name; no copies leaves
+    "on the copies" empty) and, for each run that can't, why (as :func:`paired_runs`).
+    """
+    rows, reasons = [], {}
+    for name, run in runs.items():
+        try:
+            dataset, test = scored_faces(run, load)
+            correct = _correct(run, dataset.labels[test])
+        except FerError as error:
+            reasons[name] = str(error)
+            continue
+        seen = copies.training_copies(dataset, test)
+        rows.append({
+            "run": name,
+            "test_images": len(test),
+            "copies": int(seen.sum()),
+            "accuracy_others": correct[~seen].mean() if (~seen).any() else np.nan,
+            "accuracy_copies": correct[seen].mean() if seen.any() else np.nan,
+        })
+    table = pd.DataFrame(rows, columns=["run", *SEEN_COLUMNS]).rename(columns=SEEN_COLUMNS)
+    return table, reasons
 
 
 # --------------------------------------------------------------------------------------------

@@ -7,7 +7,9 @@ neither the importers nor the cache.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -35,6 +37,14 @@ class FaceDataset:
     def name(self) -> str:
         """``sample`` or ``full`` (see :data:`fer.vocab.DATASETS`)."""
         return "sample" if self.source == SAMPLE_SOURCE else "full"
+
+    @cached_property
+    def copy_groups(self) -> np.ndarray:
+        """Per face, a group number shared by exactly the faces with identical pixels (see
+        :mod:`fer.copies`). Kept on the dataset: hashing FER2013's 35,887 faces takes 0.2 s, and
+        the dashboard asks on every rerun of a page, with the same loaded dataset."""
+        digests = np.array([hashlib.blake2b(face.tobytes(), digest_size=16).digest() for face in self.images], "S16")
+        return np.unique(digests, return_inverse=True)[1].ravel()
 
     def usage_counts(self) -> dict[str, int]:
         """Images per original usage, leaving out usages with none (the sample has no ``Test``)."""

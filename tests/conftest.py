@@ -11,6 +11,7 @@ import shutil
 import struct
 import zipfile
 import zlib
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -220,6 +221,24 @@ def tiny(sample: FaceDataset, per_usage: int = 2) -> FaceDataset:
         ]
     )
     return FaceDataset(sample.images[keep], sample.labels[keep], sample.usage[keep], "tiny")
+
+
+def planted(sample: FaceDataset) -> tuple[FaceDataset, dict[str, np.ndarray]]:
+    """42 real faces (2 per class and usage, none repeated) with copies planted:
+
+    * a PrivateTest angry face replaced by a Training angry face: seen in training, same label;
+    * a PublicTest disgust face replaced by another Training angry face: seen, under another label;
+    * a Training disgust face replaced by the other one: repeated within Training;
+    * a PrivateTest surprise face made blank.
+    """
+    base = tiny(sample)
+    train, public, private = (np.flatnonzero(base.usage == usage) for usage in range(3))
+    images = base.images.copy()
+    images[private[0]] = images[train[0]]
+    images[public[2]] = images[train[1]]
+    images[train[3]] = images[train[2]]
+    images[private[13]] = 0
+    return replace(base, images=images), {"train": train, "public": public, "private": private}
 
 
 def png(image: np.ndarray) -> bytes:

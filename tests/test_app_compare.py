@@ -40,7 +40,7 @@ def test_compare_shows_a_finished_run_in_table_curves_and_matrices(finished_run:
     at = open_page("app_pages/compare.py")
     assert at.multiselect(key="compare_runs").value == [name]
 
-    table, settings = (d.value for d in at.dataframe)
+    table, seen, settings = (d.value for d in at.dataframe)
     row = table.set_index("run").loc[name]
     shown_as = {"test accuracy": "test_accuracy", "precision (macro)": "precision_macro",
                 "recall (macro)": "recall_macro", "train seconds": "train_seconds", "epochs": "epochs_run"}
@@ -48,8 +48,12 @@ def test_compare_shows_a_finished_run_in_table_curves_and_matrices(finished_run:
         assert row[column] == pytest.approx(metrics[key])
     assert pd.isna(row["study test accuracy"]) and at.dataframe[0].proto.placeholder == "—"
     assert settings.set_index("run").loc[name, "seed"] == str(run.config.seed)
+    # The sample holds no face twice: all of the test faces are "other" faces.
+    seen = seen.set_index("run").loc[name]
+    assert seen["seen in training"] == 0 and pd.isna(seen["on the copies"])
+    assert seen["accuracy on the others"] == pytest.approx(metrics["test_accuracy"])
     rerun(at.toggle(key="compare_differences").set_value(True))
-    assert len(at.dataframe) == 1 and "The chosen runs share every setting" in texts(at)
+    assert len(at.dataframe) == 2 and "The chosen runs share every setting" in texts(at)
     rerun(at.toggle(key="compare_differences").set_value(False))
     assert "No two chosen runs differ only in their seed" in texts(at)
     assert "Choose two or more runs above to test one against another" in texts(at)
@@ -138,15 +142,15 @@ def test_compare_tests_two_runs_diffs_their_settings_and_groups_seeds(finished_r
     assert "B and A are equally accurate" in at.info[0].value and "not significant" in at.info[0].value
 
     # Settings: all of them, or only those that differ.
-    settings = at.dataframe[1].value.set_index("run")
+    settings = at.dataframe[2].value.set_index("run")
     assert settings.loc[improved, "seed"] == "43" and settings.loc[changed, "learning rate"] == "0.01"
     rerun(at.toggle(key="compare_differences").set_value(True))
-    differences = at.dataframe[1].value
+    differences = at.dataframe[2].value
     assert list(differences.columns) == ["run", "learning rate", "seed"]
 
     # Seeds: the original and its seed-43 copy are one group, summarised and drawn as a band.
     group = f"{improved} + 1 other seed"  # the copy is listed first (newest)
-    seeds = at.dataframe[2].value.set_index("group")
+    seeds = at.dataframe[3].value.set_index("group")
     assert list(seeds.index) == [group] and seeds.loc[group, "seeds"] == "43, 42"
     names = {trace["name"] for trace in chart(at, "accuracy_curves")["data"]}
     assert {f"{group} train mean of 2", f"{group} test mean of 2", f"{changed} train"} <= names

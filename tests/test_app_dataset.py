@@ -18,6 +18,7 @@ from .conftest import (
     chart,
     kaggle_entries,
     open_page,
+    planted,
     rerun,
     texts,
     tiny,
@@ -33,13 +34,14 @@ def tiny_zip(sample: FaceDataset, tmp_path: Path) -> Path:
 
 
 def counts_shown(at: AppTest) -> pd.DataFrame:
-    (table,) = (d.value for d in at.dataframe)
-    return table
+    return at.dataframe[0].value
 
 
 def test_dataset_page_shows_the_sample_its_real_counts_and_faces(sample: FaceDataset) -> None:
     at = open_page("app_pages/dataset.py")
-    assert [h.value for h in at.header] == ["Active dataset", "Class balance", "Example faces", "Augmentation preview"]
+    assert [h.value for h in at.header] == [
+        "Active dataset", "Class balance", "Faces that appear twice", "Example faces", "Augmentation preview"
+    ]
     assert f"This is {DATASETS['sample']}" in texts(at)
     assert {m.label: m.value for m in at.metric} == {f"{u} images": f"{n:,}" for u, n in sample.usage_counts().items()}
 
@@ -61,6 +63,20 @@ def test_dataset_page_shows_the_sample_its_real_counts_and_faces(sample: FaceDat
     assert at.image[-1].captions == ["24 random views"]
     rerun(at.slider(key="augment_count").set_value(8))
     assert at.image[-1].captions == ["8 random views"]
+
+
+def test_copies_are_counted_and_faces_under_two_labels_shown(sample: FaceDataset, tmp_path: Path) -> None:
+    dataset, _ = planted(sample)
+    data.import_dataset(write_parquet(tmp_path / "planted.parquet", dataset))
+    at = open_page("app_pages/dataset.py")
+    table = at.dataframe[1].value
+    assert table.loc["PrivateTest", "with a copy among the Training faces"] == 1
+    assert table.loc["Training", "with a copy in the same split"] == 2
+    assert table.loc["PrivateTest", "blank (one grey level)"] == 1
+    assert [h.value for h in at.subheader] == ["The same face under different labels"]
+    assert "1 of the 1 groups of identical faces whose labels disagree" in texts(at)
+    (pair,) = [image for image in at.image if len(image.captions) == 2]  # the group's two faces
+    assert pair.captions == ["Training: angry", "PublicTest: disgust"]
 
 
 def test_augmentation_face_number_stays_valid_across_classes(sample: FaceDataset) -> None:
@@ -115,7 +131,9 @@ def test_standard_protocol_without_test_halves_is_a_readable_error(sample: FaceD
     at = open_page("app_pages/dataset.py")
     rerun(at.selectbox(key="dataset_protocol").set_value("standard"))
     assert len(at.error) == 1 and "standard protocol needs" in at.error[0].value
-    assert not at.dataframe and len(at.image) == len(CLASSES) + 2  # the rest of the page still renders
+    # The rest of the page still renders: the copies table (the only one), the faces and the augmentation.
+    assert len(at.dataframe) == 1 and "blank (one grey level)" in at.dataframe[0].value.columns
+    assert len(at.image) == len(CLASSES) + 2
 
 
 def test_a_bad_upload_shows_one_error_and_keeps_the_previous_import(

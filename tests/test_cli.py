@@ -10,12 +10,13 @@ from types import SimpleNamespace
 
 import pytest
 
-from fer import cli, runs, store
+from fer import cli, data, runs, store
+from fer.dataset import FaceDataset
 from fer.errors import FerError
 from fer.paths import atomic_write_json, runs_dir
 from fer.scenarios import RunConfig, scenario
 
-from .conftest import COMMITTED_REFERENCE_DIR
+from .conftest import COMMITTED_REFERENCE_DIR, planted, write_parquet
 
 COMMANDS = {
     "data import": ["data", "import", "fer2013.zip"],
@@ -91,6 +92,21 @@ def test_data_summary_counts_the_classes_once(monkeypatch: pytest.MonkeyPatch, c
         status, out = run_cli(capsys, "data", "summary", "--data", "sample", "--balance", "oversample", *json_flag)
         assert status == 0 and len(calls) == 1
     assert json.loads(out)["after"]["train"]["happy"] == 152
+
+
+def test_data_summary_counts_faces_that_appear_twice(
+    sample: FaceDataset, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data.import_dataset(write_parquet(tmp_path / "planted.parquet", planted(sample)[0]))
+    status, out = run_cli(capsys, "data", "summary", "--json")
+    assert status == 0 and json.loads(out)["copies"] == {
+        "Training": {"faces": 14, "same_split": 2, "in_training": None, "relabelled": 1, "blank": 0},
+        "PublicTest": {"faces": 14, "same_split": 0, "in_training": 1, "relabelled": 1, "blank": 0},
+        "PrivateTest": {"faces": 14, "same_split": 0, "in_training": 1, "relabelled": 0, "blank": 1},
+    }
+    status, out = run_cli(capsys, "data", "summary")
+    (private,) = [line.split() for line in out.splitlines() if line.startswith("PrivateTest")]
+    assert status == 0 and "Faces that appear twice" in out and private == ["PrivateTest", "14", "0", "1", "0", "1"]
 
 
 def test_study_json_holds_the_study_and_the_runs(capsys: pytest.CaptureFixture[str]) -> None:

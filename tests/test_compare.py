@@ -7,14 +7,16 @@ Also holds :func:`copy_run`, which the Compare page's tests share.
 from __future__ import annotations
 
 import statistics
-from dataclasses import fields
+from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from fer import compare, runs, store
 from fer.data import load_sample
+from fer.dataset import protocol_splits
 from fer.errors import FerError
 from fer.paths import atomic_write_json, runs_dir
 from fer.scenarios import RunConfig
@@ -186,6 +188,34 @@ def test_the_dataset_comes_from_the_given_loader(finished_run: str) -> None:
     run = runs.get_run(finished_run)
     compare.paired_runs(run, run, load=loader)
     assert asked == ["sample"]
+
+
+def test_accuracy_is_split_between_test_faces_seen_in_training_and_the_others(finished_run: str) -> None:
+    run = runs.get_run(finished_run)
+    sample = load_sample()
+    splits = protocol_splits(sample, run.config.protocol)
+    correct = run.probabilities().argmax(1) == sample.labels[splits["test"]]
+    # Four Training faces become copies of test faces: three the run got right, one it got wrong.
+    chosen = np.r_[np.flatnonzero(correct)[:3], np.flatnonzero(~correct)[:1]]
+    images = sample.images.copy()
+    images[splits["train"][:4]] = sample.images[splits["test"][chosen]]
+    planted = replace(sample, images=images)  # the test faces and labels, so the fingerprint, are unchanged
+    old = copy_run(finished_run, "old")
+    metrics = runs.get_run(old).metrics()
+    del metrics["test_set"]
+    atomic_write_json(runs_dir() / old / "metrics.json", metrics)
+
+    table, reasons = compare.seen_in_training_table({"run": run, "old": runs.get_run(old)}, load=lambda which: planted)
+    row = table.set_index("run").loc["run"]
+    others = np.setdiff1d(np.arange(len(correct)), chosen)
+    assert row["test images"] == len(correct) and row["seen in training"] == 4
+    assert row["on the copies"] == 0.75
+    assert row["accuracy on the others"] == pytest.approx(correct[others].mean())
+    assert list(table["run"]) == ["run"] and "did not record which test images" in reasons["old"]
+
+    unplanted = compare.seen_in_training_table({"run": run}, load=lambda which: sample)[0].iloc[0]
+    assert unplanted["seen in training"] == 0 and np.isnan(unplanted["on the copies"])
+    assert unplanted["accuracy on the others"] == pytest.approx(correct.mean())
 
 
 def test_reference_runs_are_read_like_any_other(finished_run: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
