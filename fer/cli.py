@@ -402,6 +402,7 @@ def _run_document(run: Run) -> dict[str, Any]:
         "config": run.config.to_dict() if run.config else None,
         "status": run.status,
         "metrics": run.metrics(),
+        "seen_in_training": _seen_in_training(run),
     }
 
 
@@ -425,9 +426,27 @@ def _print_run(run: Run) -> None:
             f"  {shown['train_seconds']} s training ({shown['images_per_second']} img/s) on {shown['device']}, "
             f"{shown['backend']}, weights {shown['weights']}, data {shown['dataset']}"
         )
+        seen = _seen_in_training(run)
+        if seen and seen["copies"]:
+            print(
+                f"  accuracy {seen['accuracy_others']:.4f} on the {seen['test_images'] - seen['copies']:,} test faces "
+                f"not seen in training, {seen['accuracy_copies']:.4f} on the {seen['copies']:,} copies of Training faces"
+            )
     elif (run.path / "metrics.json").exists():
         print("  metrics unreadable: metrics.json is damaged")
     print(f"  folder: {run.path}")
+
+
+def _seen_in_training(run: Run) -> dict[str, Any] | None:
+    """:func:`fer.compare.seen_in_training_table`'s row for ``run`` by key, None where it can't
+    be split (no kept probabilities, FER2013 not imported here, ...)."""
+    from fer.compare import SEEN_COLUMNS, seen_in_training_table
+
+    table, _ = seen_in_training_table({run.run_id: run})
+    if table.empty:
+        return None
+    row = table.iloc[0]
+    return {key: None if math.isnan(row[label]) else row[label].item() for key, label in SEEN_COLUMNS.items()}
 
 
 def _print_run_progress(status: dict[str, Any]) -> None:

@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import json
 import shutil
-from dataclasses import fields
+from dataclasses import fields, replace
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
 from fer import cli, data, runs, store
-from fer.dataset import FaceDataset
+from fer.dataset import FaceDataset, protocol_splits
 from fer.errors import FerError
 from fer.paths import atomic_write_json, runs_dir
 from fer.scenarios import RunConfig, scenario
 
-from .conftest import COMMITTED_REFERENCE_DIR, planted, write_parquet
+from .conftest import COMMITTED_REFERENCE_DIR, copy_run, planted, write_parquet
 
 COMMANDS = {
     "data import": ["data", "import", "fer2013.zip"],
@@ -107,6 +107,25 @@ def test_data_summary_counts_faces_that_appear_twice(
     status, out = run_cli(capsys, "data", "summary")
     (private,) = [line.split() for line in out.splitlines() if line.startswith("PrivateTest")]
     assert status == 0 and "Faces that appear twice" in out and private == ["PrivateTest", "14", "0", "1", "0", "1"]
+
+
+def test_show_splits_the_accuracy_between_test_faces_seen_in_training_and_the_others(
+    finished_run: str, sample: FaceDataset, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    splits = protocol_splits(sample, runs.get_run(finished_run).config.protocol)
+    images = sample.images.copy()
+    images[splits["train"][:5]] = sample.images[splits["test"][:5]]  # the test faces stay: the run still matches
+    data.import_dataset(write_parquet(tmp_path / "planted.parquet", replace(sample, images=images)))
+    full = copy_run(finished_run, "full", {"data": "full"})
+    correct = runs.get_run(full).probabilities().argmax(1) == sample.labels[splits["test"]]
+    status, out = run_cli(capsys, "show", full)
+    assert status == 0 and (
+        f"accuracy {correct[5:].mean():.4f} on the {len(correct) - 5:,} test faces not seen in training, "
+        f"{correct[:5].mean():.4f} on the 5 copies of Training faces"
+    ) in out
+    status, out = run_cli(capsys, "show", finished_run, "--json")  # the sample holds no copies
+    assert json.loads(out)["seen_in_training"]["copies"] == 0
+    assert "not seen in training" not in run_cli(capsys, "show", finished_run)[1]
 
 
 def test_study_json_holds_the_study_and_the_runs(capsys: pytest.CaptureFixture[str]) -> None:
