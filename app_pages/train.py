@@ -173,6 +173,12 @@ def custom_launcher() -> None:
         early_stopping = st.number_input(
             "Early stopping patience (epochs, 0 = off)", value=defaults.early_stopping, step=1, key="custom_patience"
         )
+        drop_copies = st.toggle(
+            "Leave out Training faces copied in the held-out faces", key="custom_drop_copies",
+            help="FER2013 holds some faces twice: 568 test faces are pixel copies of Training faces (Dataset page). "
+            "On, the Training copies of validation and test faces are left out, so the run is selected and scored "
+            "only on faces it has never seen (about 2% fewer training faces); off, as the study and other papers.",
+        )
         repeats = st.number_input("Seeds", value=1, min_value=1, step=1, key="custom_seeds",
                                   help="Repeat the run with seeds 42, 43, …; Compare shows mean ± sd.")
         devices = st.selectbox(
@@ -185,7 +191,7 @@ def custom_launcher() -> None:
     with ui.user_errors():
         config = scenario(
             "custom", recipe=recipe, arch=arch, balance=balance, weights=weights, protocol=protocol,
-            early_stopping=int(early_stopping), devices=devices, data=data, **settings,
+            early_stopping=int(early_stopping), drop_copies=drop_copies, devices=devices, data=data, **settings,
         )
         configs = with_seeds(config, int(repeats))
         cpu_time_note(configs)  # in here: counting the training images checks the protocol against the data

@@ -189,6 +189,10 @@ def _add_train_options(train: argparse.ArgumentParser) -> None:
     train.add_argument("--protocol", choices=PROTOCOLS, help=f"{_listed(PROTOCOLS)} (default {DEFAULTS.protocol})")
     train.add_argument("--early-stopping", type=int, metavar="PATIENCE", help="stop after PATIENCE epochs without gain")
     train.add_argument(
+        "--drop-copies", action=argparse.BooleanOptionalAction, default=None,
+        help="leave out the Training faces with a pixel copy among the validation or test faces",
+    )
+    train.add_argument(
         "--data", choices=DATA_CHOICES,
         help=f"{_listed(DATA_CHOICES)}: active is the imported FER2013 if any, else the sample (default {DEFAULTS.data})",
     )

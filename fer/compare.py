@@ -42,6 +42,7 @@ SETTINGS: dict[str, str] = {
     "flip_tta": "flip TTA",
     "epochs": "epochs",
     "early_stopping": "early stopping",
+    "drop_copies": "held-out copies dropped",
     "input_size": "input size (px)",
     "weights": "weights",
     "precision": "numeric precision",

@@ -30,8 +30,22 @@ COLUMNS: dict[str, str] = {
 
 def training_copies(dataset: FaceDataset, indices: np.ndarray) -> np.ndarray:
     """For each face at ``indices``, whether another face with the same pixels is a Training face."""
-    training = dataset.usage == USAGES.index("Training")
-    return _faces_per_group(dataset, training)[dataset.copy_groups[indices]] - training[indices] > 0
+    return copied_among(dataset, indices, np.flatnonzero(dataset.usage == USAGES.index("Training")))
+
+
+def copied_among(dataset: FaceDataset, indices: np.ndarray, among: np.ndarray) -> np.ndarray:
+    """For each face at ``indices``, whether another face at ``among`` has the same pixels."""
+    chosen = np.zeros(len(dataset), bool)
+    chosen[among] = True
+    return _faces_per_group(dataset, chosen)[dataset.copy_groups[indices]] - chosen[indices] > 0
+
+
+def without_held_out_copies(dataset: FaceDataset, splits: dict[str, np.ndarray]) -> np.ndarray:
+    """The ``train`` indices of :func:`fer.dataset.protocol_splits`' ``splits`` without the faces
+    that have a pixel copy among the held-out ones (validation and test): a model trained on
+    the rest has never seen a face it is selected or scored on."""
+    held_out = np.concatenate([indices for split, indices in splits.items() if split != "train"])
+    return splits["train"][~copied_among(dataset, splits["train"], held_out)]
 
 
 def copies_table(dataset: FaceDataset) -> pd.DataFrame:

@@ -66,6 +66,7 @@ class RunConfig:
     weights: str = "none"
     protocol: str = "thesis"
     early_stopping: int = 0  # patience in epochs on validation accuracy (standard protocol); 0 = off
+    drop_copies: bool = False  # leave out the Training faces with a pixel copy among the held-out faces (fer.copies)
     data: str = "active"  # resolved to "sample" or "full" when the run is created
     seed: int = 42
 
@@ -128,6 +129,7 @@ class RunConfig:
         extras = [f"label smoothing {self.label_smoothing:g}"] if self.label_smoothing else []
         extras += [f"weight decay {self.weight_decay:g}"] if self.weight_decay else []
         extras += ["flip TTA"] if self.flip_tta else []
+        extras += ["held-out copies dropped from training"] if self.drop_copies else []
         return ", ".join(
             [
                 ARCHITECTURE_NAMES[self.arch], f"balancing {self.balance}", f"augmentation {self.augment}",

@@ -1,7 +1,7 @@
 """Train the Classify page's default model on this machine's CPU, then commit it as a reference run.
 
-    python -m scripts.make_default_model train [--epochs 40] [--seed 42]   # FER-CNN, FER recipe, full FER2013,
-                                                                           # standard protocol
+    python -m scripts.make_default_model train [--epochs 40] [--seed 42] [--drop-copies]   # FER-CNN, FER recipe,
+                                                                                           # full FER2013, standard protocol
     python -m scripts.make_default_model export RUN_ID         # copy into artifacts/reference/RUN_ID/
 
 ``train`` runs in the foreground, queued like any run of this machine (it waits for one already
@@ -117,9 +117,13 @@ def main() -> None:
     trainer = commands.add_parser("train")
     trainer.add_argument("--epochs", type=int, default=40)
     trainer.add_argument("--seed", type=int, default=42, help="another seed measures the recipe's spread")
+    trainer.add_argument("--drop-copies", action="store_true", help="without the Training copies of held-out faces")
     commands.add_parser("export").add_argument("run_id")
     args = parser.parse_args()
-    train(args.epochs, seed=args.seed) if args.command == "train" else export(args.run_id)
+    if args.command == "train":
+        train(args.epochs, seed=args.seed, drop_copies=args.drop_copies)
+    else:
+        export(args.run_id)
 
 
 if __name__ == "__main__":

@@ -32,6 +32,8 @@ from fer.quiet import ABSL_BANNER, NATIVE_LOG_LINE, start_backend_quietly
 from fer.scenarios import SCENARIOS, RunConfig, scenario
 from fer.vocab import CLASSES, USAGES
 
+from .conftest import planted, write_parquet
+
 
 def tiny(**overrides: object) -> RunConfig:
     settings = {"arch": "cnn", "epochs": 1, "batch_size": 64, "data": "sample", **overrides}
@@ -125,6 +127,20 @@ def test_vgg19_run_writes_every_file_and_its_numbers_agree(sample: FaceDataset) 
     assert metrics["train_accuracy"] == pytest.approx(history["accuracy"].iloc[-1])
     assert metrics["test_loss"] == pytest.approx(history["test_loss"].iloc[-1], rel=1e-3)
     assert runs.get_run(run.run_id).status["progress"] == 1.0
+
+
+def test_drop_copies_trains_without_the_training_copies_of_held_out_faces(sample: FaceDataset, tmp_path: Path) -> None:
+    dataset, _ = planted(sample)  # a PrivateTest and a PublicTest face are copies of Training faces
+    data.import_dataset(write_parquet(tmp_path / "planted.parquet", dataset))
+    trained = {}
+    for drop in (False, True):
+        run = runs.start(scenario("custom", arch="cnn", epochs=1, batch_size=64, drop_copies=drop), background=False)
+        assert run.state == "completed", run.status
+        trained[drop] = run.metrics()["train_images"]
+    # The two Training faces copied in held-out splits are left out; the pair within Training stays.
+    assert trained == {False: 14, True: 12}
+    assert "left out 2 Training faces that are copies of held-out faces" in (run.path / "train.log").read_text()
+    assert "held-out copies dropped from training" in run.config.summary
 
 
 def test_a_standard_protocol_run_on_data_without_private_test_is_refused_before_any_folder(sample: FaceDataset) -> None:
