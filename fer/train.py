@@ -106,7 +106,7 @@ def train(
     started = time.perf_counter()
     with _seeded(config.seed), precision_policy(resolve_precision(config.precision)):
         with data_parallel(config) as devices:
-            # Prepare the data: the protocol's splits, the training split balanced as asked.
+            # Prepare the data: the protocol's splits, the training split without held-out copies and balanced as asked.
             dataset = load_dataset(config.data)
             _pin_data(run_dir, config.data, dataset)
             splits = protocol_splits(dataset, config.protocol)
