@@ -33,6 +33,15 @@ def test_compare_without_runs_says_how_to_get_them() -> None:
     assert not at.dataframe and not at.get("plotly_chart") and not at.multiselect
 
 
+def test_a_run_that_cant_be_split_on_copies_says_why(finished_run: str) -> None:
+    full = copy_run(finished_run, "full", {"data": "full"})  # FER2013 is not imported in this test
+    at = open_page("app_pages/compare.py")
+    seen = at.dataframe[1].value
+    assert list(seen["run"]) == [f"CNN · {finished_run}"]
+    (note,) = [c.value for c in at.caption if c.value.startswith("Not split: ")]
+    assert full in note and "imported FER2013, which this machine does not have" in note
+
+
 def test_compare_shows_a_finished_run_in_table_curves_and_matrices(finished_run: str) -> None:
     run = runs.get_run(finished_run)
     metrics, history = run.metrics(), run.history()
