@@ -164,7 +164,8 @@ def seen_in_training_table(
     runs: Mapping[str, Run], load: DatasetLoader = load_dataset
 ) -> tuple[pd.DataFrame, dict[str, str]]:
     """Each run's test accuracy split between the other test faces and those that are exact
-    copies of Training faces (:func:`fer.copies.training_copies`: the run trained on them).
+    copies of faces the run trained on (:func:`fer.copies.training_faces`: none for a run that
+    dropped them).
 
     Returns the table (one row per run that can be split, by display name; no copies leaves
     "on the copies" empty) and, for each run that can't, why (as :func:`paired_runs`).
@@ -177,7 +178,8 @@ def seen_in_training_table(
         except FerError as error:
             reasons[name] = str(error)
             continue
-        seen = copies.training_copies(dataset, test)
+        splits = protocol_splits(dataset, run.config.protocol)
+        seen = copies.copied_among(dataset, test, copies.training_faces(dataset, splits, run.config.drop_copies))
         rows.append({
             "run": name,
             "test_images": len(test),

@@ -6,6 +6,10 @@ faces, and 568 of the study's 7,178 test faces, are copies of Training faces. Ev
 "tested" on those had already trained on them. The committed default model scores 91.3% on the
 288, and 67.4% on the other 3,301 PrivateTest faces.
 
+A run with ``drop_copies`` trains without the 703 Training faces that are copies of PublicTest
+or PrivateTest faces (:func:`training_faces`), so that it is selected and scored only on faces
+it has never seen.
+
 Only exact copies count here. The same photo cropped or scaled another way is not found, so
 the real overlap is at least this large. Twelve faces are blank: one grey level, no face at all.
 """
@@ -28,11 +32,6 @@ COLUMNS: dict[str, str] = {
 """The columns of :func:`copies_table`, by key, with their labels."""
 
 
-def training_copies(dataset: FaceDataset, indices: np.ndarray) -> np.ndarray:
-    """For each face at ``indices``, whether another face with the same pixels is a Training face."""
-    return copied_among(dataset, indices, np.flatnonzero(dataset.usage == USAGES.index("Training")))
-
-
 def copied_among(dataset: FaceDataset, indices: np.ndarray, among: np.ndarray) -> np.ndarray:
     """For each face at ``indices``, whether another face at ``among`` has the same pixels."""
     chosen = np.zeros(len(dataset), bool)
@@ -40,10 +39,13 @@ def copied_among(dataset: FaceDataset, indices: np.ndarray, among: np.ndarray) -
     return _faces_per_group(dataset, chosen)[dataset.copy_groups[indices]] - chosen[indices] > 0
 
 
-def without_held_out_copies(dataset: FaceDataset, splits: dict[str, np.ndarray]) -> np.ndarray:
-    """The ``train`` indices of :func:`fer.dataset.protocol_splits`' ``splits`` without the faces
-    that have a pixel copy among the held-out ones (validation and test): a model trained on
-    the rest has never seen a face it is selected or scored on."""
+def training_faces(dataset: FaceDataset, splits: dict[str, np.ndarray], drop_copies: bool) -> np.ndarray:
+    """The faces a run trains on, before balancing: the ``train`` indices of
+    :func:`fer.dataset.protocol_splits`' ``splits``, and with ``drop_copies`` only those with no
+    pixel copy among the held-out faces (validation and test), so that the run has never seen a
+    face it is selected or scored on."""
+    if not drop_copies:
+        return splits["train"]
     held_out = np.concatenate([indices for split, indices in splits.items() if split != "train"])
     return splits["train"][~copied_among(dataset, splits["train"], held_out)]
 

@@ -43,7 +43,7 @@ import numpy as np
 from fer import store
 from fer.balance import balance
 from fer.callbacks import PeriodicBackup, RunCancelled, RunRecorder
-from fer.copies import without_held_out_copies
+from fer.copies import training_faces
 from fer.data import load_dataset
 from fer.dataset import FaceDataset, protocol_splits
 from fer.distribute import data_parallel
@@ -110,10 +110,10 @@ def train(
             dataset = load_dataset(config.data)
             _pin_data(run_dir, config.data, dataset)
             splits = protocol_splits(dataset, config.protocol)
-            if config.drop_copies:
-                kept = without_held_out_copies(dataset, splits)
+            kept = training_faces(dataset, splits, config.drop_copies)
+            if len(kept) < len(splits["train"]):
                 log.info("left out %d Training faces that are copies of held-out faces", len(splits["train"]) - len(kept))
-                splits["train"] = kept
+            splits["train"] = kept
             eval_split = "validation" if config.protocol == "standard" else "test"
             balanced = balance(dataset.labels[splits["train"]], config.balance)
             x_train, y_train = _inputs(dataset, splits["train"][balanced.indices], len(devices))

@@ -213,6 +213,11 @@ def test_accuracy_is_split_between_test_faces_seen_in_training_and_the_others(fi
     assert row["accuracy on the others"] == pytest.approx(correct[others].mean())
     assert list(table["run"]) == ["run"] and "did not record which test images" in reasons["old"]
 
+    # A run that left the copies of test faces out of its training saw none of them.
+    dropped = runs.get_run(copy_run(finished_run, "dropped", {"drop_copies": True}))
+    table, _ = compare.seen_in_training_table({"dropped": dropped}, load=lambda which: planted)
+    assert table["seen in training"].tolist() == [0] and np.isnan(table["on the copies"][0])
+
     unplanted = compare.seen_in_training_table({"run": run}, load=lambda which: sample)[0].iloc[0]
     assert unplanted["seen in training"] == 0 and np.isnan(unplanted["on the copies"])
     assert unplanted["accuracy on the others"] == pytest.approx(correct.mean())

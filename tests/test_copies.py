@@ -35,9 +35,16 @@ def test_copies_are_found_counted_per_split_and_grouped(sample: FaceDataset) -> 
     assert list(copies.COLUMNS) == list(table.columns)
 
     test = protocol_splits(dataset, "thesis")["test"]
-    assert set(test[copies.training_copies(dataset, test)]) == {private[0], public[2]}
+    assert set(test[copies.copied_among(dataset, test, train)]) == {private[0], public[2]}
     # A Training face is not its own copy: only the planted pair within Training counts.
-    assert set(train[copies.training_copies(dataset, train)]) == {train[2], train[3]}
+    assert set(train[copies.copied_among(dataset, train, train)]) == {train[2], train[3]}
+
+    # The faces a run trains on: all of Training, or without the two copies of held-out faces.
+    for protocol in ("thesis", "standard"):
+        splits = protocol_splits(dataset, protocol)
+        assert copies.training_faces(dataset, splits, drop_copies=False) is splits["train"]
+        kept = copies.training_faces(dataset, splits, drop_copies=True)
+        assert set(train) - set(kept) == {train[0], train[1]} and len(kept) == len(train) - 2
 
     (group,) = copies.relabelled_groups(dataset)
     assert list(group) == [train[1], public[2]]
@@ -58,5 +65,7 @@ def test_the_full_fer2013_copies_are_the_documented_ones(tmp_path: Path) -> None
     # The numbers the README, fer.copies and the pages state.
     assert table.loc["PrivateTest", "in_training"] == 288 and table.loc["PublicTest", "in_training"] == 280
     assert table["blank"].sum() == 12 and len(full) - len(set(full.copy_groups)) == 1853
-    assert copies.training_copies(full, protocol_splits(full, "thesis")["test"]).sum() == 568
+    splits = protocol_splits(full, "thesis")
+    assert copies.copied_among(full, splits["test"], splits["train"]).sum() == 568
+    assert len(splits["train"]) - len(copies.training_faces(full, splits, drop_copies=True)) == 703
     assert len(copies.relabelled_groups(full)) == 57
