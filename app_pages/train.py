@@ -174,7 +174,7 @@ def custom_launcher() -> None:
             "Early stopping patience (epochs, 0 = off)", value=defaults.early_stopping, step=1, key="custom_patience"
         )
         drop_copies = st.toggle(
-            "Leave out Training faces copied in the held-out faces", key="custom_drop_copies",
+            "Drop copies of test faces", key="custom_drop_copies",
             help="FER2013 holds some faces twice: 568 test faces are pixel copies of Training faces (Dataset page). "
             "On, the Training copies of validation and test faces are left out, so the run is selected and scored "
             "only on faces it has never seen (about 2% fewer training faces); off, as the study and other papers.",
