@@ -36,7 +36,9 @@ def copied_among(dataset: FaceDataset, indices: np.ndarray, among: np.ndarray) -
     """For each face at ``indices``, whether another face at ``among`` has the same pixels."""
     chosen = np.zeros(len(dataset), bool)
     chosen[among] = True
-    return _faces_per_group(dataset, chosen)[dataset.copy_groups[indices]] - chosen[indices] > 0
+    groups = dataset.copy_groups
+    chosen_per_group = np.bincount(groups[chosen], minlength=groups.max() + 1)
+    return chosen_per_group[groups[indices]] - chosen[indices] > 0
 
 
 def training_faces(dataset: FaceDataset, splits: dict[str, np.ndarray], drop_copies: bool) -> np.ndarray:
@@ -57,22 +59,20 @@ def copies_table(dataset: FaceDataset) -> pd.DataFrame:
     A face counts once per column, however many copies it has. The Training row's "among the
     Training faces" is its "same split" again, so it is left empty (NaN).
     """
-    groups = dataset.copy_groups
-    in_training = _faces_per_group(dataset, dataset.usage == USAGES.index("Training"))
-    labels_per_group = _labels_per_group(dataset)
+    training = np.flatnonzero(dataset.usage == USAGES.index("Training"))
+    relabelled = _relabelled(dataset)
     flat = dataset.images.reshape(len(dataset.images), -1)
     blank = flat.min(axis=1) == flat.max(axis=1)
     rows = []
     for usage in dataset.usage_counts():
-        chosen = dataset.usage == USAGES.index(usage)
-        in_usage = _faces_per_group(dataset, chosen)
+        faces = np.flatnonzero(dataset.usage == USAGES.index(usage))
         rows.append({
             "usage": usage,
-            "faces": int(chosen.sum()),
-            "same_split": int((in_usage[groups[chosen]] > 1).sum()),
-            "in_training": np.nan if usage == "Training" else int((in_training[groups[chosen]] > 0).sum()),
-            "relabelled": int((labels_per_group[groups[chosen]] > 1).sum()),
-            "blank": int(blank[chosen].sum()),
+            "faces": len(faces),
+            "same_split": int(copied_among(dataset, faces, faces).sum()),
+            "in_training": np.nan if usage == "Training" else int(copied_among(dataset, faces, training).sum()),
+            "relabelled": int(relabelled[faces].sum()),
+            "blank": int(blank[faces].sum()),
         })
     return pd.DataFrame(rows, columns=["usage", *COLUMNS]).set_index("usage")
 
@@ -82,7 +82,7 @@ def relabelled_groups(dataset: FaceDataset) -> list[np.ndarray]:
     first face under each label, in dataset order: the same picture called, say, sad in Training
     and neutral in PrivateTest."""
     groups = dataset.copy_groups
-    conflicting = np.flatnonzero(_labels_per_group(dataset)[groups] > 1)
+    conflicting = np.flatnonzero(_relabelled(dataset))
     chosen = []
     for _, members in pd.Series(conflicting).groupby(groups[conflicting], sort=False):
         faces = members.to_numpy()
@@ -91,12 +91,7 @@ def relabelled_groups(dataset: FaceDataset) -> list[np.ndarray]:
     return chosen
 
 
-def _labels_per_group(dataset: FaceDataset) -> np.ndarray:
-    """Per group of :attr:`~fer.dataset.FaceDataset.copy_groups`, how many labels its faces carry."""
-    return pd.Series(dataset.labels).groupby(dataset.copy_groups).nunique().to_numpy()
-
-
-def _faces_per_group(dataset: FaceDataset, chosen: np.ndarray) -> np.ndarray:
-    """Per group of identical faces, how many of its faces ``chosen`` (a mask) selects."""
-    groups = dataset.copy_groups
-    return np.bincount(groups[chosen], minlength=groups.max() + 1)
+def _relabelled(dataset: FaceDataset) -> np.ndarray:
+    """Per face, whether a face with the same pixels carries another label."""
+    labels_per_group = pd.Series(dataset.labels).groupby(dataset.copy_groups).nunique().to_numpy()
+    return labels_per_group[dataset.copy_groups] > 1
