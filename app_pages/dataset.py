@@ -15,6 +15,7 @@ from fer.vocab import BALANCING, CLASSES, DATASETS, PROTOCOLS, USAGES
 EXAMPLES_PER_CLASS = 8
 RELABELLED_SHOWN = 8  # groups of identical faces under different labels
 RELABELLED_FACES = 2  # faces of each, under different labels: what fits a quarter of the page
+NEAR_COPIES_SHOWN = 8  # test faces beside their near copy in Training, from the most to the least similar
 
 st.title("Dataset")
 
@@ -112,10 +113,11 @@ with ui.user_errors():
 # --------------------------------------------------------------------------------------------
 st.header("Faces that appear twice")
 st.caption(
-    "Faces with identical pixels, per original split. A test face that is a copy of a Training face has been "
-    "seen in training by every model tested on it, so the Compare page splits each run's accuracy between those "
-    "faces and the others. Only exact copies are found: the same photo cropped or scaled another way is not, so "
-    "the real overlap is at least this large."
+    "Faces with identical pixels, per original split, and test faces with a near copy among the Training faces: "
+    "the same photo cropped, toned or watermarked another way (16×16 thumbnails, mean removed, with a cosine "
+    f"similarity of at least {dataset.NEAR_COPY_SIMILARITY}). A test face with either has been seen in training "
+    "by every model tested on it, so the Compare page splits each run's accuracy between those faces and the "
+    "others. Pairs just under the threshold are often the same photo too, so the real overlap is at least this large."
 )
 st.dataframe(copies.copies_table(active).rename(columns=copies.COLUMNS).style.format("{:,.0f}"), placeholder="—")
 relabelled = copies.relabelled_groups(active)
@@ -133,6 +135,22 @@ if relabelled:
             [charts.face_mosaic(active.images[[i]], columns=1) for i in shown],
             caption=[f"{USAGES[active.usage[i]]}: {CLASSES[active.labels[i]]}" for i in shown], width=96,
         )
+
+near = copies.near_copy_examples(active, NEAR_COPIES_SHOWN)
+if near:
+    st.subheader("Nearly the same picture")
+    st.caption(
+        "Test faces beside their most similar Training face, from the most to the least similar pair counted as a "
+        f"near copy ({len(near)} shown, evenly spread): judge the threshold by the last ones."
+    )
+    cells = [cell for _ in range(-(-len(near) // 4)) for cell in st.columns(4)]
+    for cell, (test_face, training_face, similarity) in zip(cells, near):
+        shown = [test_face, training_face]
+        cell.image(
+            [charts.face_mosaic(active.images[[i]], columns=1) for i in shown],
+            caption=[f"{USAGES[active.usage[i]]}: {CLASSES[active.labels[i]]}" for i in shown], width=96,
+        )
+        cell.caption(f"similarity {similarity:.3f}")
 
 # --------------------------------------------------------------------------------------------
 st.header("Example faces")

@@ -62,9 +62,9 @@ study_table = study.study_table()
 st.dataframe(study_table.style.format(study.number_formats(study_table)), hide_index=True)
 st.caption(
     "Precision and recall are macro averages over the seven classes; training time in seconds. 568 of the 7,178 "
-    "test faces (288 of the 3,589 PrivateTest ones) are pixel-for-pixel copies of Training faces, so every score "
-    "here, the study's and ours, is partly on faces the model trained on: the Compare page splits a run's accuracy "
-    "between them and the others."
+    "test faces are pixel-for-pixel copies of Training faces and another 580 near copies (the same photo cropped "
+    "or toned another way), so every score here, the study's and ours, is partly on faces the model trained on: "
+    "the Compare page splits a run's accuracy between them and the others."
 )
 
 st.subheader("Beside published FER2013 results")

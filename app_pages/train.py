@@ -177,7 +177,8 @@ def custom_launcher() -> None:
             "Drop copies of test faces", key="custom_drop_copies",
             help="FER2013 holds some faces twice: 568 test faces are pixel copies of Training faces (Dataset page). "
             "On, the Training copies of validation and test faces are left out, so the run is selected and scored "
-            "only on faces it has never seen (about 2% fewer training faces); off, as the study and other papers.",
+            "only on faces it has never seen pixel for pixel (about 2% fewer training faces; near copies stay); off, as "
+            "the study and other papers.",
         )
         repeats = st.number_input("Seeds", value=1, min_value=1, step=1, key="custom_seeds",
                                   help="Repeat the run with seeds 42, 43, …; Compare shows mean ± sd.")

@@ -431,11 +431,14 @@ def _print_run(run: Run) -> None:
             f"{shown['backend']}, weights {shown['weights']}, data {shown['dataset']}"
         )
         seen = _seen_in_training(run)
-        if seen and seen["copies"]:
-            print(
-                f"  accuracy {seen['accuracy_others']:.4f} on the {seen['test_images'] - seen['copies']:,} test faces "
-                f"not seen in training, {seen['accuracy_copies']:.4f} on the {seen['copies']:,} copies of Training faces"
-            )
+        if seen and (seen["copies"] or seen["near_copies"]):
+            others = seen["test_images"] - seen["copies"] - seen["near_copies"]
+            groups = [f"accuracy {seen['accuracy_others']:.4f} on the {others:,} test faces not seen in training"]
+            if seen["copies"]:
+                groups.append(f"{seen['accuracy_copies']:.4f} on the {seen['copies']:,} copies of Training faces")
+            if seen["near_copies"]:
+                groups.append(f"{seen['accuracy_near']:.4f} on the {seen['near_copies']:,} near copies")
+            print(f"  {', '.join(groups)}")
     elif (run.path / "metrics.json").exists():
         print("  metrics unreadable: metrics.json is damaged")
     print(f"  folder: {run.path}")

@@ -153,9 +153,11 @@ def _correct(run: Run, labels: np.ndarray) -> np.ndarray:
 
 SEEN_COLUMNS: dict[str, str] = {
     "test_images": "test images",
-    "copies": "seen in training",
+    "copies": "copies",
+    "near_copies": "near copies",
     "accuracy_others": "accuracy on the others",
-    "accuracy_copies": "on the copies",
+    "accuracy_copies": "on copies",
+    "accuracy_near": "on near copies",
 }
 """The columns of :func:`seen_in_training_table` after ``run``, by key, with their labels."""
 
@@ -163,12 +165,12 @@ SEEN_COLUMNS: dict[str, str] = {
 def seen_in_training_table(
     runs: Mapping[str, Run], load: DatasetLoader = load_dataset
 ) -> tuple[pd.DataFrame, dict[str, str]]:
-    """Each run's test accuracy split between the other test faces and those that are exact
-    copies of faces the run trained on (:func:`fer.copies.training_faces`: none for a run that
-    dropped them).
+    """Each run's test accuracy split three ways: on the test faces that are exact copies of faces
+    the run trained on (:func:`fer.copies.training_faces`: none for a run that dropped them), on
+    those that are near copies of them (:func:`fer.copies.near_copied_among`), and on the others.
 
-    Returns the table (one row per run that can be split, by display name; no copies leaves
-    "on the copies" empty) and, for each run that can't, why (as :func:`paired_runs`).
+    Returns the table (one row per run that can be split, by display name; a group with no faces
+    leaves its accuracy empty) and, for each run that can't, why (as :func:`paired_runs`).
     """
     rows, reasons = [], {}
     for name, run in runs.items():
@@ -178,14 +180,18 @@ def seen_in_training_table(
         except FerError as error:
             reasons[name] = str(error)
             continue
-        splits = protocol_splits(dataset, run.config.protocol)
-        seen = copies.copied_among(dataset, test, copies.training_faces(dataset, splits, run.config.drop_copies))
+        trained = copies.training_faces(dataset, protocol_splits(dataset, run.config.protocol), run.config.drop_copies)
+        seen = copies.copied_among(dataset, test, trained)
+        near = copies.near_copied_among(dataset, test, trained)
+        others = ~(seen | near)
         rows.append({
             "run": name,
             "test_images": len(test),
             "copies": int(seen.sum()),
-            "accuracy_others": correct[~seen].mean() if (~seen).any() else np.nan,
+            "near_copies": int(near.sum()),
+            "accuracy_others": correct[others].mean() if others.any() else np.nan,
             "accuracy_copies": correct[seen].mean() if seen.any() else np.nan,
+            "accuracy_near": correct[near].mean() if near.any() else np.nan,
         })
     table = pd.DataFrame(rows, columns=["run", *SEEN_COLUMNS]).rename(columns=SEEN_COLUMNS)
     return table, reasons

@@ -59,7 +59,8 @@ def test_compare_shows_a_finished_run_in_table_curves_and_matrices(finished_run:
     assert settings.set_index("run").loc[name, "seed"] == str(run.config.seed)
     # The sample holds no face twice: all of the test faces are "other" faces.
     seen = seen.set_index("run").loc[name]
-    assert seen["seen in training"] == 0 and pd.isna(seen["on the copies"])
+    assert seen["copies"] == seen["near copies"] == 0
+    assert pd.isna(seen["on copies"]) and pd.isna(seen["on near copies"])
     assert seen["accuracy on the others"] == pytest.approx(metrics["test_accuracy"])
     rerun(at.toggle(key="compare_differences").set_value(True))
     assert len(at.dataframe) == 2 and "The chosen runs share every setting" in texts(at)

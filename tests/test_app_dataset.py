@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -73,10 +74,13 @@ def test_copies_are_counted_and_faces_under_two_labels_shown(sample: FaceDataset
     assert table.loc["PrivateTest", "with a copy among the Training faces"] == 1
     assert table.loc["Training", "with a copy in the same split"] == 2
     assert table.loc["PrivateTest", "blank (one grey level)"] == 1
-    assert [h.value for h in at.subheader] == ["The same face under different labels"]
+    assert table.loc["PrivateTest", "with a near copy among the Training faces"] == 1
+    assert [h.value for h in at.subheader] == ["The same face under different labels", "Nearly the same picture"]
     assert "1 of the 1 groups of identical faces whose labels disagree" in texts(at)
-    (pair,) = [image for image in at.image if len(image.captions) == 2]  # the group's two faces
-    assert pair.captions == ["Training: angry", "PublicTest: disgust"]
+    relabelled, near = [image for image in at.image if len(image.captions) == 2]  # pairs of faces
+    assert relabelled.captions == ["Training: angry", "PublicTest: disgust"]
+    assert near.captions == ["PrivateTest: fear", "Training: fear"]
+    assert "(1 shown, evenly spread)" in texts(at) and re.search(r"^similarity 0\.9[3-9]\d$", texts(at), re.M)
 
 
 def test_augmentation_face_number_stays_valid_across_classes(sample: FaceDataset) -> None:

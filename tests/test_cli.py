@@ -16,7 +16,7 @@ from fer.errors import FerError
 from fer.paths import atomic_write_json, runs_dir
 from fer.scenarios import RunConfig, scenario
 
-from .conftest import COMMITTED_REFERENCE_DIR, copy_run, planted, write_parquet
+from .conftest import COMMITTED_REFERENCE_DIR, copy_run, planted, retouched, write_parquet
 
 COMMANDS = {
     "data import": ["data", "import", "fer2013.zip"],
@@ -101,13 +101,13 @@ def test_data_summary_counts_faces_that_appear_twice(
     data.import_dataset(write_parquet(tmp_path / "planted.parquet", planted(sample)[0]))
     status, out = run_cli(capsys, "data", "summary", "--json")
     assert status == 0 and json.loads(out)["copies"] == {
-        "Training": {"faces": 14, "same_split": 2, "in_training": None, "relabelled": 1, "blank": 0},
-        "PublicTest": {"faces": 14, "same_split": 0, "in_training": 1, "relabelled": 1, "blank": 0},
-        "PrivateTest": {"faces": 14, "same_split": 0, "in_training": 1, "relabelled": 0, "blank": 1},
+        "Training": {"faces": 14, "same_split": 2, "in_training": None, "near_training": None, "relabelled": 1, "blank": 0},
+        "PublicTest": {"faces": 14, "same_split": 0, "in_training": 1, "near_training": 0, "relabelled": 1, "blank": 0},
+        "PrivateTest": {"faces": 14, "same_split": 0, "in_training": 1, "near_training": 1, "relabelled": 0, "blank": 1},
     }
     status, out = run_cli(capsys, "data", "summary")
     (private,) = [line.split() for line in out.splitlines() if line.startswith("PrivateTest")]
-    assert status == 0 and "Faces that appear twice" in out and private == ["PrivateTest", "14", "0", "1", "0", "1"]
+    assert status == 0 and "Faces that appear twice" in out and private == ["PrivateTest", "14", "0", "1", "1", "0", "1"]
 
 
 def test_show_splits_the_accuracy_between_test_faces_seen_in_training_and_the_others(
@@ -116,13 +116,14 @@ def test_show_splits_the_accuracy_between_test_faces_seen_in_training_and_the_ot
     splits = protocol_splits(sample, runs.get_run(finished_run).config.protocol)
     images = sample.images.copy()
     images[splits["train"][:5]] = sample.images[splits["test"][:5]]  # the test faces stay: the run still matches
+    images[splits["train"][5]] = retouched(sample.images[splits["test"][5]])
     data.import_dataset(write_parquet(tmp_path / "planted.parquet", replace(sample, images=images)))
     full = copy_run(finished_run, "full", {"data": "full"})
     correct = runs.get_run(full).probabilities().argmax(1) == sample.labels[splits["test"]]
     status, out = run_cli(capsys, "show", full)
     assert status == 0 and (
-        f"accuracy {correct[5:].mean():.4f} on the {len(correct) - 5:,} test faces not seen in training, "
-        f"{correct[:5].mean():.4f} on the 5 copies of Training faces"
+        f"accuracy {correct[6:].mean():.4f} on the {len(correct) - 6:,} test faces not seen in training, "
+        f"{correct[:5].mean():.4f} on the 5 copies of Training faces, {correct[5]:.4f} on the 1 near copies"
     ) in out
     status, out = run_cli(capsys, "show", finished_run, "--json")  # the sample holds no copies
     assert json.loads(out)["seen_in_training"]["copies"] == 0

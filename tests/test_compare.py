@@ -21,7 +21,7 @@ from fer.errors import FerError
 from fer.paths import atomic_write_json, runs_dir
 from fer.scenarios import RunConfig
 
-from .conftest import better_copy, copy_run, sample_test_labels
+from .conftest import better_copy, copy_run, retouched, sample_test_labels
 
 
 def by_name(*run_ids: str) -> dict[str, runs.Run]:
@@ -195,10 +195,13 @@ def test_accuracy_is_split_between_test_faces_seen_in_training_and_the_others(fi
     sample = load_sample()
     splits = protocol_splits(sample, run.config.protocol)
     correct = run.probabilities().argmax(1) == sample.labels[splits["test"]]
-    # Four Training faces become copies of test faces: three the run got right, one it got wrong.
+    # Four Training faces become copies of test faces: three the run got right, one it got wrong;
+    # a fifth, a near copy of another test face the run got wrong.
     chosen = np.r_[np.flatnonzero(correct)[:3], np.flatnonzero(~correct)[:1]]
+    retouched_face = np.flatnonzero(~correct)[1]
     images = sample.images.copy()
     images[splits["train"][:4]] = sample.images[splits["test"][chosen]]
+    images[splits["train"][4]] = retouched(sample.images[splits["test"][retouched_face]])
     planted = replace(sample, images=images)  # the test faces and labels, so the fingerprint, are unchanged
     old = copy_run(finished_run, "old")
     metrics = runs.get_run(old).metrics()
@@ -207,19 +210,22 @@ def test_accuracy_is_split_between_test_faces_seen_in_training_and_the_others(fi
 
     table, reasons = compare.seen_in_training_table({"run": run, "old": runs.get_run(old)}, load=lambda which: planted)
     row = table.set_index("run").loc["run"]
-    others = np.setdiff1d(np.arange(len(correct)), chosen)
-    assert row["test images"] == len(correct) and row["seen in training"] == 4
-    assert row["on the copies"] == 0.75
+    others = np.setdiff1d(np.arange(len(correct)), [*chosen, retouched_face])
+    assert row["test images"] == len(correct) and row["copies"] == 4
+    assert row["on copies"] == 0.75
+    assert row["near copies"] == 1 and row["on near copies"] == 0.0
     assert row["accuracy on the others"] == pytest.approx(correct[others].mean())
     assert list(table["run"]) == ["run"] and "did not record which test images" in reasons["old"]
 
-    # A run that left the copies of test faces out of its training saw none of them.
+    # A run that left the copies of test faces out of its training saw none of them, but still the near copy.
     dropped = runs.get_run(copy_run(finished_run, "dropped", {"drop_copies": True}))
     table, _ = compare.seen_in_training_table({"dropped": dropped}, load=lambda which: planted)
-    assert table["seen in training"].tolist() == [0] and np.isnan(table["on the copies"][0])
+    assert table["copies"].tolist() == [0] and np.isnan(table["on copies"][0])
+    assert table["near copies"].tolist() == [1]
 
     unplanted = compare.seen_in_training_table({"run": run}, load=lambda which: sample)[0].iloc[0]
-    assert unplanted["seen in training"] == 0 and np.isnan(unplanted["on the copies"])
+    assert unplanted["copies"] == unplanted["near copies"] == 0
+    assert np.isnan(unplanted["on copies"]) and np.isnan(unplanted["on near copies"])
     assert unplanted["accuracy on the others"] == pytest.approx(correct.mean())
 
 

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from fer import copies, data
-from fer.dataset import FaceDataset, protocol_splits
+from fer.dataset import NEAR_COPY_SIMILARITY, FaceDataset, face_signatures, protocol_splits
 from fer.paths import artifacts_at
 
-from .conftest import FULL_FER2013, needs_full_fer2013, planted
+from .conftest import FULL_FER2013, needs_full_fer2013, planted, tiny
 
 
 def test_copies_are_found_counted_per_split_and_grouped(sample: FaceDataset) -> None:
@@ -26,6 +27,7 @@ def test_copies_are_found_counted_per_split_and_grouped(sample: FaceDataset) -> 
             "faces": [14, 14, 14],
             "same_split": [2, 0, 0],
             "in_training": [np.nan, 1, 1],
+            "near_training": [np.nan, 0, 1],
             "relabelled": [1, 1, 0],
             "blank": [0, 0, 1],
         },
@@ -50,6 +52,41 @@ def test_copies_are_found_counted_per_split_and_grouped(sample: FaceDataset) -> 
     assert list(group) == [train[1], public[2]]
 
 
+def test_near_copies_are_the_same_photo_toned_or_watermarked_not_a_shifted_or_exact_one(sample: FaceDataset) -> None:
+    dataset, at = planted(sample)
+    train, public, private = at["train"], at["public"], at["private"]
+    test = np.concatenate([public, private])
+    # The retouched face only: the exact copies are not near copies, the face shifted by 3 px is too different.
+    assert list(test[copies.near_copied_among(dataset, test, train)]) == [private[4]]
+    assert not copies.near_copied_among(dataset, test, np.setdiff1d(train, [train[4]])).any()
+    assert not copies.near_copied_among(dataset, train, train).any()  # pairs within Training are not looked for
+    assert {tuple(pair) for pair in dataset.near_copy_pairs} >= {(private[4], train[4]), (train[4], private[4])}
+
+    ((face, training_face, similarity),) = copies.near_copy_examples(dataset, 8)
+    assert (face, training_face) == (private[4], train[4])
+    assert NEAR_COPY_SIMILARITY <= similarity < 1
+
+    # Brightness and contrast alone change nothing; a blank face is similar to nothing, itself included.
+    faces = sample.images[:50]
+    signatures = face_signatures(np.concatenate([faces, faces // 2 + 100, np.zeros_like(faces[:1])]))
+    np.testing.assert_allclose((signatures[:50] * signatures[50:100]).sum(axis=1), 1.0, atol=2e-3)
+    assert not signatures[-1].any()
+
+
+def test_near_copy_examples_run_from_the_most_to_the_least_similar(sample: FaceDataset) -> None:
+    base = tiny(sample)
+    train, private = np.flatnonzero(base.usage == 0), np.flatnonzero(base.usage == 2)
+    images = base.images.copy()
+    for k, watermark in enumerate((2, 6, 10, 14)):  # wider watermarks, less similar
+        images[private[k]] = np.clip(images[train[k]].astype(np.float32) * 0.8 + 30, 0, 255)
+        images[private[k], 42:44, 4:4 + watermark] = 255
+    examples = copies.near_copy_examples(replace(base, images=images), 3)
+    similarities = [similarity for _, _, similarity in examples]
+    assert len(examples) == 3 and similarities == sorted(similarities, reverse=True)
+    found = [face for face, _, _ in copies.near_copy_examples(replace(base, images=images), 8)]
+    assert found[0] == private[0] and found[-1] == examples[-1][0]
+
+
 def test_the_shipped_sample_holds_no_copies(sample: FaceDataset) -> None:
     table = copies.copies_table(sample)
     assert table.drop(columns="faces").fillna(0).to_numpy().sum() == 0
@@ -67,5 +104,7 @@ def test_the_full_fer2013_copies_are_the_documented_ones(tmp_path: Path) -> None
     assert table["blank"].sum() == 12 and len(full) - len(set(full.copy_groups)) == 1853
     splits = protocol_splits(full, "thesis")
     assert copies.copied_among(full, splits["test"], splits["train"]).sum() == 568
+    assert copies.near_copied_among(full, splits["test"], splits["train"]).sum() == 580
+    assert table.loc["PrivateTest", "near_training"] == 298 and table.loc["PublicTest", "near_training"] == 282
     assert len(splits["train"]) - len(copies.training_faces(full, splits, drop_copies=True)) == 703
     assert len(copies.relabelled_groups(full)) == 57
