@@ -96,12 +96,12 @@ def cpu_time_note(configs: list[RunConfig]) -> None:
     if gpu_names() or not configs:
         return
     counted = {
-        (c.data, c.protocol, c.balance): balance.training_images(
-            ui.dataset("sample" if c.data == "sample" else "active"), c.protocol, c.balance
+        (c.data, c.protocol, c.balance, c.drop_copies): balance.training_images(
+            ui.dataset("sample" if c.data == "sample" else "active"), c.protocol, c.balance, c.drop_copies
         )
         for c in configs
     }  # once per kind of run, not once per seed
-    images = [counted[c.data, c.protocol, c.balance] for c in configs]
+    images = [counted[c.data, c.protocol, c.balance, c.drop_copies] for c in configs]
     hours = cpu_hours(configs, images)
     if hours is None:
         st.info(

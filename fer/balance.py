@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from fer.copies import training_faces
 from fer.dataset import FaceDataset, protocol_splits
 from fer.errors import FerError
 from fer.vocab import BALANCING, CLASSES
@@ -53,9 +54,11 @@ def balance(labels: np.ndarray, strategy: str, random_state: int = STUDY_RANDOM_
     return Balanced(resampled.ravel())
 
 
-def training_images(dataset: FaceDataset, protocol: str = "thesis", strategy: str = "none") -> int:
-    """How many images a run with this protocol and balancing trains on per epoch: the length
-    of :func:`balance`'s indices for the training split.
+def training_images(
+    dataset: FaceDataset, protocol: str = "thesis", strategy: str = "none", drop_copies: bool = False
+) -> int:
+    """How many images a run with this protocol, balancing and ``drop_copies`` trains on per
+    epoch: the length of :func:`balance`'s indices for :func:`fer.copies.training_faces`.
 
     Counted from the class sizes instead of resampling, since time estimates ask on every render
     of the Train page: RandomOverSampler brings every class present up to the largest one,
@@ -63,7 +66,7 @@ def training_images(dataset: FaceDataset, protocol: str = "thesis", strategy: st
     """
     if strategy not in BALANCING:
         raise _unknown_strategy(strategy)
-    labels = dataset.labels[protocol_splits(dataset, protocol)["train"]]
+    labels = dataset.labels[training_faces(dataset, protocol_splits(dataset, protocol), drop_copies)]
     sizes = np.bincount(labels)
     sizes = sizes[sizes > 0]
     if strategy == "oversample" and len(sizes):

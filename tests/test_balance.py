@@ -5,9 +5,12 @@ from __future__ import annotations
 import pytest
 
 from fer.balance import balance, training_images
+from fer.copies import training_faces
 from fer.dataset import FaceDataset, protocol_splits
 from fer.errors import FerError
 from fer.vocab import BALANCING, PROTOCOLS
+
+from .conftest import planted
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
@@ -15,6 +18,17 @@ from fer.vocab import BALANCING, PROTOCOLS
 def test_training_images_is_the_length_of_the_balanced_training_split(sample: FaceDataset, protocol: str, strategy: str) -> None:
     labels = sample.labels[protocol_splits(sample, protocol)["train"]]
     assert training_images(sample, protocol, strategy) == len(balance(labels, strategy).indices)
+
+
+def test_dropped_copies_are_not_counted(sample: FaceDataset) -> None:
+    dataset, _ = planted(sample)  # two Training faces are copies of held-out faces
+    for protocol in PROTOCOLS:
+        assert training_images(dataset, protocol) == 14
+        assert training_images(dataset, protocol, drop_copies=True) == 12
+        # Both angry Training faces were copies: six classes of two faces are left to oversample.
+        kept = training_faces(dataset, protocol_splits(dataset, protocol), drop_copies=True)
+        oversampled = training_images(dataset, protocol, "oversample", drop_copies=True)
+        assert oversampled == len(balance(dataset.labels[kept], "oversample").indices) == 6 * 2
 
 
 def test_balancing_changes_how_many_images_an_epoch_has(sample: FaceDataset) -> None:
