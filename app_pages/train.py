@@ -15,6 +15,7 @@ from fer import balance, charts, runs, ui
 from fer.hardware import cpu_name, gpu_names, keras_backend
 from fer.scenarios import (
     DEFAULT_RECIPE,
+    MAX_NOTE,
     RECIPES,
     SCENARIOS,
     RunConfig,
@@ -188,11 +189,17 @@ def custom_launcher() -> None:
             "global batch and must divide by the number of devices.",
         )
         data = data_choice("custom_data")
+        note = st.text_input(
+            "Note", max_chars=MAX_NOTE, key="custom_note", placeholder="what this run tries",
+            help="A few words, shown in the run's name wherever it is listed. Runs with different notes are never "
+            "taken for seed repeats of one experiment on the Compare page.",
+        )
     configs: list[RunConfig] | None = None
     with ui.user_errors():
         config = scenario(
             "custom", recipe=recipe, arch=arch, balance=balance, weights=weights, protocol=protocol,
-            early_stopping=int(early_stopping), drop_copies=drop_copies, devices=devices, data=data, **settings,
+            early_stopping=int(early_stopping), drop_copies=drop_copies, devices=devices, data=data,
+            note=note.strip(), **settings,
         )
         configs = with_seeds(config, int(repeats))
         cpu_time_note(configs)  # in here: counting the training images checks the protocol against the data

@@ -69,7 +69,7 @@ def main() -> None:
         return faces, targets[indices[: len(faces)]]
 
     with mock.patch.object(training, "_inputs", distilled_inputs):
-        train(args.epochs, label_smoothing=0.0)
+        train(args.epochs, label_smoothing=0.0, note=f"distilled from {len(args.teachers)} teachers, T {args.temperature:g}")
 
 
 if __name__ == "__main__":

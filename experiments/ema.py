@@ -57,7 +57,7 @@ def main() -> None:
         mock.patch.object(training, "make_optimizer", optimizer),
         mock.patch.object(training, "_keras_callbacks", callbacks),
     ):
-        train(args.epochs)
+        train(args.epochs, note=f"EMA {args.momentum:g}")
 
 
 if __name__ == "__main__":

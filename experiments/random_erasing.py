@@ -49,4 +49,4 @@ def warp_and_erase(images: Any, ranges: augment.AugmentRanges, seed: Any) -> Any
 
 if __name__ == "__main__":
     with mock.patch.object(augment, "augment", warp_and_erase):  # while it trains only
-        train(40)
+        train(40, note="random erasing")

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from fer.errors import FerError
 from fer.quiet import start_backend_quietly
-from fer.scenarios import RECIPES, SCENARIOS, RunConfig
+from fer.scenarios import MAX_NOTE, RECIPES, SCENARIOS, RunConfig
 from fer.vocab import (
     ARCHITECTURES,
     AUGMENTATIONS,
@@ -197,6 +197,9 @@ def _add_train_options(train: argparse.ArgumentParser) -> None:
         help=f"{_listed(DATA_CHOICES)}: active is the imported FER2013 if any, else the sample (default {DEFAULTS.data})",
     )
     train.add_argument("--seed", type=int, help=f"random seed (default {DEFAULTS.seed})")
+    train.add_argument(
+        "--note", help=f"a few words on what the run tries, shown in its name (at most {MAX_NOTE} characters)"
+    )
     train.add_argument("--seeds", type=int, default=1, metavar="N", help="repeat the run with seeds SEED..SEED+N-1")
     train.add_argument("--background", action="store_true", help="start in a background process and return")
     train.add_argument("--json", action="store_true", help="print one JSON document")

@@ -30,6 +30,7 @@ EMPTY = "—"
 
 SETTINGS: dict[str, str] = {
     "scenario": "scenario",
+    "note": "note",
     "arch": "architecture",
     "balance": "balancing",
     "augment": "augmentation",

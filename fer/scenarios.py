@@ -39,6 +39,11 @@ from fer.vocab import (
 MAX_SEED = 2**32 - 1
 """The largest seed ``keras.utils.set_random_seed`` accepts (NumPy's legacy generator)."""
 
+MAX_NOTE = 60
+"""The longest :attr:`RunConfig.note`: it is part of the run's name in every list and legend, so a
+few words ("random erasing", "EMA 0.999"). Two runs with different notes are never taken for seed
+repeats of one experiment (:func:`fer.compare.group_runs`), though every other setting matches."""
+
 MIN_INPUT_SIZE, MAX_INPUT_SIZE = 32, 512
 """The sides, in pixels, a run may resize the 48x48 faces to before its network: ResNet50 and
 VGG19 halve their maps five times and need at least 32. The Models page offers the same range."""
@@ -69,6 +74,7 @@ class RunConfig:
     drop_copies: bool = False  # leave out the Training faces with a pixel copy among the held-out faces (fer.copies)
     data: str = "active"  # resolved to "sample" or "full" when the run is created
     seed: int = 42
+    note: str = ""  # a few words on what the run tries that no setting says (an experiment's change)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "devices", str(self.devices))  # 2 and "2" are one setting
@@ -89,6 +95,10 @@ class RunConfig:
                 "devices must be 1 or more, or all",
             ),
             (0 <= self.seed <= MAX_SEED, f"seed must be between 0 and {MAX_SEED} (with several seeds, the last one too)"),
+            (
+                len(self.note) <= MAX_NOTE and self.note.isprintable(),
+                f"the note must be one line of at most {MAX_NOTE} characters",
+            ),
             (0 < self.learning_rate < 1, "learning rate must be between 0 and 1"),
             (0 <= self.weight_decay < 1, "weight decay must be between 0 and 1"),
             (0 <= self.label_smoothing < 1, "label smoothing must be between 0 and 1"),
@@ -113,9 +123,10 @@ class RunConfig:
 
     @property
     def label(self) -> str:
-        """Short human name, e.g. ``S4 VGG19 + oversample``."""
+        """Short human name, e.g. ``S4 VGG19 + oversample``, or ``FER-CNN (random erasing)`` with a note."""
         name = ARCHITECTURE_NAMES[self.arch]
         extra = "" if self.balance == "none" else f" + {self.balance}"
+        extra += f" ({self.note})" if self.note else ""
         return f"{self.scenario} {name}{extra}" if self.scenario != "custom" else f"{name}{extra}"
 
     def device_count(self, available: int) -> int:
@@ -138,6 +149,7 @@ class RunConfig:
                 f"devices {self.devices}",
                 f"input {self.input_size} px", f"weights {self.weights}", f"protocol {self.protocol}",
                 f"early stopping {self.early_stopping or 'off'}", f"data {self.data}", f"seed {self.seed}",
+                *([f"note: {self.note}"] if self.note else []),
             ]
         )
 

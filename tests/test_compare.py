@@ -95,6 +95,14 @@ def test_runs_that_differ_only_in_the_seed_are_grouped(finished_run: str) -> Non
 
     assert compare.seed_table(by_name(finished_run, other), compare.group_runs(by_name(finished_run, other))).empty
 
+    # An experiment changed what no setting says, and its note says so: not a seed repeat of the recipe.
+    experiment = copy_run(finished_run, "ema", {"seed": 45, "note": "EMA 0.999"})
+    chosen = by_name(finished_run, repeat, experiment)
+    names = list(chosen)
+    assert "(EMA 0.999)" in names[2]
+    assert compare.group_runs(chosen) == {f"{names[0]} + 1 other seed": names[:2], names[2]: [names[2]]}
+    assert compare.config_table(chosen, differences_only=True).columns.tolist() == ["run", "note", "seed"]
+
 
 def test_a_run_launched_twice_is_no_other_seed(finished_run: str) -> None:
     # Launch clicked twice: the same config and seed. Only the newer one counts for seed 42.

@@ -13,6 +13,7 @@ from fer.scenarios import (
     MAX_INPUT_SIZE,
     MAX_SEED,
     MIN_INPUT_SIZE,
+    RunConfig,
     cpu_hours,
     scenario,
     weights_path,
@@ -107,3 +108,16 @@ def test_the_compact_networks_train_from_scratch_only(arch: str) -> None:
 def test_the_summary_counts_epochs_in_words() -> None:
     assert ", 1 epoch, batch 64," in scenario("custom", arch="cnn", epochs=1, batch_size=64).summary
     assert ", 100 epochs, batch 128," in scenario("S2").summary
+
+
+@pytest.mark.parametrize("note", ["two\nlines", "x" * 61, "tab\there"])
+def test_a_note_must_be_one_short_line(note: str) -> None:
+    with pytest.raises(FerError, match="the note must be one line of at most 60 characters"):
+        RunConfig(note=note)
+
+
+def test_a_note_names_the_run_and_ends_its_summary() -> None:
+    config = scenario("custom", arch="fer_cnn", note="random erasing")
+    assert config.label == "FER-CNN (random erasing)" and config.summary.endswith(", seed 42, note: random erasing")
+    assert scenario("S4", note="bf16").label == "S4 VGG19 + oversample (bf16)"
+    assert RunConfig.from_dict({k: v for k, v in config.to_dict().items() if k != "note"}).note == ""  # older runs
