@@ -28,6 +28,7 @@ from fer.vocab import (
     ARCHITECTURES,
     AUGMENTATIONS,
     BALANCING,
+    COPY_DROPS,
     DATA_CHOICES,
     DATASETS,
     OPTIMIZERS,
@@ -174,12 +175,12 @@ def custom_launcher() -> None:
         early_stopping = st.number_input(
             "Early stopping patience (epochs, 0 = off)", value=defaults.early_stopping, step=1, key="custom_patience"
         )
-        drop_copies = st.toggle(
-            "Drop copies of test faces", key="custom_drop_copies",
-            help="FER2013 holds some faces twice: 568 test faces are pixel copies of Training faces (Dataset page). "
-            "On, the Training copies of validation and test faces are left out, so the run is selected and scored "
-            "only on faces it has never seen pixel for pixel (about 2% fewer training faces; near copies stay); off, as "
-            "the study and other papers.",
+        drop_copies = st.selectbox(
+            "Drop copies of test faces", list(COPY_DROPS), key="custom_drop_copies",
+            help="FER2013 holds some faces twice: 568 test faces are pixel copies of Training faces and 580 more "
+            "near copies (Dataset page). **exact** leaves out the Training copies of validation and test faces "
+            "(about 2% fewer training faces), so the run is selected and scored only on faces it has never seen "
+            "pixel for pixel; **near** their near copies too; **none** keeps them, as the study and other papers.",
         )
         repeats = st.number_input("Seeds", value=1, min_value=1, step=1, key="custom_seeds",
                                   help="Repeat the run with seeds 42, 43, …; Compare shows mean ± sd.")

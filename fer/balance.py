@@ -55,7 +55,7 @@ def balance(labels: np.ndarray, strategy: str, random_state: int = STUDY_RANDOM_
 
 
 def training_images(
-    dataset: FaceDataset, protocol: str = "thesis", strategy: str = "none", drop_copies: bool = False
+    dataset: FaceDataset, protocol: str = "thesis", strategy: str = "none", drop_copies: str = "none"
 ) -> int:
     """How many images a run with this protocol, balancing and ``drop_copies`` trains on per
     epoch: the length of :func:`balance`'s indices for :func:`fer.copies.training_faces`.

@@ -24,6 +24,7 @@ from fer.vocab import (
     ARCHITECTURES,
     AUGMENTATIONS,
     BALANCING,
+    COPY_DROPS,
     DATA_CHOICES,
     OPTIMIZERS,
     PRECISIONS,
@@ -189,8 +190,9 @@ def _add_train_options(train: argparse.ArgumentParser) -> None:
     train.add_argument("--protocol", choices=PROTOCOLS, help=f"{_listed(PROTOCOLS)} (default {DEFAULTS.protocol})")
     train.add_argument("--early-stopping", type=int, metavar="PATIENCE", help="stop after PATIENCE epochs without gain")
     train.add_argument(
-        "--drop-copies", action=argparse.BooleanOptionalAction, default=None,
-        help="leave out the Training faces with a pixel copy among the validation or test faces",
+        "--drop-copies", nargs="?", const="exact", choices=COPY_DROPS,
+        help="leave out the Training faces that are copies of validation or test faces: exact (pixel copies; "
+        "the default with no value), near (near copies too) or none (default none)",
     )
     train.add_argument(
         "--data", choices=DATA_CHOICES,

@@ -13,10 +13,10 @@ FER2013's faces were gathered by image search, and some came in twice:
   Only pairs with a held-out face are looked for, and pairs just under the threshold are often
   the same photo too, so the overlap is at least this large.
 
-A run with ``drop_copies`` trains without the 703 Training faces that are exact copies of
-PublicTest or PrivateTest faces (:func:`training_faces`), so that it is selected and scored only
-on faces it has never seen pixel for pixel; their near copies stay. Twelve faces are blank: one
-grey level, no face at all.
+A run with ``drop_copies`` "exact" trains without the 703 Training faces that are exact copies
+of PublicTest or PrivateTest faces (:func:`training_faces`), so that it is selected and scored
+only on faces it has never seen pixel for pixel; with "near", without their near copies too.
+Twelve faces are blank: one grey level, no face at all.
 """
 
 from __future__ import annotations
@@ -79,15 +79,19 @@ def near_copy_examples(dataset: FaceDataset, count: int) -> list[tuple[int, int,
     return [(int(pairs[k, 0]), int(pairs[k, 1]), float(similarity[k])) for k in shown]
 
 
-def training_faces(dataset: FaceDataset, splits: dict[str, np.ndarray], drop_copies: bool) -> np.ndarray:
+def training_faces(dataset: FaceDataset, splits: dict[str, np.ndarray], drop_copies: str = "none") -> np.ndarray:
     """The faces a run trains on, before balancing: the ``train`` indices of
-    :func:`fer.dataset.protocol_splits`' ``splits``, and with ``drop_copies`` only those with no
-    pixel copy among the held-out faces (validation and test), so that the run has never seen a
-    face it is selected or scored on."""
-    if not drop_copies:
+    :func:`fer.dataset.protocol_splits`' ``splits``, without those that are copies of held-out
+    faces (validation and test) as ``drop_copies`` asks (:data:`fer.vocab.COPY_DROPS`): "exact"
+    leaves out the pixel copies, so that the run never saw a face it is selected or scored on;
+    "near" their near copies too."""
+    if drop_copies == "none":
         return splits["train"]
     held_out = np.concatenate([indices for split, indices in splits.items() if split != "train"])
-    return splits["train"][~copied_among(dataset, splits["train"], held_out)]
+    copied = copied_among(dataset, splits["train"], held_out)
+    if drop_copies == "near":
+        copied |= near_copied_among(dataset, splits["train"], held_out)
+    return splits["train"][~copied]
 
 
 def copies_table(dataset: FaceDataset) -> pd.DataFrame:

@@ -28,6 +28,7 @@ from fer.vocab import (
     AUGMENTATIONS,
     BALANCING,
     COMPACT_ARCHITECTURES,
+    COPY_DROPS,
     DATA_CHOICES,
     OPTIMIZERS,
     PRECISIONS,
@@ -43,6 +44,9 @@ MAX_NOTE = 60
 """The longest :attr:`RunConfig.note`: it is part of the run's name in every list and legend, so a
 few words ("random erasing", "EMA 0.999"). Two runs with different notes are never taken for seed
 repeats of one experiment (:func:`fer.compare.group_runs`), though every other setting matches."""
+
+COPIES_DROPPED = {"exact": "held-out copies dropped from training", "near": "held-out copies and near copies dropped from training"}
+"""How a run's summary says what its ``drop_copies`` left out."""
 
 MIN_INPUT_SIZE, MAX_INPUT_SIZE = 32, 512
 """The sides, in pixels, a run may resize the 48x48 faces to before its network: ResNet50 and
@@ -71,7 +75,7 @@ class RunConfig:
     weights: str = "none"
     protocol: str = "thesis"
     early_stopping: int = 0  # patience in epochs on validation accuracy (standard protocol); 0 = off
-    drop_copies: bool = False  # leave out the Training faces with a pixel copy among the held-out faces (fer.copies)
+    drop_copies: str = "none"  # leave out Training faces that are copies of held-out faces (fer.vocab.COPY_DROPS)
     data: str = "active"  # resolved to "sample" or "full" when the run is created
     seed: int = 42
     note: str = ""  # a few words on what the run tries that no setting says (an experiment's change)
@@ -86,6 +90,7 @@ class RunConfig:
             (self.schedule in SCHEDULES, f"schedule must be one of {', '.join(SCHEDULES)}"),
             (self.precision in PRECISIONS, f"precision must be one of {', '.join(PRECISIONS)}"),
             (self.protocol in PROTOCOLS, f"protocol must be one of {', '.join(PROTOCOLS)}"),
+            (self.drop_copies in COPY_DROPS, f"drop copies must be one of {', '.join(COPY_DROPS)}"),
             (self.data in DATA_CHOICES, f"data must be one of {', '.join(DATA_CHOICES)}"),
             (1 <= self.epochs <= 10_000, "epochs must be between 1 and 10000"),
             (1 <= self.batch_size <= 65_536, "batch size must be between 1 and 65536"),
@@ -140,7 +145,7 @@ class RunConfig:
         extras = [f"label smoothing {self.label_smoothing:g}"] if self.label_smoothing else []
         extras += [f"weight decay {self.weight_decay:g}"] if self.weight_decay else []
         extras += ["flip TTA"] if self.flip_tta else []
-        extras += ["held-out copies dropped from training"] if self.drop_copies else []
+        extras += [COPIES_DROPPED[self.drop_copies]] if self.drop_copies != "none" else []
         return ", ".join(
             [
                 ARCHITECTURE_NAMES[self.arch], f"balancing {self.balance}", f"augmentation {self.augment}",
@@ -158,13 +163,16 @@ class RunConfig:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> RunConfig:
-        """Read a ``config.json``; runs written before ``augment`` named its kind stored a bool."""
+        """Read a ``config.json``; runs written before ``augment`` and ``drop_copies`` named their
+        kinds stored a bool (``drop_copies`` true was the exact copies)."""
         known = {f.name for f in fields(cls)}
         unknown = set(values) - known
         if unknown:
             raise FerError(f"unknown run setting(s): {', '.join(sorted(unknown))}")
         if isinstance(values.get("augment"), bool):
             values = {**values, "augment": "study" if values["augment"] else "none"}
+        if isinstance(values.get("drop_copies"), bool):
+            values = {**values, "drop_copies": "exact" if values["drop_copies"] else "none"}
         return cls(**values)
 
 

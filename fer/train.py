@@ -112,7 +112,8 @@ def train(
             splits = protocol_splits(dataset, config.protocol)
             kept = training_faces(dataset, splits, config.drop_copies)
             if len(kept) < len(splits["train"]):
-                log.info("left out %d Training faces that are copies of held-out faces", len(splits["train"]) - len(kept))
+                kinds = "copies" if config.drop_copies == "exact" else "copies or near copies"
+                log.info("left out %d Training faces that are %s of held-out faces", len(splits["train"]) - len(kept), kinds)
             splits["train"] = kept
             eval_split = "validation" if config.protocol == "standard" else "test"
             balanced = balance(dataset.labels[splits["train"]], config.balance)

@@ -46,6 +46,13 @@ BALANCING: dict[str, str] = {
     "class_weight": "keep the data, weight each class's loss by n_samples / (n_classes * n_class)",
 }
 
+COPY_DROPS: dict[str, str] = {
+    "none": "train on every Training face, as the study",
+    "exact": "leave out the Training faces that are pixel copies of validation or test faces",
+    "near": "leave out their near copies too: the same photo cropped, toned or watermarked another way",
+}
+"""What a run's ``drop_copies`` leaves out of its training faces (:func:`fer.copies.training_faces`)."""
+
 ARCHITECTURES: dict[str, str] = {
     "resnet50": "ResNet50 (keras.applications) + GAP + Dense(7): the study's S1/S3",
     "vgg19": "VGG19 (keras.applications) + GAP + Dense(7): the study's S2/S4",

@@ -1,7 +1,7 @@
 """Train the Classify page's default model on this machine's CPU, then commit it as a reference run.
 
-    python -m scripts.make_default_model train [--epochs 40] [--seed 42] [--drop-copies]   # FER-CNN, FER recipe,
-                                                                                           # full FER2013, standard protocol
+    python -m scripts.make_default_model train [--epochs 40] [--seed 42] [--drop-copies [exact|near]]   # FER-CNN,
+                                                                # FER recipe, full FER2013, standard protocol
     python -m scripts.make_default_model export RUN_ID         # copy into artifacts/reference/RUN_ID/
 
 ``train`` runs in the foreground, queued like any run of this machine (it waits for one already
@@ -35,7 +35,7 @@ from fer.evaluate import classification_metrics, fingerprint
 from fer.inference import classify_faces, load_classifier
 from fer.paths import atomic_write_bytes, read_json
 from fer.scenarios import scenario
-from fer.vocab import COMPACT_ARCHITECTURES
+from fer.vocab import COMPACT_ARCHITECTURES, COPY_DROPS
 
 MARKS_MINUTES = (10, 20, 40, 60, 90)
 
@@ -117,7 +117,10 @@ def main() -> None:
     trainer = commands.add_parser("train")
     trainer.add_argument("--epochs", type=int, default=40)
     trainer.add_argument("--seed", type=int, default=42, help="another seed measures the recipe's spread")
-    trainer.add_argument("--drop-copies", action="store_true", help="without the Training copies of held-out faces")
+    trainer.add_argument(
+        "--drop-copies", nargs="?", const="exact", default="none", choices=COPY_DROPS,
+        help="without the Training copies (exact) or also the near copies (near) of held-out faces",
+    )
     commands.add_parser("export").add_argument("run_id")
     args = parser.parse_args()
     if args.command == "train":

@@ -91,7 +91,7 @@ def test_launching_a_custom_run_trains_it_in_the_background() -> None:
     at.selectbox(key="custom_arch").set_value("cnn")
     at.number_input(key="custom_epochs_fer").set_value(1)
     at.selectbox(key="custom_data").set_value("sample")
-    at.toggle(key="custom_drop_copies").set_value(True)
+    at.selectbox(key="custom_drop_copies").set_value("exact")
     at.text_input(key="custom_note").input("  quick check ")
     at.button(key="custom_launch").click().run()
     assert not at.exception, at.exception
@@ -100,7 +100,7 @@ def test_launching_a_custom_run_trains_it_in_the_background() -> None:
     [run] = runs.list_runs()
     config = run.config
     assert (config.arch, config.epochs, config.data, config.optimizer, config.learning_rate) == ("cnn", 1, "sample", "sgd", 0.05)
-    assert config.drop_copies and config.note == "quick check" and config.label == "CNN (quick check)"
+    assert config.drop_copies == "exact" and config.note == "quick check" and config.label == "CNN (quick check)"
     assert run.run_id in _texts(at)  # its details are open while it runs
     assert "It keeps training" in "\n".join(str(s.value) for s in at.success)  # one run, said of one run
 

@@ -49,7 +49,7 @@ def test_train_takes_every_run_setting_as_an_option(monkeypatch: pytest.MonkeyPa
         arch="resnet50", balance="undersample", augment="none", epochs=3, batch_size=32, learning_rate=0.01,
         optimizer="sgd", schedule="cosine", weight_decay=0.001, label_smoothing=0.2, flip_tta=True,
         precision="float32", devices="2", input_size=64, weights="imagenet", protocol="standard",
-        early_stopping=2, drop_copies=True, data="sample", seed=7, note="milder crops",
+        early_stopping=2, drop_copies="near", data="sample", seed=7, note="milder crops",
     )
     # Every setting but the scenario (chosen by --scenario) differs from its default, so each option is seen.
     assert [f.name for f in fields(RunConfig) if getattr(wanted, f.name) == getattr(default, f.name)] == ["scenario"]
@@ -64,12 +64,19 @@ def test_train_takes_every_run_setting_as_an_option(monkeypatch: pytest.MonkeyPa
         "--arch", "resnet50", "--balance", "undersample", "--augment", "none", "--epochs", "3", "--batch-size", "32",
         "--lr", "0.01", "--optimizer", "sgd", "--schedule", "cosine", "--weight-decay", "0.001",
         "--label-smoothing", "0.2", "--flip-tta", "--precision", "float32", "--devices", "2", "--input-size", "64",
-        "--weights", "imagenet", "--protocol", "standard", "--early-stopping", "2", "--drop-copies", "--data", "sample",
+        "--weights", "imagenet", "--protocol", "standard", "--early-stopping", "2", "--drop-copies", "near", "--data", "sample",
         "--seed", "7", "--note", "milder crops",
     ]
     queued = "new-run: queued in the background; watch with `python -m fer show new-run`\n"
     assert run_cli(capsys, "train", *options, "--background") == (0, queued)
     assert started == [wanted]
+
+
+def test_drop_copies_without_a_value_on_the_command_line_drops_the_exact_copies() -> None:
+    parse = cli._parser().parse_args
+    assert [parse(["train", *flag]).drop_copies for flag in ([], ["--drop-copies"], ["--drop-copies", "near"])] == [
+        None, "exact", "near",
+    ]
 
 
 def test_train_help_names_the_run_defaults(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:

@@ -225,11 +225,13 @@ def test_accuracy_is_split_between_test_faces_seen_in_training_and_the_others(fi
     assert row["accuracy on the others"] == pytest.approx(correct[others].mean())
     assert list(table["run"]) == ["run"] and "did not record which test images" in reasons["old"]
 
-    # A run that left the copies of test faces out of its training saw none of them, but still the near copy.
-    dropped = runs.get_run(copy_run(finished_run, "dropped", {"drop_copies": True}))
-    table, _ = compare.seen_in_training_table({"dropped": dropped}, load=lambda which: planted)
-    assert table["copies"].tolist() == [0] and np.isnan(table["on copies"][0])
-    assert table["near copies"].tolist() == [1]
+    # A run that left the copies of test faces out of its training saw none of them, but still the
+    # near copy; one that left out the near copies too saw neither. Older runs stored true for "exact".
+    dropped = {drop: runs.get_run(copy_run(finished_run, f"drop-{drop}", {"drop_copies": drop})) for drop in (True, "near")}
+    table, _ = compare.seen_in_training_table(dropped, load=lambda which: planted)
+    assert table["copies"].tolist() == [0, 0] and table["near copies"].tolist() == [1, 0]
+    assert table["on copies"].isna().all() and np.isnan(table["on near copies"][1])
+    assert table["accuracy on the others"][1] == pytest.approx(correct.mean())
 
     unplanted = compare.seen_in_training_table({"run": run}, load=lambda which: sample)[0].iloc[0]
     assert unplanted["copies"] == unplanted["near copies"] == 0

@@ -41,12 +41,15 @@ def test_copies_are_found_counted_per_split_and_grouped(sample: FaceDataset) -> 
     # A Training face is not its own copy: only the planted pair within Training counts.
     assert set(train[copies.copied_among(dataset, train, train)]) == {train[2], train[3]}
 
-    # The faces a run trains on: all of Training, or without the two copies of held-out faces.
+    # The faces a run trains on: all of Training, without the two copies of held-out faces, or
+    # without the near copy too (the Training face a PrivateTest face is a retouched copy of).
     for protocol in ("thesis", "standard"):
         splits = protocol_splits(dataset, protocol)
-        assert copies.training_faces(dataset, splits, drop_copies=False) is splits["train"]
-        kept = copies.training_faces(dataset, splits, drop_copies=True)
+        assert copies.training_faces(dataset, splits, drop_copies="none") is splits["train"]
+        kept = copies.training_faces(dataset, splits, drop_copies="exact")
         assert set(train) - set(kept) == {train[0], train[1]} and len(kept) == len(train) - 2
+        kept = copies.training_faces(dataset, splits, drop_copies="near")
+        assert set(train) - set(kept) == {train[0], train[1], train[4]} and len(kept) == len(train) - 3
 
     (group,) = copies.relabelled_groups(dataset)
     assert list(group) == [train[1], public[2]]
@@ -106,5 +109,6 @@ def test_the_full_fer2013_copies_are_the_documented_ones(tmp_path: Path) -> None
     assert copies.copied_among(full, splits["test"], splits["train"]).sum() == 568
     assert copies.near_copied_among(full, splits["test"], splits["train"]).sum() == 580
     assert table.loc["PrivateTest", "near_training"] == 298 and table.loc["PublicTest", "near_training"] == 282
-    assert len(splits["train"]) - len(copies.training_faces(full, splits, drop_copies=True)) == 703
+    assert len(splits["train"]) - len(copies.training_faces(full, splits, drop_copies="exact")) == 703
+    assert len(splits["train"]) - len(copies.training_faces(full, splits, drop_copies="near")) == 1719
     assert len(copies.relabelled_groups(full)) == 57

@@ -30,7 +30,7 @@ from fer.hardware import gpu_names
 from fer.inference import classify_faces, load_classifier
 from fer.quiet import ABSL_BANNER, NATIVE_LOG_LINE, start_backend_quietly
 from fer.scenarios import SCENARIOS, RunConfig, scenario
-from fer.vocab import CLASSES, USAGES
+from fer.vocab import CLASSES, COPY_DROPS, USAGES
 
 from .conftest import planted, write_parquet
 
@@ -130,17 +130,19 @@ def test_vgg19_run_writes_every_file_and_its_numbers_agree(sample: FaceDataset) 
 
 
 def test_drop_copies_trains_without_the_training_copies_of_held_out_faces(sample: FaceDataset, tmp_path: Path) -> None:
-    dataset, _ = planted(sample)  # a PrivateTest and a PublicTest face are copies of Training faces
+    dataset, _ = planted(sample)  # a PrivateTest and a PublicTest face are copies of Training faces, another a near copy
     data.import_dataset(write_parquet(tmp_path / "planted.parquet", dataset))
-    trained = {}
-    for drop in (False, True):
+    trained, logs = {}, {}
+    for drop in COPY_DROPS:
         run = runs.start(scenario("custom", arch="cnn", epochs=1, batch_size=64, drop_copies=drop), background=False)
         assert run.state == "completed", run.status
-        trained[drop] = run.metrics()["train_images"]
-    # The two Training faces copied in held-out splits are left out; the pair within Training stays.
-    assert trained == {False: 14, True: 12}
-    assert "left out 2 Training faces that are copies of held-out faces" in (run.path / "train.log").read_text()
-    assert "held-out copies dropped from training" in run.config.summary
+        trained[drop], logs[drop] = run.metrics()["train_images"], (run.path / "train.log").read_text()
+        assert run.config.summary.count("dropped from training") == (drop != "none")
+    # The two Training faces copied in held-out splits are left out, then the near copy's original; the pair within Training stays.
+    assert trained == {"none": 14, "exact": 12, "near": 11}
+    assert "left out 2 Training faces that are copies of held-out faces" in logs["exact"]
+    assert "left out 3 Training faces that are copies or near copies of held-out faces" in logs["near"]
+    assert "left out" not in logs["none"]
 
 
 def test_a_standard_protocol_run_on_data_without_private_test_is_refused_before_any_folder(sample: FaceDataset) -> None:

@@ -121,3 +121,12 @@ def test_a_note_names_the_run_and_ends_its_summary() -> None:
     assert config.label == "FER-CNN (random erasing)" and config.summary.endswith(", seed 42, note: random erasing")
     assert scenario("S4", note="bf16").label == "S4 VGG19 + oversample (bf16)"
     assert RunConfig.from_dict({k: v for k, v in config.to_dict().items() if k != "note"}).note == ""  # older runs
+
+
+def test_drop_copies_names_what_it_drops_and_older_runs_true_meant_the_exact_copies() -> None:
+    assert RunConfig.from_dict({"drop_copies": True}).drop_copies == "exact"
+    assert RunConfig.from_dict({"drop_copies": False}).drop_copies == "none"
+    assert "held-out copies and near copies dropped from training" in RunConfig(drop_copies="near").summary
+    with pytest.raises(FerError, match="drop copies must be one of none, exact, near"):
+        RunConfig(drop_copies="all")
+
