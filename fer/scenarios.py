@@ -45,7 +45,10 @@ MAX_NOTE = 60
 few words ("random erasing", "EMA 0.999"). Two runs with different notes are never taken for seed
 repeats of one experiment (:func:`fer.compare.group_runs`), though every other setting matches."""
 
-COPIES_DROPPED = {"exact": "held-out copies dropped from training", "near": "held-out copies and near copies dropped from training"}
+COPIES_DROPPED = {
+    "exact": "held-out copies dropped from training",
+    "near": "held-out copies and near copies dropped from training",
+}
 """How a run's summary says what its ``drop_copies`` left out."""
 
 MIN_INPUT_SIZE, MAX_INPUT_SIZE = 32, 512
