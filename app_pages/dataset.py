@@ -3,7 +3,7 @@ augmentation."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import streamlit as st
@@ -38,6 +38,19 @@ if active is not None:
         column.metric(f"{usage} images", f"{count:,}")
     if active.converted:
         st.caption(f"{active.converted:,} images were not 48×48 grayscale and were converted on import.")
+
+
+def face_groups(active: FaceDataset, groups: list[Sequence[int]], notes: list[str] | None = None) -> None:
+    """Groups of faces side by side, four groups to a row, each face captioned with its split and
+    label, each group with its note under it."""
+    cells = [cell for _ in range(-(-len(groups) // 4)) for cell in st.columns(4)]
+    for cell, group, note in zip(cells, groups, notes or [""] * len(groups)):
+        cell.image(
+            [charts.face_mosaic(active.images[[i]], columns=1) for i in group],
+            caption=[f"{USAGES[active.usage[i]]}: {CLASSES[active.labels[i]]}" for i in group], width=96,
+        )
+        if note:
+            cell.caption(note)
 
 
 def run_import(described_as: str, start: Callable[[sources.Progress], FaceDataset]) -> None:
@@ -128,13 +141,7 @@ if relabelled:
         f"disagree ({RELABELLED_FACES} of each group's labels), each face with its split and label: no model can get "
         "all of them right."
     )
-    cells = [cell for _ in range(-(-RELABELLED_SHOWN // 4)) for cell in st.columns(4)]
-    for cell, group in zip(cells, relabelled[:RELABELLED_SHOWN]):
-        shown = group[:RELABELLED_FACES]
-        cell.image(
-            [charts.face_mosaic(active.images[[i]], columns=1) for i in shown],
-            caption=[f"{USAGES[active.usage[i]]}: {CLASSES[active.labels[i]]}" for i in shown], width=96,
-        )
+    face_groups(active, [group[:RELABELLED_FACES] for group in relabelled[:RELABELLED_SHOWN]])
 
 near = copies.near_copy_examples(active, NEAR_COPIES_SHOWN)
 if near:
@@ -143,14 +150,8 @@ if near:
         "Test faces beside their most similar Training face, from the most to the least similar pair counted as a "
         f"near copy ({len(near)} shown, evenly spread): judge the threshold by the last ones."
     )
-    cells = [cell for _ in range(-(-len(near) // 4)) for cell in st.columns(4)]
-    for cell, (test_face, training_face, similarity) in zip(cells, near):
-        shown = [test_face, training_face]
-        cell.image(
-            [charts.face_mosaic(active.images[[i]], columns=1) for i in shown],
-            caption=[f"{USAGES[active.usage[i]]}: {CLASSES[active.labels[i]]}" for i in shown], width=96,
-        )
-        cell.caption(f"similarity {similarity:.3f}")
+    face_groups(active, [[test_face, training_face] for test_face, training_face, _ in near],
+                [f"similarity {similarity:.3f}" for _, _, similarity in near])
 
 # --------------------------------------------------------------------------------------------
 st.header("Example faces")
