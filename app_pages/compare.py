@@ -105,9 +105,10 @@ if not seen.empty:
 st.caption(
     "FER2013 holds some faces twice, and some test faces are faces a run trained on: 288 of the 3,589 PrivateTest "
     "faces (568 of all 7,178, the study's test set) are copies of Training faces pixel for pixel, and another 298 "
-    "(580) near copies, the same photo cropped, toned or watermarked another way. A run's score on them is partly memory, so the "
-    "accuracy on the others is the fairer number, for the study's runs too. The three split the test accuracy "
-    "above (recounted from the kept probabilities). The Dataset page shows both kinds."
+    "(580) near copies, the same photo cropped, toned or watermarked another way. A run's score on them is partly "
+    "memory, so the accuracy on the others is the fairer number, for the study's runs too. The three split the test "
+    "accuracy above: as each run recorded it when it was scored, or recounted from its kept probabilities for a run "
+    "older than that. The Dataset page shows both kinds."
 )
 for why in unsplit.values():  # each reason names its run
     st.caption(f"Not split: {why}")

@@ -35,6 +35,7 @@ from fer.vocab import (
     PRECISIONS,
     PROTOCOLS,
     SCHEDULES,
+    TTA,
     WEIGHTS,
 )
 
@@ -230,7 +231,8 @@ def recipe_settings(column: Any, defaults: RunConfig, recipe: str) -> dict[str, 
                                                      key=f"custom_smoothing_{recipe}")),
             "weight_decay": float(st.number_input("Weight decay", value=defaults.weight_decay, step=1e-4, format="%g",
                                                   key=f"custom_decay_{recipe}")),
-            "flip_tta": st.toggle("Flip test-time augmentation", value=defaults.flip_tta, key=f"custom_tta_{recipe}"),
+            "tta": st.selectbox("Test-time augmentation", list(TTA), index=list(TTA).index(defaults.tta),
+                                key=f"custom_tta_{recipe}", help=options_help(TTA)),
             "precision": st.selectbox("Precision", list(PRECISIONS), key="custom_precision", help=options_help(PRECISIONS)),
             "input_size": int(st.number_input("Input size (pixels)", value=defaults.input_size, step=16, key="custom_input",
                                               help="The 48×48 faces are resized to this side before the network.")),

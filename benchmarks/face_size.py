@@ -36,16 +36,16 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[48, 32, 24, 20, 16, 12])
     args = parser.parse_args()
     path = args.model or default_model()
-    flip_tta = (path.parent / "config.json").exists() and store.read_config(path.parent).flip_tta
+    tta = store.read_config(path.parent).tta if (path.parent / "config.json").exists() else "none"
     dataset = data.load_dataset("active")
     test = protocol_splits(dataset, "standard")["test"]
     faces, labels = dataset.images[test], dataset.labels[test]
     model = load_classifier(path)
 
-    print(f"{path}: {len(test)} PrivateTest faces ({dataset.name} data), flip TTA {'on' if flip_tta else 'off'}\n")
+    print(f"{path}: {len(test)} PrivateTest faces ({dataset.name} data), {tta} TTA\n")
     print("| face side (px) | accuracy |\n|---:|---:|")
     for size in args.sizes:
-        accuracy = (classify_faces(model, shrunk(faces, size), flip_tta=flip_tta).argmax(1) == labels).mean()
+        accuracy = (classify_faces(model, shrunk(faces, size), tta=tta).argmax(1) == labels).mean()
         print(f"| {size} | {accuracy:.3f} |")
     print(f"| always the most common class | {np.bincount(labels).max() / len(labels):.3f} |")
 

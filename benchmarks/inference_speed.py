@@ -27,6 +27,7 @@ from fer import data, store
 from fer.faces import active_detector
 from fer.inference import classify_faces, load_classifier
 from fer.photos import classify_photos
+from fer.vocab import TTA
 
 
 def median_ms(call: Callable[[], object], repeats: int) -> float:
@@ -65,17 +66,17 @@ def main() -> None:
     faces = data.load_sample().images[:64]
     print(f"model {path} ({path.stat().st_size / 1e6:.2f} MB); detector {active_detector().name}")
     print("| what | ms |\n|---|---:|")
-    for tta in (False, True):
+    for tta in TTA:
         for batch in (1, 64):
-            ms = median_ms(lambda: classify_faces(model, faces[:batch], flip_tta=tta), args.repeats)
-            print(f"| {batch} face(s){' + flip TTA' if tta else ''}: per face | {ms / batch:.2f} |")
+            ms = median_ms(lambda: classify_faces(model, faces[:batch], tta=tta), args.repeats)
+            print(f"| {batch} face(s), {tta} TTA: per face | {ms / batch:.2f} |")
     photos = {"1-megapixel JPEG (1280x800)": (800, 1280, 256), "12-megapixel JPEG (4000x3000)": (3000, 4000, 512)}
     for what, shape in photos.items():
         photo = [("photo.jpg", photo_bytes(faces[3], *shape))]
-        results = classify_photos(model, photo, flip_tta=True)
+        results = classify_photos(model, photo, tta="shift")
         assert not results[0].error and len(results[0].faces) == 1, results[0].error or "no face found"
-        ms = median_ms(lambda: classify_photos(model, photo, flip_tta=True), args.repeats)
-        print(f"| {what}, bytes to probabilities (1 face found, flip TTA) | {ms:.1f} |")
+        ms = median_ms(lambda: classify_photos(model, photo, tta="shift"), args.repeats)
+        print(f"| {what}, bytes to probabilities (1 face found, shift TTA) | {ms:.1f} |")
 
 
 if __name__ == "__main__":

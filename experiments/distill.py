@@ -43,7 +43,7 @@ def teacher_targets(dataset: FaceDataset, teachers: list[Path], temperature: flo
     train_faces = protocol_splits(dataset, "standard")["train"]
     ensemble = np.zeros((len(train_faces), len(CLASSES)), "float64")
     for path in teachers:
-        probabilities = classify_faces(load_classifier(path), dataset.images[train_faces], flip_tta=True)
+        probabilities = classify_faces(load_classifier(path), dataset.images[train_faces], tta="flip")
         print(f"{path}: Training accuracy {(probabilities.argmax(1) == dataset.labels[train_faces]).mean():.4f}", flush=True)
         ensemble += probabilities / len(teachers)
     softened = ensemble ** (1 / temperature)

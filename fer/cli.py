@@ -30,6 +30,7 @@ from fer.vocab import (
     PRECISIONS,
     PROTOCOLS,
     SCHEDULES,
+    TTA,
     WEIGHTS,
 )
 
@@ -140,8 +141,9 @@ def _parser() -> argparse.ArgumentParser:
     classify.add_argument("photos", nargs="+", metavar="PHOTO", help="photo files, or folders of them (jpg, png, webp, bmp)")
     classify.add_argument("--model", metavar="RUN_ID", help="a completed run's model (default: the Classify page's default)")
     classify.add_argument(
-        "--flip-tta", action=argparse.BooleanOptionalAction, default=None,
-        help="average each face with its mirror image (default: as the model's run had it)",
+        "--tta", choices=TTA, help="test-time augmentation: average each face's predictions over the face alone "
+        "(none), with its mirror image (flip) or with both moved 2 px each way too (shift); default: as the model's "
+        "run measured its accuracy",
     )
     classify.add_argument("--whole", action="store_true", help="classify each photo whole, as one face (face crops)")
     classify.add_argument("--csv", metavar="FILE", help="also write one row per face as CSV (- for stdout)")
@@ -178,7 +180,10 @@ def _add_train_options(train: argparse.ArgumentParser) -> None:
         "--label-smoothing", type=float,
         help=f"label smoothing (default {DEFAULTS.label_smoothing:g}; fer recipe {fer['label_smoothing']:g})",
     )
-    train.add_argument("--flip-tta", action=argparse.BooleanOptionalAction, default=None, help="average with mirrored faces at test time")
+    train.add_argument(
+        "--tta", choices=TTA,
+        help=f"test-time augmentation: none, flip or shift (default {DEFAULTS.tta}; fer recipe {fer['tta']})",
+    )
     train.add_argument("--precision", choices=PRECISIONS, help="auto (bf16 on GPUs and CPUs with AMX/AVX512-BF16), float32, mixed_bfloat16")
     train.add_argument("--devices", help=f"1, N or all: data-parallel training (JAX backend); default {DEFAULTS.devices}")
     train.add_argument("--input-size", type=int, help=f"side the 48x48 faces are resized to (default {DEFAULTS.input_size})")
@@ -438,7 +443,9 @@ def _print_run(run: Run) -> None:
         seen = _seen_in_training(run)
         if seen and (seen["copies"] or seen["near_copies"]):
             others = seen["test_images"] - seen["copies"] - seen["near_copies"]
-            groups = [f"accuracy {seen['accuracy_others']:.4f} on the {others:,} test faces not seen in training"]
+            groups = []
+            if others:
+                groups.append(f"accuracy {seen['accuracy_others']:.4f} on the {others:,} test faces not seen in training")
             if seen["copies"]:
                 groups.append(f"{seen['accuracy_copies']:.4f} on the {seen['copies']:,} copies of Training faces")
             if seen["near_copies"]:
@@ -450,15 +457,14 @@ def _print_run(run: Run) -> None:
 
 
 def _seen_in_training(run: Run) -> dict[str, Any] | None:
-    """:func:`fer.compare.seen_in_training_table`'s row for ``run`` by key, None where it can't
-    be split (no kept probabilities, FER2013 not imported here, ...)."""
-    from fer.compare import SEEN_COLUMNS, seen_in_training_table
+    """:func:`fer.compare.run_seen_in_training`, None where it can't be split (no kept
+    probabilities, FER2013 not imported here, ...)."""
+    from fer.compare import run_seen_in_training
 
-    table, _ = seen_in_training_table({run.run_id: run})
-    if table.empty:
+    try:
+        return run_seen_in_training(run)
+    except FerError:
         return None
-    row = table.iloc[0]
-    return {key: None if math.isnan(row[label]) else row[label].item() for key, label in SEEN_COLUMNS.items()}
 
 
 def _print_run_progress(status: dict[str, Any]) -> None:
@@ -481,11 +487,11 @@ def _classify(args: argparse.Namespace) -> int:
     if args.csv and args.csv != "-":
         _check_csv_target(Path(args.csv), files)
     choice = predict.choose_model(args.model)
-    flip_tta = choice.flip_tta if args.flip_tta is None else args.flip_tta
+    tta = args.tta or choice.tta
     start_backend_quietly()
     model = predict.load_choice(choice)
     results, failed = [], 0
-    for result in photos.classify_files(model, files, whole=args.whole, flip_tta=flip_tta, progress=_stderr_progress):
+    for result in photos.classify_files(model, files, whole=args.whole, tta=tta, progress=_stderr_progress):
         failed += bool(result.error)
         if result.error:
             print(f"error: {result.error}", file=sys.stderr)
@@ -499,10 +505,10 @@ def _classify(args: argparse.Namespace) -> int:
         else:
             _write_csv(table, args.csv)
     if args.json:
-        _print_json({"model": _model_document(choice), "flip_tta": flip_tta, "photos": [_photo_document(r) for r in results]})
+        _print_json({"model": _model_document(choice), "tta": tta, "photos": [_photo_document(r) for r in results]})
     elif args.csv != "-":
-        tta = " with flip TTA" if flip_tta else ""
-        print(f"{len(files) - failed:,}/{len(files):,} photos classified{tta} by {choice.label}")
+        views = f" with {tta} TTA" if tta != "none" else ""
+        print(f"{len(files) - failed:,}/{len(files):,} photos classified{views} by {choice.label}")
     return EXIT_BAD_INPUT if failed else 0
 
 

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from fer import copies, evaluate
+from fer import copies, evaluate, store
 from fer.data import load_dataset
 from fer.dataset import FaceDataset, protocol_splits
 from fer.errors import FerError
@@ -40,7 +40,7 @@ SETTINGS: dict[str, str] = {
     "schedule": "schedule",
     "weight_decay": "weight decay",
     "label_smoothing": "label smoothing",
-    "flip_tta": "flip TTA",
+    "tta": "test-time augmentation",
     "epochs": "epochs",
     "early_stopping": "early stopping",
     "drop_copies": "held-out copies dropped",
@@ -166,36 +166,36 @@ SEEN_COLUMNS: dict[str, str] = {
 def seen_in_training_table(
     runs: Mapping[str, Run], load: DatasetLoader = load_dataset
 ) -> tuple[pd.DataFrame, dict[str, str]]:
-    """Each run's test accuracy split three ways: on the test faces that are exact copies of faces
-    the run trained on (:func:`fer.copies.training_faces`: none for a run that dropped them), on
-    those that are near copies of them (:func:`fer.copies.near_copied_among`), and on the others.
+    """Each run's test accuracy split three ways (:func:`fer.copies.seen_in_training`): on the
+    test faces that are exact copies of faces the run trained on (none for a run that dropped
+    them), on those that are near copies of them, and on the others.
 
-    Returns the table (one row per run that can be split, by display name; a group with no faces
-    leaves its accuracy empty) and, for each run that can't, why (as :func:`paired_runs`).
+    Each row is :func:`run_seen_in_training`. Returns the table (one row per run that can be
+    split, by display name; a group with no faces leaves its accuracy empty) and, for each run
+    that can't, why (as :func:`paired_runs`).
     """
     rows, reasons = [], {}
     for name, run in runs.items():
         try:
-            dataset, test = scored_faces(run, load)
-            correct = _correct(run, dataset.labels[test])
+            rows.append({"run": name, **run_seen_in_training(run, load)})
         except FerError as error:
             reasons[name] = str(error)
-            continue
-        trained = copies.training_faces(dataset, protocol_splits(dataset, run.config.protocol), run.config.drop_copies)
-        seen = copies.copied_among(dataset, test, trained)
-        near = copies.near_copied_among(dataset, test, trained)
-        others = ~(seen | near)
-        rows.append({
-            "run": name,
-            "test_images": len(test),
-            "copies": int(seen.sum()),
-            "near_copies": int(near.sum()),
-            "accuracy_others": correct[others].mean() if others.any() else np.nan,
-            "accuracy_copies": correct[seen].mean() if seen.any() else np.nan,
-            "accuracy_near": correct[near].mean() if near.any() else np.nan,
-        })
-    table = pd.DataFrame(rows, columns=["run", *SEEN_COLUMNS]).rename(columns=SEEN_COLUMNS)
-    return table, reasons
+    table = pd.DataFrame(rows, columns=["run", *SEEN_COLUMNS])
+    accuracies = [key for key in SEEN_COLUMNS if key.startswith("accuracy")]
+    table[accuracies] = table[accuracies].astype(float)  # None (a group with no faces) as NaN
+    return table.rename(columns=SEEN_COLUMNS), reasons
+
+
+def run_seen_in_training(run: Run, load: DatasetLoader = load_dataset) -> dict[str, int | float | None]:
+    """``run``'s :func:`fer.copies.seen_in_training`: as its metrics keep it, or, for a run trained
+    before runs kept it, worked out from its probabilities and the dataset (``load``). Raises
+    FerError saying why it can't be (no kept probabilities, FER2013 not imported here, ...)."""
+    if kept := store.seen_in_training(run.metrics()):
+        return kept
+    dataset, test = scored_faces(run, load)
+    correct = _correct(run, dataset.labels[test])
+    trained = copies.training_faces(dataset, protocol_splits(dataset, run.config.protocol), run.config.drop_copies)
+    return copies.seen_in_training(dataset, test, trained, correct)
 
 
 # --------------------------------------------------------------------------------------------

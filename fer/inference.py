@@ -16,12 +16,17 @@ import numpy as np
 
 from fer.errors import FerError
 from fer.images import FACE_SIZE
-from fer.vocab import CLASSES
+from fer.vocab import CLASSES, TTA
 
 if TYPE_CHECKING:
     import keras
 
 
+TTA_SHIFT = 2
+"""Pixels the ``shift`` views move a face by: half the FER recipe's 4-px training crops, so the
+moved faces are ones the model trained on. On the committed default model, 10 views (mirror and
+2-px shifts) against 2 (mirror) scored 0.6996 against 0.6935 on PrivateTest, 0.6729 against
+0.6673 on PublicTest, and 0.6863 against 0.6804 on all 7,178 test faces (McNemar p = 0.015)."""
 PROBABILITY_TOLERANCE = 1e-3
 """How far from [0, 1], and from a sum of 1, a classifier's float32 softmax may stray."""
 
@@ -96,19 +101,42 @@ def _float32_config(config: Any) -> Any:
     return config
 
 
-def classify_faces(model: keras.Model, faces: np.ndarray, batch_size: int = 256, flip_tta: bool = False) -> np.ndarray:
+def classify_faces(model: keras.Model, faces: np.ndarray, batch_size: int = 256, tta: str = "none") -> np.ndarray:
     """Probabilities ``(N, 7)`` in :data:`fer.vocab.CLASSES` order for uint8 faces ``(N, 48, 48)``.
 
-    ``flip_tta`` averages each face's prediction with its mirror image's: faces are roughly
-    symmetric, models trained with flips see both, and the average is steadier than either.
+    ``tta`` (:data:`fer.vocab.TTA`) averages each face's predictions over views of it
+    (:func:`tta_views`): faces are roughly symmetric, a model trained on mirrored and shifted
+    faces sees all of them, and the average is steadier than any one. The views of
+    ``batch_size`` faces at a time go through the model together, so memory stays bounded and
+    a single face's 10 views take one call, not 10 (16 ms instead of 26 on a 2-core CPU).
     """
     faces = check_faces(faces)
+    if tta not in TTA:
+        raise FerError(f"test-time augmentation must be one of {', '.join(TTA)}, not {tta!r}")
     if len(faces) == 0:
         return np.zeros((0, len(CLASSES)), np.float32)
-    probabilities = _predict(model, faces, batch_size)
-    if flip_tta:
-        probabilities = (probabilities + _predict(model, np.ascontiguousarray(faces[:, :, ::-1]), batch_size)) / 2
-    return probabilities
+    averaged = []
+    for start in range(0, len(faces), batch_size):
+        views = tta_views(faces[start : start + batch_size], tta)
+        predicted = _predict(model, np.concatenate(views), batch_size).reshape(len(views), -1, len(CLASSES))
+        averaged.append(predicted.mean(axis=0))
+    return np.concatenate(averaged)
+
+
+def tta_views(faces: np.ndarray, tta: str) -> list[np.ndarray]:
+    """The views of uint8 faces ``(N, 48, 48)`` that ``tta`` averages: the faces (``none``); and
+    their mirror images (``flip``); and both moved :data:`TTA_SHIFT` pixels left, right, up and
+    down, the edge pixels repeated (``shift``)."""
+    views = [faces] if tta == "none" else [faces, np.ascontiguousarray(faces[:, :, ::-1])]
+    if tta != "shift":
+        return views
+    pad = TTA_SHIFT
+    moved = []
+    for view in views:
+        padded = np.pad(view, ((0, 0), (pad, pad), (pad, pad)), mode="edge")
+        for dy, dx in ((0, pad), (0, -pad), (pad, 0), (-pad, 0)):  # the face moves right, left, down, up
+            moved.append(padded[:, pad - dy : pad - dy + FACE_SIZE, pad - dx : pad - dx + FACE_SIZE])
+    return views + moved
 
 
 def check_faces(faces: np.ndarray) -> np.ndarray:

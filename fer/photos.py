@@ -126,7 +126,7 @@ def classify_photos(
     photos: Sequence[tuple[str, bytes]],
     *,
     whole_images: Collection[int] = (),
-    flip_tta: bool = False,
+    tta: str = "none",
     saliency: bool = False,
     analyse: Callable[[str, bytes], Analysis] = analyse_photo,
     explain: Callable[..., np.ndarray] = occlusion_maps,
@@ -135,9 +135,9 @@ def classify_photos(
 
     Photos whose index is in ``whole_images`` are classified as one face, whole. ``analyse``
     turns a photo into its :class:`Analysis` (a page passes a cached :func:`analyse_photo`);
-    ``flip_tta`` is :func:`fer.inference.classify_faces`'. All faces of the batch are
+    ``tta`` is :func:`fer.inference.classify_faces`'. All faces of the batch are
     classified in one model call; with ``saliency``, ``explain`` maps what drove each
-    prediction (:func:`fer.saliency.occlusion_maps`, with the same ``flip_tta``; a page passes
+    prediction (:func:`fer.saliency.occlusion_maps`, with the same ``tta``; a page passes
     a cached one).
     """
     analysed: list[tuple[str, Analysis | None, tuple[Face, ...], str]] = []  # name, analysis, faces, error
@@ -151,8 +151,8 @@ def classify_photos(
     crops = np.array(  # (0, 48, 48) when there are none
         [face.crop for _, _, faces, _ in analysed for face in faces], np.uint8
     ).reshape(-1, FACE_SIZE, FACE_SIZE)
-    probabilities = classify_faces(model, crops, flip_tta=flip_tta)
-    maps = explain(model, crops, flip_tta=flip_tta) if saliency else None
+    probabilities = classify_faces(model, crops, tta=tta)
+    maps = explain(model, crops, tta=tta) if saliency else None
     results, start = [], 0
     for name, analysis, faces, error in analysed:
         if analysis is None:
@@ -227,7 +227,7 @@ def classify_files(
     files: Sequence[Path],
     *,
     whole: bool = False,
-    flip_tta: bool = False,
+    tta: str = "none",
     progress: Callable[[float, str], None] | None = None,
 ) -> Iterator[PhotoResult]:
     """:func:`classify_photos` over photo files, one :class:`PhotoResult` per file in order,
@@ -243,7 +243,7 @@ def classify_files(
             except FerError as error:
                 read.append((shown_path(path), error))
         given = [(name, content) for name, content in read if isinstance(content, bytes)]
-        results = iter(classify_photos(model, given, whole_images=range(len(given)) if whole else (), flip_tta=flip_tta))
+        results = iter(classify_photos(model, given, whole_images=range(len(given)) if whole else (), tta=tta))
         for name, content in read:
             yield next(results) if isinstance(content, bytes) else PhotoResult(name, error=str(content))
         if progress:

@@ -56,7 +56,8 @@ class ModelChoice:
     majority: tuple[str, int, int] | None = None  # (most common emotion, its faces, all faces) of the test images
     run_id: str = ""
     reference: bool = False  # committed with the project rather than trained here
-    flip_tta: bool = False  # the run's own setting: its test accuracy averaged each face with its mirror image
+    tta: str = "none"  # the run's own test-time augmentation (fer.vocab.TTA), which its test accuracy was measured with
+    seen: dict[str, Any] | None = None  # its test accuracy split by what it had seen in training (fer.store.seen_in_training)
 
 
 def available_models() -> list[ModelChoice]:
@@ -202,7 +203,8 @@ def _model_choices() -> list[tuple[ModelChoice, str]]:
                 name=run.config.label, data=run.config.data, test_accuracy=accuracy,
                 test_split=str(metrics.get("test_split", "")),
                 scored_on=runs.scored_on(metrics.get("test_split"), metrics.get("dataset"), metrics.get("test_images")),
-                majority=_majority(metrics), run_id=run.run_id, reference=run.reference, flip_tta=run.config.flip_tta,
+                majority=_majority(metrics), run_id=run.run_id, reference=run.reference, tta=run.config.tta,
+                seen=store.seen_in_training(metrics),
             )
             choices.append((choice, model_problem(run.model_path)))
     return sorted(choices, key=lambda pair: _rank(pair[0]))

@@ -9,8 +9,9 @@ through the model in one batched :func:`fer.inference.classify_faces` call.
 With an 8 px patch moved 4 px at a time, a face costs 121 occluded copies, and the time grows
 with the number of faces: with the committed default model (the FER-CNN) on a 2-core CPU that
 was training a model at the same time, 0.12 s a face, 0.22 s with flip TTA (each copy is
-classified twice), so close to a second for a photo of four faces. That is why the Classify
-page draws the maps only when asked to.
+classified twice), so close to a second for a photo of four faces; on a quiet 2-core AMD EPYC,
+0.14 s, 0.28 s with flip TTA and 1.45 s with shift TTA (10 views), about 6 s for four faces.
+That is why the Classify page draws the maps only when asked to.
 """
 
 from __future__ import annotations
@@ -33,12 +34,12 @@ STRIDE = 4
 
 
 def occlusion_maps(
-    model: keras.Model, faces: np.ndarray, *, patch: int = PATCH, stride: int = STRIDE, flip_tta: bool = False
+    model: keras.Model, faces: np.ndarray, *, patch: int = PATCH, stride: int = STRIDE, tta: str = "none"
 ) -> np.ndarray:
     """Occlusion sensitivity ``(N, 48, 48)`` float32 of uint8 faces ``(N, 48, 48)``.
 
     Each pixel holds the mean drop, over the patch positions hiding it, of the probability of
-    the class predicted for the intact face (``flip_tta`` as in :func:`classify_faces`, so the
+    the class predicted for the intact face (``tta`` as in :func:`classify_faces`, so the
     map explains the prediction the user sees). Positive: hiding the region weakens the
     prediction; negative: the region spoke against it. One model call for all faces.
     """
@@ -53,7 +54,7 @@ def occlusion_maps(
     for k, (y, x) in enumerate(corners):
         occluded[:, k, y : y + patch, x : x + patch] = fill[:, None, None]
     probabilities = classify_faces(
-        model, np.concatenate([faces, occluded.reshape(-1, FACE_SIZE, FACE_SIZE)]), flip_tta=flip_tta
+        model, np.concatenate([faces, occluded.reshape(-1, FACE_SIZE, FACE_SIZE)]), tta=tta
     )
     intact, hidden = probabilities[: len(faces)], probabilities[len(faces) :].reshape(len(faces), len(corners), -1)
     predicted = intact.argmax(axis=1)[:, None]

@@ -34,6 +34,7 @@ from fer.vocab import (
     PRECISIONS,
     PROTOCOLS,
     SCHEDULES,
+    TTA,
     epochs_text,
 )
 
@@ -71,7 +72,7 @@ class RunConfig:
     schedule: str = "constant"
     weight_decay: float = 0.0
     label_smoothing: float = 0.0
-    flip_tta: bool = False  # average the predictions of each face and its mirror image
+    tta: str = "none"  # test-time augmentation: the views of each test face averaged (fer.vocab.TTA)
     precision: str = "auto"
     devices: str = "1"  # "1", "N" or "all": data-parallel training on that many devices (fer.distribute)
     input_size: int = FACE_SIZE
@@ -91,6 +92,7 @@ class RunConfig:
             (self.augment in AUGMENTATIONS, f"augment must be one of {', '.join(AUGMENTATIONS)}"),
             (self.optimizer in OPTIMIZERS, f"optimizer must be one of {', '.join(OPTIMIZERS)}"),
             (self.schedule in SCHEDULES, f"schedule must be one of {', '.join(SCHEDULES)}"),
+            (self.tta in TTA, f"test-time augmentation must be one of {', '.join(TTA)}"),
             (self.precision in PRECISIONS, f"precision must be one of {', '.join(PRECISIONS)}"),
             (self.protocol in PROTOCOLS, f"protocol must be one of {', '.join(PROTOCOLS)}"),
             (self.drop_copies in COPY_DROPS, f"drop copies must be one of {', '.join(COPY_DROPS)}"),
@@ -147,7 +149,7 @@ class RunConfig:
         schedule = f", {self.schedule}" if self.schedule != "constant" else ""
         extras = [f"label smoothing {self.label_smoothing:g}"] if self.label_smoothing else []
         extras += [f"weight decay {self.weight_decay:g}"] if self.weight_decay else []
-        extras += ["flip TTA"] if self.flip_tta else []
+        extras += [f"{self.tta} TTA"] if self.tta != "none" else []
         extras += [COPIES_DROPPED[self.drop_copies]] if self.drop_copies != "none" else []
         return ", ".join(
             [
@@ -167,7 +169,12 @@ class RunConfig:
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> RunConfig:
         """Read a ``config.json``; runs written before ``augment`` and ``drop_copies`` named their
-        kinds stored a bool (``drop_copies`` true was the exact copies)."""
+        kinds stored a bool (``drop_copies`` true was the exact copies), and runs written before
+        ``tta`` had more than one kind stored ``flip_tta``, a bool."""
+        if "flip_tta" in values and "tta" not in values:
+            flip = values["flip_tta"]
+            values = {key: value for key, value in values.items() if key != "flip_tta"}
+            values["tta"] = ("flip" if flip else "none") if isinstance(flip, bool) else flip
         known = {f.name for f in fields(cls)}
         unknown = set(values) - known
         if unknown:
@@ -196,7 +203,7 @@ RECIPES: dict[str, dict[str, Any]] = {
         "weight_decay": 5e-4,
         "label_smoothing": 0.1,
         "augment": "crop_flip",
-        "flip_tta": True,
+        "tta": "shift",
         "batch_size": 128,
         "epochs": 40,
     },

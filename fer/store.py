@@ -69,6 +69,9 @@ HEADLINE_METRICS = ("test_accuracy", "precision_macro", "recall_macro")
 """The numbers every comparison of runs sets side by side, all fractions: a run lacking one is left out of them."""
 PER_CLASS_SCORES = ("precision", "recall", "f1")
 """The scores ``metrics.json`` holds for each class, all fractions: the per-class chart draws them."""
+SEEN_IN_TRAINING = "seen_in_training"
+"""The key of ``metrics.json`` holding :func:`fer.copies.seen_in_training`: the test accuracy split
+into the faces the run had seen in training (copies, near copies) and the others."""
 HISTORY_COLUMNS = ("epoch", "loss", "accuracy")
 """The columns every ``history.csv`` has (beside the evaluation split's loss and accuracy): the curves draw them."""
 TEST_SPLITS = {"standard": "PrivateTest", "thesis": "all test images"}
@@ -166,6 +169,24 @@ def has_headline_metrics(metrics: dict[str, Any] | None) -> bool:
     """Whether metrics read from a run hold every number of :data:`HEADLINE_METRICS`, each a
     fraction: an accuracy of 5 is a damaged file, not a result to compare or a model to offer."""
     return metrics is not None and all(_is_fraction(metrics.get(key)) for key in HEADLINE_METRICS)
+
+
+def seen_in_training(metrics: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The run's :data:`SEEN_IN_TRAINING` split, or None where its metrics lack it (a run trained
+    before runs kept it) or hold one that does not add up (an edited or damaged file)."""
+    split = (metrics or {}).get(SEEN_IN_TRAINING)
+    if not isinstance(split, dict):
+        return None
+    counts = [split.get(key) for key in ("test_images", "copies", "near_copies")]
+    if not all(_is_count(count) and count == int(count) for count in counts):
+        return None
+    images, copies, near = (int(count) for count in counts)
+    groups = {"accuracy_others": images - copies - near, "accuracy_copies": copies, "accuracy_near": near}
+    for key, faces in groups.items():  # each group's accuracy: a fraction, or None for a group with no faces
+        accuracy = split.get(key)
+        if faces < 0 or not (_is_fraction(accuracy) if faces else accuracy is None):
+            return None
+    return {"test_images": images, "copies": copies, "near_copies": near, **{key: split[key] for key in groups}}
 
 
 def has_confusion_matrix(metrics: dict[str, Any] | None) -> bool:

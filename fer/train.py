@@ -43,7 +43,7 @@ import numpy as np
 from fer import store
 from fer.balance import balance
 from fer.callbacks import PeriodicBackup, RunCancelled, RunRecorder
-from fer.copies import training_faces
+from fer.copies import seen_in_training, training_faces
 from fer.data import load_dataset
 from fer.dataset import FaceDataset, protocol_splits
 from fer.distribute import data_parallel
@@ -152,9 +152,11 @@ def train(
         # Evaluate the reported epoch as saved, on one device: the numbers are what the file gives.
         store.write_status(run_dir, message="evaluating on the test set")
         test = splits["test"]
-        probabilities = classify_faces(load_classifier(run_dir / "model.keras"), dataset.images[test], flip_tta=config.flip_tta)
+        probabilities = classify_faces(load_classifier(run_dir / "model.keras"), dataset.images[test], tta=config.tta)
         reported_epoch = recorder.best_epoch() if config.protocol == "standard" else len(recorder.history)
         metrics = classification_metrics(dataset.labels[test], probabilities)
+        correct = probabilities.argmax(axis=1) == dataset.labels[test]
+        metrics[store.SEEN_IN_TRAINING] = seen_in_training(dataset, test, splits["train"], correct)
         metrics |= _run_facts(config, dataset, test, recorder.history, reported_epoch, len(x_train), devices)
         # Data, compilation, training and the test, in this process (a resumed run: since the resume).
         metrics["wall_seconds"] = time.perf_counter() - started
@@ -264,7 +266,7 @@ def _run_facts(
         "train_seconds": train_seconds,
         "eval_seconds": float(sum(row["eval_seconds"] for row in history)),
         "images_per_second": train_images * len(history) / train_seconds if train_seconds else None,
-        "flip_tta": config.flip_tta,
+        "tta": config.tta,
         "backend": keras.backend.backend(),
         "precision_policy": keras.mixed_precision.global_policy().name,
         "device": _device(),

@@ -85,6 +85,14 @@ SCHEDULES: dict[str, str] = {
     "cosine": "cosine decay from the learning rate to 0 over all epochs",
 }
 
+TTA: dict[str, str] = {
+    "none": "each face as it is",
+    "flip": "each face and its mirror image, averaged (2 views)",
+    "shift": "each face and its mirror image, each also moved 2 px left, right, up and down, averaged (10 views)",
+}
+"""Test-time augmentation: the views of a face whose predictions are averaged
+(:func:`fer.inference.classify_faces`)."""
+
 PRECISIONS: dict[str, str] = {
     "auto": "mixed bfloat16 on a GPU, or on a CPU with AMX or AVX512-BF16; float32 otherwise",
     "float32": "float32 throughout",

@@ -4,9 +4,9 @@ Starts ``streamlit run streamlit_app.py`` on localhost with a scratch ``$FER_ART
 fresh clone's view: the shipped sample, no runs, the committed reference model), loads each
 page in Debian's Chromium driven by Playwright, waits until the page's title is rendered and
 Streamlit has finished running the script, checks no exception is shown, and saves a full-page
-PNG per page. On Classify it then uploads a face from the shipped sample and turns on, one
-after the other, the map of what drove each prediction and the mirror-image averaging (flip
-TTA), with a screenshot of each step.
+PNG per page. On Classify it then uploads a face from the shipped sample, turns on the map of
+what drove each prediction and chooses flip test-time augmentation in place of the model's own
+(shift), with a screenshot of each step.
 
     apt-get install -y chromium && pip install playwright    # once (Playwright's own browser download is not needed)
     python -m scripts.browser_smoke [--out screenshots/]
@@ -41,12 +41,12 @@ PAGES = {
     "classify": "Classify",
 }
 CLASSIFY_STEPS = {
-    "classify-photo": ("", "what the model saw"),
-    "classify-saliency": ("Show what drove each prediction", "what drove"),
-    "classify-flip-tta": ("Average each face with its mirror image (flip TTA)", "what drove"),
+    "classify-photo": ("", "", "what the model saw"),
+    "classify-saliency": ("Show what drove each prediction", "", "what drove"),
+    "classify-tta": ("Test-time augmentation", "flip", "what drove"),
 }
-"""Classify, step by step: screenshot name -> (the toggle to turn on, "" to upload the face; a
-text the page must then show)."""
+"""Classify, step by step: screenshot name -> (the widget to use, "" to upload the face; the
+option to choose in it, "" for a toggle to turn on; a text the page must then show)."""
 SAMPLE_FACE = 612
 """A test face of the shipped sample, uploaded to Classify as a 48x48 PNG."""
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--disable-background-networking",
@@ -129,18 +129,21 @@ def check_shown(page: Page, shot: Path, expected_text: str = "") -> list[str]:
 
 
 def classify_steps(page: Page, url: str, out: Path, scratch: Path) -> Iterator[tuple[str, list[str]]]:
-    """On Classify: upload a sample face, then turn on each of the page's toggles; each step's
+    """On Classify: upload a sample face, then use each of the page's options; each step's
     screenshot name and problems, as it is done."""
     photo = scratch / "face.png"
     cv2.imwrite(str(photo), load_sample().images[SAMPLE_FACE])
     page.goto(f"{url}/classify")
     page.get_by_role("heading", name="Classify").first.wait_for(timeout=90_000)
     settled(page)
-    for name, (toggle, expected_text) in CLASSIFY_STEPS.items():
-        if toggle:
-            page.get_by_text(toggle, exact=True).click()
-        else:
+    for name, (widget, option, expected_text) in CLASSIFY_STEPS.items():
+        if not widget:
             page.locator('input[type="file"]').first.set_input_files(photo)
+        elif option:
+            page.get_by_role("combobox", name=widget).click()
+            page.get_by_role("option", name=option, exact=True).click()
+        else:
+            page.get_by_text(widget, exact=True).click()
         yield name, check_shown(page, out / f"{name}.png", expected_text)
 
 

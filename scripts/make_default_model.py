@@ -61,7 +61,7 @@ class TimeToAccuracy(keras.callbacks.Callback):
             return
         while self.marks and minutes >= self.marks[0]:
             self.marks.pop(0)
-        accuracy = (classify_faces(self.model, self.faces, flip_tta=True).argmax(1) == self.labels).mean()
+        accuracy = (classify_faces(self.model, self.faces, tta="flip").argmax(1) == self.labels).mean()
         self.rows.append(f"{minutes:.1f},{epoch + 1},{accuracy:.4f}")
         atomic_write_bytes(self.path, ("\n".join(self.rows) + "\n").encode())
 
@@ -95,7 +95,7 @@ def export(run_id: str) -> None:
     results = {}
     for protocol in (run.config.protocol, other):
         test = protocol_splits(dataset, protocol)["test"]
-        probabilities = classify_faces(model, dataset.images[test], flip_tta=run.config.flip_tta)
+        probabilities = classify_faces(model, dataset.images[test], tta=run.config.tta)
         results[protocol] = (test, probabilities, classification_metrics(dataset.labels[test], probabilities))
     test, probabilities, again = results[run.config.protocol]
     if again["test_accuracy"] != metrics["test_accuracy"]:

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fer import charts, runs, study
+from fer import charts, runs, store, study
 from fer.paths import runs_dir
 from fer.study import STUDY_TABLE
 from fer.vocab import CLASSES
@@ -34,12 +34,24 @@ def test_compare_without_runs_says_how_to_get_them() -> None:
 
 
 def test_a_run_that_cant_be_split_on_copies_says_why(finished_run: str) -> None:
-    full = copy_run(finished_run, "full", {"data": "full"})  # FER2013 is not imported in this test
+    # A run trained before runs kept the split has it recounted, which needs the FER2013 it was scored on, not imported here.
+    full = copy_run(finished_run, "full", {"data": "full"}, {store.SEEN_IN_TRAINING: None})
     at = open_page("app_pages/compare.py")
     seen = at.dataframe[1].value
     assert list(seen["run"]) == [f"CNN · {finished_run}"]
     (note,) = [c.value for c in at.caption if c.value.startswith("Not split: ")]
     assert full in note and "imported FER2013, which this machine does not have" in note
+
+
+def test_a_fresh_clone_splits_the_shipped_model_on_copies_without_fer2013(committed_references: Path) -> None:
+    """The committed default model kept its split when it was scored, so the page shows it where
+    FER2013 is not imported (as here) rather than asking for the data."""
+    at = open_page("app_pages/compare.py")
+    (row,) = at.dataframe[1].value.to_dict("records")
+    assert row["run"].startswith("reference run · FER-CNN")
+    assert (row["test images"], row["copies"], row["near copies"]) == (3_589, 288, 298)
+    assert (row["accuracy on the others"], row["on copies"], row["on near copies"]) == pytest.approx((0.6710, 0.9167, 0.7785), abs=5e-5)
+    assert not [c.value for c in at.caption if c.value.startswith("Not split: ")]
 
 
 def test_compare_shows_a_finished_run_in_table_curves_and_matrices(finished_run: str) -> None:

@@ -93,6 +93,8 @@ def test_launching_a_custom_run_trains_it_in_the_background() -> None:
     at.selectbox(key="custom_data").set_value("sample")
     at.selectbox(key="custom_drop_copies").set_value("exact")
     at.text_input(key="custom_note").input("  quick check ")
+    assert at.selectbox(key="custom_tta_fer").value == "shift"  # the recipe's
+    at.selectbox(key="custom_tta_fer").set_value("flip")
     at.button(key="custom_launch").click().run()
     assert not at.exception, at.exception
     assert not at.error, [e.value for e in at.error]
@@ -101,6 +103,7 @@ def test_launching_a_custom_run_trains_it_in_the_background() -> None:
     config = run.config
     assert (config.arch, config.epochs, config.data, config.optimizer, config.learning_rate) == ("cnn", 1, "sample", "sgd", 0.05)
     assert config.drop_copies == "exact" and config.note == "quick check" and config.label == "CNN (quick check)"
+    assert config.tta == "flip"
     assert run.run_id in _texts(at)  # its details are open while it runs
     assert "It keeps training" in "\n".join(str(s.value) for s in at.success)  # one run, said of one run
 

@@ -23,6 +23,8 @@ from fer.scenarios import RunConfig
 
 from .conftest import better_copy, copy_run, retouched, sample_test_labels
 
+UNKEPT = {store.SEEN_IN_TRAINING: None}  # as a run trained before runs kept what they had seen of their test faces
+
 
 def by_name(*run_ids: str) -> dict[str, runs.Run]:
     return {run.display_name: run for run in (runs.get_run(run_id) for run_id in run_ids)}
@@ -47,7 +49,7 @@ def test_config_table_shows_each_setting_and_differences_only_the_changed_ones(f
     assert original["architecture"] == "CNN" and original["batch size"] == str(config.batch_size) == "64"
     assert original["learning rate"] == f"{config.learning_rate:g}" and copy["learning rate"] == "0.01"
     assert (original["seed"], copy["seed"]) == ("42", "43")
-    assert original["flip TTA"] == ("yes" if config.flip_tta else "no")
+    assert original["test-time augmentation"] == config.tta == "shift"
     assert original["early stopping"] == "off" and original["data"] == "sample"
     assert original["backend"] == runs.get_run(finished_run).metrics()["backend"]
     assert not table.isin(["None", "nan", None]).any().any()
@@ -199,7 +201,7 @@ def test_the_dataset_comes_from_the_given_loader(finished_run: str) -> None:
 
 
 def test_accuracy_is_split_between_test_faces_seen_in_training_and_the_others(finished_run: str) -> None:
-    run = runs.get_run(finished_run)
+    run = runs.get_run(copy_run(finished_run, "unkept", metrics=UNKEPT))
     sample = load_sample()
     splits = protocol_splits(sample, run.config.protocol)
     correct = run.probabilities().argmax(1) == sample.labels[splits["test"]]
@@ -211,7 +213,7 @@ def test_accuracy_is_split_between_test_faces_seen_in_training_and_the_others(fi
     images[splits["train"][:4]] = sample.images[splits["test"][chosen]]
     images[splits["train"][4]] = retouched(sample.images[splits["test"][retouched_face]])
     planted = replace(sample, images=images)  # the test faces and labels, so the fingerprint, are unchanged
-    old = copy_run(finished_run, "old")
+    old = copy_run(finished_run, "old", metrics=UNKEPT)
     metrics = runs.get_run(old).metrics()
     del metrics["test_set"]
     atomic_write_json(runs_dir() / old / "metrics.json", metrics)
@@ -227,7 +229,9 @@ def test_accuracy_is_split_between_test_faces_seen_in_training_and_the_others(fi
 
     # A run that left the copies of test faces out of its training saw none of them, but still the
     # near copy; one that left out the near copies too saw neither. Older runs stored true for "exact".
-    dropped = {drop: runs.get_run(copy_run(finished_run, f"drop-{drop}", {"drop_copies": drop})) for drop in (True, "near")}
+    dropped = {
+        drop: runs.get_run(copy_run(finished_run, f"drop-{drop}", {"drop_copies": drop}, UNKEPT)) for drop in (True, "near")
+    }
     table, _ = compare.seen_in_training_table(dropped, load=lambda which: planted)
     assert table["copies"].tolist() == [0, 0] and table["near copies"].tolist() == [1, 0]
     assert table["on copies"].isna().all() and np.isnan(table["on near copies"][1])
@@ -237,6 +241,43 @@ def test_accuracy_is_split_between_test_faces_seen_in_training_and_the_others(fi
     assert unplanted["copies"] == unplanted["near copies"] == 0
     assert np.isnan(unplanted["on copies"]) and np.isnan(unplanted["on near copies"])
     assert unplanted["accuracy on the others"] == pytest.approx(correct.mean())
+
+
+def test_a_run_keeps_its_split_and_a_damaged_one_is_worked_out_again(finished_run: str) -> None:
+    sample = load_sample()
+    run = runs.get_run(finished_run)
+    kept = run.metrics()[store.SEEN_IN_TRAINING]
+    correct = run.probabilities().argmax(1) == sample.labels[protocol_splits(sample, run.config.protocol)["test"]]
+    assert kept == {
+        "test_images": len(correct), "copies": 0, "near_copies": 0,
+        "accuracy_others": pytest.approx(correct.mean()), "accuracy_copies": None, "accuracy_near": None,
+    }
+
+    def no_dataset(which: str) -> None:
+        raise AssertionError("a kept split needs no dataset")
+
+    # What the run kept is taken as it is: here, edited to say that 10 of its test faces were copies.
+    edited = {**kept, "copies": 10, "accuracy_copies": 0.5, "accuracy_others": 0.25}
+    table, reasons = compare.seen_in_training_table(
+        by_name(copy_run(finished_run, "edited", metrics={store.SEEN_IN_TRAINING: edited})), load=no_dataset
+    )
+    assert reasons == {} and table.iloc[0][["copies", "on copies", "accuracy on the others"]].tolist() == [10, 0.5, 0.25]
+
+    # Damaged splits (counts that do not add up, an accuracy that is no fraction or that is given
+    # for an empty group) are worked out again from the probabilities.
+    damaged = [
+        {**kept, "copies": len(correct) + 1, "accuracy_copies": 0.5},
+        {**kept, "accuracy_others": 5},
+        {**kept, "accuracy_near": 0.5},
+        {**kept, "copies": -1},
+        {**kept, "copies": 2.5, "accuracy_copies": 0.5},
+        {key: value for key, value in kept.items() if key != "accuracy_others"},
+        "all of them",
+    ]
+    for number, split in enumerate(damaged):
+        copied = runs.get_run(copy_run(finished_run, f"damaged-{number}", metrics={store.SEEN_IN_TRAINING: split}))
+        assert store.seen_in_training(copied.metrics()) is None, split
+        assert compare.run_seen_in_training(copied, load=lambda which: sample) == kept
 
 
 def test_reference_runs_are_read_like_any_other(finished_run: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

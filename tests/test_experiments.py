@@ -31,7 +31,7 @@ def test_distillation_targets_are_the_teachers_on_training_faces_and_one_hot_els
 
     # alpha 0, temperature 1: the targets are the teachers' flip-TTA probabilities, averaged.
     targets = teacher_targets(sample, [teacher, teacher], temperature=1.0, alpha=0.0)
-    expected = classify_faces(load_classifier(teacher), sample.images[train], flip_tta=True)
+    expected = classify_faces(load_classifier(teacher), sample.images[train], tta="flip")
     np.testing.assert_allclose(targets[train], expected, atol=1e-5)
     np.testing.assert_array_equal(targets[others], np.eye(7, dtype="float32")[sample.labels[others]])
 

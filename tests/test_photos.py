@@ -179,13 +179,13 @@ def test_saliency_maps_come_only_when_asked_one_per_face_with_the_shown_predicti
     good = sample_photos()
     given = [("group.png", good["group.png"]), ("broken.png", b"x"), ("crop.png", good["crop.png"])]
     assert all(result.saliency is None for result in photos.classify_photos(model, given))
-    group, broken, crop = photos.classify_photos(model, given, saliency=True, flip_tta=True)
+    group, broken, crop = photos.classify_photos(model, given, saliency=True, tta="flip")
     assert broken.saliency is None
     crops = np.stack([f.crop for f in (*group.faces, *crop.faces)])
     maps = np.concatenate([group.saliency, crop.saliency])
     assert maps.shape == (4, 48, 48)
-    assert maps == pytest.approx(occlusion_maps(model, crops, flip_tta=True), abs=1e-5)
-    assert not np.allclose(maps, occlusion_maps(model, crops, flip_tta=False), atol=1e-4)  # the same TTA as shown
+    assert maps == pytest.approx(occlusion_maps(model, crops, tta="flip"), abs=1e-5)
+    assert not np.allclose(maps, occlusion_maps(model, crops, tta="none"), atol=1e-4)  # the same TTA as shown
 
 
 # ---------------------------------------------------------------------------------------------
@@ -260,9 +260,9 @@ def test_cli_classify_prints_each_face_and_writes_the_table(
     assert cli.main(["classify", *good, "--model", finished_run, "--csv", str(tmp_path / "faces.csv")]) == 0
     out = capsys.readouterr().out.splitlines()
     given = [(name, Path(name).read_bytes()) for name in good]
-    assert runs.get_run(finished_run).config.flip_tta  # so the run's own setting is used: with flip TTA
-    expected = photos.results_table(photos.classify_photos(model, given, flip_tta=True))
-    assert len(out) == len(expected) + 1 and out[-1].startswith("2/2 photos classified with flip TTA by CNN, sample data")
+    assert runs.get_run(finished_run).config.tta == "shift"  # so the run's own setting is used: with shift TTA
+    expected = photos.results_table(photos.classify_photos(model, given, tta="shift"))
+    assert len(out) == len(expected) + 1 and out[-1].startswith("2/2 photos classified with shift TTA by CNN, sample data")
     for line, row in zip(out, expected.itertuples()):
         box = f"{row.box_width}x{row.box_height} at ({row.box_x}, {row.box_y})"
         where = f"the whole image ({box})" if row.whole_image else box
@@ -278,10 +278,10 @@ def test_cli_classify_prints_each_face_and_writes_the_table(
     assert written[list(CLASSES)].to_numpy() == pytest.approx(expected[list(CLASSES)].to_numpy(), abs=1e-6)
 
     # A folder with a broken photo: the others are classified, the broken one is named, exit 2.
-    assert cli.main(["classify", str(folder), "--model", finished_run, "--json", "--no-flip-tta"]) == 2
+    assert cli.main(["classify", str(folder), "--model", finished_run, "--json", "--tta", "none"]) == 2
     captured = capsys.readouterr()
     document = json.loads(captured.out)
-    assert document["model"]["run_id"] == finished_run and document["flip_tta"] is False
+    assert document["model"]["run_id"] == finished_run and document["tta"] == "none"
     assert [p["file"] for p in document["photos"]] == [str(p) for p in photos.photo_files([folder])]
     assert [len(p["faces"]) for p in document["photos"]] == [0, 1, 1, 3, 1]
     assert document["photos"][0]["error"] and captured.err == f"error: {document['photos'][0]['error']}\n"

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fer import data, runs, store
+from fer import compare, data, runs, store
 from fer.dataset import FaceDataset, protocol_splits
 from fer.errors import FerError
 from fer.evaluate import fingerprint
@@ -32,7 +32,7 @@ from fer.quiet import ABSL_BANNER, NATIVE_LOG_LINE, start_backend_quietly
 from fer.scenarios import SCENARIOS, RunConfig, scenario
 from fer.vocab import CLASSES, COPY_DROPS, USAGES
 
-from .conftest import planted, write_parquet
+from .conftest import copy_run, planted, write_parquet
 
 
 def tiny(**overrides: object) -> RunConfig:
@@ -86,8 +86,8 @@ def test_study_scenarios_are_the_four_of_the_study() -> None:
 
 def test_recipes_fill_a_custom_run_and_explicit_settings_win() -> None:
     fer = scenario("custom", arch="fer_cnn")
-    assert (fer.optimizer, fer.schedule, fer.augment, fer.label_smoothing, fer.flip_tta) == (
-        "sgd", "cosine", "crop_flip", 0.1, True
+    assert (fer.optimizer, fer.schedule, fer.augment, fer.label_smoothing, fer.tta) == (
+        "sgd", "cosine", "crop_flip", 0.1, "shift"
     )
     assert scenario("custom", arch="vgg19").optimizer == "adam"
     assert scenario("custom", recipe="study", arch="fer_cnn", learning_rate=0.01).learning_rate == 0.01
@@ -132,12 +132,22 @@ def test_vgg19_run_writes_every_file_and_its_numbers_agree(sample: FaceDataset) 
 def test_drop_copies_trains_without_the_training_copies_of_held_out_faces(sample: FaceDataset, tmp_path: Path) -> None:
     dataset, _ = planted(sample)  # a PrivateTest and a PublicTest face are copies of Training faces, another a near copy
     data.import_dataset(write_parquet(tmp_path / "planted.parquet", dataset))
-    trained, logs = {}, {}
+    trained, logs, seen = {}, {}, {}
     for drop in COPY_DROPS:
         run = runs.start(scenario("custom", arch="cnn", epochs=1, batch_size=64, drop_copies=drop), background=False)
         assert run.state == "completed", run.status
         trained[drop], logs[drop] = run.metrics()["train_images"], (run.path / "train.log").read_text()
         assert run.config.summary.count("dropped from training") == (drop != "none")
+        # The run keeps its score split by what it saw; worked out again from its probabilities, it is the same.
+        seen[drop] = store.seen_in_training(run.metrics())
+        copied = copy_run(run.run_id, "unkept", metrics={store.SEEN_IN_TRAINING: None})
+        assert compare.run_seen_in_training(runs.get_run(copied)) == seen[drop]
+    # Of the 28 test faces, two are copies of Training faces and one a near copy, until the run drops them.
+    assert {drop: (split["test_images"], split["copies"], split["near_copies"]) for drop, split in seen.items()} == {
+        "none": (28, 2, 1), "exact": (28, 0, 1), "near": (28, 0, 0)
+    }
+    assert seen["near"]["accuracy_copies"] is None and seen["near"]["accuracy_near"] is None
+    assert seen["near"]["accuracy_others"] == runs.get_run(run.run_id).metrics()["test_accuracy"]
     # The two Training faces copied in held-out splits are left out, then the near copy's original; the pair within Training stays.
     assert trained == {"none": 14, "exact": 12, "near": 11}
     assert "left out 2 Training faces that are copies of held-out faces" in logs["exact"]
@@ -172,12 +182,12 @@ def test_standard_protocol_reports_the_best_validation_epoch_on_private_test(sam
 
 def test_saved_run_model_loads_safely_and_reproduces_its_metrics(finished_run: str, sample: FaceDataset) -> None:
     run = runs.get_run(finished_run)
-    assert run.config.flip_tta  # the compact CNN's recipe: the metrics are with flip TTA
+    assert run.config.tta == "shift"  # the compact CNN's recipe: the metrics are with its 10 views
     model = load_classifier(run.model_path)
     assert getattr(model, "optimizer", None) is None  # inference copy: no optimizer state to carry
     assert {weight.dtype for weight in model.weights} == {"float32"}  # stored as float16, computed in float32
     test = protocol_splits(sample, "thesis")["test"]
-    predicted = classify_faces(model, sample.images[test], flip_tta=True).argmax(axis=1)
+    predicted = classify_faces(model, sample.images[test], tta="shift").argmax(axis=1)
     assert (predicted == sample.labels[test]).mean() == pytest.approx(run.metrics()["test_accuracy"])
 
 

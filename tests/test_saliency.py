@@ -68,7 +68,7 @@ def test_the_map_lies_where_the_evidence_is() -> None:
     assert y < 12 and x >= 36
     # With flip TTA the mirror image's top-right corner, the face's dark top-left one, counts too:
     # lightening it with the mean grey raises class 0, so the map there is negative.
-    (mirrored,) = saliency.occlusion_maps(CornerModel(), face[None], flip_tta=True)
+    (mirrored,) = saliency.occlusion_maps(CornerModel(), face[None], tta="flip")
     assert mirrored[:12, :12].max() < 0 and mirrored[:12, 36:].min() > 0
 
 

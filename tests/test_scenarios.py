@@ -123,6 +123,16 @@ def test_a_note_names_the_run_and_ends_its_summary() -> None:
     assert RunConfig.from_dict({k: v for k, v in config.to_dict().items() if k != "note"}).note == ""  # older runs
 
 
+def test_tta_names_its_views_and_older_runs_flip_tta_reads_as_flip_or_none() -> None:
+    assert RunConfig.from_dict({"flip_tta": True}).tta == "flip"
+    assert RunConfig.from_dict({"flip_tta": False}).tta == "none"
+    assert "shift TTA" in scenario("custom", arch="fer_cnn").summary and "TTA" not in RunConfig().summary
+    with pytest.raises(FerError, match="test-time augmentation must be one of none, flip, shift"):
+        RunConfig.from_dict({"flip_tta": "yes"})
+    with pytest.raises(FerError, match="unknown run setting"):
+        RunConfig.from_dict({"flip_tta": True, "tta": "shift"})  # never both
+
+
 def test_drop_copies_names_what_it_drops_and_older_runs_true_meant_the_exact_copies() -> None:
     assert RunConfig.from_dict({"drop_copies": True}).drop_copies == "exact"
     assert RunConfig.from_dict({"drop_copies": False}).drop_copies == "none"
