@@ -201,3 +201,18 @@ score = st.segmented_control(
 left_out(chosen, scored, "its metrics.json holds no readable per-class scores")
 if scored:
     show(charts.per_class_figure(scored, score, colors), "per_class", f"per_class_{score}")
+
+st.header("Calibration")
+curves, uncalibrated = compare.calibration_curves(selected, load=ui.dataset)
+if curves:
+    show(charts.reliability_figure(curves, colors), "reliability", "reliability")
+st.caption(
+    "Can a run's probabilities be taken at their word? The test faces are binned by the run's top probability "
+    "(0-10%, ..., 90-100%), and each point is a bin's accuracy against its mean top probability: on the dashed "
+    "diagonal a model that says 80% is right 80% of the time; above it the model is under-confident (label "
+    "smoothing makes it so), below it over-confident. ECE, the expected calibration error, is the faces' mean gap "
+    "between the two (Guo et al., 2017). Each run records it when it is scored; older runs are recounted from "
+    "their kept probabilities."
+)
+for why in uncalibrated.values():  # each reason names its run
+    st.caption(f"No reliability diagram: {why}")

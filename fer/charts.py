@@ -243,6 +243,35 @@ def per_class_figure(
     return figure
 
 
+def reliability_figure(
+    curves: Mapping[str, tuple[float, list[dict[str, Any]]]], colors: Mapping[str, str] | None = None
+) -> go.Figure:
+    """Reliability diagrams: per run (its ``(ece, bins)`` of :func:`fer.evaluate.calibration`),
+    the accuracy of each bin of faces against their mean top probability, beside the diagonal of
+    a perfectly calibrated model. Above the diagonal the model is under-confident, below it
+    over-confident; each point's size follows its faces, and the legend gives each run's ECE."""
+    colors = colors or run_colors(list(curves))
+    figure = go.Figure(
+        go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line={"color": "gray", "dash": "dash"}, name="calibrated")
+    )
+    for name, (ece, bins) in curves.items():
+        filled = [row for row in bins if row["faces"]]
+        largest = max(row["faces"] for row in filled)
+        figure.add_trace(
+            go.Scatter(
+                x=[row["confidence"] for row in filled], y=[row["accuracy"] for row in filled], mode="lines+markers",
+                name=f"{name} · ECE {ece:.3f}", line={"color": colors[name]},
+                marker={"size": [6 + 12 * (row["faces"] / largest) ** 0.5 for row in filled]},
+                customdata=[row["faces"] for row in filled],
+                hovertemplate="top probability %{x:.2f}: right %{y:.1%} of %{customdata:,} faces<extra></extra>",
+            )
+        )
+    figure.update_xaxes(range=[0, 1], title="top probability (mean of the bin)", tickformat=".0%")
+    figure.update_yaxes(range=[0, 1], title="accuracy", tickformat=".0%")
+    figure.update_layout(margin={"t": 30}, legend=LEGEND_BESIDE, height=480)
+    return figure
+
+
 def training_time_figure(table: pd.DataFrame) -> go.Figure:
     """Training seconds per run beside the study's for the same scenario (the study's figure 4.10).
 

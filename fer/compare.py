@@ -11,7 +11,7 @@ here keep their test-set probabilities and a fingerprint of the test images, whi
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -69,6 +69,7 @@ SEED_METRICS: dict[str, str] = {
 """The ``metrics.json`` numbers summarised over a group of seeds, with their column labels."""
 
 DatasetLoader = Callable[[str], FaceDataset]
+T = TypeVar("T")
 
 
 # --------------------------------------------------------------------------------------------
@@ -135,6 +136,11 @@ def _test_images(metrics: dict[str, Any]) -> str:
 
 def _correct(run: Run, labels: np.ndarray) -> np.ndarray:
     """Per test image, whether the run's top class is the true one."""
+    return _probabilities(run, labels).argmax(axis=1) == labels
+
+
+def _probabilities(run: Run, labels: np.ndarray) -> np.ndarray:
+    """The run's kept test-set probabilities, one row per test image of ``labels``."""
     probabilities = run.probabilities()
     if probabilities is None:
         raise FerError(
@@ -146,7 +152,19 @@ def _correct(run: Run, labels: np.ndarray) -> np.ndarray:
             f"{run.display_name}: probabilities.npy holds {len(probabilities)} predictions for "
             f"{len(labels)} test images: the file is damaged"
         )
-    return probabilities.argmax(axis=1) == labels
+    return probabilities
+
+
+def _each_run(runs: Mapping[str, Run], work: Callable[[Run], T]) -> tuple[dict[str, T], dict[str, str]]:
+    """``work`` done on each run, by display name, and for each run it can't be done on (a
+    FerError), why: one run's missing or damaged file must not hide the others."""
+    done, reasons = {}, {}
+    for name, run in runs.items():
+        try:
+            done[name] = work(run)
+        except FerError as error:
+            reasons[name] = str(error)
+    return done, reasons
 
 
 # --------------------------------------------------------------------------------------------
@@ -174,13 +192,8 @@ def seen_in_training_table(
     split, by display name; a group with no faces leaves its accuracy empty) and, for each run
     that can't, why (as :func:`paired_runs`).
     """
-    rows, reasons = [], {}
-    for name, run in runs.items():
-        try:
-            rows.append({"run": name, **run_seen_in_training(run, load)})
-        except FerError as error:
-            reasons[name] = str(error)
-    table = pd.DataFrame(rows, columns=["run", *SEEN_COLUMNS])
+    splits, reasons = _each_run(runs, lambda run: run_seen_in_training(run, load))
+    table = pd.DataFrame([{"run": name, **split} for name, split in splits.items()], columns=["run", *SEEN_COLUMNS])
     accuracies = [key for key in SEEN_COLUMNS if key.startswith("accuracy")]
     table[accuracies] = table[accuracies].astype(float)  # None (a group with no faces) as NaN
     return table.rename(columns=SEEN_COLUMNS), reasons
@@ -196,6 +209,29 @@ def run_seen_in_training(run: Run, load: DatasetLoader = load_dataset) -> dict[s
     correct = _correct(run, dataset.labels[test])
     trained = copies.training_faces(dataset, protocol_splits(dataset, run.config.protocol), run.config.drop_copies)
     return copies.seen_in_training(dataset, test, trained, correct)
+
+
+# --------------------------------------------------------------------------------------------
+# Calibration
+
+
+def calibration_curves(
+    runs: Mapping[str, Run], load: DatasetLoader = load_dataset
+) -> tuple[dict[str, tuple[float, list[dict[str, Any]]]], dict[str, str]]:
+    """Each run's expected calibration error and reliability bins (:func:`run_calibration`), by
+    display name, and for each run that has none, why."""
+    return _each_run(runs, lambda run: run_calibration(run, load))
+
+
+def run_calibration(run: Run, load: DatasetLoader = load_dataset) -> tuple[float, list[dict[str, Any]]]:
+    """``run``'s :func:`fer.evaluate.calibration`: as its metrics keep it, or, for a run scored
+    before runs kept it, worked out from its probabilities and the dataset (``load``). Raises
+    FerError saying why it can't be."""
+    if kept := store.calibration(run.metrics()):
+        return kept
+    dataset, test = scored_faces(run, load)
+    worked_out = evaluate.calibration(dataset.labels[test], _probabilities(run, dataset.labels[test]))
+    return worked_out["ece"], worked_out["reliability"]
 
 
 # --------------------------------------------------------------------------------------------

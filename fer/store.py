@@ -189,6 +189,23 @@ def seen_in_training(metrics: dict[str, Any] | None) -> dict[str, Any] | None:
     return {"test_images": images, "copies": copies, "near_copies": near, **{key: split[key] for key in groups}}
 
 
+def calibration(metrics: dict[str, Any] | None) -> tuple[float, list[dict[str, Any]]] | None:
+    """The run's expected calibration error and reliability bins (:func:`fer.evaluate.calibration`),
+    or None where its metrics lack them (a run scored before runs kept them) or hold ones that
+    don't add up (an edited or damaged file)."""
+    ece, bins = (metrics or {}).get("ece"), (metrics or {}).get("reliability")
+    if not _is_fraction(ece) or not isinstance(bins, list) or not bins:
+        return None
+    for row in bins:
+        faces = row.get("faces") if isinstance(row, dict) else None
+        if not (_is_count(faces) and faces == int(faces)):
+            return None
+        values = (row.get("confidence"), row.get("accuracy"))
+        if not all(_is_fraction(value) if faces else value is None for value in values):
+            return None
+    return (ece, bins) if any(row["faces"] for row in bins) else None
+
+
 def has_confusion_matrix(metrics: dict[str, Any] | None) -> bool:
     """Whether the metrics hold a confusion matrix that can be drawn: a row of counts (finite,
     non-negative numbers) per class, a count per class in each row. Pages ask this once rather

@@ -172,7 +172,7 @@ def main() -> int:
             with sync_playwright() as playwright:
                 browser = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
                 # Streamlit scrolls inside its own container, so a full-page shot is only the viewport: make it tall.
-                page = browser.new_page(viewport={"width": 1400, "height": 5000})
+                page = browser.new_page(viewport={"width": 1400, "height": 6500})
                 for path, title in PAGES.items():
                     name = path or "overview"
                     started = time.monotonic()

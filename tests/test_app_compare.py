@@ -52,6 +52,11 @@ def test_a_fresh_clone_splits_the_shipped_model_on_copies_without_fer2013(commit
     assert (row["test images"], row["copies"], row["near copies"]) == (3_589, 288, 298)
     assert (row["accuracy on the others"], row["on copies"], row["on near copies"]) == pytest.approx((0.6710, 0.9167, 0.7785), abs=5e-5)
     assert not [c.value for c in at.caption if c.value.startswith("Not split: ")]
+    # Its calibration too: the reliability diagram of the run, beside the diagonal.
+    diagonal, curve = chart(at, "reliability")["data"]
+    assert diagonal["name"] == "calibrated" and curve["name"].startswith("reference run · FER-CNN")
+    assert curve["name"].endswith(" · ECE 0.033") and sum(curve["customdata"]) == 3_589
+    assert not [c.value for c in at.caption if c.value.startswith("No reliability diagram: ")]
 
 
 def test_compare_shows_a_finished_run_in_table_curves_and_matrices(finished_run: str) -> None:
@@ -105,8 +110,12 @@ def test_compare_shows_a_finished_run_in_table_curves_and_matrices(finished_run:
     (recall,) = chart(at, "per_class")["data"]
     assert list(recall["y"]) == pytest.approx([metrics["per_class"][c]["recall"] for c in CLASSES])
 
+    _, curve = chart(at, "reliability")["data"]
+    ece, bins = store.calibration(metrics)
+    assert curve["name"] == f"{name} · ECE {ece:.3f}" and list(curve["customdata"]) == [b["faces"] for b in bins if b["faces"]]
+
     downloads = {button.key for button in at.download_button}
-    charts_drawn = ("accuracy_curves", "loss_curves", "training_time", "confusion_0", "per_class")
+    charts_drawn = ("accuracy_curves", "loss_curves", "training_time", "confusion_0", "per_class", "reliability")
     assert downloads == {"compare_csv", *(f"{key}_html" for key in charts_drawn)}
 
 

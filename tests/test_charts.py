@@ -251,6 +251,18 @@ def test_per_class_bars_take_the_pages_colours_in_the_class_order(run: runs.Run)
     assert list(trace.y) == pytest.approx([metrics["per_class"][c]["f1"] for c in CLASSES])
 
 
+def test_reliability_diagram_draws_each_runs_filled_bins_beside_the_diagonal(run: runs.Run) -> None:
+    ece, bins = store.calibration(run.metrics())
+    figure = charts.reliability_figure({"mine": (ece, bins)}, {"mine": "#123456"})
+    diagonal, (trace,) = figure.data[0], figure.data[1:]
+    assert (list(diagonal.x), list(diagonal.y)) == ([0, 1], [0, 1])
+    filled = [row for row in bins if row["faces"]]
+    assert trace.name == f"mine · ECE {ece:.3f}" and trace.line.color == "#123456"
+    assert list(trace.x) == pytest.approx([row["confidence"] for row in filled])
+    assert list(trace.y) == pytest.approx([row["accuracy"] for row in filled])
+    assert list(trace.customdata) == [row["faces"] for row in filled]
+
+
 def test_probability_bars_put_the_top_emotion_on_top_each_in_its_colour() -> None:
     probabilities = np.array([0.05, 0.01, 0.04, 0.6, 0.2, 0.07, 0.03], np.float32)
     (bars,) = charts.probability_figure(probabilities).data

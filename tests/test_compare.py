@@ -14,14 +14,14 @@ from typing import Any
 import numpy as np
 import pytest
 
-from fer import compare, runs, store
+from fer import compare, evaluate, runs, store
 from fer.data import load_sample
 from fer.dataset import protocol_splits
 from fer.errors import FerError
 from fer.paths import atomic_write_json, runs_dir
 from fer.scenarios import RunConfig
 
-from .conftest import better_copy, copy_run, retouched, sample_test_labels
+from .conftest import better_copy, copy_run, one_hot, retouched, sample_test_labels
 
 UNKEPT = {store.SEEN_IN_TRAINING: None}  # as a run trained before runs kept what they had seen of their test faces
 
@@ -278,6 +278,52 @@ def test_a_run_keeps_its_split_and_a_damaged_one_is_worked_out_again(finished_ru
         copied = runs.get_run(copy_run(finished_run, f"damaged-{number}", metrics={store.SEEN_IN_TRAINING: split}))
         assert store.seen_in_training(copied.metrics()) is None, split
         assert compare.run_seen_in_training(copied, load=lambda which: sample) == kept
+
+
+def test_calibration_bins_the_top_probability_and_ece_is_the_weighted_gap() -> None:
+    labels = np.array([0, 0, 1, 1, 2])
+    # Top probabilities 0.95 (right), 0.95 (wrong), 0.55 (right), 0.55 (right), 0.35 (wrong).
+    probabilities = np.array([
+        one_hot("angry", 0.95), one_hot("disgust", 0.95), one_hot("disgust", 0.55), one_hot("disgust", 0.55),
+        one_hot("happy", 0.35),
+    ])
+    result = evaluate.calibration(labels, probabilities)
+    bins = result["reliability"]
+    assert len(bins) == evaluate.CALIBRATION_BINS == 10
+    assert [row["faces"] for row in bins] == [0, 0, 0, 1, 0, 2, 0, 0, 0, 2]
+    assert bins[9] == {"faces": 2, "confidence": pytest.approx(0.95), "accuracy": 0.5}
+    assert bins[5] == {"faces": 2, "confidence": pytest.approx(0.55), "accuracy": 1.0}
+    assert bins[3]["accuracy"] == 0.0 and bins[0] == {"faces": 0, "confidence": None, "accuracy": None}
+    assert result["ece"] == pytest.approx((2 * 0.45 + 2 * 0.45 + 1 * 0.35) / 5)
+    # A top probability of exactly 1 falls in the last bin.
+    assert evaluate.calibration(np.array([3]), one_hot("happy", 1.0)[None])["reliability"][9]["faces"] == 1
+
+
+def test_a_run_keeps_its_calibration_and_an_unkept_one_is_worked_out_again(finished_run: str) -> None:
+    sample = load_sample()
+    run = runs.get_run(finished_run)
+    kept = store.calibration(run.metrics())
+    labels = sample.labels[protocol_splits(sample, run.config.protocol)["test"]]
+    worked_out = evaluate.calibration(labels, run.probabilities())  # the kept probabilities are float16
+    assert kept[0] == pytest.approx(worked_out["ece"], abs=1e-3) and len(kept[1]) == 10
+    assert [row["faces"] for row in kept[1]] == [row["faces"] for row in worked_out["reliability"]]
+
+    def no_dataset(which: str) -> None:
+        raise AssertionError("a kept calibration needs no dataset")
+
+    damaged = [{"ece": 2}, {"reliability": []}, {"reliability": [{"faces": 3, "confidence": None, "accuracy": 0.5}]},
+               {"reliability": "none"}, {"ece": None}, {"reliability": [{"faces": 0, "confidence": None, "accuracy": None}]}]
+    unkept = {"ece": None, "reliability": None}
+    names = {name: copy_run(finished_run, name, metrics=edit) for name, edit in [("unkept", unkept)] + [
+        (f"damaged-{number}", edit) for number, edit in enumerate(damaged)]}
+    curves, reasons = compare.calibration_curves(by_name(finished_run), load=no_dataset)
+    assert reasons == {} and list(curves.values()) == [kept]
+    curves, reasons = compare.calibration_curves(by_name(*names.values()), load=lambda which: sample)
+    assert reasons == {} and all(ece == worked_out["ece"] for ece, _ in curves.values())
+    without = copy_run(finished_run, "without", metrics=unkept)
+    (runs_dir() / without / "probabilities.npy").unlink()
+    assert "did not keep its test-set probabilities" in compare.calibration_curves(by_name(without))[1][
+        runs.get_run(without).display_name]
 
 
 def test_reference_runs_are_read_like_any_other(finished_run: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
