@@ -42,6 +42,7 @@ def describe(choice: predict.ModelChoice) -> None:
     st.markdown(
         f"Classifying with **{choice.name}** from {origin}: trained on {data}, test accuracy **{accuracy}**{split}."
         + seen_in_training(choice.seen)
+        + calibrated(choice.ece)
     )
     if warning := predict.trust_warning(choice):
         st.warning(warning, icon=":material/warning:")
@@ -58,6 +59,16 @@ def seen_in_training(seen: dict[str, Any] | None) -> str:
     others = seen["test_images"] - repeats
     unseen = f" On the other {others:,}, **{seen['accuracy_others']:.1%}**: the better guide to new faces." if others else ""
     return f" {repeats:,} of its test faces are copies or near copies of faces it trained on (Dataset page).{unseen}"
+
+
+def calibrated(ece: float | None) -> str:
+    """How far its probabilities can be taken at their word, where the run kept its calibration."""
+    if ece is None:
+        return ""
+    return (
+        f" On its test faces, the probability it gives its answer is off by **{100 * ece:.1f} points** on "
+        "average from how often such answers are right (expected calibration error; Compare page)."
+    )
 
 
 def options(choice: predict.ModelChoice) -> tuple[str, bool]:

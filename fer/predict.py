@@ -58,6 +58,7 @@ class ModelChoice:
     reference: bool = False  # committed with the project rather than trained here
     tta: str = "none"  # the run's own test-time augmentation (fer.vocab.TTA), which its test accuracy was measured with
     seen: dict[str, Any] | None = None  # its test accuracy split by what it had seen in training (fer.store.seen_in_training)
+    ece: float | None = None  # its expected calibration error on its test faces (fer.store.calibration)
 
 
 def available_models() -> list[ModelChoice]:
@@ -197,6 +198,7 @@ def _model_choices() -> list[tuple[ModelChoice, str]]:
             accuracy = float(metrics["test_accuracy"])
             origin = f"reference run {run.run_id}" if run.reference else run.run_id
             split = runs.scored_on(metrics.get("test_split"), metrics.get("dataset"))
+            calibration = store.calibration(metrics)
             choice = ModelChoice(
                 f"{run.config.label}, {run.config.data} data, test acc {accuracy:.3f} "
                 f"({split or 'test split not recorded'}) · {origin}", run.model_path,
@@ -204,7 +206,7 @@ def _model_choices() -> list[tuple[ModelChoice, str]]:
                 test_split=str(metrics.get("test_split", "")),
                 scored_on=runs.scored_on(metrics.get("test_split"), metrics.get("dataset"), metrics.get("test_images")),
                 majority=_majority(metrics), run_id=run.run_id, reference=run.reference, tta=run.config.tta,
-                seen=store.seen_in_training(metrics),
+                seen=store.seen_in_training(metrics), ece=calibration[0] if calibration else None,
             )
             choices.append((choice, model_problem(run.model_path)))
     return sorted(choices, key=lambda pair: _rank(pair[0]))

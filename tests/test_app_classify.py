@@ -134,6 +134,7 @@ def test_classify_names_the_model_and_classifies_uploaded_photos(finished_run: s
     assert f"test accuracy **{metrics['test_accuracy']:.1%}** (all 296 test images of the sample data)" in shown
     assert f"trained on {DATASETS['sample']}" in shown
     assert "sample data). It had trained on none of those faces, nor on a near copy of one." in shown  # the sample has no copies
+    assert f"is off by **{100 * metrics['ece']:.1f} points** on average" in shown
     warning = at.warning[0].value
     assert "than always answering the most common emotion, happy" in warning
     assert "24.0% right on the same 296 test images, 71 of them happy" in warning  # the sample's test faces
@@ -300,7 +301,8 @@ def test_the_default_model_is_the_users_best_full_data_run_else_the_reference(
     assert seen["copies"] == 288 and seen["near_copies"] == 298
     assert (
         "(PrivateTest (3,589 images)). 586 of its test faces are copies or near copies of faces it trained on "
-        f"(Dataset page). On the other 3,003, **{seen['accuracy_others']:.1%}**: the better guide to new faces."
+        f"(Dataset page). On the other 3,003, **{seen['accuracy_others']:.1%}**: the better guide to new faces. "
+        "On its test faces, the probability it gives its answer is off by **3.3 points** on average"
     ) in texts(at)
 
     weaker = as_full_data_run(finished_run, "full1", 0.40)
