@@ -1,18 +1,23 @@
-"""Classify: the emotions of the faces in a user's photos, with a trained run's model."""
+"""Classify: the emotions of the faces in a user's photos, or of the face in a video over time,
+with a trained run's model."""
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 import numpy as np
 import streamlit as st
 
-from fer import annotate, charts, faces, inference, photos, predict, ui
+from fer import annotate, charts, faces, inference, photos, predict, ui, video
 from fer.saliency import PATCH, STRIDE, patch_corners
-from fer.vocab import CLASSES, DATASETS, TTA
+from fer.vocab import CLASSES, DATASETS, TTA, VIDEO_EVERY_S
 
 CROP_ZOOM = 3  # the 48x48 crop the model saw, shown at 144x144
 WHOLE_IMAGE_STATE = "classify_whole_images"  # ids of the photos to classify as one face
+INPUTS = ("Photos", "A video")
+VIDEO_INTERVALS = (0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0)  # seconds between the frames classified
+VIDEO_MAX_MB = 400  # the server's upload limit (.streamlit/config.toml); a video is read as it decodes
 
 
 def no_model() -> None:
@@ -71,9 +76,9 @@ def calibrated(ece: float | None) -> str:
     )
 
 
-def options(choice: predict.ModelChoice) -> tuple[str, bool]:
-    """Which views of each face to average (test-time augmentation), and whether to map what
-    drove each prediction. The views start at the chosen run's own setting, once per model."""
+def options(choice: predict.ModelChoice, photos_given: bool) -> tuple[str, bool]:
+    """Which views of each face to average (test-time augmentation) and, for photos, whether to
+    map what drove each prediction. The views start at the chosen run's own setting, once per model."""
     tta_column, saliency_column = st.columns(2)
     tta = tta_column.selectbox(
         "Test-time augmentation", list(TTA), index=list(TTA).index(choice.tta), key=f"classify_tta_{choice.run_id}",
@@ -82,6 +87,8 @@ def options(choice: predict.ModelChoice) -> tuple[str, bool]:
         + " On the shipped model, shift scored 0.6 points above flip on FER2013's test faces. Starts as the chosen "
         f"run measured its test accuracy ({choice.tta} for this model).",
     )
+    if not photos_given:
+        return tta, False
     saliency = saliency_column.toggle(
         "Show what drove each prediction", key="classify_saliency",
         help=f"Occlusion sensitivity: a {PATCH}x{PATCH} patch of the face's mean gray slides over the 48x48 crop "
@@ -143,34 +150,93 @@ def show_photo(index: int, result: photos.PhotoResult) -> None:
     with details:
         for number, (face, row) in enumerate(zip(found, result.probabilities), start=1):
             drove = None if result.saliency is None else result.saliency[number - 1]
-            show_face(f"{index}_{number}", number, face, row, drove)
+            show_face(f"{index}_{number}", f"face {number}", face, row, drove)
 
 
-def show_face(key: str, number: int, face: faces.Face, row: np.ndarray, drove: np.ndarray | None) -> None:
+def show_face(key: str, label: str, face: faces.Face, row: np.ndarray, drove: np.ndarray | None) -> None:
     """The crop the model saw, its probabilities and, given its occlusion map ``drove``, what
-    drove the prediction: then the crop and the map side by side at full size, the bars below."""
+    drove the prediction: then the crop and the map side by side at full size, the bars below.
+    ``label`` names the face ("face 2" in a photo, "at 1.50 s" in a video)."""
     emotion, probability = inference.top_emotion(row)
-    heading = f"**Face {number}: {emotion}** ({probability:.0%})"
+    heading = f"**{label[0].upper()}{label[1:]}: {emotion}** ({probability:.0%})"
     seen = annotate.enlarged(face.crop, CROP_ZOOM)
     if drove is None:
         crop_column, bars_column = st.columns([1, 3], vertical_alignment="center")
-        crop_column.image(seen, caption=f"face {number}: what the model saw")
+        crop_column.image(seen, caption=f"{label}: what the model saw")
         bars_column.markdown(heading)
     else:
         st.markdown(heading)
         crop_column, heat_column = st.columns(2)
-        crop_column.image(seen, caption=f"face {number}: what the model saw", width="stretch")
+        crop_column.image(seen, caption=f"{label}: what the model saw", width="stretch")
         cost = f"hiding the red lowers it by up to {100 * drove.max():.0f} points"
         heat_column.image(
             annotate.saliency_overlay(face.crop, drove, CROP_ZOOM), width="stretch",
-            caption=f"face {number}: what drove {emotion}; {cost}",
+            caption=f"{label}: what drove {emotion}; {cost}",
         )
         bars_column = st.container()
     bars_column.plotly_chart(charts.probability_figure(row), key=f"classify_probabilities_{key}")
 
 
+def video_given() -> tuple[str, io.BufferedIOBase, float] | None:
+    """The uploaded video (its upload's id and the file) and how often to classify a frame of it."""
+    upload_column, every_column = st.columns([3, 1])
+    upload = upload_column.file_uploader(
+        "Video", type=sorted(suffix[1:] for suffix in video.VIDEO_SUFFIXES), key="classify_video",
+        max_upload_size=VIDEO_MAX_MB,
+        help="A video with a face in it. Frames are read as the video decodes, one every few tenths of a second is "
+        "kept, and the largest face in each is classified: the timeline follows the person nearest the camera.",
+    )
+    every = every_column.select_slider(
+        "Classify a frame every", VIDEO_INTERVALS, value=VIDEO_EVERY_S, format_func=lambda seconds: f"{seconds:g} s",
+        key="classify_video_every",
+        help=f"Shorter intervals catch brief expressions and take longer; a video is read up to "
+        f"{video.MAX_SAMPLES:,} frames or {video.MAX_SECONDS / 60:.0f} minutes.",
+    )
+    return None if upload is None else (upload.file_id, upload, every)
+
+
+def show_video(choice: predict.ModelChoice, model: Any, upload_id: str, analysis: video.VideoAnalysis, tta: str) -> None:
+    """A video's timeline as a chart, how often each emotion was the answer, any sampled face
+    with its probabilities, and the timeline as a table to download."""
+    st.caption(video.summary(analysis))
+    timeline = ui.video_timeline(choice, model, upload_id, analysis, tta)
+    found = timeline[timeline["face_found"]]
+    if found.empty:
+        st.warning(
+            f"No face found in any sampled frame of {analysis.name}. The face detector looks for faces turned mostly "
+            "towards the camera and at least a few tens of pixels across.", icon=":material/face_retouching_off:",
+        )
+        return
+    st.subheader("Emotions over time", divider="gray")
+    smoothing = st.slider(
+        "Smoothing", 0.0, 0.95, 0.0, 0.05, key="classify_video_smoothing",
+        help="An exponential moving average over the sampled frames, as on the training curves: 0 shows each frame's answer.",
+    )
+    st.plotly_chart(charts.emotion_timeline_figure(timeline, smoothing), key="classify_video_timeline")
+    shares = video.emotion_shares(timeline)
+    share_column, frame_column = st.columns(2)
+    with share_column:
+        st.markdown(f"**How often each emotion was the answer** ({len(found):,} frames with a face)")
+        st.plotly_chart(charts.probability_figure(shares["share"].to_numpy()), key="classify_video_shares")
+    with frame_column:
+        when = st.select_slider(
+            "A sampled frame's face", found["time_s"].tolist(), format_func=lambda seconds: f"{seconds:,.2f} s",
+            key="classify_video_frame",
+        )
+        row = found.index[found["time_s"] == when][0]
+        show_face(f"video_{row}", f"at {when:,.2f} s", analysis.faces[row], found.loc[row, list(CLASSES)].to_numpy(float), None)
+    st.dataframe(
+        timeline, hide_index=True,
+        column_config={column: st.column_config.NumberColumn(format="%.3f") for column in ("probability", *CLASSES)},
+    )
+    st.download_button(
+        "Download the timeline as CSV", timeline.to_csv(index=False), file_name="emotions_over_time.csv",
+        mime="text/csv", icon=":material/download:", key="classify_video_csv", on_click="ignore",
+    )
+
+
 # --------------------------------------------------------------------------------------------
-st.title("Classify emotions in photos")
+st.title("Classify emotions in photos and videos")
 models = predict.available_models()
 if broken := predict.broken_models():
     not_offered(broken)
@@ -189,7 +255,22 @@ choice = st.selectbox(
     "compared with theirs. Without such a run, it starts at the reference model shipped with the project.",
 )
 describe(choice)
-tta, saliency = options(choice)
+kind = st.radio("Classify", INPUTS, horizontal=True, key="classify_input", label_visibility="collapsed")
+tta, saliency = options(choice, kind == INPUTS[0])
+if kind == INPUTS[1]:
+    given_video = video_given()
+    if given_video is None:
+        st.info(
+            "Upload a video (mp4, mov, avi, mkv or webm). A frame is taken every half second (or as often as you "
+            "choose), the largest face in it is found and classified, and the emotions are drawn over time.",
+            icon=":material/upload:",
+        )
+        st.stop()
+    with ui.user_errors():
+        upload_id, stream, every = given_video
+        analysis = ui.video_analysis(upload_id, stream.name, stream, every)
+        show_video(choice, ui.classifier(choice), upload_id, analysis, tta)
+    st.stop()
 given = photos_given()
 if not given:
     st.info(

@@ -329,6 +329,29 @@ def probability_figure(probabilities: np.ndarray) -> go.Figure:
     return figure
 
 
+def emotion_timeline_figure(timeline: pd.DataFrame, smoothing: float = 0.0) -> go.Figure:
+    """A video's timeline (:func:`fer.video.classify_video`): each emotion's probability over
+    time in its own colour, smoothed as the training curves are (:func:`smooth`), with gaps where
+    no face was found, and grey marks along the bottom at those frames."""
+    figure = go.Figure()
+    for emotion in CLASSES:
+        figure.add_scatter(
+            x=timeline["time_s"], y=smooth(timeline[emotion].to_numpy(float), smoothing), name=emotion,
+            mode="lines", line={"color": _plotly_color(CLASS_COLORS[emotion])},
+            hovertemplate=f"{emotion} %{{y:.0%}}<extra></extra>",
+        )
+    missing = timeline.loc[~timeline["face_found"], "time_s"]
+    if len(missing):
+        figure.add_scatter(
+            x=missing, y=np.zeros(len(missing)), name="no face found", mode="markers",
+            marker={"color": "gray", "symbol": "line-ns-open", "size": 10}, hovertemplate="no face found<extra></extra>",
+        )
+    figure.update_xaxes(title="time (s)", rangemode="tozero")
+    figure.update_yaxes(title="probability", range=[0, 1], tickformat=".0%")
+    figure.update_layout(hovermode="x unified", margin={"t": 30}, legend=LEGEND_BESIDE, height=380)
+    return figure
+
+
 def _plotly_color(rgb: tuple[int, int, int]) -> str:
     """An (r, g, b) colour of :data:`fer.vocab.CLASS_COLORS` as Plotly writes it, ``rgb(r, g, b)``."""
     return "rgb({}, {}, {})".format(*rgb)

@@ -31,6 +31,8 @@ from fer.vocab import (
     PROTOCOLS,
     SCHEDULES,
     TTA,
+    VIDEO_EVERY_S,
+    VIDEO_EVERY_S_RANGE,
     WEIGHTS,
 )
 
@@ -43,7 +45,8 @@ if TYPE_CHECKING:
 
 EXIT_BAD_INPUT = 2
 DESCRIPTION = (
-    "The command line over the fer library: import FER2013, train and compare runs, classify the faces in photos."
+    "The command line over the fer library: import FER2013, train and compare runs, classify the faces in photos "
+    "and videos."
 )
 """What ``python -m fer --help`` opens with: plain words, where the module's docstring has markup."""
 
@@ -149,6 +152,18 @@ def _parser() -> argparse.ArgumentParser:
     classify.add_argument("--csv", metavar="FILE", help="also write one row per face as CSV (- for stdout)")
     classify.add_argument("--json", action="store_true", help="print one JSON document")
     classify.set_defaults(handler=_classify)
+
+    video = commands.add_parser("video", help="the emotion of the largest face in a video, over time")
+    video.add_argument("video", metavar="VIDEO", type=Path, help="a video file FFmpeg reads (mp4, mov, avi, mkv, webm, ...)")
+    video.add_argument(
+        "--every", type=float, default=VIDEO_EVERY_S, metavar="SECONDS",
+        help=f"seconds between the frames sampled (default {VIDEO_EVERY_S}; {VIDEO_EVERY_S_RANGE[0]} to {VIDEO_EVERY_S_RANGE[1]:g})",
+    )
+    video.add_argument("--model", metavar="RUN_ID", help="a completed run's model (default: the Classify page's default)")
+    video.add_argument("--tta", choices=TTA, help="test-time augmentation, as for classify")
+    video.add_argument("--csv", metavar="FILE", help="also write one row per sampled frame as CSV (- for stdout)")
+    video.add_argument("--json", action="store_true", help="print one JSON document")
+    video.set_defaults(handler=_video)
 
     return parser
 
@@ -512,6 +527,43 @@ def _classify(args: argparse.Namespace) -> int:
     return EXIT_BAD_INPUT if failed else 0
 
 
+def _video(args: argparse.Namespace) -> int:
+    """The timeline of a video's largest face: a line per sampled frame, then the shares."""
+    from fer import predict, video
+    from fer.photos import shown_path
+
+    if args.json and args.csv == "-":
+        raise FerError("--json and --csv - would both write to stdout: give --csv a file")
+    if args.csv and args.csv != "-":
+        _check_csv_target(Path(args.csv), [args.video])
+    choice = predict.choose_model(args.model)
+    tta = args.tta or choice.tta
+    analysis = video.analyse_video(shown_path(args.video), args.video, every_s=args.every, progress=_stderr_progress)
+    start_backend_quietly()
+    timeline = video.classify_video(predict.load_choice(choice), analysis, tta=tta)
+    shares = video.emotion_shares(timeline)
+    if args.csv == "-":
+        timeline.to_csv(sys.stdout, index=False)
+    elif args.csv:
+        _write_csv(timeline, args.csv)
+    if args.json:
+        _print_json({
+            "model": _model_document(choice), "tta": tta, "summary": video.summary(analysis),
+            "timeline": _records(timeline), "shares": _records(shares),
+        })
+    elif args.csv != "-":
+        for row in timeline.itertuples():
+            found = f"{row.emotion} {row.probability:.0%}" if row.face_found else "no face found"
+            print(f"{row.time_s:8.2f} s  {found}")
+        ranked = shares[shares["frames"] > 0].sort_values("frames", ascending=False)
+        print(video.summary(analysis))
+        if len(ranked):
+            print("Answer in those frames: " + ", ".join(f"{r.emotion} {r.share:.0%}" for r in ranked.itertuples()))
+        views = f" with {tta} TTA" if tta != "none" else ""
+        print(f"Classified{views} by {choice.label}")
+    return 0
+
+
 def _print_photo(result: PhotoResult, whole: bool) -> None:
     from fer.photos import results_table
 
@@ -523,16 +575,16 @@ def _print_photo(result: PhotoResult, whole: bool) -> None:
         print(f"{result.name}: face {row.face}, {where}: {row.emotion} {row.probability:.0%}")
 
 
-def _check_csv_target(path: Path, photos: list[Path]) -> None:
-    """Refuse, before any photo is classified, a ``--csv`` file that can't be written or that
-    would replace something other than an earlier CSV: one of the photos, a device, a folder."""
+def _check_csv_target(path: Path, inputs: list[Path]) -> None:
+    """Refuse, before anything is classified, a ``--csv`` file that can't be written or that
+    would replace something other than an earlier CSV: one of the photos or the video, a device, a folder."""
     if not path.parent.is_dir():
         raise FerError(f"{path}: can't be written (no folder {path.parent})")
     if path.exists():
         if not path.is_file():
             raise FerError(f"{path}: not a regular file; give a new or a CSV file's name for --csv")
-        if any(path.samefile(photo) for photo in photos if photo.exists()):
-            raise FerError(f"{path}: is one of the photos to classify; give another file for --csv")
+        if any(path.samefile(given) for given in inputs if given.exists()):
+            raise FerError(f"{path}: is one of the files to classify; give another file for --csv")
 
 
 def _write_csv(table: pd.DataFrame, path: str) -> None:

@@ -123,7 +123,7 @@ def image_size(data: bytes, name: str) -> tuple[str, int, int]:
     if not data:
         raise FerError(f"{name}: empty file (0 bytes), not an image")
     readers = {"png": _png_size, "jpg": _jpeg_size, "webp": _webp_size, "bmp": _bmp_size}
-    kind = _format_of(data)
+    kind = photo_format(data)
     if kind is None:
         raise FerError(f"{name}: not a readable image ({', '.join(FORMATS[:-1])} or {FORMATS[-1]} expected)")
     try:
@@ -174,7 +174,7 @@ def decode_photo(data: bytes, name: str) -> tuple[np.ndarray, int]:
 
 def _decode(data: bytes, flags: int, name: str) -> np.ndarray:
     try:
-        with _opencv_warnings_off():
+        with opencv_warnings_off():
             image = cv2.imdecode(np.frombuffer(data, np.uint8), flags)
     except cv2.error as error:
         raise FerError(f"{name}: not a readable image (OpenCV could not decode it)") from error
@@ -187,7 +187,7 @@ _OPENCV_LOG_LEVEL = threading.Lock()
 
 
 @contextmanager
-def _opencv_warnings_off() -> Iterator[None]:
+def opencv_warnings_off() -> Iterator[None]:
     """OpenCV's own warnings off for the block: a damaged file already gets one clear error from
     us, and OpenCV's ``[ WARN:0] grfmt_png.cpp ... incomplete`` on stderr before it is noise.
     The level is process-wide, so the lock keeps two threads from restoring each other's."""
@@ -201,7 +201,7 @@ def _opencv_warnings_off() -> Iterator[None]:
             logging.setLogLevel(level)
 
 
-def _format_of(data: bytes) -> str | None:
+def photo_format(data: bytes) -> str | None:
     """The format whose signature the file starts with, as OpenCV recognises it."""
     if data.startswith(b"\x89PNG\r\n\x1a\n"):
         return "png"

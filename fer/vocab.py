@@ -93,6 +93,12 @@ TTA: dict[str, str] = {
 """Test-time augmentation: the views of a face whose predictions are averaged
 (:func:`fer.inference.classify_faces`)."""
 
+VIDEO_EVERY_S = 0.5
+"""Seconds between the frames of a video that are classified, unless asked otherwise
+(:func:`fer.video.analyse_video`): expressions change over about a second."""
+VIDEO_EVERY_S_RANGE = (0.1, 10.0)
+"""The sampling intervals a video may be given, in seconds."""
+
 PRECISIONS: dict[str, str] = {
     "auto": "mixed bfloat16 on a GPU, or on a CPU with AMX or AVX512-BF16; float32 otherwise",
     "float32": "float32 throughout",

@@ -6,7 +6,7 @@ page in Debian's Chromium driven by Playwright, waits until the page's title is 
 Streamlit has finished running the script, checks no exception is shown, and saves a full-page
 PNG per page. On Classify it then uploads a face from the shipped sample, turns on the map of
 what drove each prediction and chooses flip test-time augmentation in place of the model's own
-(shift), with a screenshot of each step.
+(shift); last it switches to videos and uploads a clip of sample faces, with a screenshot of each step.
 
     apt-get install -y chromium && pip install playwright    # once (Playwright's own browser download is not needed)
     python -m scripts.browser_smoke [--out screenshots/]
@@ -41,14 +41,20 @@ PAGES = {
     "classify": "Classify",
 }
 CLASSIFY_STEPS = {
-    "classify-photo": ("", "", "what the model saw"),
+    "classify-photo": ("", "face.png", "what the model saw"),
     "classify-saliency": ("Show what drove each prediction", "", "what drove"),
     "classify-tta": ("Test-time augmentation", "flip", "what drove"),
+    "classify-video": ("A video", "", "Upload a video"),
+    "classify-timeline": ("", "clip.mp4", "Emotions over time"),
 }
-"""Classify, step by step: screenshot name -> (the widget to use, "" to upload the face; the
-option to choose in it, "" for a toggle to turn on; a text the page must then show)."""
+"""Classify, step by step: screenshot name -> (the widget to use, "" to upload a file; the
+option to choose in it, "" for a toggle or radio option to click, the file to upload; a text
+the page must then show)."""
 SAMPLE_FACE = 612
 """A test face of the shipped sample, uploaded to Classify as a 48x48 PNG."""
+CLIP_FACES = (347, 187, 548)
+"""Sample test faces (neutral, happy, surprise) shown one after the other, 1.5 s each at 160 px,
+in the video uploaded to Classify."""
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 
@@ -131,14 +137,20 @@ def check_shown(page: Page, shot: Path, expected_text: str = "") -> list[str]:
 def classify_steps(page: Page, url: str, out: Path, scratch: Path) -> Iterator[tuple[str, list[str]]]:
     """On Classify: upload a sample face, then use each of the page's options; each step's
     screenshot name and problems, as it is done."""
-    photo = scratch / "face.png"
-    cv2.imwrite(str(photo), load_sample().images[SAMPLE_FACE])
+    faces = load_sample().images
+    cv2.imwrite(str(scratch / "face.png"), faces[SAMPLE_FACE])
+    writer = cv2.VideoWriter(str(scratch / "clip.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), 10, (480, 360))
+    for index in CLIP_FACES:
+        frame = cv2.copyMakeBorder(cv2.resize(faces[index], (160, 160)), 100, 100, 160, 160, cv2.BORDER_CONSTANT, value=128)
+        for _ in range(15):
+            writer.write(cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR))
+    writer.release()
     page.goto(f"{url}/classify")
     page.get_by_role("heading", name="Classify").first.wait_for(timeout=90_000)
     settled(page)
     for name, (widget, option, expected_text) in CLASSIFY_STEPS.items():
         if not widget:
-            page.locator('input[type="file"]').first.set_input_files(photo)
+            page.locator('input[type="file"]').first.set_input_files(scratch / option)
         elif option:
             page.get_by_role("combobox", name=widget).click()
             page.get_by_role("option", name=option, exact=True).click()

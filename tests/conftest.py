@@ -325,3 +325,37 @@ def photos() -> dict[str, bytes]:
         "transparent.png": encoded(rgba, ".png"),
         "gray.jpg": encoded(face(615, 120), ".jpg"),
     }
+
+
+CLIP_FPS = 10
+CLIP_SEGMENTS = ((347, 1.0), (None, 1.0), (187, 1.0))
+"""A test clip: a neutral sample test face for a second, an empty grey frame for a second, then a
+happy one (both faces the reference model gets right as photos, with over 90%)."""
+
+
+def write_clip(
+    path: Path, segments: tuple[tuple[int | None, float], ...] = CLIP_SEGMENTS, fps: int = CLIP_FPS,
+    size: tuple[int, int] = (480, 360), codec: str = "mp4v",
+) -> Path:
+    """A real video file of upscaled sample faces (160 px, on grey), as OpenCV's FFmpeg writes it."""
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*codec), fps, size)
+    assert writer.isOpened(), codec
+    for index, seconds in segments:
+        frame = np.full((size[1], size[0], 3), 128, np.uint8)
+        if index is not None:
+            top, left = (size[1] - 160) // 2, (size[0] - 160) // 2
+            frame[top : top + 160, left : left + 160] = face(index, 160)[..., None]
+        for _ in range(round(seconds * fps)):
+            writer.write(frame)
+    writer.release()
+    return path
+
+
+def clip_frames(path: Path) -> list[np.ndarray]:
+    """Every frame of a video as OpenCV decodes it, to check the library against."""
+    capture = cv2.VideoCapture(str(path))
+    frames = []
+    while (read := capture.read())[0]:
+        frames.append(read[1])
+    capture.release()
+    return frames

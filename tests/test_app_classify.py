@@ -36,6 +36,7 @@ from .conftest import (
     rerun,
     texts,
     with_png_size,
+    write_clip,
 )
 
 
@@ -409,3 +410,54 @@ def test_the_warning_about_a_weak_model_agrees_with_its_numbers(finished_run: st
     (warning,) = (w.value for w in at.warning)
     assert f"it {compared} always answering the most common emotion, happy (24.0% right on the same 296 test images" in warning
     assert ("barely better" in warning) == (compared == "is barely better than")
+
+
+# ---------------------------------------------------------------------------------------------
+# Videos
+
+
+def upload_video(at: AppTest, name: str, content: bytes) -> AppTest:
+    if at.radio(key="classify_input").value != "A video":
+        at = rerun(at.radio(key="classify_input").set_value("A video"))
+    return rerun(at.file_uploader(key="classify_video").set_value([(name, content, "video/mp4")]))
+
+
+def test_a_video_gets_its_timeline_as_the_library_computes_it(
+    tmp_path: Path, finished_run: str, model: Any, tta: str
+) -> None:
+    from fer import video
+
+    clip = write_clip(tmp_path / "clip.mp4")
+    at = open_page("app_pages/classify.py")
+    at = rerun(at.radio(key="classify_input").set_value("A video"))
+    assert "classify_saliency" not in [toggle.key for toggle in at.toggle]  # occlusion maps are for photos
+    assert any("Upload a video" in info.value for info in at.info)
+    at = upload_video(at, "clip.mp4", clip.read_bytes())
+    expected = video.classify_video(model, video.analyse_video("clip.mp4", clip), tta=tta)
+    (table,) = (d.value for d in at.dataframe)
+    pd.testing.assert_frame_equal(table.reset_index(drop=True), expected, check_dtype=False, atol=1e-5)
+    assert "clip.mp4 (480x360 of 3.0 s): 6 frames sampled every 0.5 s, a face found in 4." in texts(at)
+    timeline = chart(at, "classify_video_timeline")["data"]
+    assert [trace["name"] for trace in timeline] == [*CLASSES, "no face found"]
+    np.testing.assert_allclose(np.asarray(timeline[-1]["x"], float), [1.0, 1.5])
+    shares = bars(at, "classify_video_shares")
+    assert shares == pytest.approx(video.emotion_shares(expected).set_index("emotion")["share"].to_dict())
+
+    at = rerun(at.select_slider(key="classify_video_frame").set_value(2.5))
+    last = expected.iloc[-1]
+    assert f"**At 2.50 s: {last.emotion}** ({last.probability:.0%})" in texts(at)
+    at = rerun(at.select_slider(key="classify_video_every").set_value(1.0))
+    (table,) = (d.value for d in at.dataframe)
+    assert table["time_s"].tolist() == [0.0, 1.0, 2.0] and table["face_found"].tolist() == [True, False, True]
+
+
+def test_a_damaged_video_is_an_error_on_the_page_not_a_traceback(tmp_path: Path, finished_run: str) -> None:
+    content = write_clip(tmp_path / "clip.mp4").read_bytes()
+    at = upload_video(open_page("app_pages/classify.py"), "cut.mp4", content[: len(content) // 3])
+    assert [e.value for e in at.error] == [
+        "cut.mp4: not a readable video (FFmpeg found no video in it, or it is damaged or cut short)"
+    ]
+    assert not at.dataframe
+    at = upload_video(at, "grey.mp4", write_clip(tmp_path / "grey.mp4", ((None, 1.0),)).read_bytes())
+    assert not at.error and not at.dataframe
+    assert any("No face found in any sampled frame of grey.mp4" in w.value for w in at.warning)

@@ -395,3 +395,23 @@ def test_study_command_prints_runs_of_the_study_scenarios_beside_it_as_markdown(
     assert row["wall-clock seconds"] == f"{metrics['wall_seconds']:,.0f}"
     assert main(["study", "--all"]) == 0
     assert [row["scenario"] for row in _markdown_rows(capsys.readouterr().out)] == ["custom", "S2"]
+
+
+def test_a_videos_timeline_is_drawn_smoothed_with_gaps_where_no_face_was_found() -> None:
+    rng = np.random.default_rng(0)
+    probabilities = rng.dirichlet(np.ones(len(CLASSES)), size=6)
+    found = np.array([True, True, False, True, True, True])
+    timeline = pd.DataFrame(probabilities, columns=list(CLASSES))
+    timeline.loc[~found, list(CLASSES)] = np.nan
+    timeline.insert(0, "time_s", np.arange(6) * 0.5)
+    timeline.insert(1, "face_found", found)
+    figure = charts.emotion_timeline_figure(timeline, smoothing=0.6)
+    assert [trace.name for trace in figure.data] == [*CLASSES, "no face found"]
+    for index, emotion in enumerate(CLASSES):
+        drawn = trace_values(figure, emotion)
+        np.testing.assert_allclose(drawn, charts.smooth(timeline[emotion], 0.6))
+        assert np.isnan(drawn[2]) and drawn[3] != pytest.approx(probabilities[3, index])  # a gap; smoothed
+    assert trace_values(figure, "no face found", "x") == [1.0]
+    every_face = charts.emotion_timeline_figure(timeline.assign(face_found=True).fillna(0.1))
+    assert [trace.name for trace in every_face.data] == list(CLASSES)
+    np.testing.assert_allclose(trace_values(every_face, "happy"), timeline["happy"].fillna(0.1))

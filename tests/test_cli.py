@@ -29,6 +29,7 @@ COMMANDS = {
     "delete": ["delete", "RUN"],
     "resume": ["resume", "RUN"],
     "classify": ["classify", "photo.jpg"],
+    "video": ["video", "clip.mp4"],
 }
 
 

@@ -322,7 +322,7 @@ def test_cli_classify_never_writes_its_csv_over_a_photo_or_a_device(
     folder = photo_folder(tmp_path)
     photo = folder / "crop.png"
     for target, message in (
-        (photo, "is one of the photos to classify"),
+        (photo, "is one of the files to classify"),
         (folder / "nested", "not a regular file"),
         (Path("/dev/null"), "not a regular file"),
         (tmp_path / "missing" / "faces.csv", "can't be written (no folder"),

@@ -1,0 +1,198 @@
+"""Videos: real clips of sample faces, written by OpenCV's FFmpeg, sampled on time, their faces
+found and classified exactly as the same frames would be as photos; damaged and hostile files
+get one clear error."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from fer import cli, predict, video
+from fer.errors import FerError
+from fer.faces import detect_faces
+from fer.inference import classify_faces, top_emotion
+from fer.vocab import CLASSES
+
+from .conftest import CLIP_FPS, clip_frames, encoded, face, write_clip
+
+FOUND = [True, True, False, False, True, True]
+"""Which frames of the test clip, sampled every 0.5 s, show a face."""
+
+
+@pytest.fixture
+def clip(tmp_path: Path) -> Path:
+    return write_clip(tmp_path / "clip.mp4")
+
+
+@pytest.mark.parametrize("codec, suffix", [("mp4v", ".mp4"), ("MJPG", ".avi")])
+def test_a_video_is_sampled_on_time_and_its_faces_are_those_of_its_frames_as_photos(
+    tmp_path: Path, codec: str, suffix: str
+) -> None:
+    path = write_clip(tmp_path / f"clip{suffix}", codec=codec)
+    analysis = video.analyse_video("clip", path, every_s=0.5)
+    np.testing.assert_allclose(analysis.times, [0.0, 0.5, 1.0, 1.5, 2.0, 2.5])
+    assert [face is not None for face in analysis.faces] == FOUND
+    assert (analysis.size, analysis.duration, analysis.truncated) == ((480, 360), 3.0, False)
+    frames = clip_frames(path)
+    for time, found in zip(analysis.times, analysis.faces):
+        as_photo = detect_faces(frames[round(time * CLIP_FPS)], assume_face_if_tight_crop=False)
+        if found is None:
+            assert as_photo == []
+        else:
+            (expected,) = as_photo
+            assert found.box == expected.box and np.array_equal(found.crop, expected.crop)
+    assert analysis.crops.shape == (4, 48, 48)
+
+
+def test_the_largest_face_of_a_frame_is_the_one_followed(tmp_path: Path) -> None:
+    """Two faces side by side, the right one larger: the timeline follows the larger."""
+    frame = np.full((360, 640, 3), 128, np.uint8)
+    frame[120:240, 40:160] = face(609, 120)[..., None]
+    frame[80:280, 360:560] = face(610, 200)[..., None]
+    path = tmp_path / "two.avi"
+    import cv2
+
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (640, 360))
+    for _ in range(5):
+        writer.write(frame)
+    writer.release()
+    (found,) = video.analyse_video("two", path).faces
+    both = detect_faces(clip_frames(path)[0])
+    assert len(both) == 2 and found.box == max(both, key=lambda f: f.box[2] * f.box[3]).box and found.box[0] >= 300
+
+
+def test_the_interval_sets_which_frames_are_classified(clip: Path) -> None:
+    np.testing.assert_allclose(video.analyse_video("clip", clip, every_s=1.0).times, [0.0, 1.0, 2.0])
+    every_frame = video.analyse_video("clip", clip, every_s=0.1)
+    np.testing.assert_allclose(every_frame.times, np.arange(30) / CLIP_FPS, atol=1e-9)
+    for every in (0.05, 11.0):
+        with pytest.raises(FerError, match="every 0.1 to 10 seconds"):
+            video.analyse_video("clip", clip, every_s=every)
+
+
+def test_an_upload_is_read_from_memory_as_a_file_is(clip: Path) -> None:
+    from_file = video.analyse_video("clip", clip)
+    from_memory = video.analyse_video("clip", io.BytesIO(clip.read_bytes()))
+    assert [f.box if f else None for f in from_memory.faces] == [f.box if f else None for f in from_file.faces]
+    np.testing.assert_array_equal(from_memory.crops, from_file.crops)
+
+
+def test_a_long_video_stops_at_the_limits_and_says_so(clip: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(video, "MAX_SAMPLES", 3)
+    analysis = video.analyse_video("clip.mp4", clip, every_s=0.5)
+    assert len(analysis.times) == 3 and analysis.truncated
+    assert "only its first 1 s were read (at most 3 frames" in video.summary(analysis)
+    monkeypatch.setattr(video, "MAX_SAMPLES", 1_200)
+    monkeypatch.setattr(video, "MAX_SECONDS", 1.2)
+    analysis = video.analyse_video("clip.mp4", clip, every_s=0.5)
+    np.testing.assert_allclose(analysis.times, [0.0, 0.5, 1.0])
+    assert analysis.truncated
+    monkeypatch.setattr(video, "MAX_SECONDS", 3.0)  # the last frame is at 2.9 s: nothing is cut
+    whole = video.analyse_video("clip.mp4", clip, every_s=0.5)
+    assert not whole.truncated and len(whole.times) == 6 and "were read" not in video.summary(whole)
+
+
+def test_progress_is_reported_up_to_the_end(clip: Path) -> None:
+    reported: list[tuple[float, str]] = []
+    video.analyse_video("clip.mp4", clip, progress=lambda done, line: reported.append((done, line)))
+    fractions = [done for done, _ in reported]
+    assert len(reported) == 6 and fractions == sorted(fractions) and fractions[-1] == pytest.approx(2.5 / 3.0)
+    assert reported[-1][1] == "2.5 s of clip.mp4 read, 6 frames sampled"
+
+
+def test_the_timeline_holds_the_probabilities_the_model_gives_the_faces(clip: Path, committed_references: Path) -> None:
+    choice = predict.choose_model()
+    model = predict.load_choice(choice)
+    analysis = video.analyse_video("clip.mp4", clip)
+    timeline = video.classify_video(model, analysis, tta="flip")
+    assert list(timeline.columns) == list(video.TIMELINE_COLUMNS) and len(timeline) == 6
+    assert timeline["face_found"].tolist() == FOUND
+    expected = classify_faces(model, analysis.crops, tta="flip")
+    found = timeline[timeline["face_found"]]
+    np.testing.assert_allclose(found[list(CLASSES)].to_numpy(), expected, rtol=1e-6)
+    assert found["emotion"].tolist() == [top_emotion(row)[0] for row in expected]
+    assert found["emotion"].tolist() == ["neutral", "neutral", "happy", "happy"]  # as the faces' FER2013 labels
+    assert timeline.loc[~timeline["face_found"], ["box_x", "emotion", "happy"]].isna().all().all()
+    shares = video.emotion_shares(timeline)
+    assert shares["emotion"].tolist() == list(CLASSES) and shares["frames"].sum() == 4
+    assert shares["share"].sum() == pytest.approx(1.0)
+    np.testing.assert_allclose(shares["mean_probability"], expected.mean(axis=0), rtol=1e-6)
+
+
+def test_a_video_without_faces_has_an_empty_summary(tmp_path: Path) -> None:
+    analysis = video.analyse_video("grey", write_clip(tmp_path / "grey.mp4", ((None, 1.0),)))
+    assert analysis.crops.shape == (0, 48, 48) and "a face found in 0" in video.summary(analysis)
+    shares = video.emotion_shares(pd.DataFrame(columns=list(video.TIMELINE_COLUMNS)).astype({"face_found": bool}))
+    assert shares["frames"].sum() == 0 and shares["share"].sum() == 0
+
+
+def test_files_that_are_no_video_get_one_clear_error(clip: Path, tmp_path: Path) -> None:
+    content = clip.read_bytes()
+    cases = {
+        "empty": (b"", "empty file"),
+        "text": (b"not a video at all " * 100, "not a readable video"),
+        "photo": (encoded(face(609, 160), ".png"), "a png photo, not a video"),
+        "cut": (content[: len(content) // 2], "not a readable video"),
+    }
+    for name, (data, message) in cases.items():
+        with pytest.raises(FerError, match=message):
+            video.analyse_video(name, io.BytesIO(data))
+    tiny = write_clip(tmp_path / "tiny.avi", ((None, 0.5),), size=(16, 16), codec="MJPG")
+    with pytest.raises(FerError, match="16x16 pixels, too small to hold a face"):
+        video.analyse_video("tiny", tiny)
+    with pytest.raises(FerError, match="no such file"):
+        video.analyse_video("missing", tmp_path / "missing.mp4")
+    with pytest.raises(FerError, match="not a regular file"):
+        video.analyse_video("folder", tmp_path)
+    os.mkfifo(fifo := tmp_path / "fifo.mp4")
+    with pytest.raises(FerError, match="not a regular file"):  # never opened: it would block
+        video.analyse_video("fifo", fifo)
+
+
+def test_frames_larger_than_the_photo_limit_are_refused(clip: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(video, "PHOTO_MAX_PIXELS", 480 * 360 - 1)
+    with pytest.raises(FerError, match="480x360 pixels, more than"):
+        video.analyse_video("clip", clip)
+
+
+# --------------------------------------------------------------------------------------------
+# The command line
+
+
+def test_the_video_command_prints_the_timeline_and_writes_it(
+    clip: Path, tmp_path: Path, committed_references: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    table = tmp_path / "timeline.csv"
+    assert cli.main(["video", str(clip), "--csv", str(table), "--tta", "none"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    written = pd.read_csv(table)
+    assert list(written.columns) == list(video.TIMELINE_COLUMNS) and written["face_found"].tolist() == FOUND
+    for line, row in zip(out, written.itertuples()):
+        expected = f"{row.emotion} {row.probability:.0%}" if row.face_found else "no face found"
+        assert line == f"{row.time_s:8.2f} s  {expected}"
+    assert out[6] == f"{clip} (480x360 of 3.0 s): 6 frames sampled every 0.5 s, a face found in 4."
+    assert out[7].startswith("Answer in those frames: ") and out[8].startswith("Classified by FER-CNN")
+
+    assert cli.main(["video", str(clip), "--json", "--every", "1"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert [row["time_s"] for row in document["timeline"]] == [0.0, 1.0, 2.0]
+    assert document["tta"] == "shift" and len(document["shares"]) == len(CLASSES)
+
+
+def test_the_video_command_says_what_is_wrong_in_one_line(
+    tmp_path: Path, clip: Path, committed_references: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (bad := tmp_path / "bad.mp4").write_bytes(b"\x00" * 4096)
+    for args, message in (
+        ([str(bad)], f"error: {bad}: not a readable video"),
+        ([str(clip), "--every", "0"], "error: frames can be sampled every 0.1 to 10 seconds, not every 0.0"),
+        ([str(clip), "--csv", str(clip)], "is one of the files to classify"),
+    ):
+        assert cli.main(["video", *args]) == 2
+        assert message in capsys.readouterr().err
