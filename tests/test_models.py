@@ -117,6 +117,19 @@ def test_bad_weights_and_architecture_are_clear_errors(tmp_path: Path) -> None:
         build_model("cnn", weights="imagenet")
 
 
+def test_load_classifier_never_inflates_a_huge_model_description(tmp_path: Path) -> None:
+    import zipfile
+
+    from fer.inference import MODEL_CONFIG_MAX_BYTES
+
+    crafted = tmp_path / "model.keras"
+    with zipfile.ZipFile(crafted, "w", zipfile.ZIP_DEFLATED) as archive:  # 16 MB of spaces in 16 KB
+        archive.writestr("config.json", b" " * (MODEL_CONFIG_MAX_BYTES + 1))
+    assert crafted.stat().st_size < 100_000
+    with pytest.raises(FerError, match="its config.json is larger than a model's"):
+        load_classifier(crafted)
+
+
 def test_load_classifier_rejects_a_non_model(tmp_path: Path) -> None:
     bogus = tmp_path / "model.keras"
     bogus.write_bytes(b"not a zip")
