@@ -8,9 +8,10 @@ from collections.abc import Collection, Iterable
 import plotly.graph_objects as go
 import streamlit as st
 
-from fer import charts, compare, runs, store, study, ui
+from fer import annotate, charts, compare, runs, store, study, ui
 from fer.errors import FerError
 from fer.significance import RESAMPLES
+from fer.vocab import CLASSES
 
 MAX_DEFAULT_RUNS = 4
 NO_MATRIX = "its metrics.json holds no readable confusion matrix"
@@ -31,6 +32,34 @@ def left_out(names: Iterable[str], drawn: Collection[str], damage: str) -> None:
     for name in names:
         if name not in drawn:
             st.warning(f"**{name}** is left out here: {damage}.", icon=":material/broken_image:")
+
+
+def confusion_faces_section(names: list[str]) -> None:
+    """The test faces behind one cell of a run's confusion matrix, starting at its commonest
+    confusion: what a run gets wrong, to be seen rather than counted."""
+    run_column, true_column, predicted_column = st.columns(3)
+    name = run_column.selectbox("Run", names, key="confused_run")
+    run = finished[name]
+    try:
+        true, predicted = compare.commonest_confusion(run, load=ui.dataset)
+    except FerError as error:
+        st.info(f"No faces to show for {name}: {error}", icon=":material/info:")
+        return
+    true = true_column.selectbox("True emotion", CLASSES, index=CLASSES.index(true), key=f"confused_true_{run.run_id}")
+    predicted = predicted_column.selectbox(
+        "Answered", CLASSES, index=CLASSES.index(predicted), key=f"confused_predicted_{run.run_id}",
+        help="The same emotion as the true one shows the faces the run got right.",
+    )
+    faces = compare.confused_faces(run, true, predicted, load=ui.dataset)
+    rightly = "rightly " if true == predicted else ""
+    share = f" ({faces.total / faces.of_true:.1%})" if faces.of_true else ""
+    shown = f"; the {len(faces.images)} it was surest of, with its probability of {predicted}:" if faces.total else "."
+    st.markdown(f"{faces.total:,} of the {faces.of_true:,} **{true}** test faces were {rightly}answered **{predicted}**{share}{shown}")
+    if faces.total:
+        st.image(
+            [annotate.enlarged(face, 2) for face in faces.images],
+            caption=[f"{probability:.0%}" for probability in faces.probabilities],
+        )
 
 
 def paired_section(a: runs.Run, b: runs.Run) -> None:
@@ -170,6 +199,13 @@ for i, name in enumerate(chosen):
         if name in matrices:
             figure = charts.confusion_matrix_figure(matrices[name], normalize)
             show(figure, f"confusion_{i}", f"confusion_{finished[name].run_id}")
+
+st.header("Faces behind a confusion")
+confusion_faces_section(chosen)
+st.caption(
+    "Test faces as the run saw them (48x48, shown at twice the size), from its kept test-set probabilities. FER2013's "
+    "labels are themselves wrong on some faces: a confident \"mistake\" may be the label's."
+)
 
 st.header("Run B against run A")
 if len(chosen) < 2:

@@ -11,6 +11,7 @@ here keep their test-set probabilities and a fingerprint of the test images, whi
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import numpy as np
@@ -23,7 +24,7 @@ from fer.errors import FerError
 from fer.paths import dataset_cache_path
 from fer.significance import PairedComparison, paired_comparison
 from fer.store import Run, creation_order, number
-from fer.vocab import ARCHITECTURE_NAMES
+from fer.vocab import ARCHITECTURE_NAMES, CLASSES
 
 EMPTY = "—"
 """What a table shows where a run has no value."""
@@ -232,6 +233,65 @@ def run_calibration(run: Run, load: DatasetLoader = load_dataset) -> tuple[float
     dataset, test = scored_faces(run, load)
     worked_out = evaluate.calibration(dataset.labels[test], _probabilities(run, dataset.labels[test]))
     return worked_out["ece"], worked_out["reliability"]
+
+
+# --------------------------------------------------------------------------------------------
+# The faces behind a confusion
+
+CONFUSED_FACES = 40
+"""Most faces :func:`confused_faces` returns: enough to see what a confusion looks like."""
+
+
+@dataclass(frozen=True)
+class ConfusedFaces:
+    """A run's test faces of the emotion ``true`` that it answered ``predicted`` (rightly, when
+    the two are the same), the ones it was surest of first: at most :data:`CONFUSED_FACES` of
+    ``total``, out of ``of_true`` test faces of ``true``. ``probabilities`` is the run's
+    probability of ``predicted`` for each face shown."""
+
+    true: str
+    predicted: str
+    images: np.ndarray
+    probabilities: np.ndarray
+    total: int
+    of_true: int
+
+
+def commonest_confusion(run: Run, load: DatasetLoader = load_dataset) -> tuple[str, str]:
+    """The (true, predicted) pair of different emotions ``run`` answered most often on its test
+    faces: where to start looking. Raises FerError as :func:`scored_faces` does."""
+    labels, probabilities, _ = _scored(run, load)
+    matrix = np.zeros((len(CLASSES), len(CLASSES)), int)
+    np.add.at(matrix, (labels, probabilities.argmax(axis=1)), 1)
+    np.fill_diagonal(matrix, -1)
+    true, predicted = np.unravel_index(matrix.argmax(), matrix.shape)
+    return CLASSES[true], CLASSES[predicted]
+
+
+def confused_faces(
+    run: Run, true: str, predicted: str, load: DatasetLoader = load_dataset, limit: int = CONFUSED_FACES
+) -> ConfusedFaces:
+    """The test faces of ``true`` that ``run`` answered ``predicted``, from its kept probabilities
+    and the test images they were scored on (:func:`scored_faces`), surest first. Raises
+    FerError for an emotion that is none of :data:`fer.vocab.CLASSES`, or as :func:`scored_faces`."""
+    unknown = [name for name in (true, predicted) if name not in CLASSES]
+    if unknown:
+        raise FerError(f"unknown emotion {unknown[0]!r}: choose one of {', '.join(CLASSES)}")
+    labels, probabilities, images = _scored(run, load)
+    row, column = CLASSES.index(true), CLASSES.index(predicted)
+    chosen = np.flatnonzero((labels == row) & (probabilities.argmax(axis=1) == column))
+    surest = chosen[np.argsort(-probabilities[chosen, column], kind="stable")][:limit]
+    return ConfusedFaces(
+        true, predicted, images(surest), probabilities[surest, column], len(chosen), int((labels == row).sum())
+    )
+
+
+def _scored(run: Run, load: DatasetLoader) -> tuple[np.ndarray, np.ndarray, Callable[[np.ndarray], np.ndarray]]:
+    """A run's test labels and its probabilities for them, in evaluation order, and a way to
+    fetch test images by their place in that order (without copying all of them)."""
+    dataset, test = scored_faces(run, load)
+    labels = dataset.labels[test]
+    return labels, _probabilities(run, labels), lambda places: dataset.images[test[places]]
 
 
 # --------------------------------------------------------------------------------------------

@@ -287,3 +287,29 @@ def test_a_damaged_reference_run_is_left_out_of_what_its_files_draw(
     assert [trace["name"] for trace in chart(at, "per_class")["data"]] == [ours]
     table = at.dataframe[0].value.set_index("run")
     assert table.loc[theirs, "study test accuracy"] == STUDY_TABLE.loc["S4", "test_accuracy"]
+
+
+def test_the_faces_behind_a_confusion_start_at_the_commonest_and_follow_the_choice(finished_run: str) -> None:
+    from fer import compare
+
+    run = runs.get_run(finished_run)
+    at = open_page("app_pages/compare.py")
+    true, predicted = compare.commonest_confusion(run)
+    assert at.selectbox(key=f"confused_true_{finished_run}").value == true
+    assert at.selectbox(key=f"confused_predicted_{finished_run}").value == predicted
+    faces = compare.confused_faces(run, true, predicted)
+    (sentence,) = [m.value for m in at.markdown if "test faces were" in m.value]
+    assert sentence.startswith(f"{faces.total:,} of the {faces.of_true:,} **{true}** test faces were answered **{predicted}**")
+    assert len(faces.images) > 0
+    assert [caption for image in at.image for caption in image.captions] == [f"{p:.0%}" for p in faces.probabilities]
+
+    at = rerun(at.selectbox(key=f"confused_predicted_{finished_run}").set_value(true))
+    right = compare.confused_faces(run, true, true)
+    (sentence,) = [m.value for m in at.markdown if "test faces were" in m.value]
+    assert f"{right.total:,} of the {right.of_true:,} **{true}** test faces were rightly answered **{true}**" in sentence
+
+
+def test_a_fresh_clone_says_why_it_shows_no_faces_behind_the_shipped_models_confusions(committed_references: Path) -> None:
+    at = open_page("app_pages/compare.py")
+    (note,) = [i.value for i in at.info if i.value.startswith("No faces to show for ")]
+    assert "imported FER2013, which this machine does not have" in note and not at.image

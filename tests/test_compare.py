@@ -20,6 +20,7 @@ from fer.dataset import protocol_splits
 from fer.errors import FerError
 from fer.paths import atomic_write_json, runs_dir
 from fer.scenarios import RunConfig
+from fer.vocab import CLASSES
 
 from .conftest import better_copy, copy_run, one_hot, retouched, sample_test_labels
 
@@ -333,3 +334,37 @@ def test_reference_runs_are_read_like_any_other(finished_run: str, tmp_path: Pat
     assert reference.path == exported
     result = compare.paired_runs(runs.get_run(finished_run), reference)
     assert (result.difference, result.p_value) == (0.0, 1.0)
+
+
+# ---------------------------------------------------------------------------------------------
+# The faces behind a confusion
+
+
+def test_the_faces_behind_a_confusion_are_the_test_faces_so_answered_surest_first(finished_run: str) -> None:
+    sample = load_sample()
+    test = protocol_splits(sample, "thesis")["test"]
+    labels = sample.labels[test]
+    probabilities = np.array([one_hot(CLASSES[label]) for label in labels])  # every face right at 90%
+    angry, fear, sad = (CLASSES.index(name) for name in ("angry", "fear", "sad"))
+    planted = np.flatnonzero(labels == angry)[:5]
+    for place, p in zip(planted, (0.6, 0.9, 0.55, 0.8, 0.7)):
+        probabilities[place] = one_hot("fear", p)
+    probabilities[np.flatnonzero(labels == sad)[:2]] = one_hot("neutral")
+    copied = copy_run(finished_run, "confused", metrics=evaluate.classification_metrics(labels, probabilities))
+    np.save(runs_dir() / copied / "probabilities.npy", probabilities.astype(np.float16))
+    run = runs.get_run(copied)
+
+    assert compare.commonest_confusion(run) == ("angry", "fear")
+    faces = compare.confused_faces(run, "angry", "fear", limit=3)
+    surest = planted[[1, 3, 4]]  # 0.9, 0.8, 0.7
+    np.testing.assert_array_equal(faces.images, sample.images[test[surest]])
+    np.testing.assert_allclose(faces.probabilities, [0.9, 0.8, 0.7], atol=1e-3)
+    assert (faces.total, faces.of_true) == (5, (labels == angry).sum())
+    assert faces.total == run.metrics()["confusion_matrix"][angry][fear]
+    right = compare.confused_faces(run, "sad", "sad")  # the diagonal: the faces it got right
+    assert (right.total, right.of_true) == ((labels == sad).sum() - 2, (labels == sad).sum())
+    assert len(right.images) == min(right.total, compare.CONFUSED_FACES)
+    never = compare.confused_faces(run, "fear", "angry")
+    assert (never.total, never.images.shape) == (0, (0, 48, 48))
+    with pytest.raises(FerError, match="unknown emotion 'bored'"):
+        compare.confused_faces(run, "bored", "sad")
