@@ -40,8 +40,8 @@ VIDEO_SUFFIXES = frozenset({".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm"})
 MAX_SAMPLES = 1_200
 """Most frames sampled from one video: 10 minutes at 0.5 s. A 60-second 720p video sampled so
 took 2.1 s to read and search on a 2-core CPU, and 1.5 s to classify with shift TTA
-(``benchmarks.inference_speed``), so this bounds a video at about 40 s of work; the timeline of a
-longer one stops there and says so."""
+(``benchmarks.inference_speed``), so this bounds a 720p video at about 40 s of work (larger frames
+take longer to decode and search); the timeline of a longer one stops there and says so."""
 MAX_SECONDS = 1_200.0
 """Most seconds of video read: with a long sampling interval, decoding the frames between
 samples would otherwise take the time (every frame is decoded to reach the next one)."""
