@@ -213,18 +213,22 @@ def show_video(choice: predict.ModelChoice, model: Any, upload_id: str, analysis
         help="An exponential moving average over the sampled frames, as on the training curves: 0 shows each frame's answer.",
     )
     st.plotly_chart(charts.emotion_timeline_figure(timeline, smoothing), key="classify_video_timeline")
-    shares = video.emotion_shares(timeline)
-    share_column, frame_column = st.columns(2)
+    when = st.select_slider(
+        "A sampled frame", found["time_s"].tolist(), format_func=lambda seconds: f"{seconds:,.2f} s",
+        key="classify_video_frame", help="Frames in which a face was found: the frame, its face and the face's probabilities.",
+    )
+    row = int(found.index[found["time_s"] == when][0])
+    picture, details = st.columns([3, 2])
+    image, scale = analysis.frame(row)
+    probabilities = found.loc[row, list(CLASSES)].to_numpy(float)
+    face = analysis.faces[row]
+    picture.image(annotate.annotate(image, [face], probabilities[None], scale), caption=f"{analysis.name} at {when:,.2f} s")
+    with details:
+        show_face(f"video_{row}", f"at {when:,.2f} s", face, probabilities, None)
+    share_column, _ = st.columns(2)
     with share_column:
         st.markdown(f"**How often each emotion was the answer** ({len(found):,} frames with a face)")
-        st.plotly_chart(charts.probability_figure(shares["share"].to_numpy()), key="classify_video_shares")
-    with frame_column:
-        when = st.select_slider(
-            "A sampled frame's face", found["time_s"].tolist(), format_func=lambda seconds: f"{seconds:,.2f} s",
-            key="classify_video_frame",
-        )
-        row = found.index[found["time_s"] == when][0]
-        show_face(f"video_{row}", f"at {when:,.2f} s", analysis.faces[row], found.loc[row, list(CLASSES)].to_numpy(float), None)
+        st.plotly_chart(charts.probability_figure(video.emotion_shares(timeline)["share"].to_numpy()), key="classify_video_shares")
     st.dataframe(
         timeline, hide_index=True,
         column_config={column: st.column_config.NumberColumn(format="%.3f") for column in ("probability", *CLASSES)},

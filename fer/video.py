@@ -3,8 +3,9 @@
 :func:`analyse_video` reads a video file as it decodes (FFmpeg, through OpenCV), keeps one frame
 every ``every_s`` seconds and finds its faces with the photos' detector (:mod:`fer.faces`); of
 each sampled frame it keeps only the largest face, so the timeline follows one person, the one
-nearest the camera. Nothing but the faces' 48x48 crops is kept, so memory stays flat for any
-length, and reading stops after :data:`MAX_SAMPLES` samples or :data:`MAX_SECONDS` of video.
+nearest the camera. Only the faces' 48x48 crops and a small JPEG of each sampled frame are kept,
+so memory stays flat for any length, and reading stops after :data:`MAX_SAMPLES` samples or
+:data:`MAX_SECONDS` of video.
 :func:`classify_video` then classifies all the crops in one call, for any model and test-time
 augmentation, and returns the timeline, one row per sampled frame; :func:`emotion_shares` sums it
 up. A page keeps the :class:`VideoAnalysis` between reruns, as it keeps a photo's
@@ -28,7 +29,7 @@ import pandas as pd
 
 from fer.errors import FerError
 from fer.faces import MIN_FACE_PX, Face, detect_faces
-from fer.images import FACE_SIZE, PHOTO_MAX_PIXELS, opencv_warnings_off, photo_format
+from fer.images import FACE_SIZE, PHOTO_MAX_PIXELS, opencv_warnings_off, photo_format, resized
 from fer.inference import classify_faces, top_emotion
 from fer.vocab import CLASSES, VIDEO_EVERY_S, VIDEO_EVERY_S_RANGE
 
@@ -45,6 +46,11 @@ take longer to decode and search); the timeline of a longer one stops there and 
 MAX_SECONDS = 1_200.0
 """Most seconds of video read: with a long sampling interval, decoding the frames between
 samples would otherwise take the time (every frame is decoded to reach the next one)."""
+FRAME_SIDE = 480
+"""Longer side of the small copy of each sampled frame kept for display, as a JPEG of about 20 KB:
+enough to see whose face was followed; 1,200 of them are about 25 MB."""
+FRAME_QUALITY = 80
+"""JPEG quality of those copies."""
 FPS_RANGE = (0.1, 1_000.0)
 """Frame rates taken at their word, for the frame times of a file that stamps none."""
 
@@ -60,7 +66,8 @@ class VideoAnalysis:
     """A video made ready to classify: when each frame was sampled and the face found in it.
 
     ``times`` are seconds from the start; ``faces`` holds the largest face of each sampled frame,
-    None where none was found. ``duration`` is what the file says (None when it says nothing
+    None where none was found, and ``frames`` each sampled frame shrunk to :data:`FRAME_SIDE` as
+    a JPEG (:meth:`frame`). ``duration`` is what the file says (None when it says nothing
     usable); ``truncated`` says reading stopped at :data:`MAX_SAMPLES` or :data:`MAX_SECONDS`
     before the video's end.
     """
@@ -68,6 +75,7 @@ class VideoAnalysis:
     name: str
     times: np.ndarray
     faces: tuple[Face | None, ...]
+    frames: tuple[bytes, ...]
     size: tuple[int, int]
     every_s: float
     duration: float | None
@@ -78,6 +86,12 @@ class VideoAnalysis:
         """The found faces' 48x48 crops, in time order, ``(0, 48, 48)`` when there are none."""
         found = [face.crop for face in self.faces if face is not None]
         return np.array(found, np.uint8).reshape(-1, FACE_SIZE, FACE_SIZE)
+
+    def frame(self, index: int) -> tuple[np.ndarray, float]:
+        """Sampled frame ``index`` as a small RGB image, and its pixels per video pixel, the
+        ``scale`` :func:`fer.annotate.annotate` draws the frame's face box with."""
+        image = cv2.cvtColor(cv2.imdecode(np.frombuffer(self.frames[index], np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+        return image, image.shape[1] / self.size[0]
 
 
 def analyse_video(
@@ -218,6 +232,7 @@ def _sample(
     size = (int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)))
     times: list[float] = []
     faces: list[Face | None] = []
+    frames: list[bytes] = []
     due, last, index, truncated = 0.0, 0.0, -1, False
     with opencv_warnings_off():  # a damaged frame ends the video here with what was read, not FFmpeg's lines
         while capture.grab():
@@ -233,13 +248,14 @@ def _sample(
                 continue
             times.append(last)
             faces.append(_largest_face(name, frame))
+            frames.append(_small_jpeg(frame))
             due = (math.floor(last / every_s + 1e-6) + 1) * every_s
             if progress:
                 end = min(duration or MAX_SECONDS, MAX_SECONDS)
                 progress(min(1.0, last / end), f"{last:,.1f} s of {name} read, {len(times):,} frames sampled")
     if not times:
         raise FerError(f"{name}: not a readable video (no frame of it could be decoded)")
-    return VideoAnalysis(name, np.array(times), tuple(faces), size, every_s, duration, truncated)
+    return VideoAnalysis(name, np.array(times), tuple(faces), tuple(frames), size, every_s, duration, truncated)
 
 
 def _frame_time(capture: cv2.VideoCapture, index: int, fps: float | None, name: str) -> float:
@@ -250,6 +266,12 @@ def _frame_time(capture: cv2.VideoCapture, index: int, fps: float | None, name: 
     if fps is None:
         raise FerError(f"{name}: its frames carry no times and it states no frame rate, so they can't be timed")
     return index / fps
+
+
+def _small_jpeg(frame: np.ndarray) -> bytes:
+    """A frame shrunk to :data:`FRAME_SIDE` on its longer side (never enlarged), as JPEG bytes."""
+    small = resized(frame, min(1.0, FRAME_SIDE / max(frame.shape[:2])))
+    return cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, FRAME_QUALITY])[1].tobytes()
 
 
 def _largest_face(name: str, frame: np.ndarray) -> Face | None:

@@ -45,7 +45,7 @@ CLASSIFY_STEPS = {
     "classify-saliency": ("Show what drove each prediction", "", "what drove"),
     "classify-tta": ("Test-time augmentation", "flip", "what drove"),
     "classify-video": ("A video", "", "Upload a video"),
-    "classify-timeline": ("", "clip.mp4", "Emotions over time"),
+    "classify-timeline": ("", "clip.mp4", "How often each emotion was the answer"),
 }
 """Classify, step by step: screenshot name -> (the widget to use, "" to upload a file; the
 option to choose in it, "" for a toggle or radio option to click, the file to upload; a text

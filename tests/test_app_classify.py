@@ -446,6 +446,7 @@ def test_a_video_gets_its_timeline_as_the_library_computes_it(
     at = rerun(at.select_slider(key="classify_video_frame").set_value(2.5))
     last = expected.iloc[-1]
     assert f"**At 2.50 s: {last.emotion}** ({last.probability:.0%})" in texts(at)
+    assert "clip.mp4 at 2.50 s" in [caption for image in at.image for caption in image.captions]
     at = rerun(at.select_slider(key="classify_video_every").set_value(1.0))
     (table,) = (d.value for d in at.dataframe)
     assert table["time_s"].tolist() == [0.0, 1.0, 2.0] and table["face_found"].tolist() == [True, False, True]

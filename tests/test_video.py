@@ -50,6 +50,24 @@ def test_a_video_is_sampled_on_time_and_its_faces_are_those_of_its_frames_as_pho
     assert analysis.crops.shape == (4, 48, 48)
 
 
+def test_each_sampled_frame_is_kept_small_for_display(tmp_path: Path) -> None:
+    import cv2
+
+    path = write_clip(tmp_path / "large.avi", size=(960, 720), codec="MJPG")
+    analysis = video.analyse_video("large", path)
+    assert len(analysis.frames) == len(analysis.times) == 6
+    assert max(len(jpeg) for jpeg in analysis.frames) < 60_000
+    frames = clip_frames(path)
+    for index, time in enumerate(analysis.times):
+        image, scale = analysis.frame(index)
+        assert image.shape == (360, 480, 3) and scale == 0.5
+        shrunk = cv2.resize(frames[round(time * CLIP_FPS)], (480, 360), interpolation=cv2.INTER_AREA)
+        expected = cv2.cvtColor(shrunk, cv2.COLOR_BGR2RGB)
+        assert np.abs(image.astype(int) - expected).mean() < 2  # the frame, as a JPEG
+    small = video.analyse_video("clip", write_clip(tmp_path / "clip.avi", codec="MJPG"))
+    assert small.frame(0)[0].shape == (360, 480, 3) and small.frame(0)[1] == 1.0  # never enlarged
+
+
 def test_the_largest_face_of_a_frame_is_the_one_followed(tmp_path: Path) -> None:
     """Two faces side by side, the right one larger: the timeline follows the larger."""
     frame = np.full((360, 640, 3), 128, np.uint8)
