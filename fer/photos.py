@@ -268,16 +268,21 @@ def results_table(results: Sequence[PhotoResult]) -> pd.DataFrame:
 
 
 def _rows(file: str, faces: Sequence[Face], probabilities: np.ndarray) -> list[dict[str, Any]]:
-    rows = []
-    for number, (face, row) in enumerate(zip(faces, probabilities), start=1):
-        emotion, probability = top_emotion(row)
-        x, y, w, h = (int(v) for v in face.box)
-        rows.append({
-            "file": file, "face": number, "box_x": x, "box_y": y, "box_width": w, "box_height": h,
-            "whole_image": bool(face.whole_image), "emotion": emotion, "probability": probability,
-            **{name: float(p) for name, p in zip(CLASSES, row)},
-        })
-    return rows
+    return [
+        {"file": file, "face": number, **face_columns(face, row), "whole_image": bool(face.whole_image)}
+        for number, (face, row) in enumerate(zip(faces, probabilities), start=1)
+    ]
+
+
+def face_columns(face: Face, probabilities: np.ndarray) -> dict[str, Any]:
+    """What a results table says of one classified face: its box, top emotion and probability,
+    and every emotion's probability (the columns a photo's and a video's tables share)."""
+    emotion, probability = top_emotion(probabilities)
+    x, y, w, h = (int(v) for v in face.box)
+    return {
+        "box_x": x, "box_y": y, "box_width": w, "box_height": h, "emotion": emotion, "probability": probability,
+        **{name: float(p) for name, p in zip(CLASSES, probabilities)},
+    }
 
 
 def _in_photo_pixels(face: Face, shrunk: int) -> Face:

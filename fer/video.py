@@ -30,7 +30,8 @@ import pandas as pd
 from fer.errors import FerError
 from fer.faces import MIN_FACE_PX, Face, detect_faces
 from fer.images import FACE_SIZE, PHOTO_MAX_PIXELS, opencv_warnings_off, photo_format, resized
-from fer.inference import classify_faces, top_emotion
+from fer.inference import classify_faces
+from fer.photos import face_columns
 from fer.vocab import CLASSES, VIDEO_EVERY_S, VIDEO_EVERY_S_RANGE
 
 if TYPE_CHECKING:
@@ -130,15 +131,11 @@ def classify_video(model: keras.Model, analysis: VideoAnalysis, *, tta: str = "n
     found, its box and probabilities; all faces go through the model in one call
     (:func:`fer.inference.classify_faces`, with ``tta``)."""
     probabilities = iter(classify_faces(model, analysis.crops, tta=tta))
-    rows = []
-    for time, face in zip(analysis.times, analysis.faces):
-        row: dict[str, object] = {"time_s": round(float(time), 3), "face_found": face is not None}
-        if face is not None:
-            scores = next(probabilities)
-            emotion, probability = top_emotion(scores)
-            row |= dict(zip(TIMELINE_COLUMNS[2:6], map(int, face.box)))
-            row |= {"emotion": emotion, "probability": probability, **dict(zip(CLASSES, map(float, scores)))}
-        rows.append(row)
+    rows = [
+        {"time_s": round(float(time), 3), "face_found": face is not None}
+        | ({} if face is None else face_columns(face, next(probabilities)))
+        for time, face in zip(analysis.times, analysis.faces)
+    ]
     table = pd.DataFrame(rows, columns=list(TIMELINE_COLUMNS))
     return table.astype({column: "Int64" for column in TIMELINE_COLUMNS[2:6]} | {"face_found": bool})
 
