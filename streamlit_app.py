@@ -5,10 +5,15 @@ The folder is not called ``pages/``: Streamlit runs a ``pages/`` folder beside t
 as old-style pages when the first request after a start is a page's URL, skipping this router.
 """
 
+import os
+
 import streamlit as st
 
 from fer import ui
 
+# FFmpeg's own log, read once when OpenCV first uses FFmpeg: a damaged video would fill the server's
+# log with a line per damaged block, where the page reports what it could read.
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 st.set_page_config(page_title="FER2013 emotion lab", page_icon=":material/mood:", layout="wide")
 
 navigation = st.navigation(

@@ -4,6 +4,9 @@ import os
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter, before any import
+# FFmpeg's own log, read once when OpenCV first uses FFmpeg: a damaged video would print a line per
+# damaged block (thousands), where `video` reports what it could read and one clear error if nothing.
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 
 from fer.cli import main  # noqa: E402
 

@@ -222,34 +222,34 @@ def _capture(name: str, stream: io.BufferedIOBase) -> cv2.VideoCapture:
 def _sample(
     name: str, capture: cv2.VideoCapture, every_s: float, progress: Callable[[float, str], None] | None
 ) -> VideoAnalysis:
+    """Read the capture to its end or a limit, keeping a frame every ``every_s`` seconds."""
     fps = capture.get(cv2.CAP_PROP_FPS)
     fps = fps if FPS_RANGE[0] <= fps <= FPS_RANGE[1] else None
-    frames = capture.get(cv2.CAP_PROP_FRAME_COUNT)
-    duration = frames / fps if fps and math.isfinite(frames) and frames > 0 else None
+    frame_count = capture.get(cv2.CAP_PROP_FRAME_COUNT)
+    duration = frame_count / fps if fps and math.isfinite(frame_count) and frame_count > 0 else None
     size = (int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)))
     times: list[float] = []
     faces: list[Face | None] = []
     frames: list[bytes] = []
     due, last, index, truncated = 0.0, 0.0, -1, False
-    with opencv_warnings_off():  # a damaged frame ends the video here with what was read, not FFmpeg's lines
-        while capture.grab():
-            index += 1
-            last = max(last, _frame_time(capture, index, fps, name))
-            if last > MAX_SECONDS or len(times) == MAX_SAMPLES:
-                truncated = True
-                break
-            if last + 1e-6 < due:
-                continue
-            ok, frame = capture.retrieve()
-            if not ok or frame is None:
-                continue
-            times.append(last)
-            faces.append(_largest_face(name, frame))
-            frames.append(_small_jpeg(frame))
-            due = (math.floor(last / every_s + 1e-6) + 1) * every_s
-            if progress:
-                end = min(duration or MAX_SECONDS, MAX_SECONDS)
-                progress(min(1.0, last / end), f"{last:,.1f} s of {name} read, {len(times):,} frames sampled")
+    while capture.grab():
+        index += 1
+        last = max(last, _frame_time(capture, index, fps, name))
+        if last > MAX_SECONDS or len(times) == MAX_SAMPLES:
+            truncated = True
+            break
+        if last + 1e-6 < due:
+            continue
+        ok, frame = capture.retrieve()
+        if not ok or frame is None:
+            continue
+        times.append(last)
+        faces.append(_largest_face(name, frame))
+        frames.append(_small_jpeg(frame))
+        due = (math.floor(last / every_s + 1e-6) + 1) * every_s
+        if progress:
+            end = min(duration or MAX_SECONDS, MAX_SECONDS)
+            progress(min(1.0, last / end), f"{last:,.1f} s of {name} read, {len(times):,} frames sampled")
     if not times:
         raise FerError(f"{name}: not a readable video (no frame of it could be decoded)")
     return VideoAnalysis(name, np.array(times), tuple(faces), tuple(frames), size, every_s, duration, truncated)

@@ -7,6 +7,8 @@ from __future__ import annotations
 import io
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -214,3 +216,19 @@ def test_the_video_command_says_what_is_wrong_in_one_line(
     ):
         assert cli.main(["video", *args]) == 2
         assert message in capsys.readouterr().err
+
+
+def test_a_damaged_video_is_read_to_its_end_without_ffmpegs_lines(tmp_path: Path, committed_references: Path) -> None:
+    """2,000 bytes zeroed in the middle of an MPEG-4 clip: FFmpeg conceals the damage and, left
+    to itself, logs a line per damaged block (2,001 here); the command reads all 4 s quietly."""
+    content = bytearray(write_clip(tmp_path / "clip.mp4", ((347, 2.0), (187, 2.0))).read_bytes())
+    middle = len(content) // 2
+    content[middle : middle + 2000] = bytes(2000)
+    (damaged := tmp_path / "damaged.mp4").write_bytes(content)
+    done = subprocess.run(
+        [sys.executable, "-m", "fer", "video", str(damaged)], capture_output=True, text=True, timeout=180, check=False,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert f"{damaged} (480x360 of 4.0 s): 8 frames sampled every 0.5 s" in done.stdout
+    assert "@ 0x" not in done.stderr and len(done.stderr.splitlines()) < 10
