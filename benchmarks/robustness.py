@@ -1,0 +1,126 @@
+"""How the default model's accuracy holds up when a face is photographed worse: JPEG, blur, light, noise, tilt.
+
+    python -m benchmarks.robustness [--model artifacts/reference/<run>/model.keras] [--side 192]
+
+Each PrivateTest face (the standard protocol's test split; the shipped sample's test faces when
+the full FER2013 has not been imported) is enlarged to SIDE px, as a face of that size in a
+photo or a video frame, degraded there, and brought back to 48x48 by :func:`fer.images.to_face`,
+as the Classify page brings a face crop to the model: a degradation is seen through the same
+shrinking a real one is. The model uses its run's test-time augmentation. The first row is the
+round trip alone; each other row is paired with it on the same faces (the Compare page's test,
+:func:`fer.significance.paired_comparison`: the difference with a 95% bootstrap interval and
+McNemar's exact p).
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from benchmarks.inference_speed import default_model
+from fer import data, store
+from fer.dataset import protocol_splits
+from fer.images import to_face
+from fer.inference import classify_faces, load_classifier
+from fer.significance import paired_comparison
+
+Degradation = Callable[[np.ndarray], np.ndarray]
+
+
+def jpeg(quality: int) -> Degradation:
+    return lambda face: cv2.imdecode(cv2.imencode(".jpg", face, [cv2.IMWRITE_JPEG_QUALITY, quality])[1], cv2.IMREAD_GRAYSCALE)
+
+
+def gaussian_blur(sigma: float) -> Degradation:
+    return lambda face: cv2.GaussianBlur(face, (0, 0), sigma)
+
+
+def motion_blur(length: int) -> Degradation:
+    kernel = np.full((1, length), 1 / length, np.float32)  # a horizontal pan or a head turning
+    return lambda face: cv2.filter2D(face, -1, kernel, borderType=cv2.BORDER_REPLICATE)
+
+
+def light(gain: float, contrast: float = 1.0) -> Degradation:
+    """``gain`` scales every grey level (a darker or brighter exposure, clipped at white);
+    ``contrast`` scales their spread about the face's mean (haze, a flat light)."""
+
+    def changed(face: np.ndarray) -> np.ndarray:
+        mean = face.mean()
+        return np.clip(((face - mean) * contrast + mean) * gain, 0, 255).astype(np.uint8)
+
+    return changed
+
+
+def noise(sigma: float, seed: int = 0) -> Degradation:
+    rng = np.random.default_rng(seed)
+    return lambda face: np.clip(face + rng.normal(0, sigma, face.shape), 0, 255).astype(np.uint8)
+
+
+def tilted(degrees: float) -> Degradation:
+    def rotated(face: np.ndarray) -> np.ndarray:
+        side = face.shape[0]
+        matrix = cv2.getRotationMatrix2D((side / 2, side / 2), degrees, 1.0)
+        return cv2.warpAffine(face, matrix, (side, side), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+    return rotated
+
+
+def degradations(side: int) -> dict[str, Degradation]:
+    """What is done to a ``side``-px face, by the name of the table's row; sizes scale with ``side``."""
+    px = side / 192
+    return {
+        "none (enlarged and shrunk back only)": lambda face: face,
+        "JPEG quality 50": jpeg(50),
+        "JPEG quality 20": jpeg(20),
+        "JPEG quality 10": jpeg(10),
+        f"Gaussian blur, sigma {2 * px:g} px": gaussian_blur(2 * px),
+        f"Gaussian blur, sigma {4 * px:g} px": gaussian_blur(4 * px),
+        f"motion blur, {round(15 * px)} px": motion_blur(round(15 * px)),
+        "darker (x0.5)": light(0.5),
+        "brighter (x1.5, clipped)": light(1.5),
+        "low contrast (x0.5 about the mean)": light(1.0, 0.5),
+        "noise, sigma 10 grey levels": noise(10),
+        "noise, sigma 25 grey levels": noise(25),
+        "tilted 15 degrees": tilted(15),
+        "tilted 30 degrees": tilted(30),
+    }
+
+
+def seen_as(faces: np.ndarray, side: int, degrade: Degradation) -> np.ndarray:
+    """The faces enlarged to ``side`` px, degraded, and brought back to 48x48 as the Classify page would."""
+    grown = (cv2.resize(face, (side, side), interpolation=cv2.INTER_CUBIC) for face in faces)
+    return np.stack([to_face(degrade(face))[0] for face in grown])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path)
+    parser.add_argument("--side", type=int, default=192, help="the face's size in the photo, px (default 192)")
+    args = parser.parse_args()
+    path = args.model or default_model()
+    tta = store.read_config(path.parent).tta if (path.parent / "config.json").exists() else "none"
+    dataset = data.load_dataset("active")
+    test = protocol_splits(dataset, "standard")["test"]
+    faces, labels = dataset.images[test], dataset.labels[test]
+    model = load_classifier(path)
+
+    print(f"{path}: {len(test)} PrivateTest faces ({dataset.name} data) at {args.side} px, {tta} TTA\n")
+    print("| the face | accuracy | against the first row, points (95% CI) | McNemar p |\n|---|---:|---:|---:|")
+    baseline = None
+    for name, degrade in degradations(args.side).items():
+        correct = classify_faces(model, seen_as(faces, args.side, degrade), tta=tta).argmax(axis=1) == labels
+        if baseline is None:
+            baseline = correct
+            print(f"| {name} | {correct.mean():.4f} | | |", flush=True)
+            continue
+        paired = paired_comparison(baseline, correct)
+        change = f"{100 * paired.difference:+.1f} ({100 * paired.ci_low:+.1f} to {100 * paired.ci_high:+.1f})"
+        print(f"| {name} | {correct.mean():.4f} | {change} | {paired.p_value:.2g} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
