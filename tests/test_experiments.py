@@ -12,8 +12,8 @@ from experiments.distill import teacher_targets
 from experiments.ema import averaging
 from experiments.photometric import CONTRAST, GAIN, warp_and_light
 from fer import store
-from fer.augment import AUGMENT_RANGES
 from fer import train as training
+from fer.augment import AUGMENT_RANGES
 from fer.dataset import FaceDataset, protocol_splits
 from fer.inference import classify_faces, load_classifier
 from fer.scenarios import scenario
