@@ -196,8 +196,8 @@ def video_given() -> tuple[str, io.BufferedIOBase, float] | None:
 
 
 def show_video(choice: predict.ModelChoice, model: Any, upload_id: str, analysis: video.VideoAnalysis, tta: str) -> None:
-    """A video's timeline as a chart, how often each emotion was the answer, any sampled face
-    with its probabilities, and the timeline as a table to download."""
+    """A video's timeline as a chart, any sampled frame with the face it followed and that face's
+    probabilities, how often each emotion was the answer, and the timeline as a table to download."""
     st.caption(video.summary(analysis))
     timeline = ui.video_timeline(choice, model, upload_id, analysis, tta)
     found = timeline[timeline["face_found"]]
