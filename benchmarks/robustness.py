@@ -1,6 +1,6 @@
 """How the default model's accuracy holds up when a face is photographed worse: JPEG, blur, light, noise, tilt.
 
-    python -m benchmarks.robustness [--model artifacts/reference/<run>/model.keras] [--side 192]
+    python -m benchmarks.robustness [--model artifacts/reference/<run>/model.keras] [--side 192] [--only dark tilt]
 
 Each PrivateTest face (the standard protocol's test split; the shipped sample's test faces when
 the full FER2013 has not been imported) is enlarged to SIDE px, as a face of that size in a
@@ -100,6 +100,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path)
     parser.add_argument("--side", type=int, default=192, help="the face's size in the photo, px (default 192)")
+    parser.add_argument("--only", nargs="+", metavar="WORD", help="only the rows whose name holds one of these words")
     args = parser.parse_args()
     path = args.model or default_model()
     tta = store.read_config(path.parent).tta if (path.parent / "config.json").exists() else "none"
@@ -112,6 +113,8 @@ def main() -> None:
     print("| the face | accuracy | against the first row, points (95% CI) | McNemar p |\n|---|---:|---:|---:|")
     baseline = None
     for name, degrade in degradations(args.side).items():
+        if baseline is not None and args.only and not any(word in name for word in args.only):
+            continue
         correct = classify_faces(model, seen_as(faces, args.side, degrade), tta=tta).argmax(axis=1) == labels
         if baseline is None:
             baseline = correct
