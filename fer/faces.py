@@ -20,7 +20,8 @@ included; :data:`YUNET_FINE_SCALE`, :func:`smallest_face`; a JPEG over
 :data:`fer.images.PHOTO_MAX_PIXELS` is decoded smaller). Haar also needs a black border to find
 a face that fills the image (the ``fer`` PyPI package's plain cascade never finds one). Each detector's box is turned into a
 region framed as FER2013 frames its faces; regions are mapped back to the photo, cut out and
-converted by :func:`fer.images.to_face`, and sorted left to right.
+converted by :func:`fer.images.photo_face` (48x48 gray, equalized when its grey levels are not
+spread as FER2013's), and sorted left to right.
 
 An image that is already a tight face crop and still yields no detection is taken whole (the
 user almost certainly gave us a face); a larger photo with no detection gives no face, and
@@ -51,7 +52,7 @@ import numpy as np
 
 from fer import face_model
 from fer.errors import FerError
-from fer.images import resized, to_face, to_gray
+from fer.images import photo_face, resized, to_gray
 
 Box = tuple[float, float, float, float]
 
@@ -75,7 +76,7 @@ class Face:
 
     ``box`` is what the UI draws: x, y, width, height in the original photo's pixels, clipped
     to the photo. ``crop`` is the face as the models expect it, made by
-    :func:`fer.images.to_face` so it is preprocessed exactly as the training images were.
+    :func:`fer.images.photo_face` so it is preprocessed as the training images were.
     ``whole_image`` says the crop is the whole photo (its centre square when the photo is not
     square, :func:`whole_image_face`): taken whole because no face was detected or the user
     asked, or because the face detected in a tight crop fills it. ``detector`` names the detector that
@@ -170,7 +171,7 @@ def whole_image_face(photo: np.ndarray) -> Face:
     height, width = photo.shape[:2]
     side = min(height, width)
     x, y = (width - side) // 2, (height - side) // 2
-    return Face((x, y, side, side), to_face(photo[y : y + side, x : x + side])[0], whole_image=True)
+    return Face((x, y, side, side), photo_face(photo[y : y + side, x : x + side]), whole_image=True)
 
 
 def smallest_face(height: int, width: int, detector: Detector | None = None) -> int:
@@ -535,7 +536,7 @@ def _crop_face(photo: np.ndarray, region: Box, detector: str) -> Face:
     y0, y1 = _fit(y, y + h, height)
     box = (x0, y0, x1 - x0, y1 - y0)
     whole = box == (0, 0, width, height)
-    return Face(box, to_face(photo[y0:y1, x0:x1])[0], whole_image=whole, detector=detector)
+    return Face(box, photo_face(photo[y0:y1, x0:x1]), whole_image=whole, detector=detector)
 
 
 def _fit(start: float, stop: float, limit: int) -> tuple[int, int]:

@@ -40,7 +40,7 @@ from fer.faces import (
     smallest_face,
     whole_image_face,
 )
-from fer.images import to_face
+from fer.images import photo_face
 from fer.vocab import USAGES
 
 SHARED_MODEL = face_model.DEV_DIR / face_model.MODEL_NAME
@@ -263,12 +263,12 @@ def test_tight_crop_without_detection_is_taken_whole_only_when_asked(detector: s
     assert detect_faces(missed, assume_face_if_tight_crop=False) == []
 
 
-def test_crop_is_the_box_region_through_to_face(detector: str) -> None:
+def test_crop_is_the_box_region_through_photo_face(detector: str) -> None:
     photo = cv2.cvtColor(upscaled(findable_faces(detector)[0][0], 300), cv2.COLOR_GRAY2BGR)
     (face,) = detect_faces(photo)
     x, y, w, h = face.box
     assert not face.whole_image and w > 100
-    assert np.array_equal(face.crop, to_face(photo[y : y + h, x : x + w])[0])
+    assert np.array_equal(face.crop, photo_face(photo[y : y + h, x : x + w]))
 
 
 @needs_yunet
@@ -475,7 +475,7 @@ def test_the_smallest_accepted_photo_is_classified(detector: str) -> None:
     face = cv2.resize(sample_test_faces()[0], (MIN_FACE_PX, MIN_FACE_PX), interpolation=cv2.INTER_AREA)
     (found,) = detect_faces(face)
     assert found.whole_image and found.box == (0, 0, MIN_FACE_PX, MIN_FACE_PX)
-    assert np.array_equal(found.crop, to_face(face)[0])
+    assert np.array_equal(found.crop, photo_face(face))
 
 
 @pytest.mark.parametrize(
@@ -493,7 +493,7 @@ def test_whole_image_face_takes_the_photos_centre_square(shape: tuple[int, ...],
     face = whole_image_face(photo)
     assert face.whole_image and face.detector is None and face.box == box
     x, y, w, h = box
-    assert np.array_equal(face.crop, to_face(photo[y : y + h, x : x + w])[0]) and face.crop.shape == (48, 48)
+    assert np.array_equal(face.crop, photo_face(photo[y : y + h, x : x + w])) and face.crop.shape == (48, 48)
 
 
 def test_a_strip_classified_whole_is_its_centre_face_not_a_squashed_streak() -> None:
@@ -504,7 +504,7 @@ def test_a_strip_classified_whole_is_its_centre_face_not_a_squashed_streak() -> 
     strip[:, 5850:6150] = face
     whole = whole_image_face(strip)
     assert whole.box == (5850, 0, 300, 300)
-    assert np.array_equal(whole.crop, to_face(face)[0])
+    assert np.array_equal(whole.crop, photo_face(face))
 
 
 @pytest.mark.parametrize(
