@@ -280,7 +280,8 @@ if not given:
     st.info(
         "Upload one or more photos above, or turn on the camera. Faces are found in each photo with YuNet, "
         "OpenCV's small CNN face detector (OpenCV's Haar cascade when YuNet's model file is unavailable), "
-        f"cut out and shrunk to 48x48 grayscale as in FER2013, and classified into {', '.join(CLASSES)}.",
+        "cut out, shrunk to 48x48 grayscale, given FER2013's spread of grey levels (its faces were "
+        f"histogram-equalized) and classified into {', '.join(CLASSES)}.",
         icon=":material/upload:",
     )
     st.stop()
