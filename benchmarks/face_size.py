@@ -5,8 +5,9 @@
 Each PrivateTest face (the standard protocol's test split; the shipped sample's test faces
 when the full FER2013 has not been imported) is shrunk to S x S pixels with INTER_AREA, as a
 small face in a photo was taken, and brought back to 48x48 by :func:`fer.images.to_face`, as
-the Classify page brings a face crop to the model. Flip TTA is used as the model's run used
-it. The table is what :data:`fer.faces.MIN_FACE_PX` is chosen from; the last row is the
+the Classify page brings a face crop to the model (FER2013's faces need no equalizing,
+:func:`fer.images.photo_face`). The model uses the test-time augmentation its run was scored
+with. The table is what :data:`fer.faces.MIN_FACE_PX` is chosen from; the last row is the
 score of always answering the most common class.
 """
 
@@ -18,11 +19,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from benchmarks.inference_speed import default_model
-from fer import data, store
-from fer.dataset import protocol_splits
+from benchmarks.private_test import private_test
 from fer.images import to_face
-from fer.inference import classify_faces, load_classifier
+from fer.inference import classify_faces
 
 
 def shrunk(faces: np.ndarray, size: int) -> np.ndarray:
@@ -35,17 +34,12 @@ def main() -> None:
     parser.add_argument("--model", type=Path)
     parser.add_argument("--sizes", type=int, nargs="+", default=[48, 32, 24, 20, 16, 12])
     args = parser.parse_args()
-    path = args.model or default_model()
-    tta = store.read_config(path.parent).tta if (path.parent / "config.json").exists() else "none"
-    dataset = data.load_dataset("active")
-    test = protocol_splits(dataset, "standard")["test"]
-    faces, labels = dataset.images[test], dataset.labels[test]
-    model = load_classifier(path)
-
-    print(f"{path}: {len(test)} PrivateTest faces ({dataset.name} data), {tta} TTA\n")
+    scoring = private_test(args.model)
+    faces, labels = scoring.faces, scoring.labels
+    print(scoring.heading() + "\n")
     print("| face side (px) | accuracy |\n|---:|---:|")
     for size in args.sizes:
-        accuracy = (classify_faces(model, shrunk(faces, size), tta=tta).argmax(1) == labels).mean()
+        accuracy = (classify_faces(scoring.model, shrunk(faces, size), tta=scoring.tta).argmax(1) == labels).mean()
         print(f"| {size} | {accuracy:.3f} |")
     print(f"| always the most common class | {np.bincount(labels).max() / len(labels):.3f} |")
 

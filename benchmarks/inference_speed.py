@@ -27,7 +27,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from fer import data, store, video
+from benchmarks.private_test import default_model
+from fer import data, video
 from fer.faces import active_detector
 from fer.inference import classify_faces, load_classifier
 from fer.photos import classify_photos
@@ -66,13 +67,6 @@ def video_file(face: np.ndarray, path: Path, seconds: int = 60, fps: int = 30, s
         writer.write(cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR))
     writer.release()
     return path
-
-
-def default_model() -> Path:
-    with_models = [run for run in store.reference_runs() if run.model_path.exists()]
-    if not with_models:
-        raise SystemExit("no reference run with a model: give --model")
-    return max(with_models, key=lambda run: run.metrics()["test_accuracy"]).model_path
 
 
 def main() -> None:

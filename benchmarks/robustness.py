@@ -23,11 +23,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from benchmarks.inference_speed import default_model
-from fer import data, store
-from fer.dataset import protocol_splits
+from benchmarks.private_test import private_test
 from fer.images import photo_face, to_face
-from fer.inference import classify_faces, load_classifier
+from fer.inference import classify_faces
 from fer.significance import paired_comparison
 
 Degradation = Callable[[np.ndarray], np.ndarray]
@@ -105,14 +103,9 @@ def main() -> None:
     parser.add_argument("--side", type=int, default=192, help="the face's size in the photo, px (default 192)")
     parser.add_argument("--only", nargs="+", metavar="WORD", help="only the rows whose name holds one of these words")
     args = parser.parse_args()
-    path = args.model or default_model()
-    tta = store.read_config(path.parent).tta if (path.parent / "config.json").exists() else "none"
-    dataset = data.load_dataset("active")
-    test = protocol_splits(dataset, "standard")["test"]
-    faces, labels = dataset.images[test], dataset.labels[test]
-    model = load_classifier(path)
-
-    print(f"{path}: {len(test)} PrivateTest faces ({dataset.name} data) at {args.side} px, {tta} TTA\n")
+    scoring = private_test(args.model)
+    faces, labels = scoring.faces, scoring.labels
+    print(f"{scoring.heading()}, at {args.side} px\n")
     print(
         "| the face | accuracy as cut | as classified | as classified, against the first row: points (95% CI) | McNemar p |\n"
         "|---|---:|---:|---:|---:|"
@@ -122,7 +115,7 @@ def main() -> None:
         if baseline is not None and args.only and not any(word in name for word in args.only):
             continue
         cut, classified = (
-            classify_faces(model, seen_as(faces, args.side, degrade, prepare), tta=tta).argmax(axis=1) == labels
+            classify_faces(scoring.model, seen_as(faces, args.side, degrade, prepare), tta=scoring.tta).argmax(axis=1) == labels
             for prepare in (lambda face: to_face(face)[0], photo_face)
         )
         if baseline is None:
