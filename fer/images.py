@@ -91,9 +91,9 @@ def photo_face(image: np.ndarray) -> np.ndarray:
     7.7 at half the light and 6.5 at half the contrast; equalized, it lost 0.9, 1.1 and 0.7.
     Equalizing every crop would cost a point on faces already like FER2013's (equalizing a 48x48
     face twice changes it; measured with flip TTA), so those are left as they are: of those 3,589
-    faces brought to 192 px and back, 52 are equalized, and the accuracy goes from 0.7005 to 0.6988. The dataset importers use
-    :func:`to_face` alone: FER2013's faces are equalized already, and a run's test faces must
-    stay the ones it was scored on.
+    faces brought to 192 px and back, 52 are equalized, and the accuracy goes from 0.7005 to
+    0.6988. The dataset importers use :func:`to_face` alone: FER2013's faces are equalized
+    already, and a run's test faces must stay the ones it was scored on.
     """
     face = to_face(image)[0]
     low, high = FER2013_MEAN_RANGE

@@ -96,7 +96,8 @@ VIDEO_STATE = "video_analysis"
 def video_analysis(upload_id: str, name: str, stream: io.BufferedIOBase, every_s: float) -> video.VideoAnalysis:
     """:func:`fer.video.analyse_video` with a progress bar, kept in the session for its last
     video: reading and detection take seconds to a minute, and every click on the page reruns it.
-    Only one is kept per session, so memory stays that of one video's crops."""
+    Only one is kept per session, so memory stays that of one video's crops and small frames
+    (about 25 MB at most)."""
     key = (upload_id, every_s)
     kept = st.session_state.get(VIDEO_STATE)
     if kept is not None and kept[0] == key:
