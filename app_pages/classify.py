@@ -17,7 +17,6 @@ CROP_ZOOM = 3  # the 48x48 crop the model saw, shown at 144x144
 WHOLE_IMAGE_STATE = "classify_whole_images"  # ids of the photos to classify as one face
 INPUTS = ("Photos", "A video")
 VIDEO_INTERVALS = (0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0)  # seconds between the frames classified
-VIDEO_MAX_MB = 400  # the server's upload limit (.streamlit/config.toml); a video is read as it decodes
 
 
 def no_model() -> None:
@@ -182,7 +181,7 @@ def video_given() -> tuple[str, io.BufferedIOBase, float] | None:
     upload_column, every_column = st.columns([3, 1])
     upload = upload_column.file_uploader(
         "Video", type=sorted(suffix[1:] for suffix in video.VIDEO_SUFFIXES), key="classify_video",
-        max_upload_size=VIDEO_MAX_MB,
+        # No max_upload_size: the server's own limit (.streamlit/config.toml), as a video is read as it decodes.
         help="A video with a face in it. Frames are read as the video decodes, one every few tenths of a second is "
         "kept, and the largest face in each is classified: the timeline follows the person nearest the camera.",
     )
