@@ -159,14 +159,15 @@ def show_face(key: str, label: str, face: faces.Face, row: np.ndarray, drove: np
     emotion, probability = inference.top_emotion(row)
     heading = f"**{label[0].upper()}{label[1:]}: {emotion}** ({probability:.0%})"
     seen = annotate.enlarged(face.crop, CROP_ZOOM)
+    saw = f"{label}: what the model saw" + (f", turned level (tilted {face.tilt:+.0f}°)" if face.leveled else "")
     if drove is None:
         crop_column, bars_column = st.columns([1, 3], vertical_alignment="center")
-        crop_column.image(seen, caption=f"{label}: what the model saw")
+        crop_column.image(seen, caption=saw)
         bars_column.markdown(heading)
     else:
         st.markdown(heading)
         crop_column, heat_column = st.columns(2)
-        crop_column.image(seen, caption=f"{label}: what the model saw", width="stretch")
+        crop_column.image(seen, caption=saw, width="stretch")
         cost = f"hiding the red lowers it by up to {100 * drove.max():.0f} points"
         heat_column.image(
             annotate.saliency_overlay(face.crop, drove, CROP_ZOOM), width="stretch",
@@ -314,7 +315,11 @@ if len(table):
             column: st.column_config.NumberColumn(format="%.3f") for column in ("probability", *CLASSES)
         },
     )
-    st.caption("Boxes are x, y, width and height in the photo's own pixels; probabilities are in [0, 1].")
+    st.caption(
+        "Boxes are x, y, width and height in the photo's own pixels; probabilities are in [0, 1]. Tilt is the "
+        f"angle of the eye line in degrees, clockwise: a face tilted {faces.LEVEL_MIN_TILT:g}° or more is turned "
+        "level before it is classified (empty where the Haar detector, which finds no eyes, was used)."
+    )
     st.download_button(
         "Download the results as CSV", table.to_csv(index=False), file_name="emotions.csv", mime="text/csv",
         icon=":material/download:", key="classify_csv", on_click="ignore",

@@ -51,8 +51,9 @@ def display_image(photo: np.ndarray) -> tuple[np.ndarray, float]:
 
 def annotate(image: np.ndarray, faces: Sequence[Face], probabilities: np.ndarray, scale: float = 1.0) -> np.ndarray:
     """A copy of an RGB display image with each face's box and label (number, top emotion, its
-    probability) in the emotion's colour. Boxes are in the photo's pixels; ``scale`` is display
-    pixels per photo pixel (as :func:`display_image` returns it).
+    probability) in the emotion's colour; a leveled face's box is drawn turned, as it was cut.
+    Boxes are in the photo's pixels; ``scale`` is display pixels per photo pixel (as
+    :func:`display_image` returns it).
 
     Line width and text size follow the displayed image's size; ``image`` is not modified.
     """
@@ -65,7 +66,11 @@ def annotate(image: np.ndarray, faces: Sequence[Face], probabilities: np.ndarray
     for number, (face, row) in enumerate(zip(faces, probabilities), start=1):
         color = CLASS_COLORS[top_emotion(row)[0]]
         x, y, w, h = (round(v * scale) for v in face.box)
-        cv2.rectangle(image, (x, y), (min(width - 1, x + w - 1), min(height - 1, y + h - 1)), color, thickness)
+        if face.leveled:  # the square that was cut, turned with the face
+            corners = cv2.boxPoints(((x + w / 2, y + h / 2), (w, h), face.tilt))
+            cv2.polylines(image, [np.round(corners).astype(np.int32)], True, color, thickness, cv2.LINE_AA)
+        else:
+            cv2.rectangle(image, (x, y), (min(width - 1, x + w - 1), min(height - 1, y + h - 1)), color, thickness)
         _label(image, face_label(number, row), (x, y), color, thickness)
     return image
 

@@ -569,8 +569,10 @@ def _print_photo(result: PhotoResult, whole: bool) -> None:
 
     if not result.faces:
         print(f"{result.name}: no face found{'' if whole else ' (--whole classifies the photo as one face)'}")
-    for row in results_table([result]).itertuples():
+    for face, row in zip(result.faces, results_table([result]).itertuples()):
         box = f"{row.box_width}x{row.box_height} at ({row.box_x}, {row.box_y})"
+        if face.leveled:
+            box += f", tilted {face.tilt:+.0f}° and leveled"
         where = f"the whole image ({box})" if row.whole_image else box
         print(f"{result.name}: face {row.face}, {where}: {row.emotion} {row.probability:.0%}")
 

@@ -46,9 +46,12 @@ PHOTOS_PER_CALL = 16
 """Photos :func:`classify_files` holds and classifies at a time (each up to a 5 MB display image)."""
 
 RESULT_COLUMNS = (
-    "file", "face", "box_x", "box_y", "box_width", "box_height", "whole_image", "emotion", "probability", *CLASSES
+    "file", "face", "box_x", "box_y", "box_width", "box_height", "tilt", "whole_image", "emotion", "probability",
+    *CLASSES,
 )
-"""The results table's columns: one row per face; the box in the photo's own pixels."""
+"""The results table's columns: one row per face; the box in the photo's own pixels, and the
+tilt of the face's eye line in degrees, clockwise (:attr:`fer.faces.Face.tilt`: empty without
+YuNet; a face tilted by :data:`fer.faces.LEVEL_MIN_TILT` or more was classified turned level)."""
 
 
 @dataclass(frozen=True)
@@ -275,12 +278,14 @@ def _rows(file: str, faces: Sequence[Face], probabilities: np.ndarray) -> list[d
 
 
 def face_columns(face: Face, probabilities: np.ndarray) -> dict[str, Any]:
-    """What a results table says of one classified face: its box, top emotion and probability,
-    and every emotion's probability (the columns a photo's and a video's tables share)."""
+    """What a results table says of one classified face: its box and tilt, top emotion and
+    probability, and every emotion's probability (the columns a photo's and a video's tables share)."""
     emotion, probability = top_emotion(probabilities)
     x, y, w, h = (int(v) for v in face.box)
+    tilt = None if face.tilt is None else round(face.tilt, 1)
     return {
-        "box_x": x, "box_y": y, "box_width": w, "box_height": h, "emotion": emotion, "probability": probability,
+        "box_x": x, "box_y": y, "box_width": w, "box_height": h, "tilt": tilt,
+        "emotion": emotion, "probability": probability,
         **{name: float(p) for name, p in zip(CLASSES, probabilities)},
     }
 

@@ -56,10 +56,11 @@ FPS_RANGE = (0.1, 1_000.0)
 """Frame rates taken at their word, for the frame times of a file that stamps none."""
 
 TIMELINE_COLUMNS = (
-    "time_s", "face_found", "box_x", "box_y", "box_width", "box_height", "emotion", "probability", *CLASSES
+    "time_s", "face_found", "box_x", "box_y", "box_width", "box_height", "tilt", "emotion", "probability", *CLASSES
 )
-"""The timeline's columns: one row per sampled frame; the box in the video's pixels, and the
-emotion and probabilities of its largest face (empty where no face was found)."""
+"""The timeline's columns: one row per sampled frame; the box in the video's pixels, the tilt
+of the eye line (as in :data:`fer.photos.RESULT_COLUMNS`), and the emotion and probabilities of
+its largest face (empty where no face was found)."""
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,8 @@ Starts ``streamlit run streamlit_app.py`` on localhost with a scratch ``$FER_ART
 fresh clone's view: the shipped sample, no runs, the committed reference model), loads each
 page in Debian's Chromium driven by Playwright, waits until the page's title is rendered and
 Streamlit has finished running the script, checks no exception is shown, and saves a full-page
-PNG per page. On Classify it then uploads a face from the shipped sample, turns on the map of
-what drove each prediction and chooses flip test-time augmentation in place of the model's own
+PNG per page. On Classify it then uploads a face from the shipped sample, then a photo of it
+tilted (which the page turns level), turns on the map of what drove each prediction and chooses flip test-time augmentation in place of the model's own
 (shift); last it switches to videos and uploads a clip of sample faces, with a screenshot of each step.
 
     apt-get install -y chromium && pip install playwright    # once (Playwright's own browser download is not needed)
@@ -42,6 +42,7 @@ PAGES = {
 }
 CLASSIFY_STEPS = {
     "classify-photo": ("", "face.png", "what the model saw"),
+    "classify-tilted": ("", "tilted.png", "turned level"),
     "classify-saliency": ("Show what drove each prediction", "", "what drove"),
     "classify-tta": ("Test-time augmentation", "flip", "what drove"),
     "classify-video": ("A video", "", "Upload a video"),
@@ -51,7 +52,9 @@ CLASSIFY_STEPS = {
 option to choose in it, "" for a toggle or radio option to click, the file to upload; a text
 the page must then show)."""
 SAMPLE_FACE = 612
-"""A test face of the shipped sample, uploaded to Classify as a 48x48 PNG."""
+"""A test face of the shipped sample, uploaded to Classify as a 48x48 PNG, then at 192 px in a
+384 px photo turned by TILT degrees (a tilted head, which the page turns level)."""
+TILT = 30
 CLIP_FACES = (347, 187, 548)
 """Sample test faces (neutral, happy, surprise) shown one after the other, 1.5 s each at 160 px,
 in the video uploaded to Classify."""
@@ -139,6 +142,9 @@ def classify_steps(page: Page, url: str, out: Path, scratch: Path) -> Iterator[t
     screenshot name and problems, as it is done."""
     faces = load_sample().images
     cv2.imwrite(str(scratch / "face.png"), faces[SAMPLE_FACE])
+    photo = cv2.copyMakeBorder(cv2.resize(faces[SAMPLE_FACE], (192, 192)), 96, 96, 96, 96, cv2.BORDER_REPLICATE)
+    turn = cv2.getRotationMatrix2D((192, 192), TILT, 1.0)
+    cv2.imwrite(str(scratch / "tilted.png"), cv2.warpAffine(photo, turn, (384, 384), borderMode=cv2.BORDER_REPLICATE))
     writer = cv2.VideoWriter(str(scratch / "clip.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), 10, (480, 360))
     for index in CLIP_FACES:
         frame = cv2.copyMakeBorder(cv2.resize(faces[index], (160, 160)), 100, 100, 160, 160, cv2.BORDER_CONSTANT, value=128)

@@ -20,8 +20,8 @@ from .conftest import one_hot
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def face_at(box: tuple[int, int, int, int], whole_image: bool = False) -> Face:
-    return Face(box, np.zeros((48, 48), np.uint8), whole_image)
+def face_at(box: tuple[int, int, int, int], whole_image: bool = False, tilt: float | None = None) -> Face:
+    return Face(box, np.zeros((48, 48), np.uint8), whole_image, tilt=tilt)
 
 
 def is_color(pixel: np.ndarray, name: str) -> bool:
@@ -76,6 +76,20 @@ def test_annotate_draws_each_box_in_its_emotions_colour_on_a_copy() -> None:
     band = image[120:148, 100:220]
     assert line_width(band.reshape(-1, 3), "happy") > band.shape[0] * band.shape[1] // 3
     assert (band != CLASS_COLORS["happy"]).any(axis=2).sum() > 50
+
+
+def test_a_leveled_face_is_boxed_turned_as_it_was_cut() -> None:
+    photo = np.zeros((400, 400, 3), np.uint8)
+    slight, leveled = (drawn(photo, [face_at((100, 100, 200, 200), tilt=tilt)], one_hot("fear")[None]) for tilt in (5, 30))
+    # A tilt under LEVEL_MIN_TILT is cut, and drawn, upright: the box's left edge at x = 100.
+    assert is_color(slight[200, 100], "fear") and is_color(slight[298, 200], "fear")
+    # Tilted 30 degrees clockwise, the square turns about its centre (200, 200): its corners lie at
+    # 200 ± 100 (cos 30 ± sin 30) = (63, 337) and its side's midpoints 100 px from the centre.
+    assert not is_color(leveled[200, 100], "fear") and not is_color(leveled[298, 200], "fear")
+    left_mid = (200 - 100 * np.cos(np.radians(30)), 200 - 100 * np.sin(np.radians(30)))  # turned clockwise
+    x, y = (round(v) for v in left_mid)
+    assert line_width(leveled[y - 2 : y + 3, x - 3 : x + 4].reshape(-1, 3), "fear") > 0
+    assert leveled[63:338, 63:338].any() and not leveled[:, :55].any()
 
 
 def test_annotate_puts_the_label_inside_a_box_touching_the_top() -> None:
