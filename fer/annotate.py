@@ -66,12 +66,14 @@ def annotate(image: np.ndarray, faces: Sequence[Face], probabilities: np.ndarray
     for number, (face, row) in enumerate(zip(faces, probabilities), start=1):
         color = CLASS_COLORS[top_emotion(row)[0]]
         x, y, w, h = (round(v * scale) for v in face.box)
-        if face.leveled:  # the square that was cut, turned with the face
-            corners = cv2.boxPoints(((x + w / 2, y + h / 2), (w, h), face.tilt))
-            cv2.polylines(image, [np.round(corners).astype(np.int32)], True, color, thickness, cv2.LINE_AA)
+        corner = (x, y)
+        if face.leveled:  # the square that was cut, turned with the face; the label on its top corner
+            corners = np.round(cv2.boxPoints(((x + w / 2, y + h / 2), (w, h), face.tilt))).astype(np.int32)
+            cv2.polylines(image, [corners], True, color, thickness, cv2.LINE_AA)
+            corner = tuple(int(v) for v in corners[corners[:, 1].argmin()])
         else:
             cv2.rectangle(image, (x, y), (min(width - 1, x + w - 1), min(height - 1, y + h - 1)), color, thickness)
-        _label(image, face_label(number, row), (x, y), color, thickness)
+        _label(image, face_label(number, row), corner, color, thickness)
     return image
 
 

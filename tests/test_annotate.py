@@ -90,6 +90,9 @@ def test_a_leveled_face_is_boxed_turned_as_it_was_cut() -> None:
     x, y = (round(v) for v in left_mid)
     assert line_width(leveled[y - 2 : y + 3, x - 3 : x + 4].reshape(-1, 3), "fear") > 0
     assert leveled[63:338, 63:338].any() and not leveled[:, :55].any()
+    # Its label sits on its top corner, (200 - 100 (cos 30 - sin 30), 200 - 100 (cos 30 + sin 30)) = (163, 63).
+    band = leveled[45:61, 166:200].reshape(-1, 3)
+    assert line_width(band, "fear") > len(band) // 2 and line_width(slight[45:61, 166:200].reshape(-1, 3), "fear") == 0
 
 
 def test_annotate_puts_the_label_inside_a_box_touching_the_top() -> None:
