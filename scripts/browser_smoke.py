@@ -33,6 +33,7 @@ import cv2
 from playwright.sync_api import Page, sync_playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
+from benchmarks.tilt import photo as tilted_photo
 from fer.data import load_sample
 
 # A page URL first, on the fresh server: that is when Streamlit could bypass the router.
@@ -142,9 +143,7 @@ def classify_steps(page: Page, url: str, out: Path, scratch: Path) -> Iterator[t
     screenshot name and problems, as it is done."""
     faces = load_sample().images
     cv2.imwrite(str(scratch / "face.png"), faces[SAMPLE_FACE])
-    photo = cv2.copyMakeBorder(cv2.resize(faces[SAMPLE_FACE], (192, 192)), 96, 96, 96, 96, cv2.BORDER_REPLICATE)
-    turn = cv2.getRotationMatrix2D((192, 192), TILT, 1.0)
-    cv2.imwrite(str(scratch / "tilted.png"), cv2.warpAffine(photo, turn, (384, 384), borderMode=cv2.BORDER_REPLICATE))
+    cv2.imwrite(str(scratch / "tilted.png"), tilted_photo(faces[SAMPLE_FACE], TILT))
     writer = cv2.VideoWriter(str(scratch / "clip.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), 10, (480, 360))
     for index in CLIP_FACES:
         frame = cv2.copyMakeBorder(cv2.resize(faces[index], (160, 160)), 100, 100, 160, 160, cv2.BORDER_CONSTANT, value=128)

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from benchmarks.tilt import photo as tilted_photo
 from fer import cli, images, photos, runs
 from fer.annotate import DISPLAY_MAX_SIDE
 from fer.errors import FerError
@@ -354,8 +355,7 @@ def test_a_tilted_face_is_classified_level_and_the_table_and_cli_say_so(
 ) -> None:
     if active_detector().name != "yunet":
         pytest.skip("faces are leveled from the eyes YuNet finds; its model is not at ../shared/models")
-    upright = cv2.copyMakeBorder(face(612, 192), 96, 96, 96, 96, cv2.BORDER_REPLICATE)
-    tilted = cv2.warpAffine(upright, cv2.getRotationMatrix2D((192, 192), 30, 1.0), (384, 384), borderMode=cv2.BORDER_REPLICATE)
+    tilted = tilted_photo(face(612), 30)  # as benchmarks.tilt makes them: the face at 192 px in a 384 px photo
     path = tmp_path / "tilted.png"
     cv2.imwrite(str(path), tilted)
     assert cli.main(["classify", str(path), "--model", finished_run, "--csv", str(tmp_path / "faces.csv")]) == 0
