@@ -574,3 +574,28 @@ def test_upright_faces_are_cut_as_found(monkeypatch: pytest.MonkeyPatch) -> None
     tilts = np.array([face.tilt for face in found])
     assert abs(np.median(tilts)) < 3 and np.mean(np.abs(tilts) < LEVEL_MIN_TILT) > 0.75
     assert all(face.leveled == (abs(face.tilt) >= LEVEL_MIN_TILT) for face in found)
+
+
+@needs_yunet
+@pytest.mark.parametrize("degrees", [30, -30])
+def test_a_tilted_face_off_centre_is_boxed_where_it_is(monkeypatch: pytest.MonkeyPatch, degrees: int) -> None:
+    """The turned search brings each box back from the turned photo about its own centre: an
+    off-centre face in a photo that is not square is boxed on the face, not elsewhere."""
+    monkeypatch.setenv(face_model.MODEL_ENV, str(SHARED_MODEL))
+    centre = np.array([470.0, 170.0])
+    for face in sample_test_faces()[:10]:
+        photo = np.full((400, 640), 128, np.uint8)
+        photo[90:250, 390:550] = upscaled(face, 160)  # centred on (470, 170)
+        matrix = cv2.getRotationMatrix2D(tuple(centre), degrees, 1.0)
+        photo = cv2.warpAffine(photo, matrix, (640, 400), borderValue=128)
+        with monkeypatch.context() as upright_only:
+            upright_only.setattr(faces_module, "TILTED_TURNS", ())
+            missed_upright = not detect_faces(photo)
+        found = detect_faces(photo)
+        if missed_upright and found:
+            (tilted,) = found
+            x, y, w, h = tilted.box
+            assert np.hypot(x + w / 2 - centre[0], y + h / 2 - centre[1]) < 0.12 * w
+            assert tilted.leveled and np.sign(tilted.tilt) == -np.sign(degrees)
+            return
+    pytest.fail("no face of the ten was found only by the turned search")
