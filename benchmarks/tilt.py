@@ -75,7 +75,12 @@ def main() -> None:
     if detector.name != "yunet":
         raise SystemExit(f"this benchmark measures YuNet, which is not available: {detector.reason}")
     print(f"{scoring.path}, {scoring.tta} TTA: {len(labels)} {args.split} faces ({scoring.data} data) at {SIDE} px\n")
-    ways = ["before", "turned search", *(f"leveled at {t:g}" for t in args.min_tilt)]
+    never = float("inf")
+    ways = {  # the way's name: the turns searched when nothing is found upright, and the tilt leveled from
+        "before": ((), never),
+        "turned search": (faces.TILTED_TURNS, never),
+        **{f"leveled at {tilt:g}": (faces.TILTED_TURNS, tilt) for tilt in args.min_tilt},
+    }
     print(
         "| turned by | way | faces found | accuracy | against before: points (95% CI) | McNemar p | ms per photo "
         "| YuNet's tilt: median, 90% within |\n|---:|---|---:|---:|---:|---:|---:|---|"
@@ -83,9 +88,7 @@ def main() -> None:
     for degrees in args.degrees:
         photos = [photo(face, degrees) for face in images]
         before = None
-        for way in ways:
-            turns = () if way == "before" else faces.TILTED_TURNS
-            min_tilt = float(way.split()[-1]) if way.startswith("leveled") else float("inf")
+        for way, (turns, min_tilt) in ways.items():
             with mock.patch.object(faces, "TILTED_TURNS", turns), mock.patch.object(faces, "LEVEL_MIN_TILT", min_tilt):
                 found, seconds = found_faces(photos, detector)
             hit = np.array([face is not None for face in found])
