@@ -5,8 +5,9 @@ fresh clone's view: the shipped sample, no runs, the committed reference model),
 page in Debian's Chromium driven by Playwright, waits until the page's title is rendered and
 Streamlit has finished running the script, checks no exception is shown, and saves a full-page
 PNG per page. On Classify it then uploads a face from the shipped sample, then a photo of it
-tilted (which the page turns level), turns on the map of what drove each prediction and chooses flip test-time augmentation in place of the model's own
-(shift); last it switches to videos and uploads a clip of sample faces, with a screenshot of each step.
+tilted (which the page turns level), turns on the map of what drove each prediction and chooses
+flip test-time augmentation in place of the model's own (shift); last it switches to videos and
+uploads a clip of sample faces, with a screenshot of each step.
 
     apt-get install -y chromium && pip install playwright    # once (Playwright's own browser download is not needed)
     python -m scripts.browser_smoke [--out screenshots/]
