@@ -172,7 +172,9 @@ st.caption(
     "What the network sees while training: one random rotation, shift, shear, zoom and flip per view, "
     "fused into one affine warp. The defaults are the study's ranges; rotation and shear are in degrees, "
     f"as Keras' ImageDataGenerator read them (so the study's shear of {STUDY_RANGES.shear} is a "
-    f"{STUDY_RANGES.shear} degree shear), shifts are fractions of the side."
+    f"{STUDY_RANGES.shear} degree shear), shifts are fractions of the side. Blur and exposure are the photo "
+    "augmentation's (the default model was fine-tuned with 40% of each): the share of views blurred out of focus "
+    "or by motion, and the share made darker, brighter or flatter."
 )
 
 
@@ -203,7 +205,9 @@ with st.expander("Ranges", icon=":material/tune:"):
         shear=left.slider("Shear (±degrees)", 0.0, 30.0, study.shear, 0.05, key="augment_shear"),
         width_shift=middle.slider("Horizontal shift (± side)", 0.0, 0.5, study.width_shift, 0.01, key="augment_wshift"),
         height_shift=middle.slider("Vertical shift (± side)", 0.0, 0.5, study.height_shift, 0.01, key="augment_hshift"),
+        blur=middle.slider("Blurred (share of views)", 0.0, 1.0, study.blur, 0.1, key="augment_blur"),
         zoom=right.slider("Zoom (± factor)", 0.0, 0.5, study.zoom, 0.01, key="augment_zoom"),
+        exposure=right.slider("Exposed another way (share)", 0.0, 1.0, study.exposure, 0.1, key="augment_exposure"),
         horizontal_flip=right.checkbox("Horizontal flip", study.horizontal_flip, key="augment_flip"),
     )
 

@@ -244,11 +244,14 @@ def weights_choice(default: str) -> str:
     choice = st.selectbox(
         "Weights", list(WEIGHT_CHOICES), index=list(WEIGHT_CHOICES).index(default),
         format_func=WEIGHT_CHOICES.__getitem__, key="custom_weights",
-        help="Starting weights of the ResNet50/VGG19 base; the compact networks train from scratch only.",
+        help=(
+            "Starting weights of the ResNet50/VGG19 base. A compact network has no ImageNet weights; "
+            "it can start from a model file of the same network (a run's model.keras) to fine-tune it."
+        ),
     )
     if choice != "file":
         return choice
-    return st.text_input("Weights file", key="custom_weights_file", placeholder="/path/to/base.weights.h5").strip()
+    return st.text_input("Weights file", key="custom_weights_file", placeholder="/path/to/base.weights.h5 or a run's model.keras").strip()
 
 
 def launch(configs: list[RunConfig]) -> None:

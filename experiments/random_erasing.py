@@ -22,9 +22,9 @@ from scripts.make_default_model import train
 _warp = augment.augment
 
 
-def warp_and_erase(images: Any, ranges: augment.AugmentRanges, seed: Any) -> Any:
+def warp_and_erase(images: Any, ranges: augment.AugmentRanges, seed: Any, levels: tuple[Any, Any] = (0.0, 1.0)) -> Any:
     """The usual warp, then one noise rectangle on a random half of the faces."""
-    images = _warp(images, ranges, seed)
+    images = _warp(images, ranges, seed, levels)
     count, height, width = ops.shape(images)[0], images.shape[1], images.shape[2]
 
     def uniform(low: float, high: float) -> Any:

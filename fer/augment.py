@@ -9,12 +9,17 @@ times and was measured 13x slower than training VGG19 on the H200 (``shared/gpu/
 Ranges mean what they meant to ``ImageDataGenerator``: rotation and shear in degrees (so the
 study's ``shear_range=0.15`` is a 0.15 degree shear, as it was for the study), shifts as
 fractions of the side, zoom factors drawn per axis from ``[1 - zoom, 1 + zoom]``.
+
+The ``photo`` augmentation adds what a camera does to a face that FER2013's faces rarely show:
+after the warp, a share of the faces is blurred (out of focus or moving) and a share is exposed
+another way (brighter, darker, flatter; clipped at white). The default model read blurred faces
+badly without it (``benchmarks/README.md``, "Faces photographed worse").
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import keras
@@ -32,18 +37,38 @@ class AugmentRanges:
     shear: float = 0.15
     zoom: float = 0.15
     horizontal_flip: bool = True
+    blur: float = 0.0
+    """Share of the faces blurred after the warp (:data:`BLUR_SIGMA`, :data:`MOTION_LENGTH`)."""
+    exposure: float = 0.0
+    """Share of the faces exposed another way after the warp (:data:`EXPOSURE_GAIN`, :data:`EXPOSURE_CONTRAST`)."""
 
 
 STUDY_RANGES = AugmentRanges()
 """The study's augmentation: rotation 15, shifts 0.15, shear 0.15, zoom 0.15, horizontal flip."""
 
+CROP_FLIP = AugmentRanges(rotation=0.0, width_shift=4 / 48, height_shift=4 / 48, shear=0.0, zoom=0.0)
+"""Shifts of up to 4 pixels with edge pixels repeated: the random crops of an edge-padded face
+that small FER2013 CNNs train with, through the same fused warp; and horizontal flips."""
+
 AUGMENT_RANGES: dict[str, AugmentRanges] = {
     "study": STUDY_RANGES,
-    # Shifts of up to 4 pixels with edge pixels repeated: the random crops of an edge-padded
-    # face that small FER2013 CNNs train with, through the same fused warp.
-    "crop_flip": AugmentRanges(rotation=0.0, width_shift=4 / 48, height_shift=4 / 48, shear=0.0, zoom=0.0),
+    "crop_flip": CROP_FLIP,
+    "photo": replace(CROP_FLIP, blur=0.4, exposure=0.4),
 }
 """The ranges behind each named augmentation of :data:`fer.vocab.AUGMENTATIONS` but ``none``."""
+
+BLUR_KERNEL = 9
+"""Side of the blur kernels, px: room for the widest Gaussian and the longest streak below."""
+BLUR_SIGMA = (0.3, 1.3)
+"""Gaussian blur's sigma on the 48-px face, px: up to a 192-px face blurred by about 5 px."""
+MOTION_LENGTH = (2.0, 5.0)
+"""Motion blur's streak on the 48-px face, px, at any angle: up to 20 px on a 192-px face."""
+GAUSSIAN_SHARE = 0.6
+"""Of the blurred faces, the share blurred out of focus; the others are streaked by motion."""
+EXPOSURE_GAIN = (0.6, 1.5)
+"""Factor on every grey level (darker to brighter, clipped at white)."""
+EXPOSURE_CONTRAST = (0.6, 1.2)
+"""Factor on the grey levels' spread about the face's mean (a flat light to a harder one)."""
 
 
 def random_transforms(
@@ -83,13 +108,70 @@ def random_transforms(
     return ops.stack([a0, a1, a2, b0, b1, b2, zeros, zeros], axis=1)
 
 
-def augment(images: Any, ranges: AugmentRanges, seed: Any) -> Any:
-    """Warp a float batch ``(N, H, W, C)`` by one random affine per image (edges: nearest)."""
+def augment(images: Any, ranges: AugmentRanges, seed: Any, levels: tuple[Any, Any] = (0.0, 1.0)) -> Any:
+    """Warp a float batch ``(N, H, W, C)`` by one random affine per image (edges: nearest), then
+    blur and expose the shares of it that ``ranges`` asks for. ``levels`` are black and white in
+    the batch's values (per channel, or one for all): exposure is changed in grey levels."""
     batch, height, width = ops.shape(images)[0], images.shape[1], images.shape[2]
     transforms = random_transforms(batch, height, width, ranges, seed)
-    return ops.image.affine_transform(
+    images = ops.image.affine_transform(
         images, transforms, interpolation="bilinear", fill_mode="nearest", data_format="channels_last"
     )
+    if ranges.blur:
+        images = blurred(images, ranges.blur, seed)
+    if ranges.exposure:
+        black, white = (ops.convert_to_tensor(level, dtype="float32") for level in levels)
+        images = exposed((images - black) / (white - black), ranges.exposure, seed) * (white - black) + black
+    return images
+
+
+def blur_kernels(batch: Any, share: float, seed: Any) -> Any:
+    """One normalised ``BLUR_KERNEL``-square kernel per image ``(batch, K, K)``: a Gaussian, a
+    motion streak, or (for the ``1 - share`` not blurred) the identity."""
+
+    def uniform(low: float, high: float) -> Any:
+        return keras.random.uniform((batch, 1, 1), low, high, seed=seed)
+
+    offsets = ops.arange(BLUR_KERNEL, dtype="float32") - (BLUR_KERNEL - 1) / 2
+    rows, cols = offsets[None, :, None], offsets[None, None, :]
+    gaussian = ops.exp(-(rows**2 + cols**2) / (2 * uniform(*BLUR_SIGMA) ** 2))
+    angle = uniform(0.0, math.pi)
+    along = cols * ops.cos(angle) + rows * ops.sin(angle)
+    across = rows * ops.cos(angle) - cols * ops.sin(angle)
+    # A streak with a soft (0.4 px) profile across it, so that it is drawn at any angle.
+    streak = ops.exp(-(across**2) / (2 * 0.4**2)) * ops.cast(ops.abs(along) <= uniform(*MOTION_LENGTH) / 2, "float32")
+    identity = ops.cast((rows == 0) & (cols == 0), "float32")
+    kernels = ops.where(uniform(0.0, 1.0) < GAUSSIAN_SHARE, gaussian, streak)
+    kernels = ops.where(uniform(0.0, 1.0) < share, kernels, identity)
+    return kernels / ops.sum(kernels, axis=(1, 2), keepdims=True)
+
+
+def blurred(images: Any, share: float, seed: Any) -> Any:
+    """``images`` ``(N, H, W, C)``, each convolved with its own kernel (:func:`blur_kernels`;
+    edges mirrored): the batch goes through one depthwise convolution as channels."""
+    batch, channels = ops.shape(images)[0], images.shape[-1]
+    kernels = ops.repeat(blur_kernels(batch, share, seed), channels, axis=0)  # one per image and channel
+    side = images.shape[1:3]
+    pad = BLUR_KERNEL // 2
+    # (N, H, W, C) -> (1, H, W, N*C): each image's channel is a channel of one image.
+    x = ops.reshape(ops.transpose(images, (1, 2, 0, 3)), (1, *side, -1))
+    x = ops.pad(x, [[0, 0], [pad, pad], [pad, pad], [0, 0]], mode="symmetric")
+    x = ops.depthwise_conv(x, ops.transpose(kernels, (1, 2, 0))[..., None], padding="valid")
+    return ops.transpose(ops.reshape(x, (*side, -1, channels)), (2, 0, 1, 3))
+
+
+def exposed(images: Any, share: float, seed: Any) -> Any:
+    """Of ``images`` in grey levels ``[0, 1]``, the ``share`` drawn exposed another way: the
+    spread about each face's mean scaled by :data:`EXPOSURE_CONTRAST`, then every level by
+    :data:`EXPOSURE_GAIN`, clipped to ``[0, 1]``."""
+    batch = ops.shape(images)[0]
+
+    def uniform(low: float, high: float) -> Any:
+        return keras.random.uniform((batch, 1, 1, 1), low, high, seed=seed)
+
+    mean = ops.mean(images, axis=(1, 2, 3), keepdims=True)
+    changed = ops.clip(((images - mean) * uniform(*EXPOSURE_CONTRAST) + mean) * uniform(*EXPOSURE_GAIN), 0.0, 1.0)
+    return ops.where(uniform(0.0, 1.0) < share, changed, images)
 
 
 @keras.saving.register_keras_serializable(package="fer")
@@ -100,27 +182,34 @@ class FaceAugment(keras.layers.Layer):
     48-pixel image would be off by up to a quarter pixel.
     """
 
-    def __init__(self, ranges: dict[str, Any] | None = None, seed: int | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        ranges: dict[str, Any] | None = None,
+        seed: int | None = None,
+        levels: tuple[Any, Any] = (0.0, 1.0),
+        **kwargs: Any,
+    ) -> None:
         kwargs.setdefault("dtype", "float32")
         super().__init__(**kwargs)
         self.ranges = AugmentRanges(**(ranges or {}))
         self.seed = seed
+        self.levels = levels
         self.seed_generator = keras.random.SeedGenerator(seed)
 
     def call(self, images: Any, training: bool | None = None) -> Any:
         if not training:
             return images
-        return augment(images, self.ranges, self.seed_generator)
+        return augment(images, self.ranges, self.seed_generator, self.levels)
 
     def compute_output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
         return input_shape
 
     def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "ranges": asdict(self.ranges), "seed": self.seed}
+        return {**super().get_config(), "ranges": asdict(self.ranges), "seed": self.seed, "levels": self.levels}
 
 
 def augmented_views(face: np.ndarray, count: int, ranges: AugmentRanges = STUDY_RANGES, seed: int = 0) -> np.ndarray:
     """``count`` random views of one 48x48 uint8 face, for the dashboard's augmentation preview."""
     batch = np.repeat(face[None, :, :, None].astype("float32"), count, axis=0)
-    views = augment(ops.convert_to_tensor(batch), ranges, keras.random.SeedGenerator(seed))
+    views = augment(ops.convert_to_tensor(batch), ranges, keras.random.SeedGenerator(seed), levels=(0.0, 255.0))
     return np.clip(np.round(ops.convert_to_numpy(views)[..., 0]), 0, 255).astype(np.uint8)

@@ -176,7 +176,7 @@ def _add_train_options(train: argparse.ArgumentParser) -> None:
     train.add_argument("--arch", choices=ARCHITECTURES, help=f"custom only: {_listed(ARCHITECTURES)} (default {DEFAULTS.arch})")
     train.add_argument("--recipe", choices=RECIPES, help="custom only: study (Adam) or fer (SGD, cosine, smoothing, TTA); default by arch")
     train.add_argument("--balance", choices=BALANCING, help="custom only: balancing of the training split")
-    train.add_argument("--augment", choices=AUGMENTATIONS, help="study (random affine), crop_flip or none")
+    train.add_argument("--augment", choices=AUGMENTATIONS, help="study (random affine), crop_flip, photo (crop_flip plus blur and exposure) or none")
     train.add_argument(
         "--epochs", type=int, help=f"default {DEFAULTS.epochs} as the study (study recipe), {fer['epochs']} with the fer recipe"
     )
@@ -205,7 +205,8 @@ def _add_train_options(train: argparse.ArgumentParser) -> None:
     train.add_argument(
         "--weights",
         help=", ".join(f"{name} ({text})" for name, text in WEIGHTS.items())
-        + f", or a weights file for the base (default {DEFAULTS.weights})",
+        + ", or a weights file for the ResNet50/VGG19 base, or a compact network's model file to start from"
+        + f" (a run's model.keras, to fine-tune it; default {DEFAULTS.weights})",
     )
     train.add_argument("--protocol", choices=PROTOCOLS, help=f"{_listed(PROTOCOLS)} (default {DEFAULTS.protocol})")
     train.add_argument("--early-stopping", type=int, metavar="PATIENCE", help="stop after PATIENCE epochs without gain")

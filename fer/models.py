@@ -25,7 +25,7 @@ from fer.augment import AUGMENT_RANGES, FaceAugment
 from fer.errors import FerError
 from fer.images import FACE_SIZE
 from fer.scenarios import MIN_INPUT_SIZE, weights_path
-from fer.vocab import ARCHITECTURES, CLASSES, COMPACT_ARCHITECTURES, WEIGHTS
+from fer.vocab import ARCHITECTURE_NAMES, ARCHITECTURES, CLASSES, COMPACT_ARCHITECTURES, WEIGHTS
 
 IMAGENET_FILES = {
     "resnet50": "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5",
@@ -60,6 +60,13 @@ class GrayToModelInput(layers.Layer):
             return x - ops.convert_to_tensor(_CAFFE_MEAN_BGR[: self.channels], dtype="float32")
         return x / 255.0
 
+    def levels(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        """Black and white (grey levels 0 and 255) in this layer's output, per channel."""
+        if self.mode == "caffe":
+            means = _CAFFE_MEAN_BGR[: self.channels]
+            return tuple(-mean for mean in means), tuple(255 - mean for mean in means)
+        return (0.0,) * self.channels, (1.0,) * self.channels
+
     def compute_output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
         return (*input_shape[:-1], self.channels)
 
@@ -77,7 +84,9 @@ def build_model(
     """The full model for ``arch`` (see :data:`ARCHITECTURES`), taking uint8 ``(48, 48, 1)`` faces.
 
     ``weights``: one of :data:`fer.vocab.WEIGHTS` (``imagenet`` is downloaded by Keras: it needs
-    the internet or the file in Keras' cache) or the path of a weights file for the base network.
+    the internet or the file in Keras' cache) or the path of a weights file for the base network;
+    for a compact network, the path of a model file of the same network (a run's ``model.keras``)
+    whose weights, its head's too, the model starts from: fine-tuning it.
     ``augment`` names the training-time augmentation (:data:`fer.vocab.AUGMENTATIONS`).
     """
     if arch not in ARCHITECTURES:
@@ -88,25 +97,48 @@ def build_model(
         )
     faces = keras.Input((FACE_SIZE, FACE_SIZE, 1), dtype="uint8", name="face")
     compact = arch in COMPACT_ARCHITECTURES
-    x = GrayToModelInput("unit" if compact else "caffe", channels=1 if compact else 3, name="to_model_input")(faces)
+    to_input = GrayToModelInput("unit" if compact else "caffe", channels=1 if compact else 3, name="to_model_input")
+    x = to_input(faces)
     if input_size != FACE_SIZE:
         x = layers.Resizing(input_size, input_size, dtype="float32", name="resize")(x)
     if augment != "none":
-        x = FaceAugment(asdict(AUGMENT_RANGES[augment]), seed=seed, name="augment")(x)
+        x = FaceAugment(asdict(AUGMENT_RANGES[augment]), seed=seed, levels=to_input.levels(), name="augment")(x)
     base = _base_network(arch, (input_size, input_size, x.shape[-1]), weights)
     x = base(x)
     x = layers.GlobalAveragePooling2D(name="gap")(x)
     if compact:
         x = layers.Dropout(0.3, name="dropout")(x)
     outputs = layers.Dense(len(CLASSES), activation="softmax", dtype="float32", name="emotion")(x)
-    return keras.Model(faces, outputs, name=f"fer_{arch}")
+    model = keras.Model(faces, outputs, name=f"fer_{arch}")
+    if compact and weights != "none":
+        _start_from(model, arch, weights)
+    return model
+
+
+def _start_from(model: keras.Model, arch: str, path: str) -> None:
+    """Give ``model`` (a compact ``arch``) the weights of the model file at ``path``: its base
+    network's and its head's, which are all the weights it has (augmentation and dropout have none)."""
+    checked = weights_path(path)  # a FerError for a missing file or one Keras can't read
+    try:
+        source = keras.saving.load_model(checked, compile=False)
+        for name in (arch, "emotion"):
+            layer, values = model.get_layer(name), source.get_layer(name).get_weights()
+            layer.set_weights([value.astype(weight.dtype) for value, weight in zip(values, layer.weights, strict=True)])
+    except Exception as error:  # noqa: BLE001  (Keras raises ValueError, TypeError or OSError for a file of another network)
+        raise FerError(
+            f"could not start the {ARCHITECTURE_NAMES[arch]} from {path}: it must be a model file of the same "
+            f"network, as a {ARCHITECTURE_NAMES[arch]} run saves ({str(error).splitlines()[0]})"
+        ) from error
 
 
 def _base_network(arch: str, shape: tuple[int, int, int], weights: str) -> keras.Model:
     if arch in COMPACT_ARCHITECTURES:
-        if weights != "none":
-            raise FerError(f"the {arch} network has no pretrained weights: it trains from scratch (weights=none)")
-        return _compact_cnn(shape, COMPACT_WIDTHS[arch], name=arch)
+        if weights == "imagenet":
+            raise FerError(
+                f"the {ARCHITECTURE_NAMES[arch]} has no ImageNet weights: it trains from scratch (weights=none) "
+                "or starts from a model file of the same network"
+            )
+        return _compact_cnn(shape, COMPACT_WIDTHS[arch], name=arch)  # a model file's weights come later (_start_from)
     constructors: dict[str, Callable[..., keras.Model]] = {
         "resnet50": keras.applications.ResNet50,
         "vgg19": keras.applications.VGG19,

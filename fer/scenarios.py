@@ -35,6 +35,7 @@ from fer.vocab import (
     PROTOCOLS,
     SCHEDULES,
     TTA,
+    WEIGHTS,
     epochs_text,
 )
 
@@ -123,8 +124,9 @@ class RunConfig:
                 "protocol the only held-out images are the test set, and stopping on them flatters the result)"),
             ),
             (
-                self.arch not in COMPACT_ARCHITECTURES or self.weights == "none",
-                f"the {ARCHITECTURE_NAMES.get(self.arch, self.arch)} trains from scratch only (weights none)",
+                self.arch not in COMPACT_ARCHITECTURES or self.weights != "imagenet",
+                f"the {ARCHITECTURE_NAMES.get(self.arch, self.arch)} has no ImageNet weights: it trains from scratch "
+                "(weights none) or starts from a model file of the same network (a run's model.keras)",
             ),
         ]
         for ok, message in checks:
@@ -133,8 +135,11 @@ class RunConfig:
 
     @property
     def label(self) -> str:
-        """Short human name, e.g. ``S4 VGG19 + oversample``, or ``FER-CNN (random erasing)`` with a note."""
+        """Short human name, e.g. ``S4 VGG19 + oversample``, or ``FER-CNN (random erasing)`` with a
+        note; ``FER-CNN fine-tuned`` for a compact network started from a model file."""
         name = ARCHITECTURE_NAMES[self.arch]
+        if self.arch in COMPACT_ARCHITECTURES and self.weights not in WEIGHTS:
+            name += " fine-tuned"
         extra = "" if self.balance == "none" else f" + {self.balance}"
         extra += f" ({self.note})" if self.note else ""
         return f"{self.scenario} {name}{extra}" if self.scenario != "custom" else f"{name}{extra}"

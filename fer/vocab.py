@@ -72,6 +72,7 @@ WEIGHTS: dict[str, str] = {
 AUGMENTATIONS: dict[str, str] = {
     "study": "the study's random affine: rotation ±15°, shift/shear/zoom 0.15, flip",
     "crop_flip": "random 4-pixel shifts (crops of the edge-padded face) and horizontal flips",
+    "photo": "crop_flip, then 40% of faces blurred (out of focus or moving) and 40% exposed another way",
     "none": "no augmentation",
 }
 

@@ -2,6 +2,8 @@
 
     python -m scripts.make_default_model train [--epochs 40] [--seed 42] [--drop-copies [exact|near]]   # FER-CNN,
                                                                 # FER recipe, full FER2013, standard protocol
+    python -m scripts.make_default_model train --start-from MODEL.keras --epochs 6 --lr 0.01 --augment photo
+                                                                # fine-tune a FER-CNN (how the default was made)
     python -m scripts.make_default_model export RUN_ID         # copy into artifacts/reference/RUN_ID/
 
 ``train`` runs in the foreground, queued like any run of this machine (it waits for one already
@@ -35,7 +37,7 @@ from fer.evaluate import classification_metrics, fingerprint
 from fer.inference import classify_faces, load_classifier
 from fer.paths import atomic_write_bytes, read_json
 from fer.scenarios import scenario
-from fer.vocab import COMPACT_ARCHITECTURES, COPY_DROPS
+from fer.vocab import AUGMENTATIONS, COMPACT_ARCHITECTURES, COPY_DROPS
 
 MARKS_MINUTES = (10, 20, 40, 60, 90)
 
@@ -123,10 +125,15 @@ def main() -> None:
         "--drop-copies", nargs="?", const="exact", default="none", choices=COPY_DROPS,
         help="without the Training copies (exact) or also the near copies (near) of held-out faces",
     )
+    trainer.add_argument("--start-from", metavar="MODEL", help="a FER-CNN's model.keras to fine-tune instead of training from scratch")
+    trainer.add_argument("--lr", dest="learning_rate", type=float, help="the cosine schedule's first rate (recipe: 0.05)")
+    trainer.add_argument("--augment", choices=AUGMENTATIONS, help="recipe: crop_flip")
     commands.add_parser("export").add_argument("run_id")
     args = parser.parse_args()
     if args.command == "train":
-        train(args.epochs, seed=args.seed, drop_copies=args.drop_copies)
+        changed = {"weights": args.start_from, "learning_rate": args.learning_rate, "augment": args.augment}
+        given = {setting: value for setting, value in changed.items() if value is not None}
+        train(args.epochs, seed=args.seed, drop_copies=args.drop_copies, **given)
     else:
         export(args.run_id)
 

@@ -64,6 +64,9 @@ def test_dataset_page_shows_the_sample_its_real_counts_and_faces(sample: FaceDat
     assert at.image[-1].captions == ["24 random views"]
     rerun(at.slider(key="augment_count").set_value(8))
     assert at.image[-1].captions == ["8 random views"]
+    rerun(at.slider(key="augment_blur").set_value(1.0))  # the photo augmentation's blur and exposure, all views
+    rerun(at.slider(key="augment_exposure").set_value(1.0))
+    assert at.image[-1].captions == ["8 random views"] and not at.error
 
 
 def test_copies_are_counted_and_faces_under_two_labels_shown(sample: FaceDataset, tmp_path: Path) -> None:

@@ -185,7 +185,7 @@ def test_delete_asks_then_removes_the_run(finished_run: str) -> None:
 @pytest.mark.parametrize(
     ("widget", "key", "value", "message"),
     [
-        ("selectbox", "custom_weights", "imagenet", "trains from scratch only"),
+        ("selectbox", "custom_weights", "imagenet", "has no ImageNet weights"),
         ("number_input", "custom_epochs_fer", 0, "epochs must be between"),
         ("number_input", "custom_batch", -4, "batch size must be between"),
     ],

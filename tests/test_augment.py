@@ -1,4 +1,5 @@
-"""The fused random affine: identity, flips, ranges, and agreement with OpenCV's warp."""
+"""The fused random affine: identity, flips, ranges, and agreement with OpenCV's warp; the photo
+augmentation's blur and exposure."""
 
 from __future__ import annotations
 
@@ -7,13 +8,19 @@ import keras
 import numpy as np
 
 from fer.augment import (
+    AUGMENT_RANGES,
+    EXPOSURE_GAIN,
     STUDY_RANGES,
     AugmentRanges,
     FaceAugment,
+    augment,
     augmented_views,
+    blurred,
+    exposed,
     random_transforms,
 )
 from fer.dataset import FaceDataset
+from fer.models import build_model
 
 NO_CHANGE = AugmentRanges(rotation=0, width_shift=0, height_shift=0, shear=0, zoom=0, horizontal_flip=False)
 
@@ -64,8 +71,6 @@ def test_matches_opencv_warp_with_the_same_matrix(sample: FaceDataset) -> None:
     face = sample.images[7]
     seed = keras.random.SeedGenerator(11)
     rows = keras.ops.convert_to_numpy(random_transforms(1, 48, 48, STUDY_RANGES, seed))
-    from fer.augment import augment
-
     ours = keras.ops.convert_to_numpy(
         augment(face[None, :, :, None].astype("float32"), STUDY_RANGES, keras.random.SeedGenerator(11))
     )[0, :, :, 0]
@@ -83,3 +88,46 @@ def test_layer_is_identity_at_inference_and_random_in_training(sample: FaceDatas
     assert np.array_equal(keras.ops.convert_to_numpy(layer(batch, training=False)), batch)
     assert not np.array_equal(keras.ops.convert_to_numpy(layer(batch, training=True)), batch)
     assert FaceAugment.from_config(layer.get_config()).ranges == STUDY_RANGES
+
+
+def _sharpness(faces: np.ndarray) -> np.ndarray:
+    """Each face's variance of the Laplacian: what blur takes away."""
+    return np.array([cv2.Laplacian(face.astype(np.float64), cv2.CV_64F).var() for face in faces[..., 0]])
+
+
+def test_blur_softens_the_faces_it_picks_and_leaves_the_others_as_they_were(sample: FaceDataset) -> None:
+    faces = sample.images[:300, :, :, None].astype("float32") / 255
+    out = keras.ops.convert_to_numpy(blurred(keras.ops.convert_to_tensor(faces), 0.4, keras.random.SeedGenerator(0)))
+    changed = np.abs(out - faces).max(axis=(1, 2, 3)) > 1e-3
+    assert 0.3 < changed.mean() < 0.5  # the share asked for
+    np.testing.assert_allclose(out[~changed], faces[~changed], atol=1e-5)
+    kept = _sharpness(out[changed]) / _sharpness(faces[changed])
+    assert kept.max() < 1 and np.median(kept) < 0.5  # the mildest blur (sigma 0.3 px) takes little
+    # Normalised kernels and mirrored edges keep each face's brightness.
+    assert np.abs(out.mean(axis=(1, 2, 3)) - faces.mean(axis=(1, 2, 3))).max() < 0.01
+
+
+def test_exposure_changes_the_share_asked_for_within_black_and_white(sample: FaceDataset) -> None:
+    faces = sample.images[:300, :, :, None].astype("float32") / 255
+    out = keras.ops.convert_to_numpy(exposed(keras.ops.convert_to_tensor(faces), 0.4, keras.random.SeedGenerator(0)))
+    changed = np.abs(out - faces).max(axis=(1, 2, 3)) > 1e-3
+    assert 0.3 < changed.mean() < 0.5
+    assert out.min() >= 0.0 and out.max() <= 1.0
+    ratios = out[changed].mean(axis=(1, 2, 3)) / faces[changed].mean(axis=(1, 2, 3))
+    assert ratios.min() < 0.9 and ratios.max() > 1.1 and ratios.max() <= EXPOSURE_GAIN[1] + 0.01  # darker and brighter
+
+
+def test_exposure_works_in_grey_levels_whatever_the_models_input_scale(sample: FaceDataset) -> None:
+    """ResNet50 and VGG19 see faces as BGR minus ImageNet's mean: an exposed face must still be one
+    grey face (three equal channels once the means are added back) between black and white."""
+    model = build_model("vgg19", augment="photo", seed=0)
+    black, white = (np.array(level) for level in model.get_layer("augment").levels)
+    gray = sample.images[:64, :, :, None].astype("float32")
+    caffe = keras.ops.convert_to_tensor((np.repeat(gray, 3, axis=-1) + black).astype("float32"))
+    only_exposure = AugmentRanges(0, 0, 0, 0, 0, horizontal_flip=False, exposure=1.0)
+    out = keras.ops.convert_to_numpy(augment(caffe, only_exposure, keras.random.SeedGenerator(0), (black, white))) - black
+    assert np.abs(out - out[..., :1]).max() < 1e-3
+    assert out.min() > -1e-3 and out.max() < 255 + 1e-3
+    assert np.abs(out[..., 0] - gray[..., 0]).max(axis=(1, 2)).min() > 1  # every face exposed another way
+    layer = model.get_layer("augment")
+    assert FaceAugment.from_config(layer.get_config()).ranges == AUGMENT_RANGES["photo"]

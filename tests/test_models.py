@@ -108,12 +108,27 @@ def test_imagenet_weights_that_fail_to_load_are_not_called_a_failed_download(
     assert error.value.__cause__ is not None  # the loader's own error stays attached
 
 
+def test_a_compact_network_starts_from_a_model_file_of_the_same_network(sample: FaceDataset, tmp_path: Path) -> None:
+    """Fine-tuning: every weight, the head's too, comes from the file (float16 as runs save them)."""
+    with precision_policy("float16"):
+        source = build_model("cnn", augment="none", seed=0)
+    source.save(tmp_path / "model.keras")
+    started = build_model("cnn", weights=str(tmp_path / "model.keras"), augment="photo", seed=1)
+    fresh = build_model("cnn", augment="photo", seed=1)
+    expected = classify_faces(load_classifier(tmp_path / "model.keras"), sample.images[:16])
+    np.testing.assert_allclose(classify_faces(started, sample.images[:16]), expected, atol=1e-6)
+    assert np.abs(classify_faces(fresh, sample.images[:16]) - expected).max() > 1e-3
+    with pytest.raises(FerError, match="must be a model file of the same network") as error:
+        build_model("fer_cnn", weights=str(tmp_path / "model.keras"))
+    assert error.value.__cause__ is not None
+
+
 def test_bad_weights_and_architecture_are_clear_errors(tmp_path: Path) -> None:
     with pytest.raises(FerError, match="not found"):
         build_model("vgg19", weights=str(tmp_path / "missing.h5"))
     with pytest.raises(FerError, match="unknown architecture"):
         build_model("alexnet")
-    with pytest.raises(FerError, match="from scratch"):
+    with pytest.raises(FerError, match="has no ImageNet weights"):
         build_model("cnn", weights="imagenet")
 
 

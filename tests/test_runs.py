@@ -180,6 +180,24 @@ def test_standard_protocol_reports_the_best_validation_epoch_on_private_test(sam
     assert (predicted == sample.labels[validation]).mean() == pytest.approx(best, abs=3 / len(validation))  # bf16 vs float32
 
 
+def test_a_compact_run_fine_tunes_another_runs_model(finished_run: str) -> None:
+    """A run whose weights are a finished run's ``model.keras`` starts where that run ended: at a
+    learning rate too small to move them, its saved kernels are that run's; a fresh start's are not."""
+    source = runs.get_run(finished_run)
+    settings = {"augment": "photo", "learning_rate": 1e-7}
+    tuned = runs.start(tiny(weights=str(source.model_path), **settings), background=False)
+    fresh = runs.start(tiny(**settings), background=False)
+    assert tuned.state == fresh.state == "completed", tuned.status
+    assert tuned.metrics()["weights"] == f"file {source.model_path}"
+
+    def kernels(run: runs.Run) -> list[np.ndarray]:  # batch normalisation's running statistics left out: they move
+        return [weight.numpy() for weight in load_classifier(run.model_path).weights if weight.path.endswith("kernel")]
+
+    start = kernels(source)
+    assert all(np.abs(tuned_kernel - kernel).max() < 1e-4 for tuned_kernel, kernel in zip(kernels(tuned), start, strict=True))
+    assert all(np.abs(fresh_kernel - kernel).max() > 5e-3 for fresh_kernel, kernel in zip(kernels(fresh), start, strict=True))
+
+
 def test_saved_run_model_loads_safely_and_reproduces_its_metrics(finished_run: str, sample: FaceDataset) -> None:
     run = runs.get_run(finished_run)
     assert run.config.tta == "shift"  # the compact CNN's recipe: the metrics are with its 10 views

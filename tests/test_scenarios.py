@@ -99,8 +99,8 @@ def test_an_input_size_out_of_range_is_refused(size: int) -> None:
 
 
 @pytest.mark.parametrize("arch", COMPACT_ARCHITECTURES)
-def test_the_compact_networks_train_from_scratch_only(arch: str) -> None:
-    with pytest.raises(FerError, match="trains from scratch only"):
+def test_the_compact_networks_have_no_imagenet_weights(arch: str) -> None:
+    with pytest.raises(FerError, match="has no ImageNet weights"):
         scenario("custom", arch=arch, weights="imagenet")
     assert scenario("custom", arch="vgg19", weights="imagenet").weights == "imagenet"
 
