@@ -157,8 +157,10 @@ def test_cancel_and_delete_print_json_on_request(capsys: pytest.CaptureFixture[s
     assert not queued.path.exists()
 
 
-REFERENCE_ID = "20261128-232501-custom-fer_cnn-1ae8"
-"""The committed reference run (the default model), trained under the standard protocol."""
+REFERENCE_ID = "20261207-012819-custom-fer_cnn-b659"
+"""The committed reference run of the default model, fine-tuned from ``BASE_ID``'s, standard protocol."""
+BASE_ID = "20261128-232501-custom-fer_cnn-1ae8"
+"""The committed reference run the default model was fine-tuned from (its model file is no longer shipped)."""
 
 
 def finished_run(run_id: str, config: RunConfig, metrics: dict[str, object]) -> Path:
@@ -219,8 +221,8 @@ def test_show_and_runs_read_the_committed_reference_run(
 ) -> None:
     status, out = run_cli(capsys, "show", REFERENCE_ID)
     assert status == 0
-    assert out.startswith(f"{REFERENCE_ID} (reference run committed with the project, read-only): FER-CNN, completed")
-    assert "test accuracy 0.6996 (PrivateTest, 3,589 images)" in out
+    assert out.startswith(f"{REFERENCE_ID} (reference run committed with the project, read-only): FER-CNN fine-tuned, completed")
+    assert "test accuracy 0.7010 (PrivateTest, 3,589 images)" in out
     status, out = run_cli(capsys, "show", REFERENCE_ID, "--json")
     document = json.loads(out)
     assert document["reference"] is True and document["metrics"]["test_split"] == "PrivateTest"
@@ -228,9 +230,9 @@ def test_show_and_runs_read_the_committed_reference_run(
     status, out = run_cli(capsys, "runs")
     assert status == 0 and out.startswith("No runs yet")
     listed = out.split("Reference runs, committed with the project (read-only", 1)[1]
-    assert REFERENCE_ID in listed and "0.6996" in listed and "PrivateTest" in listed
+    assert REFERENCE_ID in listed and "0.7010" in listed and BASE_ID in listed and "0.6996" in listed
     status, out = run_cli(capsys, "runs", "--json")
-    assert [(run["run_id"], run["reference"]) for run in json.loads(out)] == [(REFERENCE_ID, True)]
+    assert [(run["run_id"], run["reference"]) for run in json.loads(out)] == [(BASE_ID, True), (REFERENCE_ID, True)]
 
 
 def snapshot(folder: Path) -> dict[str, tuple[int, int, bytes]]:

@@ -199,9 +199,12 @@ def test_equalizing_gives_the_reference_model_back_faces_photographed_in_poor_li
     def accuracy(faces: list[np.ndarray]) -> float:
         return float((classify_faces(model, np.stack(faces), tta="flip").argmax(axis=1) == labels).mean())
 
-    dim = [(face * 0.5).astype(np.uint8) for face in sample.images[test]]  # half the light
-    flat = [(face * 0.5 + 64).astype(np.uint8) for face in sample.images[test]]  # half the contrast
-    # Measured: 0.639 as stored; half the light 0.605, equalized 0.625; half the contrast 0.588, equalized 0.625.
-    assert accuracy(list(sample.images[test])) - accuracy(dim) > 0.02  # poor light costs the model points
-    assert accuracy([images.photo_face(face) for face in dim]) > accuracy(dim) + 0.01
+    # 0.3 of the light or of the contrast: the default model, fine-tuned with exposure changes of
+    # 0.6-1.5, reads half the light almost as well as full light (0.625 against 0.635 on these faces).
+    dim = [(face * 0.3).astype(np.uint8) for face in sample.images[test]]
+    flat = [(face * 0.3 + 90).astype(np.uint8) for face in sample.images[test]]
+    # Measured: 0.635 as stored; dim 0.571, equalized 0.628; flat 0.578, equalized 0.622 (the base model: 0.639;
+    # 0.480, 0.618; 0.493, 0.635).
+    assert accuracy(list(sample.images[test])) - accuracy(dim) > 0.03  # poor light costs the model points
+    assert accuracy([images.photo_face(face) for face in dim]) > accuracy(dim) + 0.03
     assert accuracy([images.photo_face(face) for face in flat]) > accuracy(flat) + 0.02

@@ -47,13 +47,16 @@ def test_hiding_the_most_salient_region_costs_the_prediction_more_than_the_least
     faces = sample.images[np.flatnonzero(sample.usage != 0)[:8]]  # the first 8 test faces
     maps = saliency.occlusion_maps(reference_model, faces)
     before = classify_faces(reference_model, faces)
+    drops = []
     for face, drove, probabilities in zip(faces, maps, before):
         predicted = int(probabilities.argmax())
         hottest = np.unravel_index(int(drove.argmax()), drove.shape)
         coldest = np.unravel_index(int(drove.argmin()), drove.shape)
         after = classify_faces(reference_model, np.stack([blanked(face, hottest), blanked(face, coldest)]))
-        hot_drop, cold_drop = probabilities[predicted] - after[:, predicted]
-        assert hot_drop > max(cold_drop, 0.02), (hot_drop, cold_drop)
+        drops.append(probabilities[predicted] - after[:, predicted])
+    hot, cold = np.array(drops).T
+    # A face read from everywhere at once (no patch moves it) may have no hottest region: most faces do.
+    assert (hot > cold).sum() >= 7 and hot.mean() > cold.mean() + 0.2, drops
     assert saliency.occlusion_maps(reference_model, faces[3:4])[0] == pytest.approx(maps[3], abs=1e-5)  # alone as in a batch
 
 
