@@ -19,6 +19,7 @@ badly without it (``benchmarks/README.md``, "Faces photographed worse").
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -71,6 +72,12 @@ EXPOSURE_CONTRAST = (0.6, 1.2)
 """Factor on the grey levels' spread about the face's mean (a flat light to a harder one)."""
 
 
+def _uniform(shape: tuple[Any, ...], seed: Any) -> Callable[[float, float], Any]:
+    """``uniform(low, high)``: a draw of ``shape`` (one value per image, broadcast as the caller
+    needs) from the layer's seed generator."""
+    return lambda low, high: keras.random.uniform(shape, low, high, seed=seed)
+
+
 def random_transforms(
     batch: int, height: int, width: int, ranges: AugmentRanges, seed: Any
 ) -> Any:
@@ -80,9 +87,7 @@ def random_transforms(
     image centre, followed by the flip.
     """
 
-    def uniform(low: float, high: float) -> Any:
-        return keras.random.uniform((batch,), low, high, seed=seed)
-
+    uniform = _uniform((batch,), seed)
     theta = uniform(-ranges.rotation, ranges.rotation) * (math.pi / 180)
     shear = uniform(-ranges.shear, ranges.shear) * (math.pi / 180)
     zoom_x = uniform(1 - ranges.zoom, 1 + ranges.zoom)
@@ -129,9 +134,7 @@ def blur_kernels(batch: Any, share: float, seed: Any) -> Any:
     """One normalised ``BLUR_KERNEL``-square kernel per image ``(batch, K, K)``: a Gaussian, a
     motion streak, or (for the ``1 - share`` not blurred) the identity."""
 
-    def uniform(low: float, high: float) -> Any:
-        return keras.random.uniform((batch, 1, 1), low, high, seed=seed)
-
+    uniform = _uniform((batch, 1, 1), seed)
     offsets = ops.arange(BLUR_KERNEL, dtype="float32") - (BLUR_KERNEL - 1) / 2
     rows, cols = offsets[None, :, None], offsets[None, None, :]
     gaussian = ops.exp(-(rows**2 + cols**2) / (2 * uniform(*BLUR_SIGMA) ** 2))
@@ -166,9 +169,7 @@ def exposed(images: Any, share: float, seed: Any) -> Any:
     :data:`EXPOSURE_GAIN`, clipped to ``[0, 1]``."""
     batch = ops.shape(images)[0]
 
-    def uniform(low: float, high: float) -> Any:
-        return keras.random.uniform((batch, 1, 1, 1), low, high, seed=seed)
-
+    uniform = _uniform((batch, 1, 1, 1), seed)
     mean = ops.mean(images, axis=(1, 2, 3), keepdims=True)
     changed = ops.clip(((images - mean) * uniform(*EXPOSURE_CONTRAST) + mean) * uniform(*EXPOSURE_GAIN), 0.0, 1.0)
     return ops.where(uniform(0.0, 1.0) < share, changed, images)
