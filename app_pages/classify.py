@@ -17,6 +17,7 @@ CROP_ZOOM = 3  # the 48x48 crop the model saw, shown at 144x144
 WHOLE_IMAGE_STATE = "classify_whole_images"  # ids of the photos to classify as one face
 INPUTS = ("Photos", "A video")
 VIDEO_INTERVALS = (0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0)  # seconds between the frames classified
+PEOPLE_SHOWN = 6  # faces shown to choose whom a video's timeline follows; the list holds them all
 
 
 def no_model() -> None:
@@ -48,7 +49,7 @@ def describe(choice: predict.ModelChoice) -> None:
     st.markdown(
         f"Classifying with **{choice.name}** from {origin}: trained on {data}, test accuracy **{accuracy}**{split}."
         + seen_in_training(choice.seen)
-        + calibrated(choice.ece)
+        + calibrated(choice)
     )
     if warning := predict.trust_warning(choice):
         st.warning(warning, icon=":material/warning:")
@@ -67,20 +68,30 @@ def seen_in_training(seen: dict[str, Any] | None) -> str:
     return f" {repeats:,} of its test faces are copies or near copies of faces it trained on (Dataset page).{unseen}"
 
 
-def calibrated(ece: float | None) -> str:
-    """How far its probabilities can be taken at their word, where the run kept its calibration."""
-    if ece is None:
+def calibrated(choice: predict.ModelChoice) -> str:
+    """How far its probabilities can be taken at their word, where the run kept its calibration:
+    scaled by its temperature where it fitted one, and as the network gives them."""
+    if choice.ece is None:
         return ""
+    off = "is off by **{:.1f} points** on average from how often such answers are right"
+    if choice.scaled_ece is None:
+        return (
+            f" On its test faces, the probability it gives its answer {off.format(100 * choice.ece)} (expected "
+            "calibration error; Compare page)."
+        )
     return (
-        f" On its test faces, the probability it gives its answer is off by **{100 * ece:.1f} points** on "
-        "average from how often such answers are right (expected calibration error; Compare page)."
+        f" Its probabilities are scaled by a temperature of {choice.temperature:.3g}, fitted on its validation faces: "
+        f"so scaled, the probability it gives its answer on its test faces {off.format(100 * choice.scaled_ece)} "
+        f"({100 * choice.ece:.1f} unscaled; expected calibration error, Compare page)."
     )
 
 
-def options(choice: predict.ModelChoice, photos_given: bool) -> tuple[str, bool]:
-    """Which views of each face to average (test-time augmentation) and, for photos, whether to
-    map what drove each prediction. The views start at the chosen run's own setting, once per model."""
-    tta_column, saliency_column = st.columns(2)
+def options(choice: predict.ModelChoice, photos_given: bool) -> tuple[str, float, bool]:
+    """Which views of each face to average (test-time augmentation), the temperature to scale
+    the probabilities by and, for photos, whether to map what drove each prediction. The views
+    start at the chosen run's own setting, once per model; the run's temperature is used unless
+    turned off."""
+    tta_column, scaling_column, saliency_column = st.columns(3)
     tta = tta_column.selectbox(
         "Test-time augmentation", list(TTA), index=list(TTA).index(choice.tta), key=f"classify_tta_{choice.run_id}",
         help="The views of each face whose answers are averaged: steadier, at 1, 2 or 10 times the compute. "
@@ -88,8 +99,16 @@ def options(choice: predict.ModelChoice, photos_given: bool) -> tuple[str, bool]
         + " On the shipped model, shift scored 0.6 points above flip on FER2013's test faces. Starts as the chosen "
         f"run measured its test accuracy ({choice.tta} for this model).",
     )
+    temperature = choice.temperature
+    if temperature != 1.0 and not scaling_column.toggle(
+        "Calibrated probabilities", value=True, key="classify_calibrated",
+        help=f"The network's probabilities scaled by the temperature its run fitted on its validation faces "
+        f"({temperature:.3g}): the answers stay the same, and their probabilities come as close as one number can "
+        "to how often such answers are right. Off: the network's own softmax.",
+    ):
+        temperature = 1.0
     if not photos_given:
-        return tta, False
+        return tta, temperature, False
     saliency = saliency_column.toggle(
         "Show what drove each prediction", key="classify_saliency",
         help=f"Occlusion sensitivity: a {PATCH}x{PATCH} patch of the face's mean gray slides over the 48x48 crop "
@@ -97,7 +116,7 @@ def options(choice: predict.ModelChoice, photos_given: bool) -> tuple[str, bool]
         f"emotion's probability: red regions drove the prediction most, blue ones hardly at all. It takes "
         f"{len(patch_corners(PATCH, STRIDE))} more classifications per face: a moment on a CPU.",
     )
-    return tta, saliency
+    return tta, temperature, saliency
 
 
 def photos_given() -> list[tuple[str, str, bytes]]:
@@ -186,7 +205,8 @@ def video_given() -> tuple[str, io.BufferedIOBase, float] | None:
         "Video", type=sorted(suffix[1:] for suffix in video.VIDEO_SUFFIXES), key="classify_video",
         # No max_upload_size: the server's own limit (.streamlit/config.toml), as a video is read as it decodes.
         help="A video with a face in it. Frames are read as the video decodes, one every few tenths of a second is "
-        "kept, and the largest face in each is classified: the timeline follows the person nearest the camera.",
+        "kept, and the faces in each are found and linked from frame to frame into people: the timeline follows "
+        "one person, at first the one found in most frames.",
     )
     every = every_column.select_slider(
         "Classify a frame every", VIDEO_INTERVALS, value=VIDEO_EVERY_S, format_func=lambda seconds: f"{seconds:g} s",
@@ -197,11 +217,14 @@ def video_given() -> tuple[str, io.BufferedIOBase, float] | None:
     return None if upload is None else (upload.file_id, upload, every)
 
 
-def show_video(choice: predict.ModelChoice, model: Any, upload_id: str, analysis: video.VideoAnalysis, tta: str) -> None:
-    """A video's timeline as a chart, any sampled frame with the face it followed and that face's
-    probabilities, how often each emotion was the answer, and the timeline as a table to download."""
+def show_video(
+    choice: predict.ModelChoice, model: Any, upload_id: str, analysis: video.VideoAnalysis, tta: str, temperature: float
+) -> None:
+    """Whose faces to follow, their timeline as a chart, any sampled frame with their face and
+    its probabilities, how often each emotion was the answer, and the timeline as a table to download."""
     st.caption(video.summary(analysis))
-    timeline = ui.video_timeline(choice, model, upload_id, analysis, tta)
+    person = choose_person(upload_id, analysis)
+    timeline = ui.video_timeline(choice, model, upload_id, analysis, person, tta, temperature)
     found = timeline[timeline["face_found"]]
     if found.empty:
         st.warning(
@@ -223,7 +246,7 @@ def show_video(choice: predict.ModelChoice, model: Any, upload_id: str, analysis
     picture, details = st.columns([3, 2])
     image, scale = analysis.frame(row)
     probabilities = found.loc[row, list(CLASSES)].to_numpy(float)
-    face = analysis.faces[row]
+    face = analysis.followed(person)[row]
     picture.image(annotate.annotate(image, [face], probabilities[None], scale), caption=f"{analysis.name} at {when:,.2f} s")
     with details:
         show_face(f"video_{row}", f"at {when:,.2f} s", face, probabilities, None)
@@ -238,6 +261,23 @@ def show_video(choice: predict.ModelChoice, model: Any, upload_id: str, analysis
     st.download_button(
         "Download the timeline as CSV", timeline.to_csv(index=False), file_name="emotions_over_time.csv",
         mime="text/csv", icon=":material/download:", key="classify_video_csv", on_click="ignore",
+    )
+
+
+def choose_person(upload_id: str, analysis: video.VideoAnalysis) -> int:
+    """Whom the timeline follows, where the video has more than one person: each shown by a face
+    of theirs, person 1 (found in most frames) first."""
+    counts = analysis.frames_found()
+    if len(counts) < 2:
+        return 1
+    for column, (person, frames) in zip(st.columns(PEOPLE_SHOWN), enumerate(counts[:PEOPLE_SHOWN], 1)):
+        column.image(analysis.portrait(person), width=96, caption=f"Person {person} · {frames:,} frames")
+    return st.selectbox(
+        "Follow", range(1, len(counts) + 1), format_func=lambda person: f"Person {person} ({counts[person - 1]:,} frames)",
+        key=f"classify_video_person_{upload_id}",
+        help="The faces of successive frames are linked into people by where they are: a face near where a "
+        "person's face was last seen, at about its size, is theirs. Someone who leaves and comes back elsewhere, "
+        "or moves far between two sampled frames, is counted as another person.",
     )
 
 
@@ -262,20 +302,21 @@ choice = st.selectbox(
 )
 describe(choice)
 kind = st.radio("Classify", INPUTS, horizontal=True, key="classify_input", label_visibility="collapsed")
-tta, saliency = options(choice, kind == INPUTS[0])
+tta, temperature, saliency = options(choice, kind == INPUTS[0])
 if kind == INPUTS[1]:
     given_video = video_given()
     if given_video is None:
         st.info(
             "Upload a video (mp4, mov, avi, mkv or webm). A frame is taken every half second (or as often as you "
-            "choose), the largest face in it is found and classified, and the emotions are drawn over time.",
+            "choose), its faces are found and followed from frame to frame, and each person's emotions are drawn "
+            "over time.",
             icon=":material/upload:",
         )
         st.stop()
     with ui.user_errors():
         upload_id, stream, every = given_video
         analysis = ui.video_analysis(upload_id, stream.name, stream, every)
-        show_video(choice, ui.classifier(choice), upload_id, analysis, tta)
+        show_video(choice, ui.classifier(choice), upload_id, analysis, tta, temperature)
     st.stop()
 given = photos_given()
 if not given:
@@ -298,7 +339,7 @@ asked_whole = st.session_state.get(WHOLE_IMAGE_STATE, set())
 results = photos.classify_photos(
     model, [(name, content) for _, name, content in given],
     whole_images={index for index, (photo_id, _, _) in enumerate(given) if photo_id in asked_whole},
-    tta=tta, saliency=saliency, analyse=ui.photo_analysis, explain=ui.saliency_maps(choice),
+    tta=tta, temperature=temperature, saliency=saliency, analyse=ui.photo_analysis, explain=ui.saliency_maps(choice),
 )
 for index, ((photo_id, _, _), result) in enumerate(zip(given, results)):
     if result.error:

@@ -241,14 +241,16 @@ if scored:
 st.header("Calibration")
 curves, uncalibrated = compare.calibration_curves(selected, load=ui.dataset)
 if curves:
-    show(charts.reliability_figure(curves, colors), "reliability", "reliability")
+    show(charts.reliability_figure(curves, colors, compare.scaled_calibration(selected)), "reliability", "reliability")
 st.caption(
     "Can a run's probabilities be taken at their word? The test faces are binned by the run's top probability "
     "(0-10%, ..., 90-100%), and each point is a bin's accuracy against its mean top probability: on the dashed "
     "diagonal a model that says 80% is right 80% of the time; above it the model is under-confident (label "
     "smoothing makes it so), below it over-confident. ECE, the expected calibration error, is the faces' mean gap "
     "between the two (Guo et al., 2017). Each run records it when it is scored; older runs are recounted from "
-    "their kept probabilities."
+    "their kept probabilities. A run trained with a validation split (standard protocol) also fits a temperature "
+    "on it, one number that divides its log-probabilities before the softmax: its dotted curve is its test faces "
+    "so scaled, as the Classify page shows them (the answers, and so the accuracy, stay the same)."
 )
 for why in uncalibrated.values():  # each reason names its run
     st.caption(f"No reliability diagram: {why}")

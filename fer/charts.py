@@ -244,32 +244,42 @@ def per_class_figure(
 
 
 def reliability_figure(
-    curves: Mapping[str, tuple[float, list[dict[str, Any]]]], colors: Mapping[str, str] | None = None
+    curves: Mapping[str, tuple[float, list[dict[str, Any]]]],
+    colors: Mapping[str, str] | None = None,
+    scaled: Mapping[str, tuple[float, float, list[dict[str, Any]]]] | None = None,
 ) -> go.Figure:
     """Reliability diagrams: per run (its ``(ece, bins)`` of :func:`fer.evaluate.calibration`),
     the accuracy of each bin of faces against their mean top probability, beside the diagonal of
     a perfectly calibrated model. Above the diagonal the model is under-confident, below it
-    over-confident; each point's size follows its faces, and the legend gives each run's ECE."""
+    over-confident; each point's size follows its faces, and the legend gives each run's ECE.
+    A run in ``scaled`` (its ``(temperature, ece, bins)``: :func:`fer.store.temperature_scaling`)
+    also gets a dotted curve in its color: its probabilities scaled as the Classify page shows them."""
     colors = colors or run_colors(list(curves))
     figure = go.Figure(
         go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line={"color": "gray", "dash": "dash"}, name="calibrated")
     )
     for name, (ece, bins) in curves.items():
-        filled = [row for row in bins if row["faces"]]
-        largest = max(row["faces"] for row in filled)
-        figure.add_trace(
-            go.Scatter(
-                x=[row["confidence"] for row in filled], y=[row["accuracy"] for row in filled], mode="lines+markers",
-                name=f"{name} · ECE {ece:.3f}", line={"color": colors[name]},
-                marker={"size": [6 + 12 * (row["faces"] / largest) ** 0.5 for row in filled]},
-                customdata=[row["faces"] for row in filled],
-                hovertemplate="top probability %{x:.2f}: right %{y:.1%} of %{customdata:,} faces<extra></extra>",
-            )
-        )
+        figure.add_trace(_reliability_trace(bins, f"{name} · ECE {ece:.3f}", {"color": colors[name]}))
+        if name in (scaled or {}):
+            temperature, scaled_ece, scaled_bins = scaled[name]
+            label = f"{name}, temperature {temperature:.3g} · ECE {scaled_ece:.3f}"
+            figure.add_trace(_reliability_trace(scaled_bins, label, {"color": colors[name], "dash": "dot"}))
     figure.update_xaxes(range=[0, 1], title="top probability (mean of the bin)", tickformat=".0%")
     figure.update_yaxes(range=[0, 1], title="accuracy", tickformat=".0%")
     figure.update_layout(margin={"t": 30}, legend=LEGEND_BESIDE, height=480)
     return figure
+
+
+def _reliability_trace(bins: list[dict[str, Any]], name: str, line: dict[str, str]) -> go.Scatter:
+    """One run's reliability curve: a point per bin with faces, its size following their number."""
+    filled = [row for row in bins if row["faces"]]
+    largest = max(row["faces"] for row in filled)
+    return go.Scatter(
+        x=[row["confidence"] for row in filled], y=[row["accuracy"] for row in filled], mode="lines+markers",
+        name=name, line=line, marker={"size": [6 + 12 * (row["faces"] / largest) ** 0.5 for row in filled]},
+        customdata=[row["faces"] for row in filled],
+        hovertemplate="top probability %{x:.2f}: right %{y:.1%} of %{customdata:,} faces<extra></extra>",
+    )
 
 
 def training_time_figure(table: pd.DataFrame) -> go.Figure:

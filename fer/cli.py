@@ -52,6 +52,10 @@ DESCRIPTION = (
 
 DEFAULTS = RunConfig()
 """What a custom run that leaves a setting out gets, for the help texts (before its recipe's)."""
+UNSCALED_HELP = (
+    "the network's own probabilities: without the temperature its run fitted on its validation faces, which "
+    "makes them as sure as the model is right (answers stay the same)"
+)
 TRAIN_OPTIONS = tuple(field.name for field in fields(RunConfig) if field.name != "scenario")
 """The RunConfig settings ``train`` takes as options: all of them; the scenario is ``--scenario``,
 a choice of the settings to start from rather than one setting."""
@@ -149,18 +153,25 @@ def _parser() -> argparse.ArgumentParser:
         "run measured its accuracy",
     )
     classify.add_argument("--whole", action="store_true", help="classify each photo whole, as one face (face crops)")
+    classify.add_argument("--unscaled", action="store_true", help=UNSCALED_HELP)
     classify.add_argument("--csv", metavar="FILE", help="also write one row per face as CSV (- for stdout)")
     classify.add_argument("--json", action="store_true", help="print one JSON document")
     classify.set_defaults(handler=_classify)
 
-    video = commands.add_parser("video", help="the emotion of the largest face in a video, over time")
+    video = commands.add_parser("video", help="the emotions of a person in a video, over time")
     video.add_argument("video", metavar="VIDEO", type=Path, help="a video file FFmpeg reads (mp4, mov, avi, mkv, webm, ...)")
     video.add_argument(
         "--every", type=float, default=VIDEO_EVERY_S, metavar="SECONDS",
         help=f"seconds between the frames sampled (default {VIDEO_EVERY_S}; {VIDEO_EVERY_S_RANGE[0]} to {VIDEO_EVERY_S_RANGE[1]:g})",
     )
     video.add_argument("--model", metavar="RUN_ID", help="a completed run's model (default: the Classify page's default)")
+    video.add_argument(
+        "--person", type=int, default=1, metavar="N",
+        help="whose faces to follow, when the video has several people: 1 (the default) is the one found in most "
+        "frames; the summary line lists them",
+    )
     video.add_argument("--tta", choices=TTA, help="test-time augmentation, as for classify")
+    video.add_argument("--unscaled", action="store_true", help=UNSCALED_HELP)
     video.add_argument("--csv", metavar="FILE", help="also write one row per sampled frame as CSV (- for stdout)")
     video.add_argument("--json", action="store_true", help="print one JSON document")
     video.set_defaults(handler=_video)
@@ -507,7 +518,11 @@ def _classify(args: argparse.Namespace) -> int:
     start_backend_quietly()
     model = predict.load_choice(choice)
     results, failed = [], 0
-    for result in photos.classify_files(model, files, whole=args.whole, tta=tta, progress=_stderr_progress):
+    temperature = 1.0 if args.unscaled else choice.temperature
+    classified = photos.classify_files(
+        model, files, whole=args.whole, tta=tta, temperature=temperature, progress=_stderr_progress
+    )
+    for result in classified:
         failed += bool(result.error)
         if result.error:
             print(f"error: {result.error}", file=sys.stderr)
@@ -521,15 +536,17 @@ def _classify(args: argparse.Namespace) -> int:
         else:
             _write_csv(table, args.csv)
     if args.json:
-        _print_json({"model": _model_document(choice), "tta": tta, "photos": [_photo_document(r) for r in results]})
+        _print_json({
+            "model": _model_document(choice), "tta": tta, "temperature": temperature,
+            "photos": [_photo_document(r) for r in results],
+        })
     elif args.csv != "-":
-        views = f" with {tta} TTA" if tta != "none" else ""
-        print(f"{len(files) - failed:,}/{len(files):,} photos classified{views} by {choice.label}")
+        print(f"{len(files) - failed:,}/{len(files):,} photos classified{_classified_how(choice, tta, temperature)}")
     return EXIT_BAD_INPUT if failed else 0
 
 
 def _video(args: argparse.Namespace) -> int:
-    """The timeline of a video's largest face: a line per sampled frame, then the shares."""
+    """The timeline of one person in a video: a line per sampled frame, then the shares."""
     from fer import predict, video
     from fer.photos import shown_path
 
@@ -541,7 +558,10 @@ def _video(args: argparse.Namespace) -> int:
     tta = args.tta or choice.tta
     analysis = video.analyse_video(shown_path(args.video), args.video, every_s=args.every, progress=_stderr_progress)
     start_backend_quietly()
-    timeline = video.classify_video(predict.load_choice(choice), analysis, tta=tta)
+    temperature = 1.0 if args.unscaled else choice.temperature
+    timeline = video.classify_video(
+        predict.load_choice(choice), analysis, person=args.person, tta=tta, temperature=temperature
+    )
     shares = video.emotion_shares(timeline)
     if args.csv == "-":
         timeline.to_csv(sys.stdout, index=False)
@@ -549,7 +569,8 @@ def _video(args: argparse.Namespace) -> int:
         _write_csv(timeline, args.csv)
     if args.json:
         _print_json({
-            "model": _model_document(choice), "tta": tta, "summary": video.summary(analysis),
+            "model": _model_document(choice), "tta": tta, "temperature": temperature, "summary": video.summary(analysis),
+            "person": args.person, "frames_per_person": analysis.frames_found(),
             "timeline": _records(timeline), "shares": _records(shares),
         })
     elif args.csv != "-":
@@ -559,10 +580,18 @@ def _video(args: argparse.Namespace) -> int:
         ranked = shares[shares["frames"] > 0].sort_values("frames", ascending=False)
         print(video.summary(analysis))
         if len(ranked):
-            print("Answer in those frames: " + ", ".join(f"{r.emotion} {r.share:.0%}" for r in ranked.itertuples()))
-        views = f" with {tta} TTA" if tta != "none" else ""
-        print(f"Classified{views} by {choice.label}")
+            whose = f" (person {args.person})" if len(analysis.frames_found()) > 1 else ""
+            shares_text = ", ".join(f"{r.emotion} {r.share:.0%}" for r in ranked.itertuples())
+            print(f"Answer in those frames{whose}: {shares_text}")
+        print(f"Classified{_classified_how(choice, tta, temperature)}")
     return 0
+
+
+def _classified_how(choice: ModelChoice, tta: str, temperature: float) -> str:
+    """`` with shift TTA by FER-CNN, probabilities at temperature 0.915``: the closing line's end."""
+    views = f" with {tta} TTA" if tta != "none" else ""
+    scaled = f", probabilities at temperature {temperature:.3g}" if temperature != 1.0 else ""
+    return f"{views} by {choice.label}{scaled}"
 
 
 def _print_photo(result: PhotoResult, whole: bool) -> None:

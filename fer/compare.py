@@ -235,6 +235,14 @@ def run_calibration(run: Run, load: DatasetLoader = load_dataset) -> tuple[float
     return worked_out["ece"], worked_out["reliability"]
 
 
+def scaled_calibration(runs: Mapping[str, Run]) -> dict[str, tuple[float, float, list[dict[str, Any]]]]:
+    """Each run's temperature and its test faces' ECE and reliability bins once scaled by it
+    (:func:`fer.store.temperature_scaling`), by display name, for the runs that fitted one: the
+    probabilities the Classify page shows."""
+    scaled = {name: store.temperature_scaling(run.metrics()) for name, run in runs.items()}
+    return {name: scaling for name, scaling in scaled.items() if scaling}
+
+
 # --------------------------------------------------------------------------------------------
 # The faces behind a confusion
 

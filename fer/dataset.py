@@ -106,6 +106,9 @@ def class_examples(dataset: FaceDataset, per_class: int, seed: int) -> dict[str,
     return examples
 
 
+STANDARD_USAGES = {"validation": "PublicTest", "test": "PrivateTest"}
+"""Which of FER2013's usages each held-out split of the standard protocol is."""
+
 
 def protocol_splits(dataset: FaceDataset, protocol: str) -> dict[str, np.ndarray]:
     """Indices of each split under an evaluation protocol (see :data:`PROTOCOLS`)."""
@@ -120,7 +123,7 @@ def protocol_splits(dataset: FaceDataset, protocol: str) -> dict[str, np.ndarray
             f"{dataset.source} does not record; use the thesis protocol"
         )
     splits = {"train": training}
-    for split, usage in (("validation", "PublicTest"), ("test", "PrivateTest")):
+    for split, usage in STANDARD_USAGES.items():
         splits[split] = np.flatnonzero(dataset.usage == USAGES.index(usage))
         if not len(splits[split]):
             raise FerError(f"the standard protocol needs {usage} images, and {dataset.source} has none; use the thesis protocol")

@@ -130,6 +130,7 @@ def classify_photos(
     *,
     whole_images: Collection[int] = (),
     tta: str = "none",
+    temperature: float = 1.0,
     saliency: bool = False,
     analyse: Callable[[str, bytes], Analysis] = analyse_photo,
     explain: Callable[..., np.ndarray] = occlusion_maps,
@@ -138,7 +139,7 @@ def classify_photos(
 
     Photos whose index is in ``whole_images`` are classified as one face, whole. ``analyse``
     turns a photo into its :class:`Analysis` (a page passes a cached :func:`analyse_photo`);
-    ``tta`` is :func:`fer.inference.classify_faces`'. All faces of the batch are
+    ``tta`` and ``temperature`` are :func:`fer.inference.classify_faces`'. All faces of the batch are
     classified in one model call; with ``saliency``, ``explain`` maps what drove each
     prediction (:func:`fer.saliency.occlusion_maps`, with the same ``tta``; a page passes
     a cached one).
@@ -154,7 +155,7 @@ def classify_photos(
     crops = np.array(  # (0, 48, 48) when there are none
         [face.crop for _, _, faces, _ in analysed for face in faces], np.uint8
     ).reshape(-1, FACE_SIZE, FACE_SIZE)
-    probabilities = classify_faces(model, crops, tta=tta)
+    probabilities = classify_faces(model, crops, tta=tta, temperature=temperature)
     maps = explain(model, crops, tta=tta) if saliency else None
     results, start = [], 0
     for name, analysis, faces, error in analysed:
@@ -231,12 +232,14 @@ def classify_files(
     *,
     whole: bool = False,
     tta: str = "none",
+    temperature: float = 1.0,
     progress: Callable[[float, str], None] | None = None,
 ) -> Iterator[PhotoResult]:
     """:func:`classify_photos` over photo files, one :class:`PhotoResult` per file in order,
     named by its path. Files are read and classified :data:`PHOTOS_PER_CALL` at a time, so
     memory holds one batch whatever their number; a file that can't be read gets its error.
-    ``whole`` classifies every photo as one face (a folder of face crops).
+    ``whole`` classifies every photo as one face (a folder of face crops); ``tta`` and
+    ``temperature`` are :func:`fer.inference.classify_faces`'.
     """
     for start in range(0, len(files), PHOTOS_PER_CALL):
         read: list[tuple[str, bytes | FerError]] = []
@@ -246,7 +249,8 @@ def classify_files(
             except FerError as error:
                 read.append((shown_path(path), error))
         given = [(name, content) for name, content in read if isinstance(content, bytes)]
-        results = iter(classify_photos(model, given, whole_images=range(len(given)) if whole else (), tta=tta))
+        whole_images = range(len(given)) if whole else ()
+        results = iter(classify_photos(model, given, whole_images=whole_images, tta=tta, temperature=temperature))
         for name, content in read:
             yield next(results) if isinstance(content, bytes) else PhotoResult(name, error=str(content))
         if progress:

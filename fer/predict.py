@@ -59,6 +59,8 @@ class ModelChoice:
     tta: str = "none"  # the run's own test-time augmentation (fer.vocab.TTA), which its test accuracy was measured with
     seen: dict[str, Any] | None = None  # its test accuracy split by what it had seen in training (fer.store.seen_in_training)
     ece: float | None = None  # its expected calibration error on its test faces (fer.store.calibration)
+    temperature: float = 1.0  # what its probabilities are scaled by: fitted on its validation faces, else 1
+    scaled_ece: float | None = None  # its ECE on its test faces once so scaled (fer.store.temperature_scaling)
 
 
 def available_models() -> list[ModelChoice]:
@@ -198,7 +200,7 @@ def _model_choices() -> list[tuple[ModelChoice, str]]:
             accuracy = float(metrics["test_accuracy"])
             origin = f"reference run {run.run_id}" if run.reference else run.run_id
             split = runs.scored_on(metrics.get("test_split"), metrics.get("dataset"))
-            calibration = store.calibration(metrics)
+            calibration, scaling = store.calibration(metrics), store.temperature_scaling(metrics)
             choice = ModelChoice(
                 f"{run.config.label}, {run.config.data} data, test acc {accuracy:.3f} "
                 f"({split or 'test split not recorded'}) · {origin}", run.model_path,
@@ -207,6 +209,7 @@ def _model_choices() -> list[tuple[ModelChoice, str]]:
                 scored_on=runs.scored_on(metrics.get("test_split"), metrics.get("dataset"), metrics.get("test_images")),
                 majority=_majority(metrics), run_id=run.run_id, reference=run.reference, tta=run.config.tta,
                 seen=store.seen_in_training(metrics), ece=calibration[0] if calibration else None,
+                temperature=scaling[0] if scaling else 1.0, scaled_ece=scaling[1] if scaling else None,
             )
             choices.append((choice, model_problem(run.model_path)))
     return sorted(choices, key=lambda pair: _rank(pair[0]))

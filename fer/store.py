@@ -46,6 +46,7 @@ import pandas as pd
 from fer.errors import FerError
 from fer.paths import atomic_write_bytes, atomic_write_json, check_state_file_size, read_json, runs_dir
 from fer.scenarios import RunConfig
+from fer.temperature import TEMPERATURE_RANGE
 from fer.vocab import CLASSES
 
 STATES = ("queued", "running", "completed", "failed", "cancelled")
@@ -204,6 +205,17 @@ def calibration(metrics: dict[str, Any] | None) -> tuple[float, list[dict[str, A
         if not all(_is_fraction(value) if faces else value is None for value in values):
             return None
     return (ece, bins) if any(row["faces"] for row in bins) else None
+
+
+def temperature_scaling(metrics: dict[str, Any] | None) -> tuple[float, float, list[dict[str, Any]]] | None:
+    """The run's temperature and its test faces' ECE and reliability bins once scaled by it
+    (:func:`fer.evaluate.temperature_scaling`), or None where its metrics lack them (a run
+    without a validation split, or scored before runs kept them) or hold ones that don't add up."""
+    scaling = (metrics or {}).get("temperature_scaling")
+    temperature = number(scaling.get("temperature")) if isinstance(scaling, dict) else None
+    scaled = calibration(scaling) if temperature is not None else None
+    low, high = TEMPERATURE_RANGE
+    return (temperature, *scaled) if scaled and low <= temperature <= high else None
 
 
 def has_confusion_matrix(metrics: dict[str, Any] | None) -> bool:

@@ -45,10 +45,10 @@ from fer.balance import balance
 from fer.callbacks import PeriodicBackup, RunCancelled, RunRecorder
 from fer.copies import seen_in_training, training_faces
 from fer.data import load_dataset
-from fer.dataset import FaceDataset, protocol_splits
+from fer.dataset import STANDARD_USAGES, FaceDataset, protocol_splits
 from fer.distribute import data_parallel
 from fer.errors import FerError
-from fer.evaluate import classification_metrics, fingerprint
+from fer.evaluate import classification_metrics, fingerprint, temperature_scaling
 from fer.hardware import cpu_name, gpu_names
 from fer.inference import classify_faces, load_classifier
 from fer.models import build_model
@@ -152,9 +152,12 @@ def train(
         # Evaluate the reported epoch as saved, on one device: the numbers are what the file gives.
         store.write_status(run_dir, message="evaluating on the test set")
         test = splits["test"]
-        probabilities = classify_faces(load_classifier(run_dir / "model.keras"), dataset.images[test], tta=config.tta)
+        saved = load_classifier(run_dir / "model.keras")
+        probabilities = classify_faces(saved, dataset.images[test], tta=config.tta)
         reported_epoch = recorder.best_epoch() if config.protocol == "standard" else len(recorder.history)
         metrics = classification_metrics(dataset.labels[test], probabilities)
+        if eval_split == "validation":
+            metrics["temperature_scaling"] = fit_scaling(saved, dataset, splits, probabilities, config.tta)
         correct = probabilities.argmax(axis=1) == dataset.labels[test]
         metrics[store.SEEN_IN_TRAINING] = seen_in_training(dataset, test, splits["train"], correct)
         metrics |= _run_facts(config, dataset, test, recorder.history, reported_epoch, len(x_train), devices)
@@ -162,6 +165,19 @@ def train(
         metrics["wall_seconds"] = time.perf_counter() - started
     store.write_results(run_dir, metrics, probabilities)
     return metrics
+
+
+def fit_scaling(
+    model: keras.Model, dataset: FaceDataset, splits: dict[str, np.ndarray], probabilities: np.ndarray, tta: str
+) -> dict[str, Any]:
+    """:func:`fer.evaluate.temperature_scaling` of a standard-protocol run's saved ``model``:
+    fitted on the validation faces (PublicTest), which it was neither trained nor tested on, and
+    scored on the test faces' ``probabilities``."""
+    validation, test = splits["validation"], splits["test"]
+    return temperature_scaling(
+        dataset.labels[validation], classify_faces(model, dataset.images[validation], tta=tta),
+        dataset.labels[test], probabilities, fitted_on=STANDARD_USAGES["validation"],
+    )
 
 
 def make_optimizer(config: RunConfig, steps_per_epoch: int) -> keras.optimizers.Optimizer:

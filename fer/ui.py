@@ -112,22 +112,36 @@ def video_analysis(upload_id: str, name: str, stream: io.BufferedIOBase, every_s
 
 
 def video_timeline(
-    choice: predict.ModelChoice, model: keras.Model, upload_id: str, analysis: video.VideoAnalysis, tta: str
+    choice: predict.ModelChoice,
+    model: keras.Model,
+    upload_id: str,
+    analysis: video.VideoAnalysis,
+    person: int,
+    tta: str,
+    temperature: float,
 ) -> pd.DataFrame:
-    """:func:`fer.video.classify_video` of the upload's analysis (:func:`video_analysis`), kept
-    per model file and test-time augmentation: with shift TTA a 10-minute video's 1,200 faces
-    take about 15 s on a 2-core CPU."""
+    """:func:`fer.video.classify_video` of one person of the upload's analysis
+    (:func:`video_analysis`), kept per model file, person, test-time augmentation and
+    temperature: with shift TTA a 10-minute video's 1,200 faces take about 15 s on a 2-core CPU."""
     stamp = choice.path.stat().st_mtime_ns
-    return _video_timeline(str(choice.path), stamp, upload_id, analysis.every_s, tta, model, analysis)
+    return _video_timeline(str(choice.path), stamp, upload_id, analysis.every_s, person, tta, temperature, model, analysis)
 
 
 @st.cache_data(show_spinner="Classifying the faces…", max_entries=4)
 def _video_timeline(
-    path: str, stamp: int, upload_id: str, every_s: float, tta: str, _model: keras.Model, _analysis: video.VideoAnalysis
+    path: str,
+    stamp: int,
+    upload_id: str,
+    every_s: float,
+    person: int,
+    tta: str,
+    temperature: float,
+    _model: keras.Model,
+    _analysis: video.VideoAnalysis,
 ) -> pd.DataFrame:
     # The model file's path and mtime stand for the model, as in _classifier; the upload's id
     # (unique to each upload) and the interval stand for the analysis.
-    return video.classify_video(_model, _analysis, tta=tta)
+    return video.classify_video(_model, _analysis, person=person, tta=tta, temperature=temperature)
 
 
 @contextmanager

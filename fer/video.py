@@ -1,15 +1,15 @@
-"""Emotions over time in a video: sample its frames, find the face in each, classify them all.
+"""Emotions over time in a video: sample its frames, find the faces in each, follow each person.
 
 :func:`analyse_video` reads a video file as it decodes (FFmpeg, through OpenCV), keeps one frame
-every ``every_s`` seconds and finds its faces with the photos' detector (:mod:`fer.faces`); of
-each sampled frame it keeps only the largest face, so the timeline follows one person, the one
-nearest the camera. Only the faces' 48x48 crops and a small JPEG of each sampled frame are kept,
-so memory stays flat for any length, and reading stops after :data:`MAX_SAMPLES` samples or
-:data:`MAX_SECONDS` of video.
-:func:`classify_video` then classifies all the crops in one call, for any model and test-time
-augmentation, and returns the timeline, one row per sampled frame; :func:`emotion_shares` sums it
-up. A page keeps the :class:`VideoAnalysis` between reruns, as it keeps a photo's
-:class:`fer.photos.Analysis`.
+every ``every_s`` seconds and finds its faces with the photos' detector (:mod:`fer.faces`), then
+links the faces of successive frames into people (:mod:`fer.tracking`): person 1 is the one
+found in most frames. Only the faces' 48x48 crops and a small JPEG of each sampled frame are
+kept, so memory stays flat for any length, and reading stops after :data:`MAX_SAMPLES` samples
+or :data:`MAX_SECONDS` of video.
+:func:`classify_video` then classifies one person's crops in one call, for any model and
+test-time augmentation, and returns their timeline, one row per sampled frame;
+:func:`emotion_shares` sums it up. A page keeps the :class:`VideoAnalysis` between reruns, as it
+keeps a photo's :class:`fer.photos.Analysis`.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from fer.faces import MIN_FACE_PX, Face, detect_faces
 from fer.images import FACE_SIZE, PHOTO_MAX_PIXELS, opencv_warnings_off, photo_format, resized
 from fer.inference import classify_faces
 from fer.photos import face_columns
+from fer.tracking import track
 from fer.vocab import CLASSES, VIDEO_EVERY_S, VIDEO_EVERY_S_RANGE
 
 if TYPE_CHECKING:
@@ -52,6 +53,11 @@ FRAME_SIDE = 480
 enough to see whose face was followed; 1,200 of them are about 25 MB."""
 FRAME_QUALITY = 80
 """JPEG quality of those copies."""
+PEOPLE_NAMED = 4
+"""People named one by one in :func:`summary`; the rest are counted together."""
+MAX_FACES = 8
+"""Most faces kept of one sampled frame, the largest: a crowd in the background would otherwise
+fill memory with people seen once (1,200 frames of 8 faces are 22 MB of crops)."""
 FPS_RANGE = (0.1, 1_000.0)
 """Frame rates taken at their word, for the frame times of a file that stamps none."""
 
@@ -60,33 +66,51 @@ TIMELINE_COLUMNS = (
 )
 """The timeline's columns: one row per sampled frame; the box in the video's pixels, the tilt
 of the eye line (as in :data:`fer.photos.RESULT_COLUMNS`), and the emotion and probabilities of
-its largest face (empty where no face was found)."""
+the followed person's face (empty where they were not found)."""
 
 
 @dataclass(frozen=True)
 class VideoAnalysis:
-    """A video made ready to classify: when each frame was sampled and the face found in it.
+    """A video made ready to classify: when each frame was sampled, the faces found in it, and
+    whose they are.
 
-    ``times`` are seconds from the start; ``faces`` holds the largest face of each sampled frame,
-    None where none was found, and ``frames`` each sampled frame shrunk to :data:`FRAME_SIDE` as
-    a JPEG (:meth:`frame`). ``duration`` is what the file says (None when it says nothing
-    usable); ``truncated`` says reading stopped at :data:`MAX_SAMPLES` or :data:`MAX_SECONDS`
-    before the video's end.
+    ``times`` are seconds from the start; ``faces`` holds the faces of each sampled frame,
+    largest first (at most :data:`MAX_FACES`), and ``people`` the person of each of them,
+    numbered from 1 (:func:`fer.tracking.track`); ``frames`` is each sampled frame shrunk to
+    :data:`FRAME_SIDE` as a JPEG (:meth:`frame`). ``duration`` is what the file says (None when it
+    says nothing usable); ``truncated`` says reading stopped at :data:`MAX_SAMPLES` or
+    :data:`MAX_SECONDS` before the video's end.
     """
 
     name: str
     times: np.ndarray
-    faces: tuple[Face | None, ...]
+    faces: tuple[tuple[Face, ...], ...]
+    people: tuple[tuple[int, ...], ...]
     frames: tuple[bytes, ...]
     size: tuple[int, int]
     every_s: float
     duration: float | None
     truncated: bool
 
-    @property
-    def crops(self) -> np.ndarray:
-        """The found faces' 48x48 crops, in time order, ``(0, 48, 48)`` when there are none."""
-        found = [face.crop for face in self.faces if face is not None]
+    def frames_found(self) -> list[int]:
+        """In how many sampled frames each person was found: person 1's count first."""
+        numbers = [person for people in self.people for person in people]
+        return [numbers.count(person) for person in range(1, max(numbers, default=0) + 1)]
+
+    def followed(self, person: int = 1) -> tuple[Face | None, ...]:
+        """``person``'s face in each sampled frame, None where they were not found."""
+        return tuple(
+            next((face for face, whose in zip(faces, people) if whose == person), None)
+            for faces, people in zip(self.faces, self.people)
+        )
+
+    def portrait(self, person: int) -> np.ndarray:
+        """A 48x48 face of ``person`` to show who they are: their largest, the one seen best."""
+        return max((face for face in self.followed(person) if face is not None), key=lambda face: face.box[2]).crop
+
+    def crops(self, person: int = 1) -> np.ndarray:
+        """``person``'s 48x48 face crops, in time order, ``(0, 48, 48)`` when there are none."""
+        found = [face.crop for face in self.followed(person) if face is not None]
         return np.array(found, np.uint8).reshape(-1, FACE_SIZE, FACE_SIZE)
 
     def frame(self, index: int) -> tuple[np.ndarray, float]:
@@ -103,7 +127,8 @@ def analyse_video(
     every_s: float = VIDEO_EVERY_S,
     progress: Callable[[float, str], None] | None = None,
 ) -> VideoAnalysis:
-    """Sample a video every ``every_s`` seconds and find the largest face in each sampled frame.
+    """Sample a video every ``every_s`` seconds, find the faces in each sampled frame and link
+    them into people.
 
     ``video`` is a file's path or a buffered binary stream (an upload, ``io.BytesIO``, a file
     opened ``"rb"``), which OpenCV reads as FFmpeg asks; ``name`` labels errors. Frames are
@@ -127,15 +152,22 @@ def analyse_video(
         capture.release()
 
 
-def classify_video(model: keras.Model, analysis: VideoAnalysis, *, tta: str = "none") -> pd.DataFrame:
-    """The timeline (:data:`TIMELINE_COLUMNS`): every sampled frame's time and, where a face was
-    found, its box and probabilities; all faces go through the model in one call
-    (:func:`fer.inference.classify_faces`, with ``tta``)."""
-    probabilities = iter(classify_faces(model, analysis.crops, tta=tta))
+def classify_video(
+    model: keras.Model, analysis: VideoAnalysis, *, person: int = 1, tta: str = "none", temperature: float = 1.0
+) -> pd.DataFrame:
+    """``person``'s timeline (:data:`TIMELINE_COLUMNS`): every sampled frame's time and, where
+    their face was found, its box and probabilities; all their faces go through the model in one
+    call (:func:`fer.inference.classify_faces`, with ``tta`` and ``temperature``). Raises
+    FerError for a person the video does not have (person 1 of a video without faces is found
+    in no frame)."""
+    people = len(analysis.frames_found())
+    if not (person == 1 or 1 <= person <= people):
+        raise FerError(f"{analysis.name} has {_people(people)}: there is no person {person}")
+    probabilities = iter(classify_faces(model, analysis.crops(person), tta=tta, temperature=temperature))
     rows = [
         {"time_s": round(float(time), 3), "face_found": face is not None}
         | ({} if face is None else face_columns(face, next(probabilities)))
-        for time, face in zip(analysis.times, analysis.faces)
+        for time, face in zip(analysis.times, analysis.followed(person))
     ]
     table = pd.DataFrame(rows, columns=list(TIMELINE_COLUMNS))
     return table.astype({column: "Int64" for column in TIMELINE_COLUMNS[2:6]} | {"face_found": bool})
@@ -158,19 +190,28 @@ def emotion_shares(timeline: pd.DataFrame) -> pd.DataFrame:
 def summary(analysis: VideoAnalysis) -> str:
     """One sentence on what was sampled: how many frames, how often, from how long a video, and
     in how many a face was found; where reading stopped early, that too."""
-    found = sum(face is not None for face in analysis.faces)
+    found = sum(bool(faces) for faces in analysis.faces)
     width, height = analysis.size
     length = f" of {analysis.duration:,.1f} s" if analysis.duration else ""
     sentence = (
         f"{analysis.name} ({width}x{height}{length}): {len(analysis.times):,} frames sampled every "
         f"{analysis.every_s:g} s, a face found in {found:,}"
     )
+    if len(counts := analysis.frames_found()) > 1:
+        each = ", ".join(f"person {person} in {frames:,}" for person, frames in enumerate(counts[:PEOPLE_NAMED], 1))
+        others = len(counts) - PEOPLE_NAMED
+        each += f" and {others:,} more in {sum(counts[PEOPLE_NAMED:]):,}" if others > 0 else ""
+        sentence += f", of {_people(len(counts))} ({each})"
     if analysis.truncated:
         sentence += (
             f"; only its first {analysis.times[-1]:,.0f} s were read (at most {MAX_SAMPLES:,} frames "
             f"and {MAX_SECONDS / 60:.0f} minutes): sample less often, or cut the video"
         )
     return sentence + "."
+
+
+def _people(count: int) -> str:
+    return "1 person" if count == 1 else f"{count:,} people"
 
 
 # --------------------------------------------------------------------------------------------
@@ -230,7 +271,7 @@ def _sample(
     duration = frame_count / fps if fps and math.isfinite(frame_count) and frame_count > 0 else None
     size = (int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)))
     times: list[float] = []
-    faces: list[Face | None] = []
+    faces: list[tuple[Face, ...]] = []
     frames: list[bytes] = []
     due, last, index, truncated = 0.0, 0.0, -1, False
     while capture.grab():
@@ -245,7 +286,7 @@ def _sample(
         if not ok or frame is None:
             continue
         times.append(last)
-        faces.append(_largest_face(name, frame))
+        faces.append(_largest_faces(name, frame))
         frames.append(_small_jpeg(frame))
         due = (math.floor(last / every_s + 1e-6) + 1) * every_s
         if progress:
@@ -253,7 +294,8 @@ def _sample(
             progress(min(1.0, last / end), f"{last:,.1f} s of {name} read, {len(times):,} frames sampled")
     if not times:
         raise FerError(f"{name}: not a readable video (no frame of it could be decoded)")
-    return VideoAnalysis(name, np.array(times), tuple(faces), tuple(frames), size, every_s, duration, truncated)
+    people = tuple(tuple(numbers) for numbers in track([[face.box for face in found] for found in faces]))
+    return VideoAnalysis(name, np.array(times), tuple(faces), people, tuple(frames), size, every_s, duration, truncated)
 
 
 def _frame_time(capture: cv2.VideoCapture, index: int, fps: float | None, name: str) -> float:
@@ -272,11 +314,11 @@ def _small_jpeg(frame: np.ndarray) -> bytes:
     return cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, FRAME_QUALITY])[1].tobytes()
 
 
-def _largest_face(name: str, frame: np.ndarray) -> Face | None:
-    """The largest face in a frame (the person nearest the camera), None when there is none. A
-    frame is never taken for a face crop, however small: a video is not a crop."""
+def _largest_faces(name: str, frame: np.ndarray) -> tuple[Face, ...]:
+    """The faces in a frame, largest first, at most :data:`MAX_FACES`. A frame is never taken
+    for a face crop, however small: a video is not a crop."""
     try:
         found = detect_faces(frame, assume_face_if_tight_crop=False)
     except FerError as error:
         raise FerError(f"{name}: {error}") from error
-    return max(found, key=lambda face: face.box[2] * face.box[3], default=None)
+    return tuple(sorted(found, key=lambda face: -face.box[2] * face.box[3])[:MAX_FACES])

@@ -6,8 +6,9 @@ page in Debian's Chromium driven by Playwright, waits until the page's title is 
 Streamlit has finished running the script, checks no exception is shown, and saves a full-page
 PNG per page. On Classify it then uploads a face from the shipped sample, then a photo of it
 tilted (which the page turns level), turns on the map of what drove each prediction and chooses
-flip test-time augmentation in place of the model's own (shift); last it switches to videos and
-uploads a clip of sample faces, with a screenshot of each step.
+flip test-time augmentation in place of the model's own (shift); last it switches to videos,
+uploads a clip of sample faces with a second person beside them for a while, and follows that
+second person, with a screenshot of each step.
 
     apt-get install -y chromium && pip install playwright    # once (Playwright's own browser download is not needed)
     python -m scripts.browser_smoke [--out screenshots/]
@@ -49,6 +50,7 @@ CLASSIFY_STEPS = {
     "classify-tta": ("Test-time augmentation", "flip", "what drove"),
     "classify-video": ("A video", "", "Upload a video"),
     "classify-timeline": ("", "clip.mp4", "How often each emotion was the answer"),
+    "classify-person": ("Follow", "Person 2 (3 frames)", "How often each emotion was the answer"),
 }
 """Classify, step by step: screenshot name -> (the widget to use, "" to upload a file; the
 option to choose in it, "" for a toggle or radio option to click, the file to upload; a text
@@ -59,7 +61,9 @@ SAMPLE_FACE = 612
 TILT = 30
 CLIP_FACES = (347, 187, 548)
 """Sample test faces (neutral, happy, surprise) shown one after the other, 1.5 s each at 160 px,
-in the video uploaded to Classify."""
+in the video uploaded to Classify: person 1."""
+SECOND_PERSON = 609
+"""A sample test face at 120 px beside them for the first 1.5 s: person 2, in 3 sampled frames."""
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 
@@ -145,9 +149,11 @@ def classify_steps(page: Page, url: str, out: Path, scratch: Path) -> Iterator[t
     faces = load_sample().images
     cv2.imwrite(str(scratch / "face.png"), faces[SAMPLE_FACE])
     cv2.imwrite(str(scratch / "tilted.png"), tilted_photo(faces[SAMPLE_FACE], TILT))
-    writer = cv2.VideoWriter(str(scratch / "clip.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), 10, (480, 360))
-    for index in CLIP_FACES:
-        frame = cv2.copyMakeBorder(cv2.resize(faces[index], (160, 160)), 100, 100, 160, 160, cv2.BORDER_CONSTANT, value=128)
+    writer = cv2.VideoWriter(str(scratch / "clip.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), 10, (640, 360))
+    for number, index in enumerate(CLIP_FACES):
+        frame = cv2.copyMakeBorder(cv2.resize(faces[index], (160, 160)), 100, 100, 60, 420, cv2.BORDER_CONSTANT, value=128)
+        if number == 0:
+            frame[120:240, 440:560] = cv2.resize(faces[SECOND_PERSON], (120, 120))
         for _ in range(15):
             writer.write(cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR))
     writer.release()

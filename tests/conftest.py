@@ -338,17 +338,38 @@ def write_clip(
     size: tuple[int, int] = (480, 360), codec: str = "mp4v",
 ) -> Path:
     """A real video file of upscaled sample faces (160 px, on grey), as OpenCV's FFmpeg writes it."""
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*codec), fps, size)
-    assert writer.isOpened(), codec
+    frames = []
     for index, seconds in segments:
         frame = np.full((size[1], size[0], 3), 128, np.uint8)
         if index is not None:
             top, left = (size[1] - 160) // 2, (size[0] - 160) // 2
             frame[top : top + 160, left : left + 160] = face(index, 160)[..., None]
-        for _ in range(round(seconds * fps)):
-            writer.write(frame)
+        frames += [frame] * round(seconds * fps)
+    return write_video(path, frames, fps, codec)
+
+
+def write_video(path: Path, frames: list[np.ndarray], fps: int = CLIP_FPS, codec: str = "mp4v") -> Path:
+    """A real video file of BGR ``frames``, all of one size, as OpenCV's FFmpeg writes it."""
+    height, width = frames[0].shape[:2]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*codec), fps, (width, height))
+    assert writer.isOpened(), codec
+    for frame in frames:
+        writer.write(frame)
     writer.release()
     return path
+
+
+def two_people(path: Path) -> Path:
+    """A 2-second MJPG video at :data:`CLIP_FPS`: a small face (120 px, sample face 609) on the left
+    throughout, and a larger one (200 px, 610) on the right for its first second only."""
+    frames = []
+    for right_too in (True, False):
+        frame = np.full((360, 640, 3), 128, np.uint8)
+        frame[120:240, 40:160] = face(609, 120)[..., None]
+        if right_too:
+            frame[80:280, 360:560] = face(610, 200)[..., None]
+        frames += [frame] * CLIP_FPS
+    return write_video(path, frames, codec="MJPG")
 
 
 def clip_frames(path: Path) -> list[np.ndarray]:

@@ -18,10 +18,11 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from fer import face_model, runs, store
+from fer import face_model, predict, runs, store
 from fer.faces import detect_faces, whole_image_face
 from fer.images import decode_photo
 from fer.inference import classify_faces, load_classifier
+from fer.temperature import tempered
 from fer.vocab import CLASSES, DATASETS
 
 from .conftest import (
@@ -35,6 +36,7 @@ from .conftest import (
     photos,
     rerun,
     texts,
+    two_people,
     with_png_size,
     write_clip,
 )
@@ -120,9 +122,15 @@ def test_the_shipped_model_classifies_like_the_library(committed_references: Pat
     crop = photos()["crop.png"]
     table = results(upload(at, {"crop.png": crop}))
     assert at.selectbox(key=f"classify_tta_{shipped.run_id}").value == "shift"  # as the default model was scored
-    assert table[list(CLASSES)].to_numpy() == pytest.approx(
-        expected(crop, load_classifier(shipped.model_path), "shift")[1], abs=1e-5
-    )
+    network = expected(crop, load_classifier(shipped.model_path), "shift")[1]
+    # Its probabilities scaled by the temperature its run fitted on PublicTest, unless turned off.
+    temperature = shipped.metrics()["temperature_scaling"]["temperature"]
+    assert at.toggle(key="classify_calibrated").value
+    assert table[list(CLASSES)].to_numpy() == pytest.approx(tempered(network, temperature), abs=1e-5)
+    assert not np.allclose(tempered(network, temperature), network, atol=1e-3)
+    unscaled = results(rerun(at.toggle(key="classify_calibrated").set_value(False)))
+    assert unscaled[list(CLASSES)].to_numpy() == pytest.approx(network, abs=1e-5)
+    assert list(unscaled["emotion"]) == list(table["emotion"])  # the same answers
 
 
 def test_classify_names_the_model_and_classifies_uploaded_photos(finished_run: str, model: Any, tta: str) -> None:
@@ -303,7 +311,9 @@ def test_the_default_model_is_the_users_best_full_data_run_else_the_reference(
     assert (
         "(PrivateTest (3,589 images)). 586 of its test faces are copies or near copies of faces it trained on "
         f"(Dataset page). On the other 3,003, **{seen['accuracy_others']:.1%}**: the better guide to new faces. "
-        "On its test faces, the probability it gives its answer is off by **4.3 points** on average"
+        "Its probabilities are scaled by a temperature of 0.915, fitted on its validation faces: so scaled, the "
+        "probability it gives its answer on its test faces is off by **1.9 points** on average from how often such "
+        "answers are right (4.3 unscaled; expected calibration error, Compare page)."
     ) in texts(at)
 
     weaker = as_full_data_run(finished_run, "full1", 0.40)
@@ -450,6 +460,27 @@ def test_a_video_gets_its_timeline_as_the_library_computes_it(
     at = rerun(at.select_slider(key="classify_video_every").set_value(1.0))
     (table,) = (d.value for d in at.dataframe)
     assert table["time_s"].tolist() == [0.0, 1.0, 2.0] and table["face_found"].tolist() == [True, False, True]
+
+
+def test_a_video_of_two_people_follows_the_one_chosen(tmp_path: Path, committed_references: Path) -> None:
+    from fer import video
+
+    path = two_people(tmp_path / "two.avi")
+    at = upload_video(open_page("app_pages/classify.py"), "two.avi", path.read_bytes())
+    (follow,) = [box for box in at.selectbox if box.label == "Follow"]
+    assert follow.value == 1 and list(follow.options) == ["Person 1 (4 frames)", "Person 2 (2 frames)"]
+    captions = [caption for image in at.image for caption in image.captions]
+    assert {"Person 1 · 4 frames", "Person 2 · 2 frames"} <= set(captions)  # each shown by a face of theirs
+    assert "of 2 people (person 1 in 4, person 2 in 2)" in texts(at)
+    choice = predict.choose_model()
+    analysis, model = video.analyse_video("two.avi", path), predict.load_choice(choice)
+    for person in (1, 2):
+        if person == 2:
+            at = rerun(follow.set_value(2))
+        expected = video.classify_video(model, analysis, person=person, tta=choice.tta, temperature=choice.temperature)
+        (table,) = (d.value for d in at.dataframe)
+        pd.testing.assert_frame_equal(table.reset_index(drop=True), expected, check_dtype=False, atol=1e-5)
+    assert table["face_found"].tolist() == [True, True, False, False]
 
 
 def test_a_damaged_video_is_an_error_on_the_page_not_a_traceback(tmp_path: Path, finished_run: str) -> None:

@@ -59,8 +59,13 @@ def test_a_fresh_clone_splits_the_shipped_models_on_copies_without_fer2013(commi
     # Their calibration too: a reliability curve of each run, beside the diagonal.
     diagonal, *curves = chart(at, "reliability")["data"]
     assert diagonal["name"] == "calibrated"
-    assert sorted(curve["name"].split(" · ")[-1] for curve in curves) == ["ECE 0.033", "ECE 0.043"]
+    assert sorted(curve["name"].split(" · ")[-1] for curve in curves) == ["ECE 0.019", "ECE 0.033", "ECE 0.043"]
     assert all(sum(curve["customdata"]) == 3_589 for curve in curves)
+    # The default model's also scaled by the temperature it fitted on PublicTest: dotted, in its color.
+    (scaled,) = [curve for curve in curves if curve["line"].get("dash") == "dot"]
+    (network,) = [curve for curve in curves if "fine-tuned" in curve["name"] and curve is not scaled]
+    assert scaled["name"] == network["name"].replace(" · ECE 0.043", ", temperature 0.915 · ECE 0.019")
+    assert scaled["line"]["color"] == network["line"]["color"]
     assert not [c.value for c in at.caption if c.value.startswith("No reliability diagram: ")]
 
 

@@ -261,6 +261,12 @@ def test_reliability_diagram_draws_each_runs_filled_bins_beside_the_diagonal(run
     assert list(trace.x) == pytest.approx([row["confidence"] for row in filled])
     assert list(trace.y) == pytest.approx([row["accuracy"] for row in filled])
     assert list(trace.customdata) == [row["faces"] for row in filled]
+    # A run that fitted a temperature also gets its scaled curve, dotted in its color.
+    scaled_bins = [dict(row, accuracy=row["confidence"]) for row in bins]
+    figure = charts.reliability_figure({"mine": (ece, bins)}, {"mine": "#123456"}, {"mine": (1.25, 0.0, scaled_bins)})
+    _, network, scaled = figure.data
+    assert network.name == trace.name and scaled.name == "mine, temperature 1.25 · ECE 0.000"
+    assert (scaled.line.color, scaled.line.dash) == ("#123456", "dot") and list(scaled.x) == list(scaled.y)
 
 
 def test_probability_bars_put_the_top_emotion_on_top_each_in_its_colour() -> None:

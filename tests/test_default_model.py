@@ -12,6 +12,7 @@ from fer import data, store
 from fer.dataset import FaceDataset, protocol_splits
 from fer.inference import classify_faces, load_classifier
 from fer.paths import artifacts_at
+from fer.temperature import fit_temperature
 
 from .conftest import FULL_FER2013, needs_full_fer2013
 
@@ -46,11 +47,18 @@ def test_the_default_models_metrics_are_what_it_gives_again(default_run: store.R
         full = data.import_dataset(FULL_FER2013)
     metrics = default_run.metrics()
     model = load_classifier(default_run.model_path)
-    predictions = {}
+    probabilities = {}
     for protocol, expected in (("standard", metrics), ("thesis", metrics["other_protocols"]["thesis"])):
         test = protocol_splits(full, protocol)["test"]
-        predictions[protocol] = classify_faces(model, full.images[test], tta=default_run.config.tta).argmax(1)
-        accuracy = (predictions[protocol] == full.labels[test]).mean()
+        probabilities[protocol] = classify_faces(model, full.images[test], tta=default_run.config.tta)
+        accuracy = (probabilities[protocol].argmax(1) == full.labels[test]).mean()
         assert accuracy == pytest.approx(expected["test_accuracy"], abs=1.5 / len(test))
     # The kept PrivateTest probabilities (for paired comparisons) are this model's.
-    assert np.mean(default_run.probabilities().argmax(1) == predictions["standard"]) > 0.999
+    assert np.mean(default_run.probabilities().argmax(1) == probabilities["standard"].argmax(1)) > 0.999
+    # Its temperature is the one that fits its PublicTest faces (all test images less PrivateTest), and
+    # makes its PrivateTest probabilities more honest.
+    splits = protocol_splits(full, "standard")
+    public = np.isin(protocol_splits(full, "thesis")["test"], splits["validation"])
+    refitted = fit_temperature(full.labels[splits["validation"]], probabilities["thesis"][public])
+    assert metrics["temperature_scaling"]["temperature"] == pytest.approx(refitted, rel=1e-3)
+    assert metrics["temperature_scaling"]["ece"] < metrics["ece"] / 2

@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 
 from benchmarks.tilt import photo as tilted_photo
-from fer import cli, images, photos, runs
+from fer import cli, images, photos, runs, store
 from fer.annotate import DISPLAY_MAX_SIDE
 from fer.errors import FerError
 from fer.faces import active_detector, detect_faces, smallest_face, whole_image_face
@@ -25,6 +25,7 @@ from fer.images import decode_photo
 from fer.inference import classify_faces, load_classifier
 from fer.paths import runs_dir
 from fer.saliency import occlusion_maps
+from fer.temperature import tempered
 from fer.vocab import CLASSES
 
 from .conftest import GROUP, encoded, face, group_photo, with_png_size
@@ -287,6 +288,25 @@ def test_cli_classify_prints_each_face_and_writes_the_table(
     assert [len(p["faces"]) for p in document["photos"]] == [0, 1, 1, 3, 1]
     assert document["photos"][0]["error"] and captured.err == f"error: {document['photos'][0]['error']}\n"
     assert set(document["photos"][3]["faces"][0]) == set(photos.RESULT_COLUMNS) - {"file"}
+
+
+def test_cli_classify_scales_the_probabilities_by_the_runs_temperature_unless_told_not_to(
+    committed_references: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (shipped,) = [run for run in store.reference_runs() if run.model_path.exists()]
+    temperature = shipped.metrics()["temperature_scaling"]["temperature"]
+    crop = str(photo_folder(tmp_path) / "crop.png")
+    documents = {}
+    for scaled, flags in ((True, []), (False, ["--unscaled"])):
+        assert cli.main(["classify", crop, "--json", *flags]) == 0
+        documents[scaled] = json.loads(capsys.readouterr().out)
+    assert (documents[True]["temperature"], documents[False]["temperature"]) == (temperature, 1.0)
+    (face,), (raw,) = (documents[scaled]["photos"][0]["faces"] for scaled in (True, False))
+    network = np.array([[raw[name] for name in CLASSES]])
+    assert [face[name] for name in CLASSES] == pytest.approx(tempered(network, temperature)[0], abs=1e-6)
+    assert face["emotion"] == raw["emotion"] and face["probability"] != pytest.approx(raw["probability"], abs=1e-3)
+    assert cli.main(["classify", crop]) == 0
+    assert capsys.readouterr().out.splitlines()[-1].endswith(f"reference run {shipped.run_id}, probabilities at temperature 0.915")
 
 
 def test_cli_classify_says_what_is_missing(finished_run: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -25,11 +25,12 @@ import pytest
 from fer import compare, data, runs, store
 from fer.dataset import FaceDataset, protocol_splits
 from fer.errors import FerError
-from fer.evaluate import fingerprint
+from fer.evaluate import calibration, fingerprint
 from fer.hardware import gpu_names
 from fer.inference import classify_faces, load_classifier
 from fer.quiet import ABSL_BANNER, NATIVE_LOG_LINE, start_backend_quietly
 from fer.scenarios import SCENARIOS, RunConfig, scenario
+from fer.temperature import fit_temperature, tempered
 from fer.vocab import CLASSES, COPY_DROPS, USAGES
 
 from .conftest import copy_run, planted, write_parquet
@@ -178,6 +179,15 @@ def test_standard_protocol_reports_the_best_validation_epoch_on_private_test(sam
     predicted = classify_faces(load_classifier(run.model_path), sample.images[validation]).argmax(1)
     best = history["validation_accuracy"].max()
     assert (predicted == sample.labels[validation]).mean() == pytest.approx(best, abs=3 / len(validation))  # bf16 vs float32
+    # It fitted its temperature on those PublicTest faces, and scored the scaled PrivateTest ones.
+    scaling = metrics["temperature_scaling"]
+    assert (scaling["fitted_on"], scaling["fitted_images"]) == ("PublicTest", len(validation))
+    tta = run.config.tta
+    again = classify_faces(load_classifier(run.model_path), sample.images[validation], tta=tta)
+    assert scaling["temperature"] == pytest.approx(fit_temperature(sample.labels[validation], again), rel=1e-3)
+    test = protocol_splits(sample, "standard")["test"]
+    scaled = tempered(run.probabilities(), scaling["temperature"])  # the kept probabilities are the network's own
+    assert store.temperature_scaling(metrics)[1] == pytest.approx(calibration(sample.labels[test], scaled)["ece"], abs=2e-3)
 
 
 def test_a_compact_run_fine_tunes_another_runs_model(finished_run: str) -> None:

@@ -21,7 +21,7 @@ from fer.faces import detect_faces
 from fer.inference import classify_faces, top_emotion
 from fer.vocab import CLASSES
 
-from .conftest import CLIP_FPS, clip_frames, encoded, face, write_clip
+from .conftest import CLIP_FPS, clip_frames, encoded, face, two_people, write_clip
 
 FOUND = [True, True, False, False, True, True]
 """Which frames of the test clip, sampled every 0.5 s, show a face."""
@@ -39,17 +39,15 @@ def test_a_video_is_sampled_on_time_and_its_faces_are_those_of_its_frames_as_pho
     path = write_clip(tmp_path / f"clip{suffix}", codec=codec)
     analysis = video.analyse_video("clip", path, every_s=0.5)
     np.testing.assert_allclose(analysis.times, [0.0, 0.5, 1.0, 1.5, 2.0, 2.5])
-    assert [face is not None for face in analysis.faces] == FOUND
+    assert [bool(faces) for faces in analysis.faces] == FOUND
     assert (analysis.size, analysis.duration, analysis.truncated) == ((480, 360), 3.0, False)
     frames = clip_frames(path)
     for time, found in zip(analysis.times, analysis.faces):
         as_photo = detect_faces(frames[round(time * CLIP_FPS)], assume_face_if_tight_crop=False)
-        if found is None:
-            assert as_photo == []
-        else:
-            (expected,) = as_photo
-            assert found.box == expected.box and np.array_equal(found.crop, expected.crop)
-    assert analysis.crops.shape == (4, 48, 48)
+        assert [face.box for face in found] == [face.box for face in as_photo]
+        assert all(np.array_equal(face.crop, expected.crop) for face, expected in zip(found, as_photo))
+    # The neutral face and the happy one are at one place: one person, whose expression changed.
+    assert analysis.frames_found() == [4] and analysis.crops().shape == (4, 48, 48)
 
 
 def test_each_sampled_frame_is_kept_small_for_display(tmp_path: Path) -> None:
@@ -70,21 +68,35 @@ def test_each_sampled_frame_is_kept_small_for_display(tmp_path: Path) -> None:
     assert small.frame(0)[0].shape == (360, 480, 3) and small.frame(0)[1] == 1.0  # never enlarged
 
 
-def test_the_largest_face_of_a_frame_is_the_one_followed(tmp_path: Path) -> None:
-    """Two faces side by side, the right one larger: the timeline follows the larger."""
-    frame = np.full((360, 640, 3), 128, np.uint8)
-    frame[120:240, 40:160] = face(609, 120)[..., None]
-    frame[80:280, 360:560] = face(610, 200)[..., None]
-    path = tmp_path / "two.avi"
-    import cv2
+def test_each_person_is_followed_and_person_1_is_the_one_found_most(tmp_path: Path, committed_references: Path) -> None:
+    """A small face throughout and a larger one for the first second: two people, the small face
+    person 1; each has a timeline of their own, and a person the video lacks is a clear error."""
+    path = two_people(tmp_path / "two.avi")
+    analysis = video.analyse_video("two.avi", path)
+    both = detect_faces(clip_frames(path)[0], assume_face_if_tight_crop=False)
+    assert len(both) == 2 and [len(faces) for faces in analysis.faces] == [2, 2, 1, 1]
+    assert analysis.frames_found() == [4, 2]
+    assert all(face.box[0] < 200 for face in analysis.followed(1))  # the small face on the left
+    seen = analysis.followed(2)
+    assert [face is not None and face.box[0] >= 300 for face in seen] == [True, True, False, False]
+    assert any(np.array_equal(analysis.portrait(2), face.crop) for face in seen[:2])
+    assert "a face found in 4, of 2 people (person 1 in 4, person 2 in 2)." in video.summary(analysis)
 
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (640, 360))
-    for _ in range(5):
-        writer.write(frame)
-    writer.release()
-    (found,) = video.analyse_video("two", path).faces
-    both = detect_faces(clip_frames(path)[0])
-    assert len(both) == 2 and found.box == max(both, key=lambda f: f.box[2] * f.box[3]).box and found.box[0] >= 300
+    model = predict.load_choice(predict.choose_model())
+    timeline = video.classify_video(model, analysis, person=2)
+    assert timeline["face_found"].tolist() == [True, True, False, False]
+    np.testing.assert_allclose(timeline[list(CLASSES)].to_numpy()[:2], classify_faces(model, analysis.crops(2)), rtol=1e-6)
+    assert (timeline["box_x"][:2] >= 300).all()
+    for person in (0, 3):
+        with pytest.raises(FerError, match=f"two.avi has 2 people: there is no person {person}"):
+            video.classify_video(model, analysis, person=person)
+
+
+def test_a_crowd_keeps_the_largest_faces_of_each_frame(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(video, "MAX_FACES", 1)
+    analysis = video.analyse_video("two.avi", two_people(tmp_path / "two.avi"))
+    assert [len(faces) for faces in analysis.faces] == [1, 1, 1, 1]
+    assert analysis.faces[0][0].box[0] >= 300  # the larger face, on the right
 
 
 def test_the_interval_sets_which_frames_are_classified(clip: Path) -> None:
@@ -99,8 +111,8 @@ def test_the_interval_sets_which_frames_are_classified(clip: Path) -> None:
 def test_an_upload_is_read_from_memory_as_a_file_is(clip: Path) -> None:
     from_file = video.analyse_video("clip", clip)
     from_memory = video.analyse_video("clip", io.BytesIO(clip.read_bytes()))
-    assert [f.box if f else None for f in from_memory.faces] == [f.box if f else None for f in from_file.faces]
-    np.testing.assert_array_equal(from_memory.crops, from_file.crops)
+    assert [[f.box for f in faces] for faces in from_memory.faces] == [[f.box for f in faces] for faces in from_file.faces]
+    np.testing.assert_array_equal(from_memory.crops(), from_file.crops())
 
 
 def test_a_long_video_stops_at_the_limits_and_says_so(clip: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -133,7 +145,7 @@ def test_the_timeline_holds_the_probabilities_the_model_gives_the_faces(clip: Pa
     timeline = video.classify_video(model, analysis, tta="flip")
     assert list(timeline.columns) == list(video.TIMELINE_COLUMNS) and len(timeline) == 6
     assert timeline["face_found"].tolist() == FOUND
-    expected = classify_faces(model, analysis.crops, tta="flip")
+    expected = classify_faces(model, analysis.crops(), tta="flip")
     found = timeline[timeline["face_found"]]
     np.testing.assert_allclose(found[list(CLASSES)].to_numpy(), expected, rtol=1e-6)
     assert found["emotion"].tolist() == [top_emotion(row)[0] for row in expected]
@@ -147,7 +159,8 @@ def test_the_timeline_holds_the_probabilities_the_model_gives_the_faces(clip: Pa
 
 def test_a_video_without_faces_has_an_empty_summary(tmp_path: Path) -> None:
     analysis = video.analyse_video("grey", write_clip(tmp_path / "grey.mp4", ((None, 1.0),)))
-    assert analysis.crops.shape == (0, 48, 48) and "a face found in 0" in video.summary(analysis)
+    assert analysis.crops().shape == (0, 48, 48) and "a face found in 0." in video.summary(analysis)
+    assert analysis.frames_found() == []
     shares = video.emotion_shares(pd.DataFrame(columns=list(video.TIMELINE_COLUMNS)).astype({"face_found": bool}))
     assert shares["frames"].sum() == 0 and shares["share"].sum() == 0
 
@@ -203,6 +216,28 @@ def test_the_video_command_prints_the_timeline_and_writes_it(
     document = json.loads(capsys.readouterr().out)
     assert [row["time_s"] for row in document["timeline"]] == [0.0, 1.0, 2.0]
     assert document["tta"] == "shift" and len(document["shares"]) == len(CLASSES)
+    # Probabilities scaled by the default model's temperature, unless asked for the network's own: same answers.
+    assert document["temperature"] == pytest.approx(0.915, abs=5e-4) and out[8].endswith("probabilities at temperature 0.915")
+    assert cli.main(["video", str(clip), "--json", "--every", "1", "--unscaled"]) == 0
+    unscaled = json.loads(capsys.readouterr().out)
+    assert unscaled["temperature"] == 1.0
+    found = [(row["emotion"], row["probability"]) for row in document["timeline"] if row["face_found"]]
+    unscaled_found = [(row["emotion"], row["probability"]) for row in unscaled["timeline"] if row["face_found"]]
+    assert [emotion for emotion, _ in found] == [emotion for emotion, _ in unscaled_found]
+    assert all(scaled > network for (_, scaled), (_, network) in zip(found, unscaled_found))  # T < 1 sharpens
+
+
+def test_the_video_command_follows_the_person_asked_for(
+    tmp_path: Path, committed_references: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = two_people(tmp_path / "two.avi")
+    assert cli.main(["video", str(path), "--person", "2", "--json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert (document["person"], document["frames_per_person"]) == (2, [4, 2])
+    assert [row["face_found"] for row in document["timeline"]] == [True, True, False, False]
+    assert cli.main(["video", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "of 2 people (person 1 in 4, person 2 in 2)." in out and "Answer in those frames (person 1): " in out
 
 
 def test_the_video_command_says_what_is_wrong_in_one_line(
@@ -213,6 +248,7 @@ def test_the_video_command_says_what_is_wrong_in_one_line(
         ([str(bad)], f"error: {bad}: not a readable video"),
         ([str(clip), "--every", "0"], "error: frames can be sampled every 0.1 to 10 seconds, not every 0.0"),
         ([str(clip), "--csv", str(clip)], "is one of the files to classify"),
+        ([str(clip), "--person", "2"], f"error: {clip} has 1 person: there is no person 2"),
     ):
         assert cli.main(["video", *args]) == 2
         assert message in capsys.readouterr().err
