@@ -9,8 +9,8 @@ goes through :func:`fer.faces.detect_faces` with YuNet, then the default model w
 test-time augmentation, three ways:
 
 * **before**: searched upright only, and cut as found (the Classify page before faces were leveled);
-* **turned search**: searched turned by :data:`fer.faces.TILTED_TURNS` too when upright finds none,
-  still cut as found;
+* **turned search**: searched turned by :data:`fer.faces.TILTED_TURNS` too (always, as photos
+  are since 2026-12-07; before, only when upright found none), still cut as found;
 * **leveled at T**: as the Classify page does it, a face whose eye line is tilted by at least T
   degrees is turned level before it is cut (:data:`fer.faces.LEVEL_MIN_TILT`; ``--min-tilt``
   compares several).

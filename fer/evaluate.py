@@ -14,10 +14,9 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
-from fer.temperature import fit_temperature, tempered
+from fer.temperature import PROBABILITY_FLOOR, fit_temperature, tempered
 from fer.vocab import CLASSES
 
-_EPSILON = 1e-7  # Keras' clipping of probabilities in categorical cross-entropy
 CALIBRATION_BINS = 10
 """Equal-width bins of the top probability for :func:`calibration`, as in Guo et al. (2017): on
 3,589 PrivateTest faces the default model fills 8 of them with 80-661 faces each."""
@@ -103,7 +102,7 @@ def temperature_scaling(
 
 def log_loss(labels: np.ndarray, probabilities: np.ndarray) -> float:
     """Categorical cross-entropy of class indices under ``(N, 7)`` probabilities, clipped as Keras clips them."""
-    true_probability = np.clip(probabilities[np.arange(len(labels)), np.asarray(labels)], _EPSILON, 1.0)
+    true_probability = np.clip(probabilities[np.arange(len(labels)), np.asarray(labels)], PROBABILITY_FLOOR, 1.0)
     return float(-np.log(true_probability).mean())
 
 

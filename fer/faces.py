@@ -25,8 +25,8 @@ back to the photo, cut out and converted by :func:`fer.images.photo_face` (48x48
 when its grey levels are not spread as FER2013's), and sorted left to right.
 
 FER2013's faces are roughly upright, and YuNet finds few faces tilted past about 15 degrees. So a
-photo in which YuNet finds no face is searched again turned both ways (:data:`TILTED_TURNS`), and
-a face whose eyes YuNet places on a tilted line is turned level before it is cut
+photo is searched again turned both ways (:data:`TILTED_TURNS`; a video frame only when nothing
+is found upright), and a face whose eyes YuNet places on a tilted line is turned level before it is cut
 (:data:`LEVEL_MIN_TILT`). Of PrivateTest faces in photos turned by 30 degrees, 88% are then found
 instead of 40%, and 59% classified right instead of 24% (62% of upright ones; ``benchmarks/tilt.py``).
 
@@ -78,10 +78,11 @@ class Found(NamedTuple):
 MIN_FACE_PX = 24
 """Smallest face looked for by either detector, and smallest photo accepted (shorter side), in
 the photo's own pixels. A smaller face is upscaled more than 2x to 48x48 and the model's
-accuracy falls fast: the reference FER-CNN's on the 3,589 PrivateTest faces shrunk to S px and
-back is 0.694 at 48, 0.644 at 32, 0.560 at 24, 0.458 at 20, 0.345 at 16 and 0.259 at 12, where
-always answering "happy" scores 0.245 (``python -m benchmarks.face_size``). So a 1x1 image is
-refused with a reason rather than "taken whole" and classified."""
+accuracy falls fast: the default model's on the 3,589 PrivateTest faces shrunk to S px and back
+is 0.701 at 48, 0.674 at 32, 0.637 at 24, 0.554 at 20, 0.449 at 16 and 0.341 at 12, where
+always answering "happy" scores 0.245 (``python -m benchmarks.face_size``; the first default
+model, chosen with: 0.560 at 24 and 0.458 at 20). So a 1x1 image is refused with a reason
+rather than "taken whole" and classified."""
 
 TIGHT_CROP_MAX_SIDE = 160
 TIGHT_CROP_ASPECT = (0.75, 1.0 / 0.75)
@@ -168,12 +169,18 @@ def detector_note() -> str | None:
 
 
 def detect_faces(
-    photo: np.ndarray, *, assume_face_if_tight_crop: bool = True, detector: Detector | None = None
+    photo: np.ndarray,
+    *,
+    assume_face_if_tight_crop: bool = True,
+    detector: Detector | None = None,
+    turned_always: bool = True,
 ) -> list[Face]:
     """Find the faces in a BGR or grayscale uint8 photo, sorted left to right.
 
-    ``detector`` defaults to :func:`active_detector`. With ``assume_face_if_tight_crop``, a
-    small, roughly square image is taken to be a face crop such as FER2013's own: it gives
+    ``detector`` defaults to :func:`active_detector`. YuNet also searches the photo turned by
+    :data:`TILTED_TURNS`: always with ``turned_always`` (a tilted head beside upright ones), else
+    only when nothing is found upright, one search instead of three for a frame with a face
+    (videos). With ``assume_face_if_tight_crop``, a small, roughly square image is taken to be a face crop such as FER2013's own: it gives
     exactly one face, the largest detector box (another is a false detection on a cheek or an
     ear, as Haar made in 1 of the first 2,000 FER2013 test crops), or the whole image
     (:func:`whole_image_face`) when the detector finds nothing. Faces smaller than
@@ -185,7 +192,7 @@ def detect_faces(
     """
     _check_photo(photo)
     detector = detector or active_detector()
-    regions = _haar_regions(photo) if detector.model is None else _yunet_regions(photo, detector.model)
+    regions = _haar_regions(photo) if detector.model is None else _yunet_regions(photo, detector.model, turned_always)
     tight_crop = assume_face_if_tight_crop and _is_tight_crop(photo)
     if not regions:
         return [whole_image_face(photo)] if tight_crop else []
@@ -329,24 +336,27 @@ def _yunet(model: str) -> tuple[cv2.FaceDetectorYN, threading.Lock]:
 
 
 TILTED_TURNS = (25.0, -25.0)
-"""Degrees (counter-clockwise) by which a photo is turned and searched again when YuNet finds no
-face in it upright. YuNet finds ever fewer faces the more they are tilted: of the 3,589
-PrivateTest faces at 192 px in a 384 px photo turned by 0 / 10 / 20 / 30 / 40 degrees it found
-86 / 83 / 68 / 40 / 16% upright, and 90 / 91 / 90 / 88 / 77% with these turns too
-(``python -m benchmarks.tilt``). A photo without a face costs three searches instead of one, and
-the turns found no face in the 22 face-free images of ``benchmarks/face_detection.py``. They are
-searched at the photo's detection scale only, not in YUNET_FINE_SCALE's windows, and only when
-nothing else is found: for selfies, portraits and video frames of a tilted head; a tilted face
-beside upright ones in a group photo is still missed."""
+"""Degrees (counter-clockwise) by which a photo is turned and searched again. YuNet finds ever
+fewer faces the more they are tilted: of the 3,589 PrivateTest faces at 192 px in a 384 px photo
+turned by 0 / 10 / 20 / 30 / 40 degrees it found 86 / 83 / 68 / 40 / 16% upright, and 90 / 91 /
+90 / 88 / 77% with these turns too (``python -m benchmarks.tilt``). They are searched at the
+photo's detection scale only, not in YUNET_FINE_SCALE's windows. A photo is searched turned
+whatever the upright search found (``detect_faces(turned_always=True)``): in group photos with
+heads tilted up to 30 degrees either way, YuNet then found 143 of 200 faces instead of 107, with
+no false box, at 40 ms per 1600x1000 photo instead of 17 (``benchmarks/face_detection.py``); a
+video frame is searched turned only when nothing is found upright, which keeps a frame with a
+face at one search. The turns found no face in the 22 face-free images of that benchmark."""
 
 
-def _yunet_regions(photo: np.ndarray, model: Path) -> list[Found]:
+def _yunet_regions(photo: np.ndarray, model: Path, turned_always: bool) -> list[Found]:
     """YuNet's faces as FER-framed squares in the photo's pixels (floats, maybe past its edge).
 
     The photo is searched whole at its detection scale (with the close-up retry of
     YUNET_LARGEST_FACE) and, when that scale is below YUNET_FINE_SCALE, again at that scale,
-    window by window: one face found by both passes, or by two windows, is kept once. When
-    all that finds nothing, it is searched turned by each of TILTED_TURNS.
+    window by window: one face found by both passes, or by two windows, is kept once. Then it is
+    searched turned by each of TILTED_TURNS (``turned_always``, or when all that finds nothing),
+    and a face found turned is added where no upright one was: an upright find keeps its box and
+    eye line, so turning never changes what the upright search found.
     """
     image = _bgr(photo)
     height, width = image.shape[:2]
@@ -356,10 +366,12 @@ def _yunet_regions(photo: np.ndarray, model: Path) -> list[Found]:
         found = _yunet_boxes(image, scale / 2, model)
     if scale < YUNET_FINE_SCALE:
         found += _yunet_boxes(image, YUNET_FINE_SCALE, model)
-    if not found:
-        found = [face for turn in TILTED_TURNS for face in _yunet_boxes(image, scale, model, turn=turn)]
+    found = _drop_duplicates(found)
+    if turned_always or not found:
+        turned = [face for turn in TILTED_TURNS for face in _yunet_boxes(image, scale, model, turn=turn)]
+        found = _drop_duplicates(turned, kept=found)
     squares = []
-    for face in _drop_duplicates(found):
+    for face in found:
         x, y, w, h = face.box
         side = YUNET_FRAME * math.sqrt(w * h)
         squares.append(face._replace(box=(x + (w - side) / 2, y + (h - side) / 2, side, side)))
@@ -550,11 +562,11 @@ def _cascade() -> cv2.CascadeClassifier:
     raise FerError(f"{CASCADE_FILE} not found with OpenCV {cv2.__version__}: install opencv-python-headless<5")
 
 
-def _drop_duplicates(candidates: list[Found]) -> list[Found]:
-    """Keep the best-supported face of each group of heavily overlapping boxes: the cascade
-    sometimes reports a face and a box nested inside it, and YuNet finds one face in two
-    windows, at two scales or turned both ways."""
-    kept: list[Found] = []
+def _drop_duplicates(candidates: list[Found], kept: list[Found] | None = None) -> list[Found]:
+    """Keep the best-supported face of each group of heavily overlapping boxes, and none that
+    overlaps one already ``kept``: the cascade sometimes reports a face and a box nested inside
+    it, and YuNet finds one face in two windows, at two scales or turned both ways."""
+    kept = list(kept or [])
     for candidate in sorted(candidates, key=lambda candidate: -candidate.support):
         if all(_overlap_of_smaller(candidate.box, other.box) < DUPLICATE_OVERLAP for other in kept):
             kept.append(candidate)

@@ -318,7 +318,7 @@ def _largest_faces(name: str, frame: np.ndarray) -> tuple[Face, ...]:
     """The faces in a frame, largest first, at most :data:`MAX_FACES`. A frame is never taken
     for a face crop, however small: a video is not a crop."""
     try:
-        found = detect_faces(frame, assume_face_if_tight_crop=False)
+        found = detect_faces(frame, assume_face_if_tight_crop=False, turned_always=False)
     except FerError as error:
         raise FerError(f"{name}: {error}") from error
     return tuple(sorted(found, key=lambda face: -face.box[2] * face.box[3])[:MAX_FACES])

@@ -43,7 +43,8 @@ def test_a_video_is_sampled_on_time_and_its_faces_are_those_of_its_frames_as_pho
     assert (analysis.size, analysis.duration, analysis.truncated) == ((480, 360), 3.0, False)
     frames = clip_frames(path)
     for time, found in zip(analysis.times, analysis.faces):
-        as_photo = detect_faces(frames[round(time * CLIP_FPS)], assume_face_if_tight_crop=False)
+        # Searched as a photo is, but turned only when nothing is found upright: a third of the cost a frame.
+        as_photo = detect_faces(frames[round(time * CLIP_FPS)], assume_face_if_tight_crop=False, turned_always=False)
         assert [face.box for face in found] == [face.box for face in as_photo]
         assert all(np.array_equal(face.crop, expected.crop) for face, expected in zip(found, as_photo))
     # The neutral face and the happy one are at one place: one person, whose expression changed.
