@@ -401,7 +401,22 @@ def test_reference_runs_export_and_list(finished_run: str, tmp_path: Path, monke
     (reference,) = store.reference_runs()
     assert reference.reference and reference.state == "completed"
     assert reference.metrics() == runs.get_run(finished_run).metrics()
-    np.testing.assert_array_equal(reference.probabilities(), runs.get_run(finished_run).probabilities())
+    # Committed probabilities are one byte each: within a step of 1/255 (1.5 for a lifted near-tie), top class exact.
+    kept, trained = reference.probabilities(), runs.get_run(finished_run).probabilities()
+    assert np.load(exported / "probabilities.npy").dtype == np.uint8
+    np.testing.assert_array_equal(kept.argmax(1), trained.argmax(1))
+    np.testing.assert_allclose(kept, trained, atol=1.5 / store.PROBABILITY_STEPS)
+
+
+def test_compact_probabilities_keep_every_top_class_and_steps_of_1_255() -> None:
+    near_tie = np.array([100.3, 100.4, 54.3, 0, 0, 0, 0]) / 255  # both leaders round to 100 steps
+    compact = store.compact_probabilities(np.array([near_tie, [0, 0, 0, 0, 0, 0, 1]]))
+    assert compact.dtype == np.uint8
+    assert compact.tolist() == [[100, 101, 54, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0, 255]]  # the true leader lifted a step
+    rows = np.random.default_rng(0).dirichlet(np.full(7, 0.3), size=5000)
+    compact = store.compact_probabilities(rows)
+    np.testing.assert_array_equal(compact.argmax(1), rows.argmax(1))
+    assert np.abs(compact / store.PROBABILITY_STEPS - rows).max() <= 1.5 / store.PROBABILITY_STEPS
 
 
 def test_cli_train_json_and_bad_options(tmp_path: Path) -> None:
