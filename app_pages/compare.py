@@ -115,7 +115,8 @@ st.dataframe(table.style.format(study.number_formats(table)), hide_index=True, p
 st.caption(
     "Precision and recall are macro averages, as in the study. \"study …\" columns hold the study's "
     "number for the run's scenario, \"… − study\" is ours minus the study's, only for runs of S1–S4 scored "
-    "like the study (full FER2013, thesis protocol, all 7,178 test images); \"beside the study\" says why "
+    "like the study (full FER2013, thesis protocol, all 7,178 test images), the test accuracy's with its 95% "
+    "interval over the sampling of those images (unpaired: the study's per-image answers are not published); \"beside the study\" says why "
     "the others' are empty (sample data, standard protocol, or a custom run with no study counterpart), and "
     "\"data\" names the test images each row was scored on. Train accuracy is at the reported epoch. Train "
     "seconds are training time only, as the study's are; wall-clock seconds add loading the data, compiling "

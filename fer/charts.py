@@ -18,6 +18,7 @@ import plotly.graph_objects as go
 
 from fer import study
 from fer.errors import FerError
+from fer.significance import accuracy_interval
 from fer.vocab import CLASS_COLORS, CLASSES
 
 LEGEND_BESIDE = {"orientation": "v", "x": 1.02, "xanchor": "left", "y": 1, "yanchor": "top"}
@@ -297,12 +298,29 @@ def test_accuracy_figure(rows: list[dict[str, Any]]) -> go.Figure:
     images share the axis but not the images.
 
     ``rows`` are :func:`fer.study.run_rows` output (the table's numbers and each run's test images).
+
+    Each bar's whisker is its 95% interval over the sampling of its test images
+    (:func:`fer.significance.accuracy_interval`): about ±1 point on 7,178 images, ±5 on the
+    sample's 296, so a bar's lead over another is read with its noise.
     """
     table = study.comparison_table(rows, differences=False)
     names = {row["run"]: study.bar_name(row, "<br>") for row in rows}
     figure = _versus_study_figure(table.assign(run=table["run"].map(names)), "test_accuracy", "test accuracy", ".1%")
+    images = {names[row["run"]]: row.get("test_images") for row in rows}
+    for trace in figure.data:
+        counts = [images[name] if trace.name == "this project" else study.STUDY_DATA["test_images"] for name in trace.x]
+        below, above = zip(*(_interval_whisker(accuracy, n) for accuracy, n in zip(trace.y, counts)), strict=True)
+        trace.error_y = {"type": "data", "symmetric": False, "array": above, "arrayminus": below, "color": "#555555"}
     figure.update_yaxes(range=[0, 1], tickformat=".0%")
     return figure
+
+
+def _interval_whisker(accuracy: float | None, n: int | None) -> tuple[float | None, float | None]:
+    """How far a bar's 95% interval reaches below and above it; none where its test images are not recorded."""
+    if accuracy is None or pd.isna(accuracy) or not n:
+        return None, None
+    low, high = accuracy_interval(accuracy, int(n))
+    return accuracy - low, high - accuracy
 
 
 def _versus_study_figure(table: pd.DataFrame, metric: str, axis_title: str, text_format: str) -> go.Figure:

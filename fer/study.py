@@ -14,6 +14,7 @@ import pandas as pd
 
 from fer.runs import scored_on
 from fer.scenarios import SCENARIOS
+from fer.significance import paired_disagreement_needed, points_text, unpaired_interval
 from fer.store import TEST_SPLITS, number
 from fer.vocab import AUGMENTATIONS
 
@@ -42,6 +43,9 @@ WALL_SECONDS = "wall-clock seconds"
 
 DIFFERENCE_SUFFIX = " − study"
 """Ends the label of a column of differences, ours minus the study's."""
+DIFFERENCE_INTERVAL = "test accuracy − study: 95% interval"
+"""The comparison table's column of the 95% interval of a like-for-like run's test accuracy minus
+the study's: how far apart the two could be, given the sampling noise of 7,178 test images."""
 
 STUDY_DATA = {"dataset": "full", "protocol": "thesis", "test_images": 7178}
 """What the study's Table 4.2 was scored on: the full FER2013 under the thesis protocol, all
@@ -88,7 +92,8 @@ def run_row(name: str, metrics: dict[str, Any]) -> dict[str, Any]:
     as something other than a number, stays None.
 
     Beside the table's columns it holds what the accuracy charts label bars with: ``split`` and
-    ``scored_on`` (the test images, short and with their count) and ``other_scores``, the same
+    ``scored_on`` (the test images, short and with their count; ``test_images``, their number, sets
+    the width of a bar's interval) and ``other_scores``, the same
     model's accuracy under the other protocol where its ``metrics.json`` keeps one; and
     ``dataset``, which the chart beside published results keeps only full-data runs by.
     """
@@ -113,6 +118,7 @@ def run_row(name: str, metrics: dict[str, Any]) -> dict[str, Any]:
         "scored_on": scored_on(metrics.get("test_split"), metrics.get("dataset"), metrics.get("test_images")),
         "other_scores": _other_scores(metrics),
         "test_accuracy": number(metrics.get("test_accuracy")),
+        "test_images": number(metrics.get("test_images")),
         "precision": number(metrics.get("precision_macro")),
         "recall": number(metrics.get("recall_macro")),
         "train_accuracy": number(metrics.get("train_accuracy")),
@@ -178,7 +184,8 @@ def comparison_table(rows: list[dict[str, Any]], differences: bool = True) -> pd
 
     Other runs get empty study columns, and the :data:`STUDY_NOTE` column says why: custom runs
     have no study counterpart, and a run on the sample or under the standard protocol was
-    scored on other test images than the study's 7,178, so a difference would mislead.
+    scored on other test images than the study's 7,178, so a difference would mislead. The test
+    accuracy's difference comes with its 95% interval (:data:`DIFFERENCE_INTERVAL`).
     """
     runs = pd.DataFrame(rows)
     if runs.empty:
@@ -192,6 +199,8 @@ def comparison_table(rows: list[dict[str, Any]], differences: bool = True) -> pd
         table[study_column(metric)] = study
         if differences:
             table[difference_column(metric)] = ours - study
+        if differences and metric == "test_accuracy":
+            table[DIFFERENCE_INTERVAL] = [_interval_text(them, us) for them, us in zip(study, ours)]
     # Wall-clock seconds (data, compilation, training, the test) have no study counterpart: the
     # study's seconds are training time, as ours in "train seconds" are.
     facts = runs[["wall_seconds", "epochs", "data", "backend / device", "weights"]].rename(
@@ -200,13 +209,26 @@ def comparison_table(rows: list[dict[str, Any]], differences: bool = True) -> pd
     return pd.concat([table, facts.astype({WALL_SECONDS: float})], axis=1)
 
 
+def _interval_text(study_accuracy: float, our_accuracy: float) -> str | None:
+    """``−4.2 to −1.2``: the 95% interval of ours minus the study's, both on the study's 7,178
+    test images; unpaired, as the study's per-image answers are not published."""
+    if pd.isna(study_accuracy) or pd.isna(our_accuracy):
+        return None
+    low, high = unpaired_interval(study_accuracy, STUDY_DATA["test_images"], our_accuracy, STUDY_DATA["test_images"])
+    return f"{points_text(low)} to {points_text(high)} points"
+
+
 def number_formats(table: pd.DataFrame) -> dict[str, str]:
     """``Styler.format`` strings for a comparison or study table's numeric columns.
 
-    Fractions get four decimals (the study's precision), differences a sign, seconds none.
+    Fractions get four decimals (the study's precision), differences a sign, seconds none;
+    :func:`study_differences` columns their points and shares (:data:`DIFFERENCE_FORMATS`).
     """
     formats = {}
     for column in table.columns:
+        if column in DIFFERENCE_FORMATS:
+            formats[column] = DIFFERENCE_FORMATS[column]
+            continue
         if not pd.api.types.is_numeric_dtype(table[column]) or column == "epochs":
             continue
         seconds = "seconds" in column
@@ -239,6 +261,47 @@ def _markdown_cell(value: Any, number_format: str | None) -> str:
 def study_table() -> pd.DataFrame:
     """The study's Table 4.2 with readable column names."""
     return STUDY_TABLE.reset_index().rename(columns={"balance": "balancing", **METRIC_COLUMNS})
+
+
+STUDY_COMPARISONS = (
+    ("oversampling, ResNet50", "S1", "S3"),
+    ("oversampling, VGG19", "S2", "S4"),
+    ("VGG19 against ResNet50", "S1", "S2"),
+    ("VGG19 against ResNet50, oversampled", "S3", "S4"),
+)
+"""The questions Table 4.2 answers, each as (what is compared, scenario A, scenario B): B - A."""
+
+
+DISAGREEMENT_COLUMN = "paired test: significant if they disagree on under"
+"""The :func:`study_differences` column of the largest share of test images two scenarios could
+disagree on for a paired test to find their difference; 100% where any share would do."""
+
+DIFFERENCE_FORMATS = {"points": "{:+.2f}", DISAGREEMENT_COLUMN: "{:.1%}"}
+
+
+def study_differences() -> pd.DataFrame:
+    """How sure each of the study's conclusions is: each difference in :data:`STUDY_COMPARISONS`,
+    in points, with its 95% interval over the sampling of its 7,178 test images.
+
+    Why: the study trained each scenario once and reports four decimals, so S4's lead over S2 reads
+    as a finding. The study gives no per-image answers, so the interval is the unpaired one
+    (:func:`fer.significance.unpaired_interval`); its scenarios shared their test images, and a
+    paired test could be sharper, but only if the two networks disagreed on fewer images than
+    the last column says (:func:`fer.significance.paired_disagreement_needed`).
+    """
+    n, rows = STUDY_DATA["test_images"], []
+    for question, a, b in STUDY_COMPARISONS:
+        accuracy_a, accuracy_b = STUDY_TABLE.loc[a, "test_accuracy"], STUDY_TABLE.loc[b, "test_accuracy"]
+        low, high = unpaired_interval(accuracy_a, n, accuracy_b, n)
+        rows.append({
+            "comparison": question,
+            "difference": f"{b} − {a}",
+            "points": round((accuracy_b - accuracy_a) * 100, 2),
+            "95% interval (points)": f"{points_text(low)} to {points_text(high)}",
+            DISAGREEMENT_COLUMN: min(1.0, paired_disagreement_needed(accuracy_b - accuracy_a, n)),
+            "verdict": "beyond test-set noise" if low > 0 or high < 0 else "within test-set noise",
+        })
+    return pd.DataFrame(rows)
 
 
 def scenarios_table() -> pd.DataFrame:

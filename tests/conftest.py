@@ -380,3 +380,10 @@ def clip_frames(path: Path) -> list[np.ndarray]:
         frames.append(read[1])
     capture.release()
     return frames
+
+
+def markdown_rows(text: str) -> list[dict[str, str]]:
+    """The rows of the first Markdown table in ``text``, by column name."""
+    header, _, *rows = text.strip().split("\n\n")[0].splitlines()
+    names = [cell.strip() for cell in header.strip("|").split("|")]
+    return [dict(zip(names, (cell.strip() for cell in row.strip("|").split("|")))) for row in rows]

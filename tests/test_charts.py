@@ -15,9 +15,10 @@ from fer import balance, charts, dataset, runs, store, study
 from fer.dataset import FaceDataset
 from fer.errors import FerError
 from fer.scenarios import SCENARIOS
+from fer.significance import accuracy_interval
 from fer.vocab import CLASSES
 
-from .conftest import as_study_scenario, tiny
+from .conftest import as_study_scenario, markdown_rows, tiny
 
 
 def trace_values(figure, name: str, axis: str = "y") -> list[float]:  # noqa: ANN001 (plotly figure)
@@ -294,6 +295,23 @@ def test_versus_study_bars_put_the_study_beside_its_scenario(run: runs.Run, tmp_
     assert bars["study"] == pytest.approx({like: study.STUDY_TABLE.loc["S2", "test_accuracy"]})
 
 
+def test_accuracy_bars_carry_the_95_percent_interval_of_their_test_images(run: runs.Run, tmp_path: Path) -> None:
+    """Whiskers as wide as each bar's test images allow: ±5 points on the sample's 296 faces, ±1 on 7,178."""
+    tagged = as_study_scenario(run.path, tmp_path, "S2", like_the_study=True)
+    rows = [study.run_row("custom run", run.metrics()), study.run_row("as S2", json.loads((tagged / "metrics.json").read_text()))]
+    traces = {trace.name: trace for trace in charts.test_accuracy_figure(rows).data}
+    for trace in traces.values():
+        for name, accuracy, above, below in zip(trace.x, trace.y, trace.error_y.array, trace.error_y.arrayminus):
+            n = 296 if "296" in name else 7178
+            low, high = accuracy_interval(accuracy, n)
+            assert (accuracy - below, accuracy + above) == pytest.approx((low, high))
+            assert above + below == pytest.approx(0.105 if n == 296 else 0.021, abs=0.01)
+    assert len(traces["study"].x) == 1 and len(traces["this project"].x) == 2
+    unrecorded = {**run.metrics(), "test_images": None}
+    (unknown,) = charts.test_accuracy_figure([study.run_row("no count", unrecorded)]).data
+    assert unknown.error_y.array == (None,)  # no images recorded: no whisker rather than a made-up one
+
+
 def test_accuracy_bars_say_which_test_images_each_run_was_scored_on(
     run: runs.Run, committed_references: Path
 ) -> None:
@@ -377,30 +395,24 @@ def test_comparison_table_names_columns_readably_and_leaves_missing_values_empty
     assert mine[study.WALL_SECONDS] > mine["train seconds"]  # plus loading, compiling and the test
 
 
-def _markdown_rows(text: str) -> list[dict[str, str]]:
-    header, _, *rows = text.strip().splitlines()
-    names = [cell.strip() for cell in header.strip("|").split("|")]
-    return [dict(zip(names, (cell.strip() for cell in row.strip("|").split("|")))) for row in rows]
-
-
 def test_study_command_prints_runs_of_the_study_scenarios_beside_it_as_markdown(
     run: runs.Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from fer.cli import main
 
     assert main(["study"]) == 0  # only a custom run so far: the study's own table
-    assert [row["test accuracy"] for row in _markdown_rows(capsys.readouterr().out.split("\n", 1)[1])] == [
+    assert [row["test accuracy"] for row in markdown_rows(capsys.readouterr().out.split("\n", 1)[1])] == [
         "0.6698", "0.7074", "0.6707", "0.7158"
     ]
     monkeypatch.setenv("FER_REFERENCE", str(tmp_path / "reference"))
     metrics = json.loads((as_study_scenario(run.path, tmp_path / "reference", "S2", like_the_study=True) / "metrics.json").read_text())
     assert main(["study"]) == 0
-    (row,) = _markdown_rows(capsys.readouterr().out)
+    (row,) = markdown_rows(capsys.readouterr().out)
     assert row["scenario"] == "S2" and row["study test accuracy"] == "0.7074" and row["study train seconds"] == "599"
     assert row["test accuracy"] == f"{metrics['test_accuracy']:.4f}" and row["epochs"] == str(metrics["epochs_run"])
     assert row["wall-clock seconds"] == f"{metrics['wall_seconds']:,.0f}"
     assert main(["study", "--all"]) == 0
-    assert [row["scenario"] for row in _markdown_rows(capsys.readouterr().out)] == ["custom", "S2"]
+    assert [row["scenario"] for row in markdown_rows(capsys.readouterr().out)] == ["custom", "S2"]
 
 
 def test_a_videos_timeline_is_drawn_smoothed_with_gaps_where_no_face_was_found() -> None:

@@ -16,7 +16,7 @@ from fer.errors import FerError
 from fer.paths import atomic_write_json, runs_dir
 from fer.scenarios import RunConfig, scenario
 
-from .conftest import COMMITTED_REFERENCE_DIR, copy_run, planted, retouched, write_parquet
+from .conftest import COMMITTED_REFERENCE_DIR, copy_run, markdown_rows, planted, retouched, write_parquet
 
 COMMANDS = {
     "data import": ["data", "import", "fer2013.zip"],
@@ -143,6 +143,9 @@ def test_study_json_holds_the_study_and_the_runs(capsys: pytest.CaptureFixture[s
     document = json.loads(out)
     assert status == 0 and document["runs"] == []
     assert [row["test accuracy"] for row in document["study"]] == [0.6698, 0.7074, 0.6707, 0.7158]
+    oversampled_vgg = document["study_differences"][1]
+    assert (oversampled_vgg["difference"], oversampled_vgg["points"]) == ("S4 − S2", 0.84)
+    assert oversampled_vgg["verdict"] == "within test-set noise"
 
 
 def test_cancel_and_delete_print_json_on_request(capsys: pytest.CaptureFixture[str]) -> None:
@@ -178,12 +181,6 @@ S2_METRICS = {"scenario": "S2", "test_accuracy": 0.3, "precision_macro": 0.2, "r
               "train_seconds": 60.0, "wall_seconds": 90.0, "epochs_run": 1, "weights": "none (trained from scratch)"}
 
 
-def markdown_rows(text: str) -> list[dict[str, str]]:
-    header, _, *rows = text.strip().splitlines()
-    names = [cell.strip() for cell in header.strip("|").split("|")]
-    return [dict(zip(names, (cell.strip() for cell in row.strip("|").split("|")))) for row in rows]
-
-
 def test_study_prints_what_each_run_was_scored_on_and_the_study_only_beside_like_runs(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -199,6 +196,12 @@ def test_study_prints_what_each_run_was_scored_on_and_the_study_only_beside_like
     assert on_sample["beside the study"] == "not like for like: sample data, standard protocol"
     assert on_sample["weights"] == "none (trained from scratch)"
     assert (like["study test accuracy"], like["beside the study"]) == ("0.7074", "like for like")
+    # Then how sure the study's own differences are, in points.
+    intro, differences = out.strip().split("\n\n")[1].split("\n", 1)
+    assert "95% intervals over the sampling of its 7,178 test images" in intro
+    rows = {row["difference"]: row for row in markdown_rows(differences)}
+    assert (rows["S4 − S2"]["points"], rows["S4 − S2"]["95% interval (points)"]) == ("+0.84", "−0.6 to 2.3")
+    assert rows["S2 − S1"]["verdict"] == "beyond test-set noise"
 
     status, out = run_cli(capsys, "study", "--json")
     documented = {row["data"]: row for row in json.loads(out)["runs"]}

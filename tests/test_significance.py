@@ -12,9 +12,12 @@ from scipy.stats import binom
 from fer.errors import FerError
 from fer.significance import (
     PairedComparison,
+    accuracy_interval,
     bootstrap_interval,
     mcnemar_exact,
     paired_comparison,
+    paired_disagreement_needed,
+    unpaired_interval,
 )
 
 
@@ -110,3 +113,34 @@ def test_the_sentence_says_which_way_how_much_and_whether_it_counts() -> None:
 def test_unpaired_answers_are_refused(a: list, b: list) -> None:
     with pytest.raises(FerError, match="equally long"):
         paired_comparison(np.array(a, bool), np.array(b, bool))
+
+
+# ---------------------------------------------------------------------------------------------
+# Published accuracies: no per-image answers
+
+
+def test_the_accuracy_interval_is_wilsons_and_stays_inside_0_and_1() -> None:
+    assert accuracy_interval(0.5, 100) == pytest.approx((0.4038, 0.5962), abs=1e-4)  # the textbook 50 of 100
+    low, high = accuracy_interval(1.0, 10)
+    assert high == 1.0 and low == pytest.approx(0.7225, abs=1e-4)  # where accuracy ± 1.96 SE would say [1, 1]
+    wide, narrow = accuracy_interval(0.7, 296), accuracy_interval(0.7, 7178)
+    assert wide[1] - wide[0] > 4 * (narrow[1] - narrow[0]) and narrow[1] - narrow[0] == pytest.approx(0.021, abs=0.001)
+    with pytest.raises(FerError, match="fraction"):
+        accuracy_interval(1.5, 100)
+
+
+def test_the_unpaired_interval_is_newcombes_worked_example() -> None:
+    # Newcombe (1998), Statistics in Medicine 17, table II, example (a): 56/70 against 48/80, method 10.
+    low, high = unpaired_interval(48 / 80, 80, 56 / 70, 70)
+    assert (low, high) == pytest.approx((0.0524, 0.3339), abs=1e-4)
+
+
+def test_the_disagreement_a_paired_test_needs_is_where_mcnemar_turns() -> None:
+    """S4's 0.84-point lead over S2 on 7,178 images: McNemar passes below the share, fails above it."""
+    n, difference = 7178, 0.0084
+    needed = paired_disagreement_needed(difference, n)
+    assert needed == pytest.approx(0.1318, abs=1e-4)
+    for share, significant in ((0.85, True), (1.15, False)):
+        discordant = round(share * needed * n)
+        only_b = round((discordant + n * difference) / 2)
+        assert (mcnemar_exact(discordant - only_b, only_b) < 0.05) is significant

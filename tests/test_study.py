@@ -54,7 +54,7 @@ def test_only_runs_scored_like_the_study_are_set_beside_its_numbers() -> None:
     study_columns = [c for c in table.columns if c.startswith("study ") or c.endswith(study.DIFFERENCE_SUFFIX)]
     assert len(study_columns) == 2 * len(study.METRIC_COLUMNS)
     for name in ("sample, standard", "sample, thesis", "full, standard"):
-        assert table.loc[name, study_columns].isna().all(), name
+        assert table.loc[name, [*study_columns, study.DIFFERENCE_INTERVAL]].isna().all(), name
         assert table.loc[name, "test accuracy"] == 0.3  # our own numbers stay
     assert table.loc["sample, standard", study.STUDY_NOTE] == "not like for like: sample data, standard protocol"
     assert table.loc["sample, thesis", study.STUDY_NOTE] == "not like for like: sample data"
@@ -65,6 +65,8 @@ def test_only_runs_scored_like_the_study_are_set_beside_its_numbers() -> None:
     assert like["study test accuracy"] == study.STUDY_TABLE.loc["S2", "test_accuracy"]
     assert like["test accuracy − study"] == pytest.approx(0.3 - study.STUDY_TABLE.loc["S2", "test_accuracy"])
     assert like["train seconds − study"] == pytest.approx(60.0 - study.STUDY_TABLE.loc["S2", "train_seconds"])
+    # 0.3 against 0.7074 on 7,178 images each: 40.7 points behind, give or take 1.5.
+    assert like[study.DIFFERENCE_INTERVAL] == "−42.2 to −39.2 points"
 
 
 def test_a_run_that_does_not_record_what_it_was_scored_on_is_not_like_the_study() -> None:
@@ -129,3 +131,20 @@ def test_a_bar_is_named_by_the_test_images_its_run_was_scored_on() -> None:
         "full thesis": "S2 VGG19 · r1 (all 7,178 test images)",
     }
     assert study.bar_name(study.run_row("old", S2_SCORES), "<br>") == "old<br>(test images not recorded)"
+
+
+def test_the_studys_differences_say_which_are_beyond_the_noise_of_its_7178_test_images() -> None:
+    differences = study.study_differences().set_index("difference")
+    assert list(differences.index) == ["S3 − S1", "S4 − S2", "S2 − S1", "S4 − S3"]
+    assert differences["points"].tolist() == [0.09, 0.84, 3.76, 4.51]
+    # Oversampling's gains sit inside intervals about ±1.5 points wide; VGG19's lead does not.
+    assert differences["verdict"].tolist() == ["within test-set noise"] * 2 + ["beyond test-set noise"] * 2
+    assert differences.loc["S4 − S2", "95% interval (points)"] == "−0.6 to 2.3"
+    assert differences.loc["S2 − S1", "95% interval (points)"] == "2.2 to 5.3"
+    # A paired test would pass S4's lead only if S2 and S4 disagreed on under 13% of the images;
+    # VGG19's lead at any share (capped at 100%).
+    needed = differences[study.DISAGREEMENT_COLUMN]
+    assert needed["S4 − S2"] == pytest.approx(0.132, abs=1e-3) and needed["S3 − S1"] < 0.002
+    assert needed["S2 − S1"] == needed["S4 − S3"] == 1.0
+    formats = study.number_formats(differences)
+    assert formats["points"].format(0.84) == "+0.84" and formats[study.DISAGREEMENT_COLUMN].format(0.1318) == "13.2%"
