@@ -45,7 +45,8 @@ if finished:
         "shipped sample or under the standard protocol (PrivateTest) and custom runs get empty study "
         "columns, and \"beside the study\" says why; \"data\" names the test images each row was scored on, "
         "as each bar's name below does: scores on different test images share the axis but not the images. "
-        "Differences, curves and confusion matrices are on the Compare page."
+        "Each bar's whisker is its 95% interval over the sampling of its test images (Wilson): about ±1 point on "
+        "7,178 images, ±5 on the sample's 296. Differences, curves and confusion matrices are on the Compare page."
     )
     st.plotly_chart(charts.test_accuracy_figure(rows), key="overview_accuracy")
 else:
@@ -87,6 +88,7 @@ if finished:
     st.plotly_chart(charts.accuracy_landscape_figure(study.accuracy_landscape(rows)), key="overview_published")
 st.table(study.PUBLISHED_RESULTS.set_index("result").style.format({"accuracy": "{:.2%}"}))
 st.caption(
+    "Whiskers: each result's 95% interval over its test images, as above (none for a split not verified here). "
     "Like for like: the study's S1–S4, runs under the thesis protocol on the full data and the fer "
     "package's model are scored on all 7,178 test images; Khaireddin & Chen and Pham et al. on "
     "PrivateTest only (3,589 images), as standard-protocol runs here are. Khaireddin & Chen trained from "

@@ -317,7 +317,7 @@ def test_accuracy_figure(rows: list[dict[str, Any]]) -> go.Figure:
 
 def _interval_whisker(accuracy: float | None, n: int | None) -> tuple[float | None, float | None]:
     """How far a bar's 95% interval reaches below and above it; none where its test images are not recorded."""
-    if accuracy is None or pd.isna(accuracy) or not n:
+    if pd.isna(accuracy) or pd.isna(n) or not n:
         return None, None
     low, high = accuracy_interval(accuracy, int(n))
     return accuracy - low, high - accuracy
@@ -427,10 +427,14 @@ def accuracy_landscape_figure(landscape: pd.DataFrame) -> go.Figure:
     """Test accuracy of this project's runs, the study's four scenarios and published FER2013
     results as horizontal bars, best on top, one colour per group (the study's figure 4.15).
 
-    ``landscape`` is :func:`fer.study.accuracy_landscape` output.
+    ``landscape`` is :func:`fer.study.accuracy_landscape` output. Each bar's whisker is its 95%
+    interval over its test images (none where their number is not known), as on the bars beside
+    Table 4.2.
     """
+    below, above = zip(*map(_interval_whisker, landscape["accuracy"], landscape["test images"]), strict=True)
     figure = px.bar(
-        landscape, x="accuracy", y="result", color="group", orientation="h", text_auto=".1%",
+        landscape.assign(below=below, above=above), x="accuracy", y="result", color="group", orientation="h",
+        text_auto=".1%", error_x="above", error_x_minus="below",
         hover_data=["test split", "models", "weights"],
         category_orders={"result": list(landscape["result"]), "group": ["this project", "the study", "other work"]},
         color_discrete_map={"this project": "#4C78A8", "the study": "#B0B0B0", "other work": "#F58518"},

@@ -145,7 +145,10 @@ def _other_scores(metrics: dict[str, Any]) -> list[dict[str, Any]]:
         scored = scored_on(split, dataset, values.get("test_images"))
         if metrics.get("protocol") == "standard" and protocol == "thesis":
             scored += "; includes PublicTest, on which the epoch was chosen"
-        scores.append({"accuracy": accuracy, "split": _split_label(split, dataset, values.get("test_images")), "scored_on": scored})
+        scores.append({
+            "accuracy": accuracy, "split": _split_label(split, dataset, values.get("test_images")), "scored_on": scored,
+            "test_images": number(values.get("test_images")),
+        })
     return scores
 
 
@@ -377,6 +380,9 @@ def model_figures_beside_ours(arch: str, ours: pd.DataFrame) -> pd.DataFrame:
 
 ALL_TEST = "all 7,178 test images (PublicTest + PrivateTest)"
 PRIVATE_TEST = "PrivateTest (3,589 images)"
+PUBLISHED_TEST_IMAGES = {ALL_TEST: 7178, PRIVATE_TEST: 3589}
+"""How many test images a published result's split holds: the width of its interval; a split not
+verified here has none."""
 
 PUBLISHED_RESULTS = pd.DataFrame(
     [
@@ -432,31 +438,39 @@ def accuracy_landscape(rows: list[dict[str, Any]]) -> pd.DataFrame:
     than the study's bars, which were scored on all 7,178.
     """
     full = [row for row in rows if row.get("dataset") == STUDY_DATA["dataset"]]
-    ours = pd.DataFrame([bar for row in full for bar in _run_bars(row)], columns=["result", "accuracy", "test split", "weights"])
-    ours = ours.assign(models="single", group="this project")[["result", "accuracy", "test split", "models", "weights", "group"]]
+    columns = ["result", "accuracy", "test split", "test images", "models", "weights", "group"]
+    ours = pd.DataFrame([bar for row in full for bar in _run_bars(row)], columns=["result", "accuracy", "test split", "test images", "weights"])
+    ours = ours.assign(models="single", group="this project")[columns]
     studied = pd.DataFrame(
         {
             "result": [f"study {name} {model}" + ("" if balance == "none" else f" + {balance}")
                        for name, model, balance in zip(STUDY_TABLE.index, STUDY_TABLE["model"], STUDY_TABLE["balance"])],
             "accuracy": STUDY_TABLE["test_accuracy"].to_numpy(),
             "test split": ALL_TEST,
+            "test images": STUDY_DATA["test_images"],
             "models": "single",
             "weights": STUDY_WEIGHTS,
             "group": "the study",
         }
     )
-    others = PUBLISHED_RESULTS.drop(columns=["source", "note"]).assign(group="other work")
+    others = PUBLISHED_RESULTS.drop(columns=["source", "note"]).assign(
+        group="other work", **{"test images": PUBLISHED_RESULTS["test split"].map(PUBLISHED_TEST_IMAGES)}
+    )[columns]
     table = pd.concat([frame for frame in (ours, studied, others) if not frame.empty], ignore_index=True)
     return table.sort_values("accuracy", ascending=False, ignore_index=True)
 
 
-def _run_bars(row: dict[str, Any]) -> list[tuple[str, float | None, str | None, Any]]:
-    """A run's bars (result, accuracy, test split, weights): its own test accuracy and any score
-    under another protocol (:func:`_other_scores`); with more than one, each name says its split."""
+def _run_bars(row: dict[str, Any]) -> list[tuple[str, float | None, str | None, float | None, Any]]:
+    """A run's bars (result, accuracy, test split, test images, weights): its own test accuracy and
+    any score under another protocol (:func:`_other_scores`); with more than one, each name says its split."""
     others = row.get("other_scores") or []
     own_split = row.get("scored_on") or row.get("data")
+    own = (row["test_accuracy"], own_split, row.get("test_images"), row.get("weights"))
     if not others:
-        return [(row["run"], row["test_accuracy"], own_split, row.get("weights"))]
-    bars = [(bar_name(row), row["test_accuracy"], own_split, row.get("weights"))]
-    bars += [(f"{row['run']} ({other['split']})", other["accuracy"], other["scored_on"], row.get("weights")) for other in others]
+        return [(row["run"], *own)]
+    bars = [(bar_name(row), *own)]
+    bars += [
+        (f"{row['run']} ({other['split']})", other["accuracy"], other["scored_on"], other.get("test_images"), row.get("weights"))
+        for other in others
+    ]
     return bars

@@ -187,4 +187,11 @@ def test_accuracy_landscape_sets_runs_study_and_published_results_side_by_side()
     drawn = {trace.name: dict(zip(trace.y, np.asarray(trace.x).tolist())) for trace in figure.data}
     assert drawn["this project"] == {"CNN · r1": 0.5}
     assert sum(len(bars) for bars in drawn.values()) == len(table)
+    # Whiskers: ±1.1 points on the study's 7,178 images, ±1.5 on PrivateTest's 3,589, none without a count
+    # (this run's row does not record its test images, Kusuma et al.'s split is not verified).
+    whiskers = {name: (below, above) for trace in figure.data
+                for name, below, above in zip(trace.y, trace.error_x.arrayminus, trace.error_x.array)}
+    assert sum(whiskers["study S2 VGG19"]) == pytest.approx(0.021, abs=0.001)
+    assert sum(whiskers["Pham et al. 2020: ResMaskingNet"]) == pytest.approx(0.029, abs=0.001)
+    assert all(np.isnan(whiskers[name]).all() for name in ("CNN · r1", "Kusuma et al. 2020: VGG16 fine-tuned"))
     assert study.accuracy_landscape([])["group"].tolist().count("this project") == 0

@@ -93,6 +93,11 @@ def test_the_landscape_shows_a_standard_run_also_on_all_7178_test_images() -> No
     assert thesis["test split"] == "all 7,178 test images; includes PublicTest, on which the epoch was chosen"
     assert thesis["weights"] == metrics["weights"]
     assert table["accuracy"].is_monotonic_decreasing
+    # Each bar knows how many images it stands on (its interval's width); a split not verified here, none.
+    assert ours["test images"].tolist() == [3589, 7178]
+    counts = table.set_index("result")["test images"]
+    assert counts["study S2 VGG19"] == 7178 and counts["Pham et al. 2020: ResMaskingNet"] == 3589
+    assert pd.isna(counts["Kusuma et al. 2020: VGG16 fine-tuned"])
 
     # A run with one score keeps one bar under its own name; a damaged other score is left out.
     plain = study.accuracy_landscape([study.run_row("mine", {**S2_SCORES, **FULL_THESIS, "other_protocols": {"standard": "?"}})])
