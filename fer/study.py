@@ -14,7 +14,7 @@ import pandas as pd
 
 from fer.runs import scored_on
 from fer.scenarios import SCENARIOS
-from fer.significance import paired_disagreement_needed, points_text, unpaired_interval
+from fer.significance import accuracy_interval, paired_disagreement_needed, points_text, unpaired_interval
 from fer.store import TEST_SPLITS, number
 from fer.vocab import AUGMENTATIONS
 
@@ -43,6 +43,9 @@ WALL_SECONDS = "wall-clock seconds"
 
 DIFFERENCE_SUFFIX = " − study"
 """Ends the label of a column of differences, ours minus the study's."""
+ACCURACY_INTERVAL = "test accuracy: 95% interval"
+"""The comparison table's column of each run's test accuracy's 95% interval over the sampling of
+its test images (:func:`fer.significance.accuracy_interval`): ±1 point on 7,178 images, ±5 on 296."""
 DIFFERENCE_INTERVAL = "test accuracy − study: 95% interval"
 """The comparison table's column of the 95% interval of a like-for-like run's test accuracy minus
 the study's: how far apart the two could be, given the sampling noise of 7,178 test images."""
@@ -188,7 +191,8 @@ def comparison_table(rows: list[dict[str, Any]], differences: bool = True) -> pd
     Other runs get empty study columns, and the :data:`STUDY_NOTE` column says why: custom runs
     have no study counterpart, and a run on the sample or under the standard protocol was
     scored on other test images than the study's 7,178, so a difference would mislead. The test
-    accuracy's difference comes with its 95% interval (:data:`DIFFERENCE_INTERVAL`).
+    accuracy comes with its 95% interval (:data:`ACCURACY_INTERVAL`), and so does its difference
+    from the study's (:data:`DIFFERENCE_INTERVAL`).
     """
     runs = pd.DataFrame(rows)
     if runs.empty:
@@ -199,6 +203,8 @@ def comparison_table(rows: list[dict[str, Any]], differences: bool = True) -> pd
     for metric, label in METRIC_COLUMNS.items():
         ours, study = pd.to_numeric(runs[metric]), runs["scenario"].map(STUDY_TABLE[metric]).where(like)
         table[label] = ours
+        if metric == "test_accuracy":
+            table[ACCURACY_INTERVAL] = [_accuracy_text(accuracy, n) for accuracy, n in zip(ours, runs["test_images"])]
         table[study_column(metric)] = study
         if differences:
             table[difference_column(metric)] = ours - study
@@ -210,6 +216,14 @@ def comparison_table(rows: list[dict[str, Any]], differences: bool = True) -> pd
         columns={"wall_seconds": WALL_SECONDS}
     )
     return pd.concat([table, facts.astype({WALL_SECONDS: float})], axis=1)
+
+
+def _accuracy_text(accuracy: float, n: float | None) -> str | None:
+    """``0.686 to 0.716``: a run's test accuracy's 95% interval over its ``n`` test images."""
+    if pd.isna(accuracy) or n is None or pd.isna(n) or not n:
+        return None
+    low, high = accuracy_interval(accuracy, int(n))
+    return f"{low:.3f} to {high:.3f}"
 
 
 def _interval_text(study_accuracy: float, our_accuracy: float) -> str | None:
