@@ -238,6 +238,11 @@ score = st.segmented_control(
 left_out(chosen, scored, "its metrics.json holds no readable per-class scores")
 if scored:
     show(charts.per_class_figure(scored, score, colors), "per_class", f"per_class_{score}")
+    st.caption(
+        "Whiskers: each score's 95% interval over resamples of the run's test images (from its confusion matrix). "
+        "The rare classes stand on few faces (55 disgust faces in PrivateTest, 111 in all test images), so their "
+        "bars move far more by chance than the accuracy does: two runs whose whiskers overlap there may not differ."
+    )
 
 st.header("Calibration")
 curves, uncalibrated = compare.calibration_curves(selected, load=ui.dataset)

@@ -16,9 +16,9 @@ import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 
-from fer import study
+from fer import store, study
 from fer.errors import FerError
-from fer.significance import accuracy_interval
+from fer.significance import accuracy_interval, per_class_intervals
 from fer.vocab import CLASS_COLORS, CLASSES
 
 LEGEND_BESIDE = {"orientation": "v", "x": 1.02, "xanchor": "left", "y": 1, "yanchor": "top"}
@@ -230,15 +230,23 @@ def per_class_figure(
 ) -> go.Figure:
     """Per-class ``precision``, ``recall`` or ``f1`` of several runs as grouped bars, each run in
     its colour (``colors``, by default :func:`run_colors` in the order given: the same as in
-    :func:`history_figure` for the same runs), one bar per class of :data:`~fer.vocab.CLASSES`."""
-    rows = [
-        {"run": name, "class": cls, score: metrics["per_class"][cls][score]}
-        for name, metrics in metrics_by_run.items()
-        for cls in CLASSES
-    ]
+    :func:`history_figure` for the same runs), one bar per class of :data:`~fer.vocab.CLASSES`.
+
+    A run whose metrics hold its confusion matrix gets whiskers: each score's 95% interval over
+    resamples of its test images (:func:`fer.significance.per_class_intervals`), wide for the rare
+    classes, so that two runs' bars are not read as different where chance alone parts them."""
+    rows = []
+    for name, metrics in metrics_by_run.items():
+        lows, highs = [None] * len(CLASSES), [None] * len(CLASSES)
+        if store.has_confusion_matrix(metrics):
+            lows, highs = per_class_intervals(metrics["confusion_matrix"])[score]
+        for cls, low, high in zip(CLASSES, lows, highs, strict=True):
+            value = metrics["per_class"][cls][score]
+            below, above = (None, None) if low is None or np.isnan(low) else (max(0.0, value - low), max(0.0, high - value))
+            rows.append({"run": name, "class": cls, score: value, "below": below, "above": above})
     colors = colors or run_colors(list(metrics_by_run))
-    figure = px.bar(pd.DataFrame(rows), x="class", y=score, color="run", barmode="group",
-                    category_orders={"class": list(CLASSES)}, color_discrete_map=colors)
+    figure = px.bar(pd.DataFrame(rows), x="class", y=score, color="run", barmode="group", error_y="above",
+                    error_y_minus="below", category_orders={"class": list(CLASSES)}, color_discrete_map=colors)
     figure.update_yaxes(range=[0, 1])
     figure.update_layout(margin={"t": 30}, legend=LEGEND_BESIDE)
     return figure

@@ -17,6 +17,7 @@ from fer.significance import (
     mcnemar_exact,
     paired_comparison,
     paired_disagreement_needed,
+    per_class_intervals,
     unpaired_interval,
 )
 
@@ -144,3 +145,33 @@ def test_the_disagreement_a_paired_test_needs_is_where_mcnemar_turns() -> None:
         discordant = round(share * needed * n)
         only_b = round((discordant + n * difference) / 2)
         assert (mcnemar_exact(discordant - only_b, only_b) < 0.05) is significant
+
+
+def test_per_class_intervals_are_the_bootstrap_over_images() -> None:
+    """From the confusion matrix alone, the same intervals as resampling the images themselves and
+    scoring each resample with scikit-learn; a rare class's are the widest."""
+    from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
+
+    rng = np.random.default_rng(3)
+    labels = rng.choice(7, size=600, p=[0.14, 0.02, 0.14, 0.25, 0.17, 0.17, 0.11])
+    predicted = np.where(rng.random(600) < 0.65, labels, rng.integers(0, 7, 600))
+    intervals = per_class_intervals(confusion_matrix(labels, predicted, labels=range(7)), resamples=4000)
+    resampled = []
+    for _ in range(2000):
+        drawn = rng.integers(0, 600, 600)
+        resampled.append(precision_recall_fscore_support(labels[drawn], predicted[drawn], labels=range(7), zero_division=0)[:3])
+    literal = np.quantile(np.array(resampled), [0.025, 0.975], axis=0)  # (2, score, class)
+    for index, score in enumerate(("precision", "recall", "f1")):
+        low, high = intervals[score]
+        np.testing.assert_allclose(low, literal[0, index], atol=0.04)
+        np.testing.assert_allclose(high, literal[1, index], atol=0.04)
+    widths = intervals["recall"][1] - intervals["recall"][0]
+    assert widths.argmax() == 1 and widths[1] > 3 * widths[3]  # disgust (2%) against happy (25%)
+
+
+def test_a_perfect_run_has_no_spread_and_no_images_is_refused() -> None:
+    intervals = per_class_intervals(np.diag([5, 1, 5, 9, 6, 6, 4]))
+    for low, high in intervals.values():
+        assert low.tolist() == high.tolist() == [1.0] * 7
+    with pytest.raises(FerError, match="no test images"):
+        per_class_intervals(np.zeros((7, 7), int))
