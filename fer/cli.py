@@ -391,9 +391,12 @@ def _study(args: argparse.Namespace) -> int:
     finished = runs.comparable_runs()
     rows = study.run_rows({name: run.metrics() for name, run in finished.items()}, study_scenarios_only=not args.all)
     table = study.comparison_table(rows, differences=False)
-    differences = study.study_differences()
+    differences, speeds = study.study_differences(), study.study_speeds()
     if args.json:
-        _print_json({"study": _records(study.study_table()), "study_differences": _records(differences), "runs": _records(table)})
+        _print_json({
+            "study": _records(study.study_table()), "study_differences": _records(differences),
+            "study_speeds": _records(speeds), "runs": _records(table),
+        })
         return 0
     if table.empty:
         print("No finished runs of S1-S4 yet (--all shows custom runs too). The study's Table 4.2:")
@@ -403,6 +406,8 @@ def _study(args: argparse.Namespace) -> int:
         print(study.markdown_table(table))
     print("\nThe study's differences, with their 95% intervals over the sampling of its 7,178 test images (points):")
     print(study.markdown_table(differences))
+    print("\nThe training speeds its seconds imply, if every scenario trained its 100 epochs:")
+    print(study.markdown_table(speeds))
     return 0
 
 

@@ -22,7 +22,7 @@ from .conftest import as_study_scenario, chart, copy_run, open_page, texts
 def test_overview_without_runs_shows_the_study_and_how_to_get_runs() -> None:
     at = open_page("app_pages/overview.py")
     assert [h.value for h in at.header] == ["The four scenarios", "Results beside the study's Table 4.2"]
-    scenarios, study_table, differences = (d.value for d in at.dataframe)
+    scenarios, study_table, differences, speeds = (d.value for d in at.dataframe)
     assert list(scenarios["scenario"]) == list(SCENARIOS)
     assert list(scenarios["balancing"]) == [c.balance for c in SCENARIOS.values()]
     assert list(scenarios["batch size"]) == [128] * 4
@@ -33,7 +33,10 @@ def test_overview_without_runs_shows_the_study_and_how_to_get_runs() -> None:
                                          "recall (macro)", "train accuracy", "train seconds"]
     assert study_table.to_numpy().tolist() == STUDY_TABLE.reset_index().to_numpy().tolist()
     # How sure the study's differences are: oversampling's gains are inside the test set's noise.
-    assert [s.value for s in at.subheader][:2] == ["The study's Table 4.2", "How sure are the study's differences?"]
+    assert [s.value for s in at.subheader][:3] == [
+        "The study's Table 4.2", "How sure are the study's differences?", "What its training times say"
+    ]
+    assert speeds.set_index("scenario").loc["S2", "img/s if 100 epochs"] == 4795 and "28 epochs" in texts(at)
     verdicts = dict(zip(differences["difference"], differences["verdict"]))
     assert verdicts == {"S3 − S1": "within test-set noise", "S4 − S2": "within test-set noise",
                         "S2 − S1": "beyond test-set noise", "S4 − S3": "beyond test-set noise"}

@@ -10,7 +10,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from fer import cli, data, runs, store
+from fer import cli, data, runs, store, study
 from fer.dataset import FaceDataset, protocol_splits
 from fer.errors import FerError
 from fer.paths import atomic_write_json, runs_dir
@@ -146,6 +146,7 @@ def test_study_json_holds_the_study_and_the_runs(capsys: pytest.CaptureFixture[s
     oversampled_vgg = document["study_differences"][1]
     assert (oversampled_vgg["difference"], oversampled_vgg["points"]) == ("S4 − S2", 0.84)
     assert oversampled_vgg["verdict"] == "within test-set noise"
+    assert [row["img/s if 100 epochs"] for row in document["study_speeds"]] == [1353, 4795, 2290, 1345]
 
 
 def test_cancel_and_delete_print_json_on_request(capsys: pytest.CaptureFixture[str]) -> None:
@@ -202,6 +203,9 @@ def test_study_prints_what_each_run_was_scored_on_and_the_study_only_beside_like
     rows = {row["difference"]: row for row in markdown_rows(differences)}
     assert (rows["S4 − S2"]["points"], rows["S4 − S2"]["95% interval (points)"]) == ("+0.84", "−0.6 to 2.3")
     assert rows["S2 − S1"]["verdict"] == "beyond test-set noise"
+    intro, speeds = out.strip().split("\n\n")[2].split("\n", 1)
+    assert "if every scenario trained its 100 epochs" in intro
+    assert {row["scenario"]: row[study.SLOWER_SPEED_EPOCHS] for row in markdown_rows(speeds)}["S2"] == "28.0"
 
     status, out = run_cli(capsys, "study", "--json")
     documented = {row["data"]: row for row in json.loads(out)["runs"]}

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from fer import runs, study
+from fer import data, runs, study
+from fer.balance import training_images
+from fer.paths import artifacts_at
 
-from .conftest import COMMITTED_REFERENCE_DIR
+from .conftest import COMMITTED_REFERENCE_DIR, FULL_FER2013, needs_full_fer2013
 
 
 def test_run_rows_keep_the_runs_order_and_can_leave_out_custom_runs() -> None:
@@ -156,3 +159,21 @@ def test_the_studys_differences_say_which_are_beyond_the_noise_of_its_7178_test_
     assert needed["S2 − S1"] == needed["S4 − S3"] == 1.0
     formats = study.number_formats(differences)
     assert formats["points"].format(0.84) == "+0.84" and formats[study.DISAGREEMENT_COLUMN].format(0.1318) == "13.2%"
+
+
+def test_the_studys_seconds_imply_speeds_no_network_has() -> None:
+    """VGG19 at 4,795 img/s in S2 and 1,345 in S4: at S4's speed S2 trained 28 epochs, not 100."""
+    speeds = study.study_speeds().set_index("scenario")
+    assert speeds["faces per epoch"].tolist() == [28_709, 28_709, 50_505, 50_505]
+    assert speeds["img/s if 100 epochs"].tolist() == [1353, 4795, 2290, 1345]
+    assert speeds[study.SLOWER_SPEED_EPOCHS].tolist() == [100.0, 28.0, 59.1, 100.0]
+    formats = study.number_formats(speeds.reset_index())
+    assert formats["img/s if 100 epochs"].format(4795.0) == "4,795" and formats[study.SLOWER_SPEED_EPOCHS].format(28.0) == "28.0"
+
+
+@needs_full_fer2013
+def test_the_studys_faces_per_epoch_are_the_full_training_split_and_its_oversampling(tmp_path: Path) -> None:
+    with artifacts_at(tmp_path):
+        full = data.import_dataset(FULL_FER2013)
+    for balancing, faces in study.STUDY_TRAINING_IMAGES.items():
+        assert training_images(full, "thesis", balancing) == faces
