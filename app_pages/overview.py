@@ -1,5 +1,6 @@
 """Overview: what the study asked, its four scenarios, and this project's results beside its Table 4.2."""
 
+import pandas as pd
 import streamlit as st
 
 from fer import charts, runs, study
@@ -58,20 +59,23 @@ else:
     )
     st.page_link("app_pages/train.py", label="Go to the Train page", icon=":material/model_training:")
 
-st.subheader("The study's Table 4.2")
-study_table = study.study_table()
-st.dataframe(study_table.style.format(study.number_formats(study_table)), hide_index=True)
-st.caption(
+
+def study_section(title: str, table: pd.DataFrame, caption: str) -> None:
+    """One of the tables about the study itself: its numbers as the comparison tables format them."""
+    st.subheader(title)
+    st.dataframe(table.style.format(study.number_formats(table)), hide_index=True)
+    st.caption(caption)
+
+
+study_section(
+    "The study's Table 4.2", study.study_table(),
     "Precision and recall are macro averages over the seven classes; training time in seconds. 568 of the 7,178 "
     "test faces are pixel-for-pixel copies of Training faces and another 580 near copies (the same photo cropped "
     "or toned another way), so every score here, the study's and ours, is partly on faces the model trained on: "
-    "the Compare page splits a run's accuracy between them and the others."
+    "the Compare page splits a run's accuracy between them and the others.",
 )
-
-st.subheader("How sure are the study's differences?")
-differences = study.study_differences()
-st.dataframe(differences.style.format(study.number_formats(differences)), hide_index=True)
-st.caption(
+study_section(
+    "How sure are the study's differences?", study.study_differences(),
     "Each scenario was trained once and scored on 7,178 test images; another draw of as many images would "
     "move each accuracy by about ±1.1 points (95%). The interval is the difference's over that sampling noise, "
     "from the two published accuracies alone (Newcombe's method): oversampling's gains (S3 − S1, S4 − S2) are "
@@ -80,19 +84,16 @@ st.caption(
     "on fewer than 13% of the images. Even this project's default model and the run it was fine-tuned from "
     "disagree on 6.3% of PrivateTest; networks trained apart disagree on more. Training randomness adds to this: "
     "a second seed moved this project's default recipe by 0.2 points, and none of five recipe changes by a "
-    "significant amount (experiments/README.md). The Compare page tests two of your runs paired."
+    "significant amount (experiments/README.md). The Compare page tests two of your runs paired.",
 )
-
-st.subheader("What its training times say")
-speeds = study.study_speeds()
-st.dataframe(speeds.style.format(study.number_formats(speeds)), hide_index=True)
-st.caption(
+study_section(
+    "What its training times say", study.study_speeds(),
     "If every scenario trained its 100 epochs, Table 4.2's seconds say VGG19 trained 3.6 times slower on the "
     "oversampled data (S4) than on the data as it is (S2), while ResNet50 trained faster oversampled (S3) than "
     "not (S1): no network slows down that way. At S4's speed, S2's 598.7 s buy 28 epochs, and S2's training "
     "accuracy (0.874, against 0.965–0.974 for the other three) fits a run that stopped early; S3's seconds buy 59 "
     "epochs at S1's speed. The study states neither early stopping nor its hardware, so its training times "
-    "compare sessions, not networks. This project's runs record their epochs, img/s and device."
+    "compare sessions, not networks. This project's runs record their epochs, img/s and device.",
 )
 
 st.subheader("Beside published FER2013 results")
