@@ -137,7 +137,7 @@ def per_class_intervals(
     a multinomial draw over the matrix's cells with the observed shares, as in
     :func:`bootstrap_interval`. A resample without a class's faces says nothing of its recall
     (nor one that never answers it of its precision), so it is left out of that score's interval
-    rather than counted as 0; F1 goes with precision. A class no resample can score gets NaN.
+    rather than counted as 0, and so is its F1. A class no resample can score gets NaN.
     """
     matrix = np.asarray(matrix, np.int64)
     n, classes = int(matrix.sum()), len(matrix)

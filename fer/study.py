@@ -287,6 +287,34 @@ STUDY_COMPARISONS = (
     ("VGG19 against ResNet50, oversampled", "S3", "S4"),
 )
 """The questions Table 4.2 answers, each as (what is compared, scenario A, scenario B): B - A."""
+DISAGREEMENT_COLUMN = "paired test: significant if they disagree on under"
+"""The :func:`study_differences` column of the largest share of test images two scenarios could
+disagree on for a paired test to find their difference; 100% where any share would do."""
+
+
+def study_differences() -> pd.DataFrame:
+    """How sure each of the study's conclusions is: each difference in :data:`STUDY_COMPARISONS`,
+    in points, with its 95% interval over the sampling of its 7,178 test images.
+
+    Why: the study trained each scenario once and reports four decimals, so S4's lead over S2 reads
+    as a finding. The study gives no per-image answers, so the interval is the unpaired one
+    (:func:`fer.significance.unpaired_interval`); its scenarios shared their test images, and a
+    paired test could be sharper, but only if the two networks disagreed on fewer images than
+    the last column says (:func:`fer.significance.paired_disagreement_needed`).
+    """
+    n, rows = STUDY_DATA["test_images"], []
+    for question, a, b in STUDY_COMPARISONS:
+        accuracy_a, accuracy_b = STUDY_TABLE.loc[a, "test_accuracy"], STUDY_TABLE.loc[b, "test_accuracy"]
+        low, high = unpaired_interval(accuracy_a, n, accuracy_b, n)
+        rows.append({
+            "comparison": question,
+            "difference": f"{b} − {a}",
+            "points": round((accuracy_b - accuracy_a) * 100, 2),
+            "95% interval (points)": f"{points_text(low)} to {points_text(high)}",
+            DISAGREEMENT_COLUMN: min(1.0, paired_disagreement_needed(accuracy_b - accuracy_a, n)),
+            "verdict": "beyond test-set noise" if low > 0 or high < 0 else "within test-set noise",
+        })
+    return pd.DataFrame(rows)
 
 
 STUDY_EPOCHS = 100
@@ -322,40 +350,11 @@ def study_speeds() -> pd.DataFrame:
     })
 
 
-DISAGREEMENT_COLUMN = "paired test: significant if they disagree on under"
-"""The :func:`study_differences` column of the largest share of test images two scenarios could
-disagree on for a paired test to find their difference; 100% where any share would do."""
-
 COLUMN_FORMATS = {
     "points": "{:+.2f}", DISAGREEMENT_COLUMN: "{:.1%}",
     "faces per epoch": "{:,.0f}", "img/s if 100 epochs": "{:,.0f}", SLOWER_SPEED_EPOCHS: "{:.1f}",
 }
 """Formats of the :func:`study_differences` and :func:`study_speeds` columns that are neither fractions nor seconds."""
-
-
-def study_differences() -> pd.DataFrame:
-    """How sure each of the study's conclusions is: each difference in :data:`STUDY_COMPARISONS`,
-    in points, with its 95% interval over the sampling of its 7,178 test images.
-
-    Why: the study trained each scenario once and reports four decimals, so S4's lead over S2 reads
-    as a finding. The study gives no per-image answers, so the interval is the unpaired one
-    (:func:`fer.significance.unpaired_interval`); its scenarios shared their test images, and a
-    paired test could be sharper, but only if the two networks disagreed on fewer images than
-    the last column says (:func:`fer.significance.paired_disagreement_needed`).
-    """
-    n, rows = STUDY_DATA["test_images"], []
-    for question, a, b in STUDY_COMPARISONS:
-        accuracy_a, accuracy_b = STUDY_TABLE.loc[a, "test_accuracy"], STUDY_TABLE.loc[b, "test_accuracy"]
-        low, high = unpaired_interval(accuracy_a, n, accuracy_b, n)
-        rows.append({
-            "comparison": question,
-            "difference": f"{b} − {a}",
-            "points": round((accuracy_b - accuracy_a) * 100, 2),
-            "95% interval (points)": f"{points_text(low)} to {points_text(high)}",
-            DISAGREEMENT_COLUMN: min(1.0, paired_disagreement_needed(accuracy_b - accuracy_a, n)),
-            "verdict": "beyond test-set noise" if low > 0 or high < 0 else "within test-set noise",
-        })
-    return pd.DataFrame(rows)
 
 
 def scenarios_table() -> pd.DataFrame:
