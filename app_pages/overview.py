@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from fer import charts, runs, study
+from fer import charts, compare, runs, study, ui
 
 st.title("Facial-emotion lab")
 st.markdown(
@@ -86,6 +86,21 @@ study_section(
     "a second seed moved this project's default recipe by 0.2 points, and none of five recipe changes by a "
     "significant amount (experiments/README.md). The Compare page tests two of your runs paired.",
 )
+paired, not_made = compare.study_comparisons(finished, load=ui.dataset)
+if paired.empty:
+    st.caption(
+        "Paired tests need the scenarios' own answers: once this project has runs of S1–S4 scored like the study "
+        "(full FER2013, thesis protocol), each comparison between them is tested here on the same 7,178 test images."
+    )
+else:
+    st.markdown("**The same comparisons between this project's runs, paired on the same 7,178 test images**")
+    st.dataframe(paired.style.format(study.number_formats(paired)), hide_index=True)
+    st.caption(
+        "A paired bootstrap interval and McNemar's exact test, as on the Compare page, for the newest run of each "
+        "scenario scored like the study; \"study\" is the study's own difference, which can only be tested unpaired. "
+        + " ".join(f"Not made: {reason}." for reason in not_made)
+    )
+
 study_section(
     "What its training times say", study.study_speeds(),
     "If every scenario trained its 100 epochs, Table 4.2's seconds say VGG19 trained 3.6 times slower on the "

@@ -17,12 +17,12 @@ from typing import Any, TypeVar
 import numpy as np
 import pandas as pd
 
-from fer import copies, evaluate, store
+from fer import copies, evaluate, store, study
 from fer.data import load_dataset
 from fer.dataset import FaceDataset, protocol_splits
 from fer.errors import FerError
 from fer.paths import dataset_cache_path
-from fer.significance import PairedComparison, paired_comparison
+from fer.significance import PairedComparison, paired_comparison, points_text
 from fer.store import Run, creation_order, number
 from fer.vocab import ARCHITECTURE_NAMES, CLASSES
 
@@ -92,6 +92,50 @@ def paired_runs(a: Run, b: Run, load: DatasetLoader = load_dataset) -> PairedCom
         )
     dataset, test = scored_faces(a, load)
     return paired_comparison(_correct(a, dataset.labels[test]), _correct(b, dataset.labels[test]))
+
+
+def study_comparisons(runs: Mapping[str, Run], load: DatasetLoader = load_dataset) -> tuple[pd.DataFrame, list[str]]:
+    """The study's comparisons (:data:`fer.study.STUDY_COMPARISONS`) asked of this project's runs:
+    for each whose two scenarios both have a run scored like the study, B − A paired on the same
+    7,178 test images (:func:`paired_runs`), beside the study's own difference. The first run of
+    each scenario in ``runs`` is taken (:func:`fer.runs.comparable_runs` lists the newest first).
+    Also, for each comparison not made, why.
+
+    Why: the study's numbers cannot say whether oversampling helps, since its differences are
+    within its test set's noise and can only be tested unpaired; two runs answering the same
+    images can be tested far more sharply.
+    """
+    like: dict[str, tuple[str, Run]] = {}
+    for name, run in runs.items():
+        metrics = run.metrics() or {}
+        scenario = metrics.get("scenario")
+        if scenario in study.STUDY_TABLE.index and not study.study_mismatch(metrics):
+            like.setdefault(scenario, (name, run))
+    rows, not_made = [], []
+    for question, a, b in study.STUDY_COMPARISONS:
+        label = f"{question} ({b} − {a})"
+        absent = [scenario for scenario in (a, b) if scenario not in like]
+        if absent:
+            not_made.append(f"{label}: no run of {' nor '.join(absent)} scored like the study yet")
+            continue
+        (name_a, run_a), (name_b, run_b) = like[a], like[b]
+        try:
+            paired = paired_runs(run_a, run_b, load)
+        except FerError as error:
+            not_made.append(f"{label}: {error}")
+            continue
+        theirs = study.STUDY_TABLE.loc[b, "test_accuracy"] - study.STUDY_TABLE.loc[a, "test_accuracy"]
+        rows.append({
+            "comparison": question,
+            "difference": f"{b} − {a}",
+            "points": round(paired.difference * 100, 2),
+            "95% interval, paired (points)": f"{points_text(paired.ci_low)} to {points_text(paired.ci_high)}",
+            "McNemar p": paired.p_value,
+            "verdict": f"{'' if paired.significant else 'not '}significant at 5%",
+            "study (points)": round(theirs * 100, 2),
+            "runs": f"{name_b} against {name_a}",
+        })
+    return pd.DataFrame(rows), not_made
 
 
 def scored_faces(run: Run, load: DatasetLoader = load_dataset) -> tuple[FaceDataset, np.ndarray]:

@@ -351,10 +351,11 @@ def study_speeds() -> pd.DataFrame:
 
 
 COLUMN_FORMATS = {
-    "points": "{:+.2f}", DISAGREEMENT_COLUMN: "{:.1%}",
+    "points": "{:+.2f}", "study (points)": "{:+.2f}", "McNemar p": "{:.2g}", DISAGREEMENT_COLUMN: "{:.1%}",
     "faces per epoch": "{:,.0f}", "img/s if 100 epochs": "{:,.0f}", SLOWER_SPEED_EPOCHS: "{:.1f}",
 }
-"""Formats of the :func:`study_differences` and :func:`study_speeds` columns that are neither fractions nor seconds."""
+"""Formats of the columns of :func:`study_differences`, :func:`study_speeds` and
+:func:`fer.compare.study_comparisons` that are neither fractions nor seconds."""
 
 
 def scenarios_table() -> pd.DataFrame:

@@ -194,6 +194,16 @@ def copy_run(run_id: str, suffix: str, config: dict[str, Any] | None = None, met
     return target.name
 
 
+def like_the_study(run_id: str, scenario: str) -> str:
+    """Label a run of this machine as a run of ``scenario`` scored like the study; its answers stay its own."""
+    metrics = runs.get_run(run_id).metrics()
+    atomic_write_json(
+        runs_dir() / run_id / "metrics.json",
+        {**metrics, "scenario": scenario, "dataset": "full", "protocol": "thesis", "test_images": 7178},
+    )
+    return run_id
+
+
 def sample_test_labels() -> np.ndarray:
     sample = load_sample()
     return sample.labels[protocol_splits(sample, "thesis")["test"]]

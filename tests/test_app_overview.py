@@ -14,7 +14,7 @@ from fer import runs, store
 from fer.scenarios import SCENARIOS
 from fer.study import STUDY_TABLE, STUDY_WEIGHTS
 
-from .conftest import as_study_scenario, chart, copy_run, open_page, texts
+from .conftest import as_study_scenario, better_copy, chart, copy_run, like_the_study, open_page, texts
 
 # ---------------------------------------------------------------------------------------------
 
@@ -116,3 +116,16 @@ def test_a_run_on_the_sample_gets_no_bar_beside_published_results(finished_run: 
     )
     assert not any(finished_run in name for names in results.values() for name in names)
     assert "runs on the shipped sample are scored on a few hundred faces, compare with none of these and are left out" in texts(at)
+
+
+def test_runs_of_the_study_scenarios_are_compared_paired_beside_the_studys_differences(finished_run: str) -> None:
+    at = open_page("app_pages/overview.py")
+    assert "once this project has runs of S1–S4 scored like the study" in texts(at)  # none yet
+    s2 = like_the_study(copy_run(finished_run, "s2"), "S2")
+    s4 = like_the_study(better_copy(finished_run, "s4", gained=20), "S4")
+    at = open_page("app_pages/overview.py")
+    (paired,) = [frame.value for frame in at.dataframe if "McNemar p" in frame.value.columns]
+    (row,) = paired.to_dict("records")
+    assert (row["difference"], row["verdict"], row["study (points)"]) == ("S4 − S2", "significant at 5%", 0.84)
+    assert row["runs"] == f"{runs.get_run(s4).display_name} against {runs.get_run(s2).display_name}"
+    assert "Not made: oversampling, ResNet50 (S3 − S1): no run of S1 nor S3 scored like the study yet." in texts(at)

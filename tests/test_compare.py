@@ -22,7 +22,7 @@ from fer.paths import atomic_write_json, runs_dir
 from fer.scenarios import RunConfig
 from fer.vocab import CLASSES
 
-from .conftest import better_copy, copy_run, one_hot, retouched, sample_test_labels
+from .conftest import better_copy, copy_run, like_the_study, one_hot, retouched, sample_test_labels
 
 UNKEPT = {store.SEEN_IN_TRAINING: None}  # as a run trained before runs kept what they had seen of their test faces
 
@@ -325,6 +325,37 @@ def test_a_run_keeps_its_calibration_and_an_unkept_one_is_worked_out_again(finis
     (runs_dir() / without / "probabilities.npy").unlink()
     assert "did not keep its test-set probabilities" in compare.calibration_curves(by_name(without))[1][
         runs.get_run(without).display_name]
+
+
+def test_the_studys_comparisons_are_asked_of_runs_scored_like_it_paired(finished_run: str) -> None:
+    """S4 − S2 between two runs on the same images: 20 faces only S4 gets right, none only S2, so
+    McNemar's p is 2 / 2**20; comparisons without runs of both scenarios say which is missing."""
+    sample = load_sample()
+    s2 = like_the_study(copy_run(finished_run, "s2"), "S2")
+    s4 = like_the_study(better_copy(finished_run, "s4", gained=20), "S4")
+    on_sample = copy_run(finished_run, "s1", metrics={"scenario": "S1"})  # not scored like the study: left out
+    table, not_made = compare.study_comparisons(by_name(s4, s2, on_sample), load=lambda which: sample)
+    (row,) = table.to_dict("records")
+    assert (row["comparison"], row["difference"]) == ("oversampling, VGG19", "S4 − S2")
+    assert row["points"] == pytest.approx(round(2000 / 296, 2)) and row["McNemar p"] == pytest.approx(2 / 2**20)
+    assert row["verdict"] == "significant at 5%" and row["study (points)"] == 0.84
+    low, high = (float(value.replace("−", "-")) for value in row["95% interval, paired (points)"].split(" to "))
+    assert 0 < low < row["points"] < high
+    assert row["runs"] == f"{runs.get_run(s4).display_name} against {runs.get_run(s2).display_name}"
+    assert not_made == [
+        "oversampling, ResNet50 (S3 − S1): no run of S1 nor S3 scored like the study yet",
+        "VGG19 against ResNet50 (S2 − S1): no run of S1 scored like the study yet",
+        "VGG19 against ResNet50, oversampled (S4 − S3): no run of S3 scored like the study yet",
+    ]
+    # The first run of a scenario in the given order is taken (the newest, as the pages list them).
+    again = like_the_study(copy_run(finished_run, "s4-again"), "S4")
+    table, _ = compare.study_comparisons(by_name(s2, s4, again), load=lambda which: sample)
+    assert table.loc[0, "points"] == pytest.approx(round(2000 / 296, 2))
+    # A pair that can't be matched says why, rather than failing the page.
+    metrics = runs.get_run(s4).metrics()
+    atomic_write_json(runs_dir() / s4 / "metrics.json", {**metrics, "test_set": "another"})
+    table, not_made = compare.study_comparisons(by_name(s2, s4), load=lambda which: sample)
+    assert table.empty and "were evaluated on different test images" in not_made[1]
 
 
 def test_reference_runs_are_read_like_any_other(finished_run: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
