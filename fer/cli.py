@@ -386,16 +386,18 @@ def _print_runs_table(table: pd.DataFrame) -> None:
 
 
 def _study(args: argparse.Namespace) -> int:
-    from fer import runs, study
+    from fer import compare, runs, study
 
     finished = runs.comparable_runs()
     rows = study.run_rows({name: run.metrics() for name, run in finished.items()}, study_scenarios_only=not args.all)
     table = study.comparison_table(rows, differences=False)
     differences, speeds = study.study_differences(), study.study_speeds()
+    paired, not_made = compare.study_comparisons(finished)
     if args.json:
         _print_json({
             "study": _records(study.study_table()), "study_differences": _records(differences),
             "study_speeds": _records(speeds), "runs": _records(table),
+            "runs_paired": _records(paired), "not_paired": not_made,
         })
         return 0
     if table.empty:
@@ -406,6 +408,9 @@ def _study(args: argparse.Namespace) -> int:
         print(study.markdown_table(table))
     print("\nThe study's differences, with their 95% intervals over the sampling of its 7,178 test images (points):")
     print(study.markdown_table(differences))
+    if not paired.empty:
+        print("\nThe same differences between this project's runs, paired on the same test images (points):")
+        print(study.markdown_table(paired))
     print("\nThe training speeds its seconds imply, if every scenario trained its 100 epochs:")
     print(study.markdown_table(speeds))
     return 0

@@ -6,10 +6,12 @@ Also holds :func:`copy_run`, which the Compare page's tests share.
 
 from __future__ import annotations
 
+import json
 import statistics
 from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 
 import numpy as np
 import pytest
@@ -327,7 +329,9 @@ def test_a_run_keeps_its_calibration_and_an_unkept_one_is_worked_out_again(finis
         runs.get_run(without).display_name]
 
 
-def test_the_studys_comparisons_are_asked_of_runs_scored_like_it_paired(finished_run: str) -> None:
+def test_the_studys_comparisons_are_asked_of_runs_scored_like_it_paired(
+    finished_run: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     """S4 − S2 between two runs on the same images: 20 faces only S4 gets right, none only S2, so
     McNemar's p is 2 / 2**20; comparisons without runs of both scenarios say which is missing."""
     sample = load_sample()
@@ -347,6 +351,13 @@ def test_the_studys_comparisons_are_asked_of_runs_scored_like_it_paired(finished
         "VGG19 against ResNet50 (S2 − S1): no run of S1 scored like the study yet",
         "VGG19 against ResNet50, oversampled (S4 − S3): no run of S3 scored like the study yet",
     ]
+    # The CLI prints the same comparison under the study's own (the full data's labels are the sample's here).
+    from fer.cli import main
+
+    with patch("fer.compare.load_dataset", lambda which: sample):
+        assert main(["study", "--json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert [(row["difference"], row["verdict"]) for row in document["runs_paired"]] == [("S4 − S2", "significant at 5%")]
     # The first run of a scenario in the given order is taken (the newest, as the pages list them).
     again = like_the_study(copy_run(finished_run, "s4-again"), "S4")
     table, _ = compare.study_comparisons(by_name(s2, s4, again), load=lambda which: sample)
