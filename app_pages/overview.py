@@ -86,20 +86,20 @@ study_section(
     "a second seed moved this project's default recipe by 0.2 points, and none of five recipe changes by a "
     "significant amount (experiments/README.md). The Compare page tests two of your runs paired.",
 )
-paired, not_made = compare.study_comparisons(finished, load=ui.dataset)
+paired, waiting, unpaired = compare.study_comparisons(finished, load=ui.dataset)
 if paired.empty:
-    st.caption(
+    explained = (
         "Paired tests need the scenarios' own answers: once this project has runs of S1–S4 scored like the study "
         "(full FER2013, thesis protocol), each comparison between them is tested here on the same 7,178 test images."
     )
 else:
     st.markdown("**The same comparisons between this project's runs, paired on the same 7,178 test images**")
     st.dataframe(paired.style.format(study.number_formats(paired)), hide_index=True)
-    st.caption(
+    explained = (
         "A paired bootstrap interval and McNemar's exact test, as on the Compare page, for the newest run of each "
-        "scenario scored like the study; \"study\" is the study's own difference, which can only be tested unpaired. "
-        + " ".join(f"Not made: {reason}." for reason in not_made)
+        "scenario scored like the study; \"study\" is the study's own difference, which can only be tested unpaired."
     )
+st.caption(" ".join([explained, *(f"Not made: {reason}." for reason in [*unpaired, *(waiting if not paired.empty else [])])]))
 
 study_section(
     "What its training times say", study.study_speeds(),

@@ -392,12 +392,12 @@ def _study(args: argparse.Namespace) -> int:
     rows = study.run_rows({name: run.metrics() for name, run in finished.items()}, study_scenarios_only=not args.all)
     table = study.comparison_table(rows, differences=False)
     differences, speeds = study.study_differences(), study.study_speeds()
-    paired, not_made = compare.study_comparisons(finished)
+    paired, waiting, unpaired = compare.study_comparisons(finished)
     if args.json:
         _print_json({
             "study": _records(study.study_table()), "study_differences": _records(differences),
             "study_speeds": _records(speeds), "runs": _records(table),
-            "runs_paired": _records(paired), "not_paired": not_made,
+            "runs_paired": _records(paired), "waiting_for_runs": waiting, "not_paired": unpaired,
         })
         return 0
     if table.empty:
@@ -411,6 +411,8 @@ def _study(args: argparse.Namespace) -> int:
     if not paired.empty:
         print("\nThe same differences between this project's runs, paired on the same test images (points):")
         print(study.markdown_table(paired))
+    for reason in unpaired:
+        print(f"Not paired: {reason}")
     print("\nThe training speeds its seconds imply, if every scenario trained its 100 epochs:")
     print(study.markdown_table(speeds))
     return 0

@@ -94,12 +94,15 @@ def paired_runs(a: Run, b: Run, load: DatasetLoader = load_dataset) -> PairedCom
     return paired_comparison(_correct(a, dataset.labels[test]), _correct(b, dataset.labels[test]))
 
 
-def study_comparisons(runs: Mapping[str, Run], load: DatasetLoader = load_dataset) -> tuple[pd.DataFrame, list[str]]:
+def study_comparisons(
+    runs: Mapping[str, Run], load: DatasetLoader = load_dataset
+) -> tuple[pd.DataFrame, list[str], list[str]]:
     """The study's comparisons (:data:`fer.study.STUDY_COMPARISONS`) asked of this project's runs:
     for each whose two scenarios both have a run scored like the study, B − A paired on the same
     7,178 test images (:func:`paired_runs`), beside the study's own difference. The first run of
     each scenario in ``runs`` is taken (:func:`fer.runs.comparable_runs` lists the newest first).
-    Also, for each comparison not made, why.
+    Also, for each comparison not made, why: in one list those still lacking a run, in another
+    those whose runs can't be paired (the labels missing on this machine, say).
 
     Why: the study's numbers cannot say whether oversampling helps, since its differences are
     within its test set's noise and can only be tested unpaired; two runs answering the same
@@ -111,18 +114,18 @@ def study_comparisons(runs: Mapping[str, Run], load: DatasetLoader = load_datase
         scenario = metrics.get("scenario")
         if scenario in study.STUDY_TABLE.index and not study.study_mismatch(metrics):
             like.setdefault(scenario, (name, run))
-    rows, not_made = [], []
+    rows, waiting, unpaired = [], [], []
     for question, a, b in study.STUDY_COMPARISONS:
         label = f"{question} ({b} − {a})"
         absent = [scenario for scenario in (a, b) if scenario not in like]
         if absent:
-            not_made.append(f"{label}: no run of {' nor '.join(absent)} scored like the study yet")
+            waiting.append(f"{label}: no run of {' nor '.join(absent)} scored like the study yet")
             continue
         (name_a, run_a), (name_b, run_b) = like[a], like[b]
         try:
             paired = paired_runs(run_a, run_b, load)
         except FerError as error:
-            not_made.append(f"{label}: {error}")
+            unpaired.append(f"{label}: {error}")
             continue
         theirs = study.STUDY_TABLE.loc[b, "test_accuracy"] - study.STUDY_TABLE.loc[a, "test_accuracy"]
         rows.append({
@@ -135,7 +138,7 @@ def study_comparisons(runs: Mapping[str, Run], load: DatasetLoader = load_datase
             "study (points)": round(theirs * 100, 2),
             "runs": f"{name_b} against {name_a}",
         })
-    return pd.DataFrame(rows), not_made
+    return pd.DataFrame(rows), waiting, unpaired
 
 
 def scored_faces(run: Run, load: DatasetLoader = load_dataset) -> tuple[FaceDataset, np.ndarray]:

@@ -147,7 +147,7 @@ def test_study_json_holds_the_study_and_the_runs(capsys: pytest.CaptureFixture[s
     assert (oversampled_vgg["difference"], oversampled_vgg["points"]) == ("S4 − S2", 0.84)
     assert oversampled_vgg["verdict"] == "within test-set noise"
     assert [row["img/s if 100 epochs"] for row in document["study_speeds"]] == [1353, 4795, 2290, 1345]
-    assert document["runs_paired"] == [] and len(document["not_paired"]) == 4  # no runs of S1-S4 scored like the study
+    assert document["runs_paired"] == document["not_paired"] == [] and len(document["waiting_for_runs"]) == 4
 
 
 def test_cancel_and_delete_print_json_on_request(capsys: pytest.CaptureFixture[str]) -> None:
