@@ -397,11 +397,17 @@ def write_history(path: Path, rows: list[dict[str, Any]]) -> None:
 
 
 def write_results(path: Path, metrics: dict[str, Any], probabilities: np.ndarray, compact: bool = False) -> None:
-    """The test probabilities, then the metrics: a run with ``metrics.json`` has both.
-    ``compact`` keeps the probabilities as a reference run does (:func:`compact_probabilities`)."""
+    """The test probabilities (:func:`write_probabilities`), then the metrics: a run with
+    ``metrics.json`` has both."""
+    write_probabilities(path, probabilities, compact)
+    atomic_write_json(path / "metrics.json", metrics)
+
+
+def write_probabilities(path: Path, probabilities: np.ndarray, compact: bool = False) -> None:
+    """A run's ``probabilities.npy``: float16, or as a reference run keeps them when ``compact``
+    (:func:`compact_probabilities`)."""
     kept = compact_probabilities(probabilities) if compact else np.asarray(probabilities, np.float16)
     atomic_write_bytes(path / "probabilities.npy", _npy_bytes(kept))
-    atomic_write_json(path / "metrics.json", metrics)
 
 
 def compact_probabilities(probabilities: np.ndarray) -> np.ndarray:
@@ -442,7 +448,7 @@ def export_reference(run: Run, destination: Path, include_model: bool = False) -
         shutil.copy2(run.path / name, target / name)
     probabilities = run.probabilities()
     if probabilities is not None:
-        atomic_write_bytes(target / "probabilities.npy", _npy_bytes(compact_probabilities(probabilities)))
+        write_probabilities(target, probabilities, compact=True)
     if include_model:
         atomic_write_bytes(target / "model.keras", _deflated(run.model_path))
     return target
