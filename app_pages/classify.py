@@ -53,6 +53,14 @@ def describe(choice: predict.ModelChoice) -> None:
     )
     if warning := predict.trust_warning(choice):
         st.warning(warning, icon=":material/warning:")
+    if (metrics := predict.per_class_metrics(choice)) is not None:
+        with st.expander("How often it is right, emotion by emotion"):
+            st.plotly_chart(charts.per_emotion_figure(metrics), key="classify_per_emotion")
+            st.caption(
+                f"Scored on {choice.scored_on or 'its test faces'}. Precision: of its answers of an emotion, the share "
+                "that are right; recall: of the faces showing it, the share it finds. Whiskers: 95% intervals resampled "
+                "from its test answers; the rare emotions (disgust above all) stand on few faces."
+            )
 
 
 def seen_in_training(seen: dict[str, Any] | None) -> str:

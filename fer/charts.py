@@ -235,16 +235,40 @@ def per_class_figure(
     A run whose metrics hold its confusion matrix gets whiskers: each score's 95% interval over
     resamples of its test images (:func:`fer.significance.per_class_intervals`), wide for the rare
     classes, so that two runs' bars are not read as different where chance alone parts them."""
+    rows = [row for name, metrics in metrics_by_run.items() for row in _per_class_rows(name, metrics, score)]
+    return _per_class_bars(rows, score, colors or run_colors(list(metrics_by_run)))
+
+
+def per_emotion_figure(metrics: dict[str, Any]) -> go.Figure:
+    """One model's precision and recall per emotion, with their whiskers as in :func:`per_class_figure`:
+    for a reader of its answers, how often an answer of each emotion is right, and how many of the
+    faces showing it it finds."""
+    meanings = {"precision": "right when it answers it (precision)", "recall": "finds it when shown (recall)"}
+    rows = [
+        {**row, "value": row.pop(score)}
+        for score, meaning in meanings.items() for row in _per_class_rows(meaning, metrics, score)
+    ]
+    colors = dict(zip(meanings.values(), ("#4C78A8", "#F58518")))
+    figure = _per_class_bars(rows, "value", colors)
+    figure.update_layout(yaxis_title=None, legend_title_text=None, height=320)
+    return figure
+
+
+def _per_class_rows(name: str, metrics: dict[str, Any], score: str) -> list[dict[str, Any]]:
+    """One bar per class of ``metrics``' ``score`` under ``name``, with its whisker where the
+    metrics hold a confusion matrix to resample."""
+    lows, highs = [None] * len(CLASSES), [None] * len(CLASSES)
+    if store.has_confusion_matrix(metrics):
+        lows, highs = per_class_intervals(metrics["confusion_matrix"])[score]
     rows = []
-    for name, metrics in metrics_by_run.items():
-        lows, highs = [None] * len(CLASSES), [None] * len(CLASSES)
-        if store.has_confusion_matrix(metrics):
-            lows, highs = per_class_intervals(metrics["confusion_matrix"])[score]
-        for cls, low, high in zip(CLASSES, lows, highs, strict=True):
-            value = metrics["per_class"][cls][score]
-            below, above = (None, None) if low is None or np.isnan(low) else (max(0.0, value - low), max(0.0, high - value))
-            rows.append({"run": name, "class": cls, score: value, "below": below, "above": above})
-    colors = colors or run_colors(list(metrics_by_run))
+    for cls, low, high in zip(CLASSES, lows, highs, strict=True):
+        value = metrics["per_class"][cls][score]
+        below, above = (None, None) if low is None or np.isnan(low) else (max(0.0, value - low), max(0.0, high - value))
+        rows.append({"run": name, "class": cls, score: value, "below": below, "above": above})
+    return rows
+
+
+def _per_class_bars(rows: list[dict[str, Any]], score: str, colors: Mapping[str, str]) -> go.Figure:
     figure = px.bar(pd.DataFrame(rows), x="class", y=score, color="run", barmode="group", error_y="above",
                     error_y_minus="below", category_orders={"class": list(CLASSES)}, color_discrete_map=colors)
     figure.update_yaxes(range=[0, 1])

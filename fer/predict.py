@@ -168,6 +168,16 @@ def compared_with_majority(accuracy: float, baseline: float) -> str:
     return "barely better than" if accuracy < baseline + BARELY_BETTER else "better than"
 
 
+def per_class_metrics(choice: ModelChoice) -> dict[str, Any] | None:
+    """The chosen model's run's metrics where they hold every class's scores (the Classify page
+    draws them per emotion); None for a run gone since the choice was listed, or damaged."""
+    try:
+        metrics = runs.get_run(choice.run_id).metrics()
+    except FerError:
+        return None
+    return metrics if store.has_per_class_scores(metrics) else None
+
+
 def trust_warning(choice: ModelChoice) -> str:
     """Why the chosen model's answers are not to be taken as emotions, or "" when nothing speaks
     against them: a model trained on the shipped sample is a check of the pipeline whatever its

@@ -112,6 +112,22 @@ def test_a_fresh_clone_offers_the_shipped_model_without_loading_keras(
     assert shipped and all(f"test acc 0.701 (PrivateTest) · reference run {run.run_id}" in options for run in shipped)
 
 
+def test_the_models_scores_per_emotion_are_shown_with_their_intervals(committed_references: Path) -> None:
+    """How often the chosen model is right per emotion, from its run's metrics: precision and
+    recall side by side, disgust's whiskers the widest (55 PrivateTest faces)."""
+    (shipped,) = [run for run in store.reference_runs() if run.model_path.exists()]
+    at = open_page("app_pages/classify.py")
+    assert [e.label for e in at.expander if "emotion by emotion" in e.label] == ["How often it is right, emotion by emotion"]
+    traces = {trace["name"]: trace for trace in chart(at, "classify_per_emotion")["data"]}
+    per_class = shipped.metrics()["per_class"]
+    for name, score in (("right when it answers it (precision)", "precision"), ("finds it when shown (recall)", "recall")):
+        assert dict(zip(traces[name]["x"], traces[name]["y"])) == pytest.approx({c: per_class[c][score] for c in CLASSES})
+    recall = traces["finds it when shown (recall)"]["error_y"]
+    spans = dict(zip(CLASSES, np.asarray(recall["array"]) + np.asarray(recall["arrayminus"])))
+    assert max(spans, key=spans.get) == "disgust"
+    assert "PrivateTest" in texts(at)
+
+
 def test_the_shipped_model_classifies_like_the_library(committed_references: Path) -> None:
     (shipped,) = [run for run in store.reference_runs() if run.model_path.exists()]
     at = open_page("app_pages/classify.py")
@@ -254,7 +270,7 @@ def test_a_photo_without_faces_is_said_so_and_can_be_classified_whole(
     assert detect_faces(blank) == []
     at = upload(open_page("app_pages/classify.py"), {"blank.png": encoded(blank, ".png")})
     assert "No face found in blank.png" in at.warning[-1].value
-    assert not at.dataframe and not at.get("plotly_chart")
+    assert not at.dataframe and [c.key for c in at.get("plotly_chart")] == ["classify_per_emotion"]  # the model's, no face's
 
     at = rerun(at.button(key="classify_whole_0").click())
     (row,) = results(at).to_dict("records")
