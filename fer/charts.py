@@ -250,7 +250,7 @@ def per_emotion_figure(metrics: dict[str, Any]) -> go.Figure:
     ]
     colors = dict(zip(meanings.values(), ("#4C78A8", "#F58518")))
     figure = _per_class_bars(rows, "value", colors)
-    figure.update_layout(yaxis_title=None, legend_title_text=None, height=320)
+    figure.update_layout(xaxis_title="emotion", yaxis_title=None, legend_title_text=None, height=320)
     return figure
 
 
