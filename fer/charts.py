@@ -18,7 +18,7 @@ import plotly.graph_objects as go
 
 from fer import store, study
 from fer.errors import FerError
-from fer.significance import accuracy_interval, per_class_intervals
+from fer.significance import per_class_intervals, recorded_interval
 from fer.vocab import CLASS_COLORS, CLASSES
 
 LEGEND_BESIDE = {"orientation": "v", "x": 1.02, "xanchor": "left", "y": 1, "yanchor": "top"}
@@ -349,10 +349,10 @@ def test_accuracy_figure(rows: list[dict[str, Any]]) -> go.Figure:
 
 def _interval_whisker(accuracy: float | None, n: int | None) -> tuple[float | None, float | None]:
     """How far a bar's 95% interval reaches below and above it; none where its test images are not recorded."""
-    if pd.isna(accuracy) or pd.isna(n) or not n:
+    interval = recorded_interval(accuracy, n)
+    if interval is None:
         return None, None
-    low, high = accuracy_interval(accuracy, int(n))
-    return accuracy - low, high - accuracy
+    return accuracy - interval[0], interval[1] - accuracy
 
 
 def _versus_study_figure(table: pd.DataFrame, metric: str, axis_title: str, text_format: str) -> go.Figure:

@@ -22,7 +22,7 @@ from fer.data import load_dataset
 from fer.dataset import FaceDataset, protocol_splits
 from fer.errors import FerError
 from fer.paths import dataset_cache_path
-from fer.significance import PairedComparison, paired_comparison, points_text
+from fer.significance import PairedComparison, interval_text, paired_comparison
 from fer.store import Run, creation_order, number
 from fer.vocab import ARCHITECTURE_NAMES, CLASSES
 
@@ -132,7 +132,7 @@ def study_comparisons(
             "comparison": question,
             "difference": f"{b} − {a}",
             "points": round(paired.difference * 100, 2),
-            "95% interval, paired (points)": f"{points_text(paired.ci_low)} to {points_text(paired.ci_high)}",
+            "95% interval, paired (points)": interval_text(paired.ci_low, paired.ci_high),
             "McNemar p": paired.p_value,
             "verdict": f"{'' if paired.significant else 'not '}significant at 5%",
             "study (points)": round(theirs * 100, 2),

@@ -25,6 +25,7 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 from scipy.stats import binomtest, norm
 
 from fer.errors import FerError
@@ -74,7 +75,7 @@ class PairedComparison:
             lead = f"{b} and {a} are equally accurate"
         else:
             lead = f"{b} is {points:.1f} points {'more' if self.difference > 0 else 'less'} accurate than {a}"
-        interval = f"95% CI {points_text(self.ci_low)} to {points_text(self.ci_high)}"
+        interval = f"95% CI {interval_text(self.ci_low, self.ci_high)}"
         verdict = "significant" if self.significant else "not significant"
         return f"{lead} ({interval}); McNemar {_p_text(self.p_value)}: the difference is {verdict} at 5%"
 
@@ -169,6 +170,14 @@ def accuracy_interval(accuracy: float, n: int) -> tuple[float, float]:
     return float(interval.low), float(interval.high)
 
 
+def recorded_interval(accuracy: float | None, n: float | None) -> tuple[float, float] | None:
+    """:func:`accuracy_interval` of a score read from a file, or None where the accuracy or its
+    number of test images is missing (older or damaged metrics): no interval rather than a made-up one."""
+    if accuracy is None or n is None or pd.isna(accuracy) or pd.isna(n) or not n:
+        return None
+    return accuracy_interval(float(accuracy), int(n))
+
+
 def unpaired_interval(accuracy_a: float, n_a: int, accuracy_b: float, n_b: int) -> tuple[float, float]:
     """The 95% interval of B - A from the two accuracies alone (Newcombe 1998, method 10, built
     from their Wilson intervals): what can be said of two published numbers. Two runs scored on
@@ -197,6 +206,11 @@ def paired_disagreement_needed(difference: float, n: int) -> float:
 def points_text(fraction: float) -> str:
     """A signed difference in percentage points with one decimal, ``−2.1`` (never ``-0.0``)."""
     return f"{round(fraction * 100, 1) + 0.0:.1f}".replace("-", "−")
+
+
+def interval_text(low: float, high: float) -> str:
+    """An interval of a difference in points, ``−0.6 to 2.3``: how every page and table says one."""
+    return f"{points_text(low)} to {points_text(high)}"
 
 
 def _p_text(p_value: float) -> str:

@@ -14,7 +14,7 @@ import pandas as pd
 
 from fer.runs import scored_on
 from fer.scenarios import SCENARIOS
-from fer.significance import accuracy_interval, paired_disagreement_needed, points_text, unpaired_interval
+from fer.significance import interval_text, paired_disagreement_needed, recorded_interval, unpaired_interval
 from fer.store import TEST_SPLITS, number
 from fer.vocab import AUGMENTATIONS
 
@@ -220,10 +220,8 @@ def comparison_table(rows: list[dict[str, Any]], differences: bool = True) -> pd
 
 def _accuracy_text(accuracy: float, n: float | None) -> str | None:
     """``0.686 to 0.716``: a run's test accuracy's 95% interval over its ``n`` test images."""
-    if pd.isna(accuracy) or n is None or pd.isna(n) or not n:
-        return None
-    low, high = accuracy_interval(accuracy, int(n))
-    return f"{low:.3f} to {high:.3f}"
+    interval = recorded_interval(accuracy, n)
+    return None if interval is None else f"{interval[0]:.3f} to {interval[1]:.3f}"
 
 
 def _interval_text(study_accuracy: float, our_accuracy: float) -> str | None:
@@ -232,7 +230,7 @@ def _interval_text(study_accuracy: float, our_accuracy: float) -> str | None:
     if pd.isna(study_accuracy) or pd.isna(our_accuracy):
         return None
     low, high = unpaired_interval(study_accuracy, STUDY_DATA["test_images"], our_accuracy, STUDY_DATA["test_images"])
-    return f"{points_text(low)} to {points_text(high)} points"
+    return f"{interval_text(low, high)} points"
 
 
 def number_formats(table: pd.DataFrame) -> dict[str, str]:
@@ -310,7 +308,7 @@ def study_differences() -> pd.DataFrame:
             "comparison": question,
             "difference": f"{b} − {a}",
             "points": round((accuracy_b - accuracy_a) * 100, 2),
-            "95% interval (points)": f"{points_text(low)} to {points_text(high)}",
+            "95% interval (points)": interval_text(low, high),
             DISAGREEMENT_COLUMN: min(1.0, paired_disagreement_needed(accuracy_b - accuracy_a, n)),
             "verdict": "beyond test-set noise" if low > 0 or high < 0 else "within test-set noise",
         })

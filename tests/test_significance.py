@@ -18,6 +18,7 @@ from fer.significance import (
     paired_comparison,
     paired_disagreement_needed,
     per_class_intervals,
+    recorded_interval,
     unpaired_interval,
 )
 
@@ -128,6 +129,9 @@ def test_the_accuracy_interval_is_wilsons_and_stays_inside_0_and_1() -> None:
     assert wide[1] - wide[0] > 4 * (narrow[1] - narrow[0]) and narrow[1] - narrow[0] == pytest.approx(0.021, abs=0.001)
     with pytest.raises(FerError, match="fraction"):
         accuracy_interval(1.5, 100)
+    # As read from a file: a missing accuracy or image count gives no interval, a float count the same one.
+    assert recorded_interval(0.5, 100.0) == accuracy_interval(0.5, 100)
+    assert recorded_interval(None, 100) is recorded_interval(0.5, None) is recorded_interval(0.5, float("nan")) is None
 
 
 def test_the_unpaired_interval_is_newcombes_worked_example() -> None:
