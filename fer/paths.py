@@ -20,12 +20,16 @@ from fer.errors import FerError
 
 def artifacts_dir() -> Path:
     """The root of all written state (created on first use)."""
-    root = Path(os.environ.get("FER_ARTIFACTS", "artifacts")).expanduser().resolve()
+    root = _artifacts_root()
     try:
         root.mkdir(parents=True, exist_ok=True)
     except OSError as error:  # a file in the way, no permission, a read-only disk
         raise FerError(f"cannot use {root} for the project's runs and data (FER_ARTIFACTS): {error.strerror or error}") from error
     return root
+
+
+def _artifacts_root() -> Path:
+    return Path(os.environ.get("FER_ARTIFACTS", "artifacts")).expanduser().resolve()
 
 
 @contextmanager
@@ -46,6 +50,13 @@ def artifacts_at(path: Path) -> Iterator[Path]:
 def dataset_cache_path() -> Path:
     """The imported dataset's cache file."""
     return artifacts_dir() / "data" / "fer2013.npz"
+
+
+def compilation_cache_path() -> Path:
+    """Where JAX keeps the steps it compiled (:func:`fer.hardware.keep_compilations`). Not created
+    here: a process entry point asks for it before it knows whether it will compile anything,
+    and JAX makes the folder on its first write."""
+    return _artifacts_root() / "cache" / "jax"
 
 
 def active_dataset_name() -> str:

@@ -12,7 +12,8 @@ import sys
 from collections.abc import Sequence
 
 from fer import runs
-from fer.hardware import gpu_names
+from fer.hardware import gpu_names, keep_compilations
+from fer.paths import compilation_cache_path
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -36,4 +37,5 @@ def see_only(slots: list[int]) -> None:
 
 
 if __name__ == "__main__":
+    keep_compilations(compilation_cache_path())  # before Keras, which this process imports only to train
     sys.exit(main())

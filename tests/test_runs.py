@@ -609,6 +609,47 @@ def test_only_the_worker_process_pins_itself_to_its_slots_gpus(monkeypatch: pyte
     assert visible == [None, "0"]
 
 
+@pytest.mark.slow
+def test_runs_on_jax_keep_their_compiled_steps_for_later_processes(artifacts: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A background run (the worker) and a foreground one (``python -m fer``) share JAX's
+    compilation cache under the artifacts folder: the same network and batch again compiles
+    nothing new, another batch size adds its own steps."""
+    pytest.importorskip("jax", reason="JAX is not installed (requirements-dev.txt installs it for CPU)")
+    monkeypatch.setenv("KERAS_BACKEND", "jax")
+    monkeypatch.setenv("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")  # keep even the CNN's quick compiles
+    monkeypatch.delenv("JAX_COMPILATION_CACHE_DIR", raising=False)
+    cache = artifacts / "cache" / "jax"
+
+    def kept() -> set[str]:
+        return {path.name for path in cache.iterdir()} if cache.exists() else set()
+
+    def foreground(batch_size: int) -> None:
+        command = [sys.executable, "-m", "fer", "train", "--arch", "cnn", "--epochs", "1", "--data", "sample",
+                   "--batch-size", str(batch_size), "--json"]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+        assert done.returncode == 0, done.stderr[-2000:]
+
+    run = runs.start(tiny(), background=True)  # batch 64, in the worker
+    assert wait_for(run.run_id, ("completed", "failed")).state == "completed", run.log_tail()
+    after_worker = kept()
+    assert any(name.startswith("jit_train_step") for name in after_worker), sorted(after_worker)
+    foreground(64)  # found every step it needed: wrote none
+    assert kept() == after_worker
+    foreground(32)  # the same cache, other shapes: new steps
+    assert any(name.startswith("jit_train_step") for name in kept() - after_worker)
+
+
+def test_a_user_chosen_compilation_cache_is_kept(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from fer.hardware import keep_compilations
+
+    monkeypatch.setenv("JAX_COMPILATION_CACHE_DIR", "/mine")
+    keep_compilations(tmp_path)
+    assert os.environ["JAX_COMPILATION_CACHE_DIR"] == "/mine"
+    monkeypatch.delenv("JAX_COMPILATION_CACHE_DIR")
+    keep_compilations(tmp_path)
+    assert os.environ["JAX_COMPILATION_CACHE_DIR"] == str(tmp_path)
+
+
 @pytest.mark.parametrize(
     ("finished", "said"),
     [
