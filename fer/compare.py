@@ -80,9 +80,10 @@ T = TypeVar("T")
 def paired_runs(a: Run, b: Run, load: DatasetLoader = load_dataset) -> PairedComparison:
     """Run B against run A, image by image, on the test images both were evaluated on.
 
-    ``load`` gives a dataset by name (``sample`` or ``full``); the dashboard passes its cached
-    loader. Raises :class:`FerError` when the runs can't be paired: different or unrecorded
-    test sets, no kept probabilities, or the test labels no longer available.
+    ``load`` gives a dataset by name (``sample`` or ``full``) for runs that kept no test labels;
+    the dashboard passes its cached loader. Raises :class:`FerError` when the runs can't be
+    paired: different or unrecorded test sets, no kept probabilities, or test labels neither kept
+    nor available.
     """
     if _test_set(a) != _test_set(b):
         raise FerError(
@@ -90,8 +91,8 @@ def paired_runs(a: Run, b: Run, load: DatasetLoader = load_dataset) -> PairedCom
             f"({_test_images(b.metrics() or {})}) were evaluated on different test images: a paired comparison "
             "needs the same ones"
         )
-    dataset, test = scored_faces(a, load)
-    return paired_comparison(_correct(a, dataset.labels[test]), _correct(b, dataset.labels[test]))
+    labels = test_labels(a, load)
+    return paired_comparison(_correct(a, labels), _correct(b, labels))
 
 
 def study_comparisons(
@@ -139,6 +140,21 @@ def study_comparisons(
             "runs": f"{name_b} against {name_a}",
         })
     return pd.DataFrame(rows), waiting, unpaired
+
+
+def test_labels(run: Run, load: DatasetLoader = load_dataset) -> np.ndarray:
+    """The true classes of the test images ``run`` was scored on, in its probabilities' order: as
+    the run keeps them (``test_labels.npy``), or from the dataset (:func:`scored_faces`) for a run
+    trained before runs kept them.
+
+    Why kept: the paired tests of the committed reference runs, the study's scenarios among them,
+    then need no FER2013 import, which a fresh clone lacks; showing the faces still does.
+    """
+    kept = run.test_labels()
+    if kept is not None:
+        return kept
+    dataset, test = scored_faces(run, load)
+    return dataset.labels[test]
 
 
 def scored_faces(run: Run, load: DatasetLoader = load_dataset) -> tuple[FaceDataset, np.ndarray]:
@@ -277,8 +293,8 @@ def run_calibration(run: Run, load: DatasetLoader = load_dataset) -> tuple[float
     FerError saying why it can't be."""
     if kept := store.calibration(run.metrics()):
         return kept
-    dataset, test = scored_faces(run, load)
-    worked_out = evaluate.calibration(dataset.labels[test], _probabilities(run, dataset.labels[test]))
+    labels = test_labels(run, load)
+    worked_out = evaluate.calibration(labels, _probabilities(run, labels))
     return worked_out["ece"], worked_out["reliability"]
 
 

@@ -8,6 +8,9 @@ A run is a folder ``$FER_ARTIFACTS/runs/<run_id>/`` holding
 * ``metrics.json`` - test metrics, timing, hardware and versions, written when it completes;
 * ``probabilities.npy`` - the test-set probabilities behind those metrics (float16; a reference
   run's in steps of 1/255, see :func:`compact_probabilities`);
+* ``test_labels.npy`` - the true class of each of those test images, one byte each (no faces):
+  what pairs two runs image by image and works out a calibration where FER2013 is not imported,
+  as on a fresh clone beside the committed reference runs;
 * ``model.keras`` - the inference model, saved as ``model.partial.keras`` and then renamed;
 * ``train.log`` - the run's log, appended to by the training process (a background worker's
   output goes there too);
@@ -149,6 +152,10 @@ class Run:
         """The test-set probabilities ``(N, 7)`` behind the metrics, where the run kept them."""
         return _read_optional(self.path / "probabilities.npy", _read_probabilities)
 
+    def test_labels(self) -> np.ndarray | None:
+        """The true class of each test image ``(N,)``, in the probabilities' order, where the run kept them."""
+        return _read_optional(self.path / "test_labels.npy", _read_labels)
+
     def log_tail(self, lines: int = 30) -> str:
         path = self.path / "train.log"
         if not path.exists():
@@ -162,6 +169,14 @@ def _read_probabilities(path: Path) -> np.ndarray:
     """float32 probabilities from a run's float16 file, or from a reference run's 1/255 steps."""
     kept = np.load(path)
     return kept.astype(np.float32) / PROBABILITY_STEPS if kept.dtype == np.uint8 else kept.astype(np.float32)
+
+
+def _read_labels(path: Path) -> np.ndarray:
+    """Class indices from ``test_labels.npy``; ValueError (a damaged file) unless each is a class."""
+    kept = np.load(path)
+    if kept.ndim != 1 or kept.dtype != np.uint8 or (kept >= len(CLASSES)).any():
+        raise ValueError(f"{path.name} holds no class indices")
+    return kept.astype(np.int64)
 
 
 def _read_optional(path: Path, reader: Any) -> Any:
@@ -396,10 +411,13 @@ def write_history(path: Path, rows: list[dict[str, Any]]) -> None:
     atomic_write_bytes(path / "history.csv", pd.DataFrame(rows).to_csv(index=False).encode())
 
 
-def write_results(path: Path, metrics: dict[str, Any], probabilities: np.ndarray, compact: bool = False) -> None:
-    """The test probabilities (:func:`write_probabilities`), then the metrics: a run with
-    ``metrics.json`` has both."""
+def write_results(
+    path: Path, metrics: dict[str, Any], probabilities: np.ndarray, labels: np.ndarray, compact: bool = False
+) -> None:
+    """The test probabilities (:func:`write_probabilities`) and the test images' ``labels``, then
+    the metrics: a run with ``metrics.json`` has all three."""
     write_probabilities(path, probabilities, compact)
+    atomic_write_bytes(path / "test_labels.npy", _npy_bytes(np.asarray(labels, np.uint8)))
     atomic_write_json(path / "metrics.json", metrics)
 
 
@@ -436,8 +454,8 @@ def _npy_bytes(array: np.ndarray) -> bytes:
 
 
 def export_reference(run: Run, destination: Path, include_model: bool = False) -> Path:
-    """Copy a completed run's small files to ``destination/<run_id>``: how reference runs are
-    made, e.g. on the GPU machine into the folder that comes back. Its test probabilities come
+    """Copy a completed run's small files (its test labels too) to ``destination/<run_id>``: how
+    reference runs are made, e.g. on the GPU machine into the folder that comes back. Its test probabilities come
     in 1/255 steps (:func:`compact_probabilities`). The model comes along only when asked (a
     compact one to ship, deflated: :func:`_deflated`; VGG19's and ResNet50's are 80-95 MB)."""
     if run.state != "completed":
@@ -446,6 +464,8 @@ def export_reference(run: Run, destination: Path, include_model: bool = False) -
     target.mkdir(parents=True, exist_ok=True)
     for name in REFERENCE_FILES:
         shutil.copy2(run.path / name, target / name)
+    if (run.path / "test_labels.npy").exists():
+        shutil.copy2(run.path / "test_labels.npy", target / "test_labels.npy")
     probabilities = run.probabilities()
     if probabilities is not None:
         write_probabilities(target, probabilities, compact=True)

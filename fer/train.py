@@ -163,7 +163,7 @@ def train(
         metrics |= _run_facts(config, dataset, test, recorder.history, reported_epoch, len(x_train), devices)
         # Data, compilation, training and the test, in this process (a resumed run: since the resume).
         metrics["wall_seconds"] = time.perf_counter() - started
-    store.write_results(run_dir, metrics, probabilities)
+    store.write_results(run_dir, metrics, probabilities, dataset.labels[test])
     return metrics
 
 

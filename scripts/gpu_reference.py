@@ -14,8 +14,8 @@ What comes back under ``--out-dir`` (the device returns at most 8 files), each w
 as it is ready, so a call cut short still brings back everything finished before:
 
 * ``benchmark.md``: Keras against the PyTorch loop, one Markdown table row per model and batch;
-* ``reference-<scenario>.tar.gz``: the completed run's config, status, history, metrics and
-  test probabilities (one byte each: :func:`fer.store.compact_probabilities`; and, for a compact
+* ``reference-<scenario>.tar.gz``: the completed run's config, status, history, metrics, test
+  labels and test probabilities (one byte each: :func:`fer.store.compact_probabilities`; and, for a compact
   network, its float16 model), to unpack into
   ``artifacts/`` (``tar xzf reference-S2.tar.gz -C artifacts/``);
 * ``progress.log``: every line printed, with the time since the start.

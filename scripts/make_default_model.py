@@ -113,7 +113,7 @@ def export(run_id: str) -> None:
     if run.config.protocol == "standard":  # runs trained before runs fitted a temperature get one here
         splits = protocol_splits(dataset, "standard")
         metrics["temperature_scaling"] = fit_scaling(model, dataset, splits, probabilities, run.config.tta)
-    store.write_results(target, metrics, probabilities, compact=True)
+    store.write_results(target, metrics, probabilities, dataset.labels[test], compact=True)
     scaling = metrics.get("temperature_scaling")
     scaled = f", temperature {scaling['temperature']:.3f}: ECE {metrics['ece']:.3f} -> {scaling['ece']:.3f}" if scaling else ""
     print(

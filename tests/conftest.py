@@ -40,6 +40,10 @@ needs_full_fer2013 = pytest.mark.skipif(
 
 
 COMMITTED_REFERENCE_DIR = Path(__file__).resolve().parents[1] / "artifacts" / "reference"
+REFERENCE_ID = "20261207-012819-custom-fer_cnn-b659"
+"""The committed reference run of the default model, fine-tuned from ``BASE_ID``'s, standard protocol."""
+BASE_ID = "20261128-232501-custom-fer_cnn-1ae8"
+"""The committed reference run the default model was fine-tuned from (its model file is no longer shipped)."""
 
 
 @pytest.fixture(autouse=True)

@@ -43,10 +43,10 @@ def test_a_run_that_cant_be_split_on_copies_says_why(finished_run: str) -> None:
     assert full in note and "imported FER2013, which this machine does not have" in note
 
 
-def test_a_fresh_clone_splits_the_shipped_models_on_copies_without_fer2013(committed_references: Path) -> None:
-    """The committed reference runs kept their split when they were scored, so the page shows it where
-    FER2013 is not imported (as here) rather than asking for the data: the default model and the
-    run it was fine-tuned from, side by side."""
+def test_a_fresh_clone_splits_and_pairs_the_shipped_models_without_fer2013(committed_references: Path) -> None:
+    """The committed reference runs kept their split, calibration and test labels when they were
+    scored, so the page shows them where FER2013 is not imported (as here) rather than asking for
+    the data: the default model and the run it was fine-tuned from, side by side."""
     at = open_page("app_pages/compare.py")
     rows = {row["run"].split(" · ")[1]: row for row in at.dataframe[1].value.to_dict("records")}
     assert set(rows) == {"FER-CNN fine-tuned", "FER-CNN"}
@@ -67,6 +67,12 @@ def test_a_fresh_clone_splits_the_shipped_models_on_copies_without_fer2013(commi
     assert scaled["name"] == network["name"].replace(" · ECE 0.043", ", temperature 0.915 · ECE 0.019")
     assert scaled["line"]["color"] == network["line"]["color"]
     assert not [c.value for c in at.caption if c.value.startswith("No reliability diagram: ")]
+    # And paired on the same 3,589 faces, by the test labels they kept: B (the default) against A.
+    (verdict,) = [i.value for i in at.info if i.value.startswith("B is ")]
+    assert verdict == (
+        "B is 0.1 points more accurate than A (95% CI −0.7 to 1.0); McNemar p = 0.79: the difference is not significant at 5%"
+    )
+    assert "No paired test for these two runs" not in texts(at)
 
 
 def test_compare_shows_a_finished_run_in_table_curves_and_matrices(finished_run: str) -> None:

@@ -16,7 +16,16 @@ from fer.errors import FerError
 from fer.paths import atomic_write_json, runs_dir
 from fer.scenarios import RunConfig, scenario
 
-from .conftest import COMMITTED_REFERENCE_DIR, copy_run, markdown_rows, planted, retouched, write_parquet
+from .conftest import (
+    BASE_ID,
+    COMMITTED_REFERENCE_DIR,
+    REFERENCE_ID,
+    copy_run,
+    markdown_rows,
+    planted,
+    retouched,
+    write_parquet,
+)
 
 COMMANDS = {
     "data import": ["data", "import", "fer2013.zip"],
@@ -160,12 +169,6 @@ def test_cancel_and_delete_print_json_on_request(capsys: pytest.CaptureFixture[s
     status, out = run_cli(capsys, "delete", queued.run_id, "--json")
     assert status == 0 and json.loads(out) == {"run_id": queued.run_id, "deleted": True}
     assert not queued.path.exists()
-
-
-REFERENCE_ID = "20261207-012819-custom-fer_cnn-b659"
-"""The committed reference run of the default model, fine-tuned from ``BASE_ID``'s, standard protocol."""
-BASE_ID = "20261128-232501-custom-fer_cnn-1ae8"
-"""The committed reference run the default model was fine-tuned from (its model file is no longer shipped)."""
 
 
 def finished_run(run_id: str, config: RunConfig, metrics: dict[str, object]) -> Path:

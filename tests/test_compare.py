@@ -19,11 +19,20 @@ from fer import compare, evaluate, runs, store
 from fer.data import load_sample
 from fer.dataset import protocol_splits
 from fer.errors import FerError
-from fer.paths import atomic_write_json, runs_dir
+from fer.paths import atomic_write_json, dataset_cache_path, runs_dir
 from fer.scenarios import RunConfig
 from fer.vocab import CLASSES
 
-from .conftest import better_copy, copy_run, like_the_study, one_hot, retouched, sample_test_labels
+from .conftest import (
+    BASE_ID,
+    REFERENCE_ID,
+    better_copy,
+    copy_run,
+    like_the_study,
+    one_hot,
+    retouched,
+    sample_test_labels,
+)
 
 UNKEPT = {store.SEEN_IN_TRAINING: None}  # as a run trained before runs kept what they had seen of their test faces
 
@@ -180,14 +189,42 @@ def test_runs_without_a_recorded_test_set_or_probabilities_are_refused(finished_
 def test_a_fingerprint_the_labels_do_not_match_is_refused(finished_run: str) -> None:
     fake = {"test_set": "0123456789abcdef"}
     a, b = copy_run(finished_run, "a", metrics=fake), copy_run(finished_run, "b", metrics=fake)
+    (runs_dir() / a / "test_labels.npy").unlink()  # so the labels come from the dataset, and must be the run's
     with pytest.raises(FerError, match="are not the ones .* was evaluated on"):
         compare.paired_runs(runs.get_run(a), runs.get_run(b))
 
 
-def test_full_data_runs_need_the_imported_dataset(finished_run: str) -> None:
+def test_full_data_runs_that_kept_no_test_labels_need_the_imported_dataset(finished_run: str) -> None:
     full = copy_run(finished_run, "full", {"data": "full"})
+    assert compare.paired_runs(runs.get_run(full), runs.get_run(finished_run)).n == 296  # by the labels it kept
+    (runs_dir() / full / "test_labels.npy").unlink()  # as runs trained before they were kept
     with pytest.raises(FerError, match="imported FER2013, which this machine does not have: import it"):
         compare.paired_runs(runs.get_run(full), runs.get_run(finished_run))
+
+
+def test_the_committed_reference_runs_pair_by_their_kept_labels(committed_references: Path) -> None:
+    """No FER2013 here (the artifacts folder is empty): the default model against the run it was
+    fine-tuned from, on PrivateTest, from the files in the repository alone."""
+    assert not dataset_cache_path().exists()
+    base, default = (store.reference_run(name) for name in (BASE_ID, REFERENCE_ID))
+    assert list(base.test_labels()) == list(default.test_labels()) and len(base.test_labels()) == 3_589
+    result = compare.paired_runs(base, default)
+    assert (result.accuracy_a, result.accuracy_b) == (base.metrics()["test_accuracy"], default.metrics()["test_accuracy"])
+    assert (result.only_a, result.only_b, result.n) == (111, 116, 3_589)  # they disagree on 6.3% of the faces
+    assert result.p_value == pytest.approx(0.79, abs=0.005) and not result.significant
+
+
+def test_damaged_test_labels_count_as_none(finished_run: str) -> None:
+    kept = runs_dir() / finished_run / "test_labels.npy"
+    labels = runs.get_run(finished_run).test_labels()
+    assert labels is not None and list(labels) == list(sample_test_labels())
+    for damaged in (np.full(len(labels), 7, np.uint8), labels.astype(np.float32), labels.reshape(-1, 1).astype(np.uint8)):
+        np.save(kept, damaged)
+        assert runs.get_run(finished_run).test_labels() is None
+    kept.write_bytes(b"not a numpy file")
+    assert runs.get_run(finished_run).test_labels() is None
+    # Then the labels come from the dataset, as for a run that kept none.
+    assert compare.paired_runs(runs.get_run(finished_run), runs.get_run(finished_run)).n == len(labels)
 
 
 def test_the_dataset_comes_from_the_given_loader(finished_run: str) -> None:
@@ -197,8 +234,12 @@ def test_the_dataset_comes_from_the_given_loader(finished_run: str) -> None:
         asked.append(which)
         return load_sample()
 
-    run = runs.get_run(finished_run)
-    compare.paired_runs(run, run, load=loader)
+    kept = runs.get_run(finished_run)
+    compare.paired_runs(kept, kept, load=loader)
+    assert asked == []  # its own test labels: no dataset needed
+    unkept = runs.get_run(copy_run(finished_run, "unkept"))
+    (unkept.path / "test_labels.npy").unlink()  # as runs trained before they were kept
+    compare.paired_runs(unkept, unkept, load=loader)
     assert asked == ["sample"]
 
 

@@ -26,7 +26,7 @@ def test_each_completed_run_comes_back_as_its_own_reference_archive(tmp_path: Pa
     with tarfile.open(tmp_path / "reference-cnn.tar.gz") as archive:
         names = archive.getnames()
         (run_id,) = {name.split("/")[1] for name in names if name.count("/") == 2}
-        expected = {"config.json", "status.json", "history.csv", "metrics.json", "probabilities.npy", "model.keras"}
+        expected = {"config.json", "status.json", "history.csv", "metrics.json", "probabilities.npy", "test_labels.npy", "model.keras"}
         assert {name.rsplit("/", 1)[1] for name in names if name.count("/") == 2} == expected
         metrics = json.load(archive.extractfile(f"reference/{run_id}/metrics.json"))
     assert metrics["epochs_run"] == 2 and metrics["protocol"] == "standard" and metrics["wall_seconds"] > 0

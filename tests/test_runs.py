@@ -103,7 +103,7 @@ def test_vgg19_run_writes_every_file_and_its_numbers_agree(sample: FaceDataset) 
     run = runs.start(scenario("S4", epochs=1, batch_size=64, input_size=32, data="sample"), background=False)
     assert run.state == "completed", run.status
     assert keras.mixed_precision.global_policy().name == policy  # the run's policy did not leak
-    assert {"config.json", "status.json", "history.csv", "metrics.json", "probabilities.npy", "model.keras"} <= {
+    assert {"config.json", "status.json", "history.csv", "metrics.json", "probabilities.npy", "test_labels.npy", "model.keras"} <= {
         p.name for p in run.path.iterdir()
     }
     assert not (run.path / "backup").exists()
@@ -118,6 +118,7 @@ def test_vgg19_run_writes_every_file_and_its_numbers_agree(sample: FaceDataset) 
     test = protocol_splits(sample, "thesis")["test"]
     probabilities = run.probabilities()
     assert probabilities.shape == (len(test), len(CLASSES)) and np.load(run.path / "probabilities.npy").dtype == np.float16
+    np.testing.assert_array_equal(run.test_labels(), sample.labels[test])
     # The metrics are those of the kept probabilities (float16 rounding aside).
     assert (probabilities.argmax(1) == sample.labels[test]).mean() == pytest.approx(metrics["test_accuracy"], abs=2 / len(test))
     assert np.asarray(metrics["confusion_matrix"]).sum() == len(test)
@@ -397,10 +398,11 @@ def test_an_unreadable_run_is_listed_with_its_reason(finished_run: str) -> None:
 def test_reference_runs_export_and_list(finished_run: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FER_REFERENCE", str(tmp_path / "reference"))
     exported = store.export_reference(runs.get_run(finished_run), store.reference_dir())
-    assert sorted(p.name for p in exported.iterdir()) == sorted([*store.REFERENCE_FILES, "probabilities.npy"])
+    assert sorted(p.name for p in exported.iterdir()) == sorted([*store.REFERENCE_FILES, "probabilities.npy", "test_labels.npy"])
     (reference,) = store.reference_runs()
     assert reference.reference and reference.state == "completed"
     assert reference.metrics() == runs.get_run(finished_run).metrics()
+    np.testing.assert_array_equal(reference.test_labels(), runs.get_run(finished_run).test_labels())
     # Committed probabilities are one byte each: within a step of 1/255 (1.5 for a lifted near-tie), top class exact.
     kept, trained = reference.probabilities(), runs.get_run(finished_run).probabilities()
     assert np.load(exported / "probabilities.npy").dtype == np.uint8
