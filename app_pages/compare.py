@@ -77,6 +77,18 @@ def paired_section(a: runs.Run, b: runs.Run) -> None:
         "asks whether that split could be a coin's (the images both got right or wrong say nothing about "
         f"which is better). The interval is a paired bootstrap over the test images ({RESAMPLES:,} resamples)."
     )
+    st.markdown("**Emotion by emotion**")
+    by_emotion = compare.paired_by_emotion(a, b, load=ui.dataset)
+    show(charts.paired_emotion_figure(by_emotion), "paired_emotions", "paired_emotions")
+    st.caption(
+        "The same test on each emotion's test faces alone: B's recall minus A's, with its 95% interval. Blue: B "
+        "finds that emotion significantly more often, red: A does (McNemar, 5%). Seven tests at once: two runs as "
+        "good as each other show one \"significant\" emotion about one time in three, so trust a single one "
+        "barely past 5% less than several, or one far past it."
+    )
+    with st.expander("As a table"):
+        table = compare.paired_emotion_table(by_emotion)
+        st.dataframe(table.style.format(study.number_formats(table)), hide_index=True)
 
 
 st.title("Compare runs")

@@ -18,7 +18,7 @@ import plotly.graph_objects as go
 
 from fer import store, study
 from fer.errors import FerError
-from fer.significance import per_class_intervals, recorded_interval
+from fer.significance import PairedComparison, per_class_intervals, recorded_interval
 from fer.vocab import CLASS_COLORS, CLASSES
 
 LEGEND_BESIDE = {"orientation": "v", "x": 1.02, "xanchor": "left", "y": 1, "yanchor": "top"}
@@ -215,6 +215,47 @@ def confusion_difference_figure(matrix_a: list[list[int]] | np.ndarray, matrix_b
         )
     )
     return _confusion_layout(figure, "")
+
+
+PAIRED_COLORS = {"B": "#2166AC", "A": "#B2182B", "neither": "#9E9E9E"}
+"""Which run a paired test favours, as :func:`confusion_difference_figure` colours it (blue: B)."""
+
+
+def paired_emotion_figure(paired: Mapping[str, PairedComparison]) -> go.Figure:
+    """B − A recall per emotion with its 95% paired interval (:func:`fer.compare.paired_by_emotion`),
+    one row an emotion: blue where B is significantly better at 5%, red where A is, grey where
+    the interval spans chance. A forest plot: the eye finds which emotions moved, and how surely."""
+    figure = go.Figure()
+    for favoured, color in PAIRED_COLORS.items():
+        rows = {emotion: result for emotion, result in paired.items() if _favoured(result) == favoured}
+        if not rows:
+            continue
+        points = [result.difference * 100 for result in rows.values()]
+        figure.add_trace(go.Scatter(
+            x=points, y=list(rows), mode="markers", marker={"color": color, "size": 10},
+            name={"B": "B better", "A": "A better", "neither": "within chance"}[favoured],
+            error_x={
+                "type": "data", "symmetric": False, "color": color,
+                "array": [r.ci_high * 100 - x for r, x in zip(rows.values(), points, strict=True)],
+                "arrayminus": [x - r.ci_low * 100 for r, x in zip(rows.values(), points, strict=True)],
+            },
+            customdata=[[r.accuracy_a, r.accuracy_b, r.n, r.p_value] for r in rows.values()],
+            hovertemplate="%{y}: B − A %{x:+.1f} points<br>recall A %{customdata[0]:.1%}, B %{customdata[1]:.1%}"
+            "<br>%{customdata[2]:,} test faces, McNemar p = %{customdata[3]:.2g}<extra></extra>",
+        ))
+    figure.add_vline(x=0, line={"color": "#555555", "width": 1})
+    figure.update_yaxes(categoryorder="array", categoryarray=list(paired)[::-1])
+    figure.update_layout(
+        xaxis_title="B − A recall (points), 95% paired interval", yaxis_title=None, height=320,
+        margin={"t": 30}, legend=LEGEND_BESIDE,
+    )
+    return figure
+
+
+def _favoured(result: PairedComparison) -> str:
+    if not result.significant:
+        return "neither"
+    return "B" if result.difference > 0 else "A"
 
 
 def _confusion_layout(figure: go.Figure, title: str) -> go.Figure:

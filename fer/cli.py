@@ -13,7 +13,7 @@ import math
 import os
 import sys
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import fields, replace
+from dataclasses import asdict, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -123,6 +123,14 @@ def _parser() -> argparse.ArgumentParser:
     beside.add_argument("--all", action="store_true", help="every finished run, custom ones too")
     beside.add_argument("--json", action="store_true", help="print one JSON document")
     beside.set_defaults(handler=_study)
+
+    versus = commands.add_parser(
+        "compare", help="run B against run A on the same test images: settings that differ, paired tests overall and per emotion"
+    )
+    versus.add_argument("run_a")
+    versus.add_argument("run_b")
+    versus.add_argument("--json", action="store_true", help="print one JSON document")
+    versus.set_defaults(handler=_compare)
 
     show = commands.add_parser("show", help="one run's config, status and metrics (a reference run's too)")
     show.add_argument("run_id")
@@ -415,6 +423,36 @@ def _study(args: argparse.Namespace) -> int:
         print(f"Not paired: {reason}")
     print("\nThe training speeds its seconds imply, if every scenario trained its 100 epochs:")
     print(study.markdown_table(speeds))
+    return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    """The Compare page's "Run B against run A" for a terminal or a script: which settings differ,
+    whether B's accuracy differs from A's beyond chance, and in which emotions."""
+    from fer import compare, runs, study
+
+    a, b = runs.get_run(args.run_a), runs.get_run(args.run_b)
+    settings = compare.config_table({"A": a, "B": b}, differences_only=True)
+    paired, by_emotion = compare.paired_runs(a, b), compare.paired_by_emotion(a, b)
+    emotions = compare.paired_emotion_table(by_emotion)
+    if args.json:
+        _print_json({
+            "a": a.run_id, "b": b.run_id, "settings_that_differ": _records(settings),
+            "paired": {**asdict(paired), "difference": paired.difference, "significant": paired.significant,
+                       "sentence": paired.sentence()},
+            "by_emotion": _records(emotions),
+        })
+        return 0
+    print(f"A: {a.display_name}\nB: {b.display_name}")
+    if len(settings.columns) > 1:
+        print("\nSettings that differ:")
+        print(settings.to_string(index=False))
+    else:
+        print("\nThe same settings (a seed repeat, or the same run twice).")
+    print(f"\nOn the same {paired.n:,} test images: A {paired.accuracy_a:.2%}, B {paired.accuracy_b:.2%}.")
+    print(f"{paired.sentence()}.\nOnly A right on {paired.only_a:,} images, only B right on {paired.only_b:,}.")
+    print("\nEmotion by emotion, on each emotion's test faces alone (recall, paired; seven tests at 5%):")
+    print(study.markdown_table(emotions))
     return 0
 
 

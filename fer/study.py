@@ -350,10 +350,10 @@ def study_speeds() -> pd.DataFrame:
 
 COLUMN_FORMATS = {
     "points": "{:+.2f}", "study (points)": "{:+.2f}", "McNemar p": "{:.2g}", DISAGREEMENT_COLUMN: "{:.1%}",
-    "faces per epoch": "{:,.0f}", "img/s if 100 epochs": "{:,.0f}", SLOWER_SPEED_EPOCHS: "{:.1f}",
+    "faces per epoch": "{:,.0f}", "img/s if 100 epochs": "{:,.0f}", SLOWER_SPEED_EPOCHS: "{:.1f}", "test faces": "{:,.0f}",
 }
 """Formats of the columns of :func:`study_differences`, :func:`study_speeds` and
-:func:`fer.compare.study_comparisons` that are neither fractions nor seconds."""
+:func:`fer.compare.study_comparisons` and :func:`fer.compare.paired_emotion_table` that are neither fractions nor seconds."""
 
 
 def scenarios_table() -> pd.DataFrame:

@@ -73,6 +73,10 @@ def test_a_fresh_clone_splits_and_pairs_the_shipped_models_without_fer2013(commi
         "B is 0.1 points more accurate than A (95% CI −0.7 to 1.0); McNemar p = 0.79: the difference is not significant at 5%"
     )
     assert "No paired test for these two runs" not in texts(at)
+    emotions = {trace["name"]: trace["y"] for trace in chart(at, "paired_emotions")["data"]}
+    assert emotions == {"B better": ["fear", "sad"], "A better": ["angry", "neutral", "surprise"], "within chance": ["disgust", "happy"]}
+    (table,) = [frame.value for frame in at.dataframe if "emotion" in frame.value.columns]
+    assert list(table["emotion"]) == list(CLASSES) and table["test faces"].sum() == 3_589
 
 
 def test_compare_shows_a_finished_run_in_table_curves_and_matrices(finished_run: str) -> None:

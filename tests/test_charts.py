@@ -246,6 +246,27 @@ def test_confusion_difference_is_b_minus_a_by_row_on_a_symmetric_white_centred_s
     assert not np.any(same.z) and same.zmax > 0
 
 
+def test_the_paired_emotion_chart_colours_each_emotion_by_the_run_its_test_favours(committed_references: Path) -> None:
+    from fer import compare
+
+    from .conftest import BASE_ID, REFERENCE_ID
+
+    by_emotion = compare.paired_by_emotion(*(store.reference_run(name) for name in (BASE_ID, REFERENCE_ID)))
+    figure = charts.paired_emotion_figure(by_emotion)
+    traces = {trace.name: trace for trace in figure.data}
+    assert {name: list(trace.y) for name, trace in traces.items()} == {
+        "B better": ["fear", "sad"], "A better": ["angry", "neutral", "surprise"], "within chance": ["disgust", "happy"],
+    }
+    assert traces["B better"].marker.color == charts.PAIRED_COLORS["B"] != traces["A better"].marker.color
+    for trace in figure.data:  # each dot B − A in points, its whisker the paired 95% interval
+        for emotion, x, above, below in zip(trace.y, trace.x, trace.error_x.array, trace.error_x.arrayminus, strict=True):
+            result = by_emotion[emotion]
+            assert x == pytest.approx(result.difference * 100)
+            assert (x + above, x - below) == pytest.approx((result.ci_high * 100, result.ci_low * 100))
+            assert (result.ci_low > 0 or result.ci_high < 0) == (trace.name != "within chance")
+    assert list(figure.layout.yaxis.categoryarray) == list(CLASSES)[::-1]  # angry on top, as in the table
+
+
 def test_confusion_matrices_have_readable_axes_and_no_long_title(run: runs.Run) -> None:
     matrix = run.metrics()["confusion_matrix"]
     for figure in (charts.confusion_matrix_figure(matrix, True), charts.confusion_difference_figure(matrix, matrix)):

@@ -34,6 +34,7 @@ COMMANDS = {
     "runs": ["runs"],
     "study": ["study"],
     "show": ["show", "RUN"],
+    "compare": ["compare", "RUN_A", "RUN_B"],
     "cancel": ["cancel", "RUN"],
     "delete": ["delete", "RUN"],
     "resume": ["resume", "RUN"],
@@ -244,6 +245,46 @@ def test_show_and_runs_read_the_committed_reference_run(
     assert REFERENCE_ID in listed and "0.7010" in listed and BASE_ID in listed and "0.6996" in listed
     status, out = run_cli(capsys, "runs", "--json")
     assert [(run["run_id"], run["reference"]) for run in json.loads(out)] == [(BASE_ID, True), (REFERENCE_ID, True)]
+
+
+def test_compare_pairs_two_runs_overall_and_emotion_by_emotion(
+    committed_references: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The default model against the run it was fine-tuned from, from the repository's files alone:
+    the same accuracy, but significantly better at fear and sad, worse at angry, neutral and surprise."""
+    status, out = run_cli(capsys, "compare", BASE_ID, REFERENCE_ID)
+    assert status == 0
+    assert out.startswith(f"A: reference run · FER-CNN · {BASE_ID}\nB: reference run · FER-CNN fine-tuned · {REFERENCE_ID}")
+    settings = out.split("Settings that differ:\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    assert settings[0].split()[:4] == ["run", "augmentation", "learning", "rate"]
+    assert settings[1].split()[:4] == ["A", "crop_flip", "0.05", "40"] and settings[2].split()[:4] == ["B", "photo", "0.01", "6"]
+    assert "On the same 3,589 test images: A 69.96%, B 70.10%." in out
+    assert "B is 0.1 points more accurate than A (95% CI −0.7 to 1.0); McNemar p = 0.79" in out
+    assert "Only A right on 111 images, only B right on 116." in out
+    rows = {row["emotion"]: row for row in markdown_rows(out.split("seven tests at 5%):\n", 1)[1])}
+    assert list(rows) == ["angry", "disgust", "fear", "happy", "neutral", "sad", "surprise"]
+    assert sum(int(row["test faces"].replace(",", "")) for row in rows.values()) == 3_589
+    significant = {emotion: float(row["points"]) for emotion, row in rows.items() if row["verdict"] == "significant at 5%"}
+    assert significant == {"angry": -4.48, "fear": 5.11, "neutral": -3.04, "sad": 5.56, "surprise": -4.81}
+    assert rows["disgust"]["test faces"] == "55" and rows["disgust"]["McNemar p"] == "1"
+
+    status, out = run_cli(capsys, "compare", BASE_ID, REFERENCE_ID, "--json")
+    document = json.loads(out)
+    assert (document["a"], document["b"]) == (BASE_ID, REFERENCE_ID)
+    assert (document["paired"]["only_a"], document["paired"]["only_b"], document["paired"]["significant"]) == (111, 116, False)
+    assert [row["emotion"] for row in document["by_emotion"]] == list(rows)
+    assert {row["run"] for row in document["settings_that_differ"]} == {"A", "B"}
+
+
+def test_compare_refuses_runs_it_cannot_pair(finished_run: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["compare", finished_run, "nope"]) == 2
+    assert "no run named 'nope'" in capsys.readouterr().err
+    other = copy_run(finished_run, "other", metrics={"test_set": "0123456789abcdef"})
+    assert cli.main(["compare", finished_run, other]) == 2
+    assert "were evaluated on different test images" in capsys.readouterr().err
+    status, out = run_cli(capsys, "compare", finished_run, finished_run)
+    assert status == 0 and "The same settings (a seed repeat, or the same run twice)." in out
+    assert "B and A are equally accurate" in out
 
 
 def snapshot(folder: Path) -> dict[str, tuple[int, int, bytes]]:

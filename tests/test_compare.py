@@ -214,6 +214,24 @@ def test_the_committed_reference_runs_pair_by_their_kept_labels(committed_refere
     assert result.p_value == pytest.approx(0.79, abs=0.005) and not result.significant
 
 
+def test_paired_by_emotion_tests_each_emotions_faces_alone(finished_run: str) -> None:
+    better = better_copy(finished_run, "better", gained=10, seed=43)
+    a, b = runs.get_run(finished_run), runs.get_run(better)
+    by_emotion = compare.paired_by_emotion(a, b)
+    labels = sample_test_labels()
+    assert list(by_emotion) == [emotion for index, emotion in enumerate(CLASSES) if (labels == index).any()]
+    for emotion, result in by_emotion.items():
+        # Paired on one emotion's faces, the accuracies are the runs' recalls of it.
+        assert result.n == int((labels == CLASSES.index(emotion)).sum())
+        assert result.accuracy_a == pytest.approx(a.metrics()["per_class"][emotion]["recall"])
+        assert result.accuracy_b == pytest.approx(b.metrics()["per_class"][emotion]["recall"])
+        assert result.only_a == 0
+    assert sum(result.only_b for result in by_emotion.values()) == 10  # B's ten extra right answers, each in its class
+    table = compare.paired_emotion_table(by_emotion)
+    assert list(table["emotion"]) == list(by_emotion) and table["test faces"].sum() == len(labels)
+    assert list(table["points"]) == [round(result.difference * 100, 2) for result in by_emotion.values()]
+
+
 def test_damaged_test_labels_count_as_none(finished_run: str) -> None:
     kept = runs_dir() / finished_run / "test_labels.npy"
     labels = runs.get_run(finished_run).test_labels()
