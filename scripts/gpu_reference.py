@@ -5,9 +5,9 @@ carrying ``[".gpu"]`` with ``timeout_s`` a little above ``--budget-s``:
 
     bash ../shared/gpu/stage.sh            # once: wheels + parquet into .gpu/
     bash scripts/gpu_dry_run.sh            # the same program on the CPU, in a GPU-machine-like venv
-    # issue 12 (device call):
-    source .gpu/prelude.sh && python3 -m scripts.gpu_reference --benchmark --scenarios S2 S4 --budget-s 510 --out-dir $OUT
-    # issue 13 (device call):
+    # issue 12, then issue 13's scenarios while the budget lasts (device call):
+    source .gpu/prelude.sh && python3 -m scripts.gpu_reference --benchmark --scenarios S2 S4 S1 S3 --budget-s 510 --out-dir $OUT
+    # the rest of issue 13 (another device call): what the first did not reach, then the FER-CNN
     source .gpu/prelude.sh && python3 -m scripts.gpu_reference --scenarios S1 S3 fer_cnn --budget-s 510 --out-dir $OUT
 
 What comes back under ``--out-dir`` (the device returns at most 8 files), each written as soon
