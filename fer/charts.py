@@ -221,10 +221,11 @@ PAIRED_COLORS = {"B": "#2166AC", "A": "#B2182B", "neither": "#9E9E9E"}
 """Which run a paired test favours, as :func:`confusion_difference_figure` colours it (blue: B)."""
 
 
-def paired_emotion_figure(paired: Mapping[str, PairedComparison]) -> go.Figure:
+def paired_emotion_figure(paired: Mapping[str, PairedComparison], a: str = "A", b: str = "B") -> go.Figure:
     """B − A recall per emotion with its 95% paired interval (:func:`fer.compare.paired_by_emotion`),
     one row an emotion: blue where B is significantly better at 5%, red where A is, grey where
-    the interval spans chance. A forest plot: the eye finds which emotions moved, and how surely."""
+    the interval spans chance; ``a`` and ``b`` name the runs in the legend and the axis. A forest
+    plot: the eye finds which emotions moved, and how surely."""
     figure = go.Figure()
     for favoured, color in PAIRED_COLORS.items():
         rows = {emotion: result for emotion, result in paired.items() if _favoured(result) == favoured}
@@ -233,7 +234,7 @@ def paired_emotion_figure(paired: Mapping[str, PairedComparison]) -> go.Figure:
         points = [result.difference * 100 for result in rows.values()]
         figure.add_trace(go.Scatter(
             x=points, y=list(rows), mode="markers", marker={"color": color, "size": 10},
-            name={"B": "B better", "A": "A better", "neither": "within chance"}[favoured],
+            name={"B": f"{b} better", "A": f"{a} better", "neither": "within chance"}[favoured],
             error_x={
                 "type": "data", "symmetric": False, "color": color,
                 "array": [r.ci_high * 100 - x for r, x in zip(rows.values(), points, strict=True)],
@@ -246,7 +247,7 @@ def paired_emotion_figure(paired: Mapping[str, PairedComparison]) -> go.Figure:
     figure.add_vline(x=0, line={"color": "#555555", "width": 1})
     figure.update_yaxes(categoryorder="array", categoryarray=list(paired)[::-1])
     figure.update_layout(
-        xaxis_title="B − A recall (points), 95% paired interval", yaxis_title=None, height=320,
+        xaxis_title=f"{b} − {a} recall (points), 95% paired interval", yaxis_title=None, height=320,
         margin={"t": 30}, legend=LEGEND_BESIDE,
     )
     return figure

@@ -401,11 +401,13 @@ def _study(args: argparse.Namespace) -> int:
     table = study.comparison_table(rows, differences=False)
     differences, speeds = study.study_differences(), study.study_speeds()
     paired, waiting, unpaired = compare.study_comparisons(finished)
+    by_emotion = _study_pairs_by_emotion(finished)
     if args.json:
         _print_json({
             "study": _records(study.study_table()), "study_differences": _records(differences),
             "study_speeds": _records(speeds), "runs": _records(table),
             "runs_paired": _records(paired), "waiting_for_runs": waiting, "not_paired": unpaired,
+            "runs_paired_by_emotion": {label: _records(emotions) for label, emotions in by_emotion.items()},
         })
         return 0
     if table.empty:
@@ -419,11 +421,28 @@ def _study(args: argparse.Namespace) -> int:
     if not paired.empty:
         print("\nThe same differences between this project's runs, paired on the same test images (points):")
         print(study.markdown_table(paired))
+    for label, emotions in by_emotion.items():
+        print(f"\n{label}, emotion by emotion (recall, paired on each emotion's test images; seven tests at 5%):")
+        print(study.markdown_table(emotions))
     for reason in unpaired:
         print(f"Not paired: {reason}")
     print("\nThe training speeds its seconds imply, if every scenario trained its 100 epochs:")
     print(study.markdown_table(speeds))
     return 0
+
+
+def _study_pairs_by_emotion(finished: dict[str, Run]) -> dict[str, pd.DataFrame]:
+    """:func:`fer.compare.paired_emotion_table` of each study comparison the runs answer, by its
+    label; one whose runs can't be paired is left out (``study_comparisons`` says why)."""
+    from fer import compare
+
+    tables = {}
+    for pair in compare.study_pairs(finished)[0]:
+        try:
+            tables[pair.label] = compare.paired_emotion_table(compare.paired_by_emotion(pair.run_a, pair.run_b))
+        except FerError:
+            continue
+    return tables
 
 
 def _compare(args: argparse.Namespace) -> int:

@@ -136,49 +136,73 @@ def _paired_answers(a: Run, b: Run, load: DatasetLoader) -> tuple[np.ndarray, np
     return labels, _correct(a, labels), _correct(b, labels)
 
 
+@dataclass(frozen=True)
+class StudyPair:
+    """One of the study's comparisons (:data:`fer.study.STUDY_COMPARISONS`) asked of two of this
+    project's runs: ``run_b`` (scenario ``b``) against ``run_a`` (scenario ``a``)."""
+
+    question: str
+    a: str
+    b: str
+    run_a: Run
+    run_b: Run
+
+    @property
+    def label(self) -> str:
+        """``oversampling, VGG19 (S4 − S2)``."""
+        return f"{self.question} ({self.b} − {self.a})"
+
+
+def study_pairs(runs: Mapping[str, Run]) -> tuple[list[StudyPair], list[str]]:
+    """The study's comparisons that ``runs`` can answer: for each whose two scenarios both have a
+    run scored like the study, the first run of each (:func:`fer.runs.comparable_runs` lists the
+    newest first); and, for each comparison still lacking a run, which."""
+    like: dict[str, Run] = {}
+    for run in runs.values():
+        metrics = run.metrics() or {}
+        scenario = metrics.get("scenario")
+        if scenario in study.STUDY_TABLE.index and not study.study_mismatch(metrics):
+            like.setdefault(scenario, run)
+    pairs, waiting = [], []
+    for question, a, b in study.STUDY_COMPARISONS:
+        absent = [scenario for scenario in (a, b) if scenario not in like]
+        if absent:
+            waiting.append(f"{question} ({b} − {a}): no run of {' nor '.join(absent)} scored like the study yet")
+        else:
+            pairs.append(StudyPair(question, a, b, like[a], like[b]))
+    return pairs, waiting
+
+
 def study_comparisons(
     runs: Mapping[str, Run], load: DatasetLoader = load_dataset
 ) -> tuple[pd.DataFrame, list[str], list[str]]:
-    """The study's comparisons (:data:`fer.study.STUDY_COMPARISONS`) asked of this project's runs:
-    for each whose two scenarios both have a run scored like the study, B − A paired on the same
-    7,178 test images (:func:`paired_runs`), beside the study's own difference. The first run of
-    each scenario in ``runs`` is taken (:func:`fer.runs.comparable_runs` lists the newest first).
-    Also, for each comparison not made, why: in one list those still lacking a run, in another
-    those whose runs can't be paired (the labels missing on this machine, say).
+    """The study's comparisons asked of this project's runs (:func:`study_pairs`): B − A paired on
+    the same 7,178 test images (:func:`paired_runs`), beside the study's own difference. Also, for
+    each comparison not made, why: in one list those still lacking a run, in another those whose
+    runs can't be paired (different test images, say).
 
     Why: the study's numbers cannot say whether oversampling helps, since its differences are
     within its test set's noise and can only be tested unpaired; two runs answering the same
     images can be tested far more sharply.
     """
-    like: dict[str, tuple[str, Run]] = {}
-    for name, run in runs.items():
-        metrics = run.metrics() or {}
-        scenario = metrics.get("scenario")
-        if scenario in study.STUDY_TABLE.index and not study.study_mismatch(metrics):
-            like.setdefault(scenario, (name, run))
-    rows, waiting, unpaired = [], [], []
-    for question, a, b in study.STUDY_COMPARISONS:
-        label = f"{question} ({b} − {a})"
-        absent = [scenario for scenario in (a, b) if scenario not in like]
-        if absent:
-            waiting.append(f"{label}: no run of {' nor '.join(absent)} scored like the study yet")
-            continue
-        (name_a, run_a), (name_b, run_b) = like[a], like[b]
+    pairs, waiting = study_pairs(runs)
+    rows, unpaired = [], []
+    for pair in pairs:
         try:
-            paired = paired_runs(run_a, run_b, load)
+            paired = paired_runs(pair.run_a, pair.run_b, load)
         except FerError as error:
-            unpaired.append(f"{label}: {error}")
+            unpaired.append(f"{pair.label}: {error}")
             continue
-        theirs = study.STUDY_TABLE.loc[b, "test_accuracy"] - study.STUDY_TABLE.loc[a, "test_accuracy"]
+        theirs = study.STUDY_TABLE.loc[pair.b, "test_accuracy"] - study.STUDY_TABLE.loc[pair.a, "test_accuracy"]
         rows.append({
-            "comparison": question,
-            "difference": f"{b} − {a}",
+            "comparison": pair.question,
+            "difference": f"{pair.b} − {pair.a}",
             "points": round(paired.difference * 100, 2),
             "95% interval, paired (points)": interval_text(paired.ci_low, paired.ci_high),
             "McNemar p": paired.p_value,
             "verdict": f"{'' if paired.significant else 'not '}significant at 5%",
             "study (points)": round(theirs * 100, 2),
-            "runs": f"{name_b} against {name_a}",
+            "runs": f"{pair.run_b.display_name} against {pair.run_a.display_name}",
         })
     return pd.DataFrame(rows), waiting, unpaired
 

@@ -14,6 +14,7 @@ from fer import runs, store
 from fer.paths import atomic_write_json, runs_dir
 from fer.scenarios import SCENARIOS
 from fer.study import STUDY_TABLE, STUDY_WEIGHTS
+from fer.vocab import CLASSES
 
 from .conftest import as_study_scenario, better_copy, chart, copy_run, like_the_study, open_page, texts
 
@@ -130,9 +131,17 @@ def test_runs_of_the_study_scenarios_are_compared_paired_beside_the_studys_diffe
     assert (row["difference"], row["verdict"], row["study (points)"]) == ("S4 − S2", "significant at 5%", 0.84)
     assert row["runs"] == f"{runs.get_run(s4).display_name} against {runs.get_run(s2).display_name}"
     assert "Not made: oversampling, ResNet50 (S3 − S1): no run of S1 nor S3 scored like the study yet." in texts(at)
+    # Emotion by emotion: S4's 20 extra right answers, each raising its emotion's recall, none lowering one.
+    assert [e.label for e in at.expander if e.label.startswith("Emotion by emotion")] == [
+        "Emotion by emotion: oversampling, VGG19 (S4 − S2)"
+    ]
+    traces = chart(at, "overview_emotions_S2_S4")["data"]
+    assert sorted(emotion for trace in traces for emotion in trace["y"]) == sorted(CLASSES)
+    assert all(points >= 0 for trace in traces for points in trace["x"]) and {t["name"] for t in traces} <= {"S4 better", "within chance"}
     # Runs that can't be paired say why, though no table is drawn.
     atomic_write_json(runs_dir() / s4 / "metrics.json", {**runs.get_run(s4).metrics(), "test_set": "another"})
     at = open_page("app_pages/overview.py")
     assert not [frame for frame in at.dataframe if "McNemar p" in frame.value.columns]
     assert "Not made: oversampling, VGG19 (S4 − S2): " in texts(at) and "different test images" in texts(at)
     assert "no run of S1 nor S3" not in texts(at)  # the runs still to come are what the first sentence says
+    assert not [c for c in at.get("plotly_chart") if c.key == "overview_emotions_S2_S4"]

@@ -265,6 +265,9 @@ def test_the_paired_emotion_chart_colours_each_emotion_by_the_run_its_test_favou
             assert (x + above, x - below) == pytest.approx((result.ci_high * 100, result.ci_low * 100))
             assert (result.ci_low > 0 or result.ci_high < 0) == (trace.name != "within chance")
     assert list(figure.layout.yaxis.categoryarray) == list(CLASSES)[::-1]  # angry on top, as in the table
+    named = charts.paired_emotion_figure(by_emotion, a="S2", b="S4")
+    assert [trace.name for trace in named.data] == ["S4 better", "S2 better", "within chance"]
+    assert named.layout.xaxis.title.text == "S4 − S2 recall (points), 95% paired interval"
 
 
 def test_confusion_matrices_have_readable_axes_and_no_long_title(run: runs.Run) -> None:

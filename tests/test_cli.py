@@ -158,6 +158,7 @@ def test_study_json_holds_the_study_and_the_runs(capsys: pytest.CaptureFixture[s
     assert oversampled_vgg["verdict"] == "within test-set noise"
     assert [row["img/s if 100 epochs"] for row in document["study_speeds"]] == [1353, 4795, 2290, 1345]
     assert document["runs_paired"] == document["not_paired"] == [] and len(document["waiting_for_runs"]) == 4
+    assert document["runs_paired_by_emotion"] == {}
 
 
 def test_cancel_and_delete_print_json_on_request(capsys: pytest.CaptureFixture[str]) -> None:

@@ -415,6 +415,10 @@ def test_the_studys_comparisons_are_asked_of_runs_scored_like_it_paired(
     assert main(["study", "--json"]) == 0
     document = json.loads(capsys.readouterr().out)
     assert [(row["difference"], row["verdict"]) for row in document["runs_paired"]] == [("S4 − S2", "significant at 5%")]
+    (emotions,) = document["runs_paired_by_emotion"].values()
+    assert list(document["runs_paired_by_emotion"]) == ["oversampling, VGG19 (S4 − S2)"]
+    assert sum(row["test faces"] for row in emotions) == 296 and all(row["points"] >= 0 for row in emotions)
+    assert sum(row["recall B"] * row["test faces"] - row["recall A"] * row["test faces"] for row in emotions) == pytest.approx(20)
     # The first run of a scenario in the given order is taken (the newest, as the pages list them).
     again = like_the_study(copy_run(finished_run, "s4-again"), "S4")
     table, _, _ = compare.study_comparisons(by_name(s2, s4, again), load=lambda which: sample)
