@@ -241,8 +241,8 @@ def paired_emotion_figure(paired: Mapping[str, PairedComparison], a: str = "A", 
                 "arrayminus": [x - r.ci_low * 100 for r, x in zip(rows.values(), points, strict=True)],
             },
             customdata=[[r.accuracy_a, r.accuracy_b, r.n, r.p_value] for r in rows.values()],
-            hovertemplate="%{y}: B − A %{x:+.1f} points<br>recall A %{customdata[0]:.1%}, B %{customdata[1]:.1%}"
-            "<br>%{customdata[2]:,} test faces, McNemar p = %{customdata[3]:.2g}<extra></extra>",
+            hovertemplate=f"%{{y}}: {b} − {a} %{{x:+.1f}} points<br>recall {a} %{{customdata[0]:.1%}}, "
+            f"{b} %{{customdata[1]:.1%}}<br>%{{customdata[2]:,}} test faces, McNemar p = %{{customdata[3]:.2g}}<extra></extra>",
         ))
     figure.add_vline(x=0, line={"color": "#555555", "width": 1})
     figure.update_yaxes(categoryorder="array", categoryarray=list(paired)[::-1])

@@ -115,13 +115,20 @@ def paired_emotion_table(paired: Mapping[str, PairedComparison]) -> pd.DataFrame
             "test faces": result.n,
             "recall A": result.accuracy_a,
             "recall B": result.accuracy_b,
-            "points": round(result.difference * 100, 2),
-            "95% interval, paired (points)": interval_text(result.ci_low, result.ci_high),
-            "McNemar p": result.p_value,
-            "verdict": f"{'' if result.significant else 'not '}significant at 5%",
+            **_paired_columns(result),
         }
         for emotion, result in paired.items()
     ])
+
+
+def _paired_columns(paired: PairedComparison) -> dict[str, Any]:
+    """B − A in points, its interval, McNemar's p and the verdict: the columns every table of paired tests has."""
+    return {
+        "points": round(paired.difference * 100, 2),
+        "95% interval, paired (points)": interval_text(paired.ci_low, paired.ci_high),
+        "McNemar p": paired.p_value,
+        "verdict": f"{'' if paired.significant else 'not '}significant at 5%",
+    }
 
 
 def _paired_answers(a: Run, b: Run, load: DatasetLoader) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -197,10 +204,7 @@ def study_comparisons(
         rows.append({
             "comparison": pair.question,
             "difference": f"{pair.b} − {pair.a}",
-            "points": round(paired.difference * 100, 2),
-            "95% interval, paired (points)": interval_text(paired.ci_low, paired.ci_high),
-            "McNemar p": paired.p_value,
-            "verdict": f"{'' if paired.significant else 'not '}significant at 5%",
+            **_paired_columns(paired),
             "study (points)": round(theirs * 100, 2),
             "runs": f"{pair.run_b.display_name} against {pair.run_a.display_name}",
         })
