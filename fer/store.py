@@ -455,9 +455,10 @@ def _npy_bytes(array: np.ndarray) -> bytes:
 
 def export_reference(run: Run, destination: Path, include_model: bool = False) -> Path:
     """Copy a completed run's small files (its test labels too) to ``destination/<run_id>``: how
-    reference runs are made, e.g. on the GPU machine into the folder that comes back. Its test probabilities come
-    in 1/255 steps (:func:`compact_probabilities`). The model comes along only when asked (a
-    compact one to ship, deflated: :func:`_deflated`; VGG19's and ResNet50's are 80-95 MB)."""
+    reference runs are made, e.g. on the GPU machine into the folder that comes back. Its test
+    probabilities come in 1/255 steps (:func:`compact_probabilities`). The model comes along only
+    when asked (a compact one to ship, deflated: :func:`_deflated`; VGG19's and ResNet50's are
+    80-95 MB)."""
     if run.state != "completed":
         raise FerError(f"run {run.run_id} is {run.state}: only completed runs can become reference runs")
     target = destination / run.run_id
