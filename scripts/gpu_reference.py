@@ -160,7 +160,8 @@ def report(clock: Clock, name: str, run: runs.Run, wall_s: float) -> None:
         f"{name}: test accuracy {metrics['test_accuracy']:.4f} ({metrics['test_split']}), macro-F1 "
         f"{metrics.get('f1_macro', float('nan')):.4f}; {metrics['train_seconds']:.1f} s training + "
         f"{metrics['eval_seconds']:.1f} s evaluation ({wall_s:.0f} s wall clock), {metrics['images_per_second']:,.0f} img/s, "
-        f"median epoch {statistics.median(later):.2f} s; {metrics['device']}, {metrics['precision_policy']}"
+        f"median epoch {statistics.median(later):.2f} s, first {history['train_seconds'].iloc[0]:.1f} s "
+        f"(compilation, or its cache, included); {metrics['device']}, {metrics['precision_policy']}"
     )
 
 
