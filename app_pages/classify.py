@@ -11,6 +11,7 @@ import streamlit as st
 
 from fer import annotate, charts, faces, inference, photos, predict, ui, video
 from fer.saliency import PATCH, STRIDE, patch_corners
+from fer.temperature import Scaling
 from fer.vocab import CLASSES, DATASETS, TTA, VIDEO_EVERY_S
 
 CROP_ZOOM = 3  # the 48x48 crop the model saw, shown at 144x144
@@ -94,11 +95,11 @@ def calibrated(choice: predict.ModelChoice) -> str:
     )
 
 
-def options(choice: predict.ModelChoice, photos_given: bool) -> tuple[str, float, bool]:
-    """Which views of each face to average (test-time augmentation), the temperature to scale
-    the probabilities by and, for photos, whether to map what drove each prediction. The views
-    start at the chosen run's own setting, once per model; the run's temperature is used unless
-    turned off."""
+def options(choice: predict.ModelChoice, photos_given: bool) -> tuple[str, Scaling, bool]:
+    """Which views of each face to average (test-time augmentation), what the probabilities go
+    through (the run's temperature unless turned off, its balanced answers if turned on) and, for
+    photos, whether to map what drove each prediction. The views start at the chosen run's own
+    setting, once per model."""
     tta_column, scaling_column, saliency_column = st.columns(3)
     tta = tta_column.selectbox(
         "Test-time augmentation", list(TTA), index=list(TTA).index(choice.tta), key=f"classify_tta_{choice.run_id}",
@@ -107,16 +108,25 @@ def options(choice: predict.ModelChoice, photos_given: bool) -> tuple[str, float
         + " On the shipped model, shift scored 0.6 points above flip on FER2013's test faces. Starts as the chosen "
         f"run measured its test accuracy ({choice.tta} for this model).",
     )
-    temperature = choice.temperature
-    if temperature != 1.0 and not scaling_column.toggle(
+    calibrated = (choice.temperature != 1.0 or choice.offers_balanced) and scaling_column.toggle(
         "Calibrated probabilities", value=True, key="classify_calibrated",
         help=f"The network's probabilities scaled by the temperature its run fitted on its validation faces "
-        f"({temperature:.3g}): the answers stay the same, and their probabilities come as close as one number can "
-        "to how often such answers are right. Off: the network's own softmax.",
-    ):
-        temperature = 1.0
+        f"({choice.temperature:.3g}): the answers stay the same, and their probabilities come as close as one number "
+        "can to how often such answers are right. Off: the network's own softmax.",
+    )
+    balanced = choice.offers_balanced and scaling_column.toggle(
+        "Balanced answers", key="classify_balanced",
+        help="A model learns how common each emotion was among its training faces along with the faces: FER2013's "
+        "are a quarter happy and 1.5% disgust, so it answers happy readily and disgust rarely. Balanced answers "
+        f"take those shares out of its probabilities, at the strength its run chose on its validation faces "
+        f"({choice.balanced.strength:g} of the way to every emotion equally likely): rarer emotions are found more "
+        "often, common ones a little less. The study's oversampling does this by training; this needs none.",
+    )
+    if balanced:
+        st.caption(predict.balanced_effect(choice))
+    scaling = choice.scaling(calibrated, balanced)
     if not photos_given:
-        return tta, temperature, False
+        return tta, scaling, False
     saliency = saliency_column.toggle(
         "Show what drove each prediction", key="classify_saliency",
         help=f"Occlusion sensitivity: a {PATCH}x{PATCH} patch of the face's mean gray slides over the 48x48 crop "
@@ -124,7 +134,7 @@ def options(choice: predict.ModelChoice, photos_given: bool) -> tuple[str, float
         f"emotion's probability: red regions drove the prediction most, blue ones hardly at all. It takes "
         f"{len(patch_corners(PATCH, STRIDE))} more classifications per face: a moment on a CPU.",
     )
-    return tta, temperature, saliency
+    return tta, scaling, saliency
 
 
 def photos_given() -> list[tuple[str, str, bytes]]:
@@ -226,13 +236,13 @@ def video_given() -> tuple[str, io.BufferedIOBase, float] | None:
 
 
 def show_video(
-    choice: predict.ModelChoice, model: Any, upload_id: str, analysis: video.VideoAnalysis, tta: str, temperature: float
+    choice: predict.ModelChoice, model: Any, upload_id: str, analysis: video.VideoAnalysis, tta: str, scaling: Scaling
 ) -> None:
     """Whose faces to follow, their timeline as a chart, any sampled frame with their face and
     its probabilities, how often each emotion was the answer, and the timeline as a table to download."""
     st.caption(video.summary(analysis))
     person = choose_person(upload_id, analysis)
-    timeline = ui.video_timeline(choice, model, upload_id, analysis, person, tta, temperature)
+    timeline = ui.video_timeline(choice, model, upload_id, analysis, person, tta, scaling)
     found = timeline[timeline["face_found"]]
     if found.empty:
         st.warning(
@@ -310,7 +320,7 @@ choice = st.selectbox(
 )
 describe(choice)
 kind = st.radio("Classify", INPUTS, horizontal=True, key="classify_input", label_visibility="collapsed")
-tta, temperature, saliency = options(choice, kind == INPUTS[0])
+tta, scaling, saliency = options(choice, kind == INPUTS[0])
 if kind == INPUTS[1]:
     given_video = video_given()
     if given_video is None:
@@ -324,7 +334,7 @@ if kind == INPUTS[1]:
     with ui.user_errors():
         upload_id, stream, every = given_video
         analysis = ui.video_analysis(upload_id, stream.name, stream, every)
-        show_video(choice, ui.classifier(choice), upload_id, analysis, tta, temperature)
+        show_video(choice, ui.classifier(choice), upload_id, analysis, tta, scaling)
     st.stop()
 given = photos_given()
 if not given:
@@ -347,7 +357,7 @@ asked_whole = st.session_state.get(WHOLE_IMAGE_STATE, set())
 results = photos.classify_photos(
     model, [(name, content) for _, name, content in given],
     whole_images={index for index, (photo_id, _, _) in enumerate(given) if photo_id in asked_whole},
-    tta=tta, temperature=temperature, saliency=saliency, analyse=ui.photo_analysis, explain=ui.saliency_maps(choice),
+    tta=tta, scaling=scaling, saliency=saliency, analyse=ui.photo_analysis, explain=ui.saliency_maps(choice),
 )
 for index, ((photo_id, _, _), result) in enumerate(zip(given, results)):
     if result.error:

@@ -11,34 +11,25 @@ were equally common. Trains nothing: it scores the committed default model (shif
 PublicTest, where the strength is chosen (the highest macro recall), and on PrivateTest, where
 the choice is tested paired against the model as it is and, with ``--against``, against a run
 scored on the same PrivateTest faces (the oversampled fine-tuning, say).
+
+Since 2026-12-07 every standard-protocol run fits this itself (:mod:`fer.priors`, its
+``balanced_answers``), with a temperature of its own, and the Classify page and ``python -m fer
+classify --balanced`` offer it; this script keeps the whole table of strengths and the paired tests.
 """
 
 from __future__ import annotations
 
 import argparse
 
-import numpy as np
-
 from fer import evaluate, runs, store
+from fer.balance import learnt_shares
 from fer.data import load_dataset
 from fer.dataset import protocol_splits
 from fer.inference import classify_faces, load_classifier
+from fer.priors import STRENGTHS, choose_strength, prior, recalls
 from fer.significance import paired_comparison
+from fer.temperature import tempered
 from fer.vocab import CLASSES
-
-STRENGTHS = (0.0, 0.25, 0.5, 0.75, 1.0)
-
-
-def prior_shifted(probabilities: np.ndarray, prior: np.ndarray, strength: float) -> np.ndarray:
-    """Each row of ``probabilities`` ``(N, classes)`` divided by ``prior ** strength`` and renormalised."""
-    shifted = np.asarray(probabilities, np.float64) / np.asarray(prior, np.float64) ** strength
-    return shifted / shifted.sum(axis=1, keepdims=True)
-
-
-def recalls(probabilities: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """Each class's recall: the share of its faces whose top class is it."""
-    answers = probabilities.argmax(axis=1)
-    return np.array([(answers[labels == index] == index).mean() for index in range(len(CLASSES))])
 
 
 def main() -> None:
@@ -48,7 +39,7 @@ def main() -> None:
 
     dataset = load_dataset("full")
     splits = protocol_splits(dataset, "standard")
-    prior = np.bincount(dataset.labels[splits["train"]], minlength=len(CLASSES)) / len(splits["train"])
+    shares = learnt_shares(dataset.labels[splits["train"]], "none")
     default = next(run for run in store.reference_runs() if run.model_path.exists())
     model = load_classifier(default.model_path)
     scored = {
@@ -56,24 +47,23 @@ def main() -> None:
         for split in ("validation", "test")
     }
 
-    shares = ", ".join(f"{emotion} {share:.3f}" for emotion, share in zip(CLASSES, prior, strict=True))
-    print(f"{default.display_name}, shift TTA; the emotions' shares of the Training split: {shares}\n")
+    listed = ", ".join(f"{emotion} {share:.3f}" for emotion, share in zip(CLASSES, shares, strict=True))
+    print(f"{default.display_name}, shift TTA; the emotions' shares of the Training split: {listed}\n")
     print("| strength | PublicTest accuracy | PublicTest macro recall | PrivateTest accuracy | PrivateTest macro recall | disgust recall |")
     print("|---:|---:|---:|---:|---:|---:|")
-    chosen, best = 0.0, -1.0
     for strength in STRENGTHS:
         cells = []
         for split in ("validation", "test"):  # the test split last: per_class is PrivateTest's
             probabilities, labels = scored[split]
-            shifted = prior_shifted(probabilities, prior, strength)
-            per_class = recalls(shifted, labels)
+            shifted = tempered(probabilities, 1.0, prior(shares, strength))
+            per_class = recalls(labels, shifted, len(CLASSES))
             cells += [(shifted.argmax(axis=1) == labels).mean(), per_class.mean()]
-        if cells[1] > best:  # PublicTest's macro recall
-            chosen, best = strength, cells[1]
         print(f"| {strength} | " + " | ".join(f"{cell:.4f}" for cell in cells) + f" | {per_class[CLASSES.index('disgust')]:.3f} |")
 
+    validation_probabilities, validation_labels = scored["validation"]
+    chosen = choose_strength(validation_labels, validation_probabilities, shares)  # the highest macro recall
     probabilities, labels = scored["test"]
-    shifted = prior_shifted(probabilities, prior, chosen)
+    shifted = tempered(probabilities, 1.0, prior(shares, chosen))
     right = shifted.argmax(axis=1) == labels
     print(f"\nChosen on PublicTest: strength {chosen}. On PrivateTest, paired:")
     print(f"- against the model as it is: {paired_comparison(probabilities.argmax(axis=1) == labels, right).sentence()}")
@@ -84,7 +74,7 @@ def main() -> None:
             raise SystemExit(f"{run.display_name} was not scored on these PrivateTest faces: it can't be paired")
         theirs = run.probabilities()
         print(f"- against {run.display_name} (A): {paired_comparison(theirs.argmax(axis=1) == labels, right).sentence()}")
-        per_class = recalls(theirs, labels)
+        per_class = recalls(labels, theirs, len(CLASSES))
         print(f"  its macro recall {per_class.mean():.4f}, disgust recall {per_class[CLASSES.index('disgust')]:.3f}")
 
 

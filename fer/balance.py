@@ -76,6 +76,23 @@ def training_images(
     return len(labels)  # none and class_weight keep every image
 
 
+def learnt_shares(labels: np.ndarray, strategy: str) -> np.ndarray:
+    """Each class's share of the training faces ``labels`` as a model trained with ``strategy``
+    learnt them: as they are (``none``), or even among the classes present, which every other
+    strategy makes them (resampled to equal counts, or weighted to equal loss).
+
+    The balanced answers of :mod:`fer.priors` divide these back out. A class with no training
+    faces counts as half a face: its model gives it almost nothing, and a share of 0 would divide by 0.
+    """
+    if strategy not in BALANCING:
+        raise _unknown_strategy(strategy)
+    counts = np.bincount(np.asarray(labels, np.int64), minlength=len(CLASSES)).astype(np.float64)
+    if strategy != "none":
+        counts = np.where(counts > 0, counts.max(), 0.0)
+    counts = np.maximum(counts, 0.5)
+    return counts / counts.sum()
+
+
 def _unknown_strategy(strategy: str) -> FerError:
     """The one wording of a refused strategy, for :func:`balance` and :func:`training_images`."""
     return FerError(f"unknown balancing strategy {strategy!r}: choose one of {', '.join(BALANCING)}")

@@ -24,6 +24,7 @@ from fer.vocab import (
     ARCHITECTURES,
     AUGMENTATIONS,
     BALANCING,
+    CLASSES,
     COPY_DROPS,
     DATA_CHOICES,
     OPTIMIZERS,
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
     from fer.photos import PhotoResult
     from fer.predict import ModelChoice
     from fer.store import Run
+    from fer.temperature import Scaling
 
 EXIT_BAD_INPUT = 2
 DESCRIPTION = (
@@ -55,6 +57,11 @@ DEFAULTS = RunConfig()
 UNSCALED_HELP = (
     "the network's own probabilities: without the temperature its run fitted on its validation faces, which "
     "makes them as sure as the model is right (answers stay the same)"
+)
+BALANCED_HELP = (
+    "balanced answers: the emotions' shares of the model's training faces taken out of its probabilities, at the "
+    "strength its run chose on its validation faces (rare emotions such as disgust are found more often, at a "
+    "little accuracy; `python -m fer show RUN` gives its balanced_answers' test numbers)"
 )
 TRAIN_OPTIONS = tuple(field.name for field in fields(RunConfig) if field.name != "scenario")
 """The RunConfig settings ``train`` takes as options: all of them; the scenario is ``--scenario``,
@@ -132,6 +139,13 @@ def _parser() -> argparse.ArgumentParser:
     versus.add_argument("--json", action="store_true", help="print one JSON document")
     versus.set_defaults(handler=_compare)
 
+    calibrate = commands.add_parser(
+        "calibrate", help="fit a standard-protocol run's temperature and balanced answers on its validation faces again"
+    )
+    calibrate.add_argument("run_id")
+    calibrate.add_argument("--json", action="store_true", help="print one JSON document")
+    calibrate.set_defaults(handler=_calibrate)
+
     show = commands.add_parser("show", help="one run's config, status and metrics (a reference run's too)")
     show.add_argument("run_id")
     show.add_argument("--json", action="store_true", help="print one JSON document")
@@ -162,6 +176,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     classify.add_argument("--whole", action="store_true", help="classify each photo whole, as one face (face crops)")
     classify.add_argument("--unscaled", action="store_true", help=UNSCALED_HELP)
+    classify.add_argument("--balanced", action="store_true", help=BALANCED_HELP)
     classify.add_argument("--csv", metavar="FILE", help="also write one row per face as CSV (- for stdout)")
     classify.add_argument("--json", action="store_true", help="print one JSON document")
     classify.set_defaults(handler=_classify)
@@ -180,6 +195,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     video.add_argument("--tta", choices=TTA, help="test-time augmentation, as for classify")
     video.add_argument("--unscaled", action="store_true", help=UNSCALED_HELP)
+    video.add_argument("--balanced", action="store_true", help=BALANCED_HELP)
     video.add_argument("--csv", metavar="FILE", help="also write one row per sampled frame as CSV (- for stdout)")
     video.add_argument("--json", action="store_true", help="print one JSON document")
     video.set_defaults(handler=_video)
@@ -475,6 +491,37 @@ def _compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _calibrate(args: argparse.Namespace) -> int:
+    """Fit a run's temperature and balanced answers again (:func:`fer.calibrate.calibrate_run`),
+    and say what each does on its test faces."""
+    from fer import runs
+    from fer.calibrate import calibrate_run
+
+    run = runs.get_run(args.run_id)
+    start_backend_quietly()
+    before = run.metrics() or {}
+    fits = calibrate_run(run)
+    if args.json:
+        _print_json({"run_id": run.run_id, **fits})
+        return 0
+    scaling, balanced = fits["temperature_scaling"], fits["balanced_answers"]
+    print(f"{run.display_name}: fitted on {scaling['fitted_images']:,} {scaling['fitted_on']} faces, "
+          f"scored on its {before['test_images']:,} test faces")
+    print(f"Temperature {scaling['temperature']:.3g}: expected calibration error {before['ece']:.3f} -> {scaling['ece']:.3f}")
+    if not balanced["strength"]:
+        print("Balanced answers: none found the emotions better than its own (strength 0): not offered")
+        return 0
+    print(
+        f"Balanced answers, strength {balanced['strength']:g} (temperature {balanced['temperature']:.3g}): accuracy "
+        f"{before['test_accuracy']:.4f} -> {balanced['test_accuracy']:.4f}, macro recall {before['recall_macro']:.3f} -> "
+        f"{balanced['recall_macro']:.3f}"
+    )
+    recalls = (f"{name} {before['per_class'][name]['recall']:.2f} -> {balanced['per_class'][name]['recall']:.2f}"
+               for name in CLASSES)
+    print(f"Recall: {', '.join(recalls)}")
+    return 0
+
+
 def _show(args: argparse.Namespace) -> int:
     from fer import runs
 
@@ -588,12 +635,12 @@ def _classify(args: argparse.Namespace) -> int:
         _check_csv_target(Path(args.csv), files)
     choice = predict.choose_model(args.model)
     tta = args.tta or choice.tta
+    scaling = choice.scaling(calibrated=not args.unscaled, balanced=args.balanced)
     start_backend_quietly()
     model = predict.load_choice(choice)
     results, failed = [], 0
-    temperature = 1.0 if args.unscaled else choice.temperature
     classified = photos.classify_files(
-        model, files, whole=args.whole, tta=tta, temperature=temperature, progress=_stderr_progress
+        model, files, whole=args.whole, tta=tta, scaling=scaling, progress=_stderr_progress
     )
     for result in classified:
         failed += bool(result.error)
@@ -610,11 +657,11 @@ def _classify(args: argparse.Namespace) -> int:
             _write_csv(table, args.csv)
     if args.json:
         _print_json({
-            "model": _model_document(choice), "tta": tta, "temperature": temperature,
+            "model": _model_document(choice), "tta": tta, "temperature": scaling.temperature, "balanced": args.balanced,
             "photos": [_photo_document(r) for r in results],
         })
     elif args.csv != "-":
-        print(f"{len(files) - failed:,}/{len(files):,} photos classified{_classified_how(choice, tta, temperature)}")
+        print(f"{len(files) - failed:,}/{len(files):,} photos classified{_classified_how(choice, tta, scaling)}")
     return EXIT_BAD_INPUT if failed else 0
 
 
@@ -629,12 +676,10 @@ def _video(args: argparse.Namespace) -> int:
         _check_csv_target(Path(args.csv), [args.video])
     choice = predict.choose_model(args.model)
     tta = args.tta or choice.tta
+    scaling = choice.scaling(calibrated=not args.unscaled, balanced=args.balanced)
     analysis = video.analyse_video(shown_path(args.video), args.video, every_s=args.every, progress=_stderr_progress)
     start_backend_quietly()
-    temperature = 1.0 if args.unscaled else choice.temperature
-    timeline = video.classify_video(
-        predict.load_choice(choice), analysis, person=args.person, tta=tta, temperature=temperature
-    )
+    timeline = video.classify_video(predict.load_choice(choice), analysis, person=args.person, tta=tta, scaling=scaling)
     shares = video.emotion_shares(timeline)
     if args.csv == "-":
         timeline.to_csv(sys.stdout, index=False)
@@ -642,7 +687,8 @@ def _video(args: argparse.Namespace) -> int:
         _write_csv(timeline, args.csv)
     if args.json:
         _print_json({
-            "model": _model_document(choice), "tta": tta, "temperature": temperature, "summary": video.summary(analysis),
+            "model": _model_document(choice), "tta": tta, "temperature": scaling.temperature, "balanced": args.balanced,
+            "summary": video.summary(analysis),
             "person": args.person, "frames_per_person": analysis.frames_found(),
             "timeline": _records(timeline), "shares": _records(shares),
         })
@@ -656,15 +702,17 @@ def _video(args: argparse.Namespace) -> int:
             whose = f" (person {args.person})" if len(analysis.frames_found()) > 1 else ""
             shares_text = ", ".join(f"{r.emotion} {r.share:.0%}" for r in ranked.itertuples())
             print(f"Answer in those frames{whose}: {shares_text}")
-        print(f"Classified{_classified_how(choice, tta, temperature)}")
+        print(f"Classified{_classified_how(choice, tta, scaling)}")
     return 0
 
 
-def _classified_how(choice: ModelChoice, tta: str, temperature: float) -> str:
-    """`` with shift TTA by FER-CNN, probabilities at temperature 0.915``: the closing line's end."""
+def _classified_how(choice: ModelChoice, tta: str, scaling: Scaling) -> str:
+    """`` with shift TTA by FER-CNN, balanced answers (strength 0.5), probabilities at temperature
+    0.915``: the closing line's end."""
     views = f" with {tta} TTA" if tta != "none" else ""
-    scaled = f", probabilities at temperature {temperature:.3g}" if temperature != 1.0 else ""
-    return f"{views} by {choice.label}{scaled}"
+    balanced = f", balanced answers (strength {choice.balanced.strength:g})" if scaling.prior else ""
+    scaled = f", probabilities at temperature {scaling.temperature:.3g}" if scaling.temperature != 1.0 else ""
+    return f"{views} by {choice.label}{balanced}{scaled}"
 
 
 def _print_photo(result: PhotoResult, whole: bool) -> None:

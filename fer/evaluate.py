@@ -14,7 +14,8 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
-from fer.temperature import PROBABILITY_FLOOR, fit_temperature, tempered
+from fer.priors import choose_strength, prior
+from fer.temperature import PROBABILITY_FLOOR, Scaling, fit_temperature, tempered
 from fer.vocab import CLASSES
 
 CALIBRATION_BINS = 10
@@ -98,6 +99,34 @@ def temperature_scaling(
         "fitted_images": int(len(validation_labels)),
         "test_loss": log_loss(labels, scaled),
     } | calibration(labels, scaled)
+
+
+def balanced_answers(
+    validation_labels: np.ndarray,
+    validation_probabilities: np.ndarray,
+    labels: np.ndarray,
+    probabilities: np.ndarray,
+    shares: np.ndarray,
+    fitted_on: str,
+) -> dict[str, Any]:
+    """The model's answers with the emotions' training ``shares`` taken out (:mod:`fer.priors`):
+    the strength chosen on the validation faces, a temperature fitted there to the answers so
+    balanced, and :func:`classification_metrics` of the test faces once balanced and tempered.
+
+    Why: a run keeps this as ``balanced_answers`` in ``metrics.json``, and the Classify page
+    offers the balanced answers with these test-set numbers beside its own, measured on faces
+    neither choice saw. A run's own metrics and probabilities stay the network's.
+    """
+    strength = choose_strength(validation_labels, validation_probabilities, shares)
+    divisor = prior(shares, strength)
+    temperature = fit_temperature(validation_labels, tempered(validation_probabilities, 1.0, divisor))
+    return {
+        "shares": [float(share) for share in shares],
+        "strength": strength,
+        "temperature": temperature,
+        "fitted_on": fitted_on,
+        "fitted_images": int(len(validation_labels)),
+    } | classification_metrics(labels, Scaling(temperature, divisor)(probabilities))
 
 
 def log_loss(labels: np.ndarray, probabilities: np.ndarray) -> float:

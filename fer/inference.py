@@ -18,7 +18,7 @@ import numpy as np
 
 from fer.errors import FerError
 from fer.images import FACE_SIZE
-from fer.temperature import tempered
+from fer.temperature import Scaling
 from fer.vocab import CLASSES, TTA
 
 if TYPE_CHECKING:
@@ -119,7 +119,7 @@ def _float32_config(config: Any) -> Any:
 
 
 def classify_faces(
-    model: keras.Model, faces: np.ndarray, batch_size: int = 256, tta: str = "none", temperature: float = 1.0
+    model: keras.Model, faces: np.ndarray, batch_size: int = 256, tta: str = "none", scaling: Scaling = Scaling()
 ) -> np.ndarray:
     """Probabilities ``(N, 7)`` in :data:`fer.vocab.CLASSES` order for uint8 faces ``(N, 48, 48)``.
 
@@ -128,8 +128,8 @@ def classify_faces(
     faces sees all of them, and the average is steadier than any one. The views of
     ``batch_size`` faces at a time go through the model together, so memory stays bounded and
     a single face's 10 views take one call, not 10 (16 ms instead of 26 on a 2-core CPU).
-    The averages are then scaled by ``temperature`` (:func:`fer.temperature.tempered`; a run
-    fitted its own on its validation faces: :attr:`fer.predict.ModelChoice.temperature`).
+    The averages then go through ``scaling`` (:class:`fer.temperature.Scaling`: a run fitted a
+    temperature, and balanced answers, on its validation faces: :meth:`fer.predict.ModelChoice.scaling`).
     """
     faces = check_faces(faces)
     if tta not in TTA:
@@ -141,7 +141,7 @@ def classify_faces(
         views = tta_views(faces[start : start + batch_size], tta)
         predicted = _predict(model, np.concatenate(views), batch_size).reshape(len(views), -1, len(CLASSES))
         averaged.append(predicted.mean(axis=0))
-    return tempered(np.concatenate(averaged), temperature)
+    return scaling(np.concatenate(averaged))
 
 
 def tta_views(faces: np.ndarray, tta: str) -> list[np.ndarray]:

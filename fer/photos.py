@@ -31,6 +31,7 @@ from fer.faces import MIN_FACE_PX, Face, detect_faces, smallest_face, whole_imag
 from fer.images import FACE_SIZE, FORMATS, decode_photo
 from fer.inference import classify_faces, top_emotion
 from fer.saliency import occlusion_maps
+from fer.temperature import Scaling
 from fer.vocab import CLASSES
 
 if TYPE_CHECKING:
@@ -130,7 +131,7 @@ def classify_photos(
     *,
     whole_images: Collection[int] = (),
     tta: str = "none",
-    temperature: float = 1.0,
+    scaling: Scaling = Scaling(),
     saliency: bool = False,
     analyse: Callable[[str, bytes], Analysis] = analyse_photo,
     explain: Callable[..., np.ndarray] = occlusion_maps,
@@ -139,7 +140,7 @@ def classify_photos(
 
     Photos whose index is in ``whole_images`` are classified as one face, whole. ``analyse``
     turns a photo into its :class:`Analysis` (a page passes a cached :func:`analyse_photo`);
-    ``tta`` and ``temperature`` are :func:`fer.inference.classify_faces`'. All faces of the batch are
+    ``tta`` and ``scaling`` are :func:`fer.inference.classify_faces`'. All faces of the batch are
     classified in one model call; with ``saliency``, ``explain`` maps what drove each
     prediction (:func:`fer.saliency.occlusion_maps`, with the same ``tta``; a page passes
     a cached one).
@@ -155,7 +156,7 @@ def classify_photos(
     crops = np.array(  # (0, 48, 48) when there are none
         [face.crop for _, _, faces, _ in analysed for face in faces], np.uint8
     ).reshape(-1, FACE_SIZE, FACE_SIZE)
-    probabilities = classify_faces(model, crops, tta=tta, temperature=temperature)
+    probabilities = classify_faces(model, crops, tta=tta, scaling=scaling)
     maps = explain(model, crops, tta=tta) if saliency else None
     results, start = [], 0
     for name, analysis, faces, error in analysed:
@@ -232,14 +233,14 @@ def classify_files(
     *,
     whole: bool = False,
     tta: str = "none",
-    temperature: float = 1.0,
+    scaling: Scaling = Scaling(),
     progress: Callable[[float, str], None] | None = None,
 ) -> Iterator[PhotoResult]:
     """:func:`classify_photos` over photo files, one :class:`PhotoResult` per file in order,
     named by its path. Files are read and classified :data:`PHOTOS_PER_CALL` at a time, so
     memory holds one batch whatever their number; a file that can't be read gets its error.
     ``whole`` classifies every photo as one face (a folder of face crops); ``tta`` and
-    ``temperature`` are :func:`fer.inference.classify_faces`'.
+    ``scaling`` are :func:`fer.inference.classify_faces`'.
     """
     for start in range(0, len(files), PHOTOS_PER_CALL):
         read: list[tuple[str, bytes | FerError]] = []
@@ -250,7 +251,7 @@ def classify_files(
                 read.append((shown_path(path), error))
         given = [(name, content) for name, content in read if isinstance(content, bytes)]
         whole_images = range(len(given)) if whole else ()
-        results = iter(classify_photos(model, given, whole_images=whole_images, tta=tta, temperature=temperature))
+        results = iter(classify_photos(model, given, whole_images=whole_images, tta=tta, scaling=scaling))
         for name, content in read:
             yield next(results) if isinstance(content, bytes) else PhotoResult(name, error=str(content))
         if progress:

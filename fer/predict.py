@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from fer import runs, store
 from fer.errors import FerError
 from fer.inference import load_classifier
+from fer.temperature import Scaling
 from fer.vocab import CLASSES
 
 if TYPE_CHECKING:
@@ -61,6 +62,31 @@ class ModelChoice:
     ece: float | None = None  # its expected calibration error on its test faces (fer.store.calibration)
     temperature: float = 1.0  # what its probabilities are scaled by: fitted on its validation faces, else 1
     scaled_ece: float | None = None  # its ECE on its test faces once so scaled (fer.store.temperature_scaling)
+    balanced: store.BalancedAnswers | None = None  # its answers with the emotions' training shares taken out
+
+    @property
+    def offers_balanced(self) -> bool:
+        """Whether its balanced answers differ from its own: its run fitted them, at a strength above 0."""
+        return self.balanced is not None and self.balanced.strength > 0
+
+    def scaling(self, calibrated: bool = True, balanced: bool = False) -> Scaling:
+        """What its probabilities go through before they are shown: its own answers or its
+        balanced ones, each with the temperature fitted to them (``calibrated``) or none.
+        Raises FerError for balanced answers it does not offer (:attr:`offers_balanced`)."""
+        if not balanced:
+            return Scaling(self.temperature if calibrated else 1.0)
+        if self.balanced is None:
+            raise FerError(
+                f"{self.name} has no balanced answers: its run fitted none (only runs on the standard protocol have "
+                f"the validation faces to fit them on; `python -m fer calibrate {self.run_id}` fits them for one "
+                "trained before runs did)"
+            )
+        if not self.offers_balanced:
+            raise FerError(
+                f"{self.name} has no balanced answers: on its validation faces, none found the emotions better "
+                "than its own answers (it learnt them in even proportions already, as an oversampled run does)"
+            )
+        return Scaling(self.balanced.temperature if calibrated else 1.0, self.balanced.prior)
 
 
 def available_models() -> list[ModelChoice]:
@@ -178,6 +204,31 @@ def per_class_metrics(choice: ModelChoice) -> dict[str, Any] | None:
     return metrics if store.has_per_class_scores(metrics) else None
 
 
+def balanced_effect(choice: ModelChoice) -> str:
+    """What the chosen model's balanced answers changed on its test faces, in a sentence: its
+    accuracy, its macro recall, and the emotions found more and less often (by a point or more).
+    "" for a model without balanced answers, or whose run is gone or damaged since it was listed."""
+    own = per_class_metrics(choice)
+    if not choice.offers_balanced or own is None:
+        return ""
+    balanced = choice.balanced.metrics
+    changes = sorted(
+        ((balanced["per_class"][name]["recall"] - own["per_class"][name]["recall"], name) for name in CLASSES),
+        reverse=True,
+    )
+    moved = {
+        way: ", ".join(f"{name} {own['per_class'][name]['recall']:.0%} → {balanced['per_class'][name]['recall']:.0%}"
+                       for change, name in (changes if sign > 0 else changes[::-1]) if sign * change >= 0.01)
+        for way, sign in (("more", 1), ("less", -1))  # each from the largest change
+    }
+    found = "; ".join(f"found {way} often: {names}" for way, names in moved.items() if names)
+    return (
+        f"Balanced, on its {choice.scored_on or 'test faces'}: accuracy {own['test_accuracy']:.1%} → "
+        f"{balanced['test_accuracy']:.1%}, emotions found {own['recall_macro']:.1%} → {balanced['recall_macro']:.1%} "
+        f"of the time on average (macro recall)" + (f"; {found}." if found else ".")
+    )
+
+
 def trust_warning(choice: ModelChoice) -> str:
     """Why the chosen model's answers are not to be taken as emotions, or "" when nothing speaks
     against them: a model trained on the shipped sample is a check of the pipeline whatever its
@@ -220,6 +271,7 @@ def _model_choices() -> list[tuple[ModelChoice, str]]:
                 majority=_majority(metrics), run_id=run.run_id, reference=run.reference, tta=run.config.tta,
                 seen=store.seen_in_training(metrics), ece=calibration[0] if calibration else None,
                 temperature=scaling[0] if scaling else 1.0, scaled_ece=scaling[1] if scaling else None,
+                balanced=store.balanced_answers(metrics),
             )
             choices.append((choice, model_problem(run.model_path)))
     return sorted(choices, key=lambda pair: _rank(pair[0]))

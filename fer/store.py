@@ -50,6 +50,7 @@ import pandas as pd
 
 from fer.errors import FerError
 from fer.paths import atomic_write_bytes, atomic_write_json, check_state_file_size, read_json, runs_dir
+from fer.priors import prior
 from fer.scenarios import RunConfig
 from fer.temperature import TEMPERATURE_RANGE
 from fer.vocab import CLASSES
@@ -242,6 +243,31 @@ def temperature_scaling(metrics: dict[str, Any] | None) -> tuple[float, float, l
     return (temperature, *scaled) if scaled and low <= temperature <= high else None
 
 
+@dataclass(frozen=True)
+class BalancedAnswers:
+    """A run's balanced answers (:func:`fer.evaluate.balanced_answers`) as its ``metrics.json`` keeps them."""
+
+    strength: float  # chosen on its validation faces; 0 changes nothing
+    prior: tuple[float, ...]  # each emotion's divisor, its training share ** strength (fer.priors.prior)
+    temperature: float  # fitted on its validation faces to the answers so balanced
+    metrics: dict[str, Any]  # its test faces' metrics once balanced and tempered (fer.evaluate.classification_metrics)
+
+
+def balanced_answers(metrics: dict[str, Any] | None) -> BalancedAnswers | None:
+    """The run's :class:`BalancedAnswers`, or None where its metrics lack them (a run without a
+    validation split, or scored before runs kept them) or hold ones that don't add up."""
+    fitted = (metrics or {}).get("balanced_answers")
+    if not isinstance(fitted, dict) or not has_headline_metrics(fitted) or not has_per_class_scores(fitted):
+        return None
+    shares, strength, temperature = fitted.get("shares"), number(fitted.get("strength")), number(fitted.get("temperature"))
+    low, high = TEMPERATURE_RANGE
+    if not _is_list_of(shares, lambda share: _is_fraction(share) and share > 0):
+        return None
+    if strength is None or not 0 <= strength <= 1 or temperature is None or not low <= temperature <= high:
+        return None
+    return BalancedAnswers(float(strength), prior(shares, strength), float(temperature), fitted)
+
+
 def has_confusion_matrix(metrics: dict[str, Any] | None) -> bool:
     """Whether the metrics hold a confusion matrix that can be drawn: a row of counts (finite,
     non-negative numbers) per class, a count per class in each row. Pages ask this once rather
@@ -418,6 +444,10 @@ def write_results(
     the metrics: a run with ``metrics.json`` has all three."""
     write_probabilities(path, probabilities, compact)
     atomic_write_bytes(path / "test_labels.npy", _npy_bytes(np.asarray(labels, np.uint8)))
+    write_metrics(path, metrics)
+
+
+def write_metrics(path: Path, metrics: dict[str, Any]) -> None:
     atomic_write_json(path / "metrics.json", metrics)
 
 

@@ -7,10 +7,17 @@ the Classify page's "80%" comes to mean right 8 times in 10. ``T`` is fitted on 
 model was not trained on and that are not its test faces, the validation split (PublicTest),
 so the test faces still measure how well it worked.
 
+The same softmax also divides each emotion's probability by a ``prior`` weight before the
+temperature, for balanced answers (:mod:`fer.priors`): :class:`Scaling` is the pair, what turns a
+model's probabilities into the ones shown.
+
 NumPy only: :func:`tempered` runs wherever a model classifies, and this import stays cheap.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -22,15 +29,39 @@ PROBABILITY_FLOOR = 1e-7
 _STEPS = 60  # bisection halvings of log T's range: far below float32's resolution
 
 
-def tempered(probabilities: np.ndarray, temperature: float) -> np.ndarray:
-    """``softmax(log(p) / T)`` of each row of ``probabilities`` ``(N, classes)``, in float32:
-    ``T`` above 1 softens the answers, below 1 sharpens them, and 1 leaves them exactly as given."""
+def tempered(probabilities: np.ndarray, temperature: float, prior: Sequence[float] | None = None) -> np.ndarray:
+    """``softmax((log(p) - log(prior)) / T)`` of each row of ``probabilities`` ``(N, classes)``,
+    in float32: ``T`` above 1 softens the answers, below 1 sharpens them, and 1 with no ``prior``
+    leaves them exactly as given. ``prior`` (one positive weight per class) divides each class's
+    probability before the temperature, which is the same as renormalising ``p / prior`` and
+    tempering that: Bayes' rule with the class frequencies the model learnt taken out."""
     probabilities = np.asarray(probabilities, np.float32)
-    if temperature == 1.0:
+    if temperature == 1.0 and prior is None:
         return probabilities
-    logits = np.log(np.clip(probabilities.astype(np.float64), PROBABILITY_FLOOR, 1.0)) / temperature
+    logits = np.log(np.clip(probabilities.astype(np.float64), PROBABILITY_FLOOR, 1.0))
+    if prior is not None:
+        logits = logits - np.log(np.asarray(prior, np.float64))
+    logits = logits / temperature
     scaled = np.exp(logits - logits.max(axis=1, keepdims=True))
     return (scaled / scaled.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class Scaling:
+    """What turns a model's probabilities (averaged over its test-time views) into the ones shown:
+    :func:`tempered` by ``temperature`` after dividing by ``prior`` (None: no division).
+
+    One value rather than two arguments, because a temperature belongs to the answers it was
+    fitted on: a run fits one to its own answers and another to its balanced ones
+    (:meth:`fer.predict.ModelChoice.scaling` picks the pair). Frozen and hashable, so a page can
+    cache results by it.
+    """
+
+    temperature: float = 1.0
+    prior: tuple[float, ...] | None = None
+
+    def __call__(self, probabilities: np.ndarray) -> np.ndarray:
+        return tempered(probabilities, self.temperature, self.prior)
 
 
 def fit_temperature(labels: np.ndarray, probabilities: np.ndarray) -> float:

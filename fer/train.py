@@ -41,14 +41,15 @@ import keras
 import numpy as np
 
 from fer import store
-from fer.balance import balance
+from fer.balance import balance, learnt_shares
+from fer.calibrate import validation_fits
 from fer.callbacks import PeriodicBackup, RunCancelled, RunRecorder
 from fer.copies import seen_in_training, training_faces
 from fer.data import load_dataset
-from fer.dataset import STANDARD_USAGES, FaceDataset, protocol_splits
+from fer.dataset import FaceDataset, protocol_splits
 from fer.distribute import data_parallel
 from fer.errors import FerError
-from fer.evaluate import classification_metrics, fingerprint, temperature_scaling
+from fer.evaluate import classification_metrics, fingerprint
 from fer.hardware import cpu_name, gpu_names
 from fer.inference import classify_faces, load_classifier
 from fer.models import build_model
@@ -157,7 +158,8 @@ def train(
         reported_epoch = recorder.best_epoch() if config.protocol == "standard" else len(recorder.history)
         metrics = classification_metrics(dataset.labels[test], probabilities)
         if eval_split == "validation":
-            metrics["temperature_scaling"] = fit_scaling(saved, dataset, splits, probabilities, config.tta)
+            shares = learnt_shares(dataset.labels[splits["train"]], config.balance)
+            metrics |= validation_fits(saved, dataset, splits, probabilities, config.tta, shares)
         correct = probabilities.argmax(axis=1) == dataset.labels[test]
         metrics[store.SEEN_IN_TRAINING] = seen_in_training(dataset, test, splits["train"], correct)
         metrics |= _run_facts(config, dataset, test, recorder.history, reported_epoch, len(x_train), devices)
@@ -165,19 +167,6 @@ def train(
         metrics["wall_seconds"] = time.perf_counter() - started
     store.write_results(run_dir, metrics, probabilities, dataset.labels[test])
     return metrics
-
-
-def fit_scaling(
-    model: keras.Model, dataset: FaceDataset, splits: dict[str, np.ndarray], probabilities: np.ndarray, tta: str
-) -> dict[str, Any]:
-    """:func:`fer.evaluate.temperature_scaling` of a standard-protocol run's saved ``model``:
-    fitted on the validation faces (PublicTest), which it was neither trained nor tested on, and
-    scored on the test faces' ``probabilities``."""
-    validation, test = splits["validation"], splits["test"]
-    return temperature_scaling(
-        dataset.labels[validation], classify_faces(model, dataset.images[validation], tta=tta),
-        dataset.labels[test], probabilities, fitted_on=STANDARD_USAGES["validation"],
-    )
 
 
 def make_optimizer(config: RunConfig, steps_per_epoch: int) -> keras.optimizers.Optimizer:

@@ -20,6 +20,7 @@ from fer.errors import FerError
 from fer.hardware import gpu_names, keras_backend
 from fer.paths import dataset_cache_path
 from fer.saliency import occlusion_maps
+from fer.temperature import Scaling
 from fer.vocab import DATASETS
 
 if TYPE_CHECKING:  # annotations only: the pages load Keras when a model is first needed
@@ -118,13 +119,13 @@ def video_timeline(
     analysis: video.VideoAnalysis,
     person: int,
     tta: str,
-    temperature: float,
+    scaling: Scaling,
 ) -> pd.DataFrame:
     """:func:`fer.video.classify_video` of one person of the upload's analysis
     (:func:`video_analysis`), kept per model file, person, test-time augmentation and
-    temperature: with shift TTA a 10-minute video's 1,200 faces take about 15 s on a 2-core CPU."""
+    scaling: with shift TTA a 10-minute video's 1,200 faces take about 15 s on a 2-core CPU."""
     stamp = choice.path.stat().st_mtime_ns
-    return _video_timeline(str(choice.path), stamp, upload_id, analysis.every_s, person, tta, temperature, model, analysis)
+    return _video_timeline(str(choice.path), stamp, upload_id, analysis.every_s, person, tta, scaling, model, analysis)
 
 
 @st.cache_data(show_spinner="Classifying the faces…", max_entries=4)
@@ -135,13 +136,13 @@ def _video_timeline(
     every_s: float,
     person: int,
     tta: str,
-    temperature: float,
+    scaling: Scaling,
     _model: keras.Model,
     _analysis: video.VideoAnalysis,
 ) -> pd.DataFrame:
     # The model file's path and mtime stand for the model, as in _classifier; the upload's id
     # (unique to each upload) and the interval stand for the analysis.
-    return video.classify_video(_model, _analysis, person=person, tta=tta, temperature=temperature)
+    return video.classify_video(_model, _analysis, person=person, tta=tta, scaling=scaling)
 
 
 @contextmanager

@@ -32,6 +32,7 @@ from fer.faces import MIN_FACE_PX, Face, detect_faces
 from fer.images import FACE_SIZE, PHOTO_MAX_PIXELS, opencv_warnings_off, photo_format, resized
 from fer.inference import classify_faces
 from fer.photos import face_columns
+from fer.temperature import Scaling
 from fer.tracking import track
 from fer.vocab import CLASSES, VIDEO_EVERY_S, VIDEO_EVERY_S_RANGE
 
@@ -153,17 +154,17 @@ def analyse_video(
 
 
 def classify_video(
-    model: keras.Model, analysis: VideoAnalysis, *, person: int = 1, tta: str = "none", temperature: float = 1.0
+    model: keras.Model, analysis: VideoAnalysis, *, person: int = 1, tta: str = "none", scaling: Scaling = Scaling()
 ) -> pd.DataFrame:
     """``person``'s timeline (:data:`TIMELINE_COLUMNS`): every sampled frame's time and, where
     their face was found, its box and probabilities; all their faces go through the model in one
-    call (:func:`fer.inference.classify_faces`, with ``tta`` and ``temperature``). Raises
+    call (:func:`fer.inference.classify_faces`, with ``tta`` and ``scaling``). Raises
     FerError for a person the video does not have (person 1 of a video without faces is found
     in no frame)."""
     people = len(analysis.frames_found())
     if not (person == 1 or 1 <= person <= people):
         raise FerError(f"{analysis.name} has {_people(people)}: there is no person {person}")
-    probabilities = iter(classify_faces(model, analysis.crops(person), tta=tta, temperature=temperature))
+    probabilities = iter(classify_faces(model, analysis.crops(person), tta=tta, scaling=scaling))
     rows = [
         {"time_s": round(float(time), 3), "face_found": face is not None}
         | ({} if face is None else face_columns(face, next(probabilities)))

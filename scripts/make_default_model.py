@@ -18,8 +18,8 @@ weights, deflated: about 2.17 MB) into ``artifacts/reference/RUN_ID/``, evaluate
 (it must give the metrics' test accuracy exactly), keeps its test-set probabilities and adds the
 test metrics under the other protocol: a run trained under the standard protocol (best epoch on
 PublicTest, reported on PrivateTest) also gets its accuracy on all 7,178 test images (which
-include the PublicTest images it was selected on), and its temperature fitted on PublicTest
-(:func:`fer.train.fit_scaling`) where it was trained before runs fitted one.
+include the PublicTest images it was selected on), and its temperature and balanced answers
+fitted on PublicTest (:func:`fer.calibrate.calibrate_run`) where it was trained before runs fitted them.
 """
 
 from __future__ import annotations
@@ -33,12 +33,12 @@ from typing import Any
 import keras
 
 from fer import data, runs, store
+from fer.calibrate import calibrate_run
 from fer.dataset import protocol_splits
 from fer.evaluate import classification_metrics, fingerprint
 from fer.inference import classify_faces, load_classifier
 from fer.paths import atomic_write_bytes, read_json
 from fer.scenarios import scenario
-from fer.train import fit_scaling
 from fer.vocab import AUGMENTATIONS, COMPACT_ARCHITECTURES, COPY_DROPS
 
 MARKS_MINUTES = (10, 20, 40, 60, 90)
@@ -110,10 +110,9 @@ def export(run_id: str) -> None:
     # from the model file the metrics came from.
     metrics["test_set"] = fingerprint(dataset.images[test], dataset.labels[test])
     metrics["other_protocols"] = {other: results[other][2]}
-    if run.config.protocol == "standard":  # runs trained before runs fitted a temperature get one here
-        splits = protocol_splits(dataset, "standard")
-        metrics["temperature_scaling"] = fit_scaling(model, dataset, splits, probabilities, run.config.tta)
     store.write_results(target, metrics, probabilities, dataset.labels[test], compact=True)
+    if run.config.protocol == "standard":  # runs trained before runs fitted them get them here
+        metrics |= calibrate_run(store.read_run(target))
     scaling = metrics.get("temperature_scaling")
     scaled = f", temperature {scaling['temperature']:.3f}: ECE {metrics['ece']:.3f} -> {scaling['ece']:.3f}" if scaling else ""
     print(

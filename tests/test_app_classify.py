@@ -149,6 +149,27 @@ def test_the_shipped_model_classifies_like_the_library(committed_references: Pat
     assert list(unscaled["emotion"]) == list(table["emotion"])  # the same answers
 
 
+def test_the_shipped_model_gives_balanced_answers_on_request_and_says_what_they_change(committed_references: Path) -> None:
+    (shipped,) = [run for run in store.reference_runs() if run.model_path.exists()]
+    balanced = store.balanced_answers(shipped.metrics())
+    at = upload(open_page("app_pages/classify.py"), {"crop.png": photos()["crop.png"]})
+    assert not at.toggle(key="classify_balanced").value  # the model's own answers unless asked
+    network = expected(photos()["crop.png"], load_classifier(shipped.model_path), "shift")[1]
+    at = rerun(at.toggle(key="classify_balanced").set_value(True))
+    table = results(at)
+    assert table[list(CLASSES)].to_numpy() == pytest.approx(tempered(network, balanced.temperature, balanced.prior), abs=1e-5)
+    assert not np.allclose(table[list(CLASSES)].to_numpy(), tempered(network, shipped.metrics()["temperature_scaling"]["temperature"]), atol=1e-3)
+    (caption,) = [c.value for c in at.caption if c.value.startswith("Balanced, on its PrivateTest")]
+    assert "accuracy 70.1% → 69.7%" in caption and "found more often: disgust 58% → 71%" in caption
+
+
+def test_a_model_without_balanced_answers_offers_none(finished_run: str) -> None:
+    at = upload(open_page("app_pages/classify.py"), {"crop.png": photos()["crop.png"]})
+    assert at.selectbox(key="classify_model").value.run_id == finished_run
+    assert not [toggle for toggle in at.toggle if toggle.key == "classify_balanced"]
+    assert len(results(at)) == 1
+
+
 def test_classify_names_the_model_and_classifies_uploaded_photos(finished_run: str, model: Any, tta: str) -> None:
     metrics = runs.get_run(finished_run).metrics()
     at = open_page("app_pages/classify.py")
@@ -493,7 +514,7 @@ def test_a_video_of_two_people_follows_the_one_chosen(tmp_path: Path, committed_
     for person in (1, 2):
         if person == 2:
             at = rerun(follow.set_value(2))
-        expected = video.classify_video(model, analysis, person=person, tta=choice.tta, temperature=choice.temperature)
+        expected = video.classify_video(model, analysis, person=person, tta=choice.tta, scaling=choice.scaling())
         (table,) = (d.value for d in at.dataframe)
         pd.testing.assert_frame_equal(table.reset_index(drop=True), expected, check_dtype=False, atol=1e-5)
     assert table["face_found"].tolist() == [True, True, False, False]

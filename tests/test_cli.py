@@ -13,6 +13,7 @@ import pytest
 from fer import cli, data, runs, store, study
 from fer.dataset import FaceDataset, protocol_splits
 from fer.errors import FerError
+from fer.evaluate import fingerprint
 from fer.paths import atomic_write_json, runs_dir
 from fer.scenarios import RunConfig, scenario
 
@@ -35,6 +36,7 @@ COMMANDS = {
     "study": ["study"],
     "show": ["show", "RUN"],
     "compare": ["compare", "RUN_A", "RUN_B"],
+    "calibrate": ["calibrate", "RUN"],
     "cancel": ["cancel", "RUN"],
     "delete": ["delete", "RUN"],
     "resume": ["resume", "RUN"],
@@ -286,6 +288,30 @@ def test_compare_refuses_runs_it_cannot_pair(finished_run: str, capsys: pytest.C
     status, out = run_cli(capsys, "compare", finished_run, finished_run)
     assert status == 0 and "The same settings (a seed repeat, or the same run twice)." in out
     assert "B and A are equally accurate" in out
+
+
+def test_calibrate_fits_a_standard_protocol_runs_temperature_and_balanced_answers_again(
+    finished_run: str, sample: FaceDataset, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["calibrate", finished_run]) == 2  # the thesis protocol: no validation faces
+    assert "has no validation faces to fit on" in capsys.readouterr().err
+    test = protocol_splits(sample, "standard")["test"]
+    standard = copy_run(
+        finished_run, "standard", config={"protocol": "standard"},
+        metrics={"test_set": fingerprint(sample.images[test], sample.labels[test])},
+    )
+    status, out = run_cli(capsys, "calibrate", standard)
+    metrics = runs.get_run(standard).metrics()
+    assert status == 0 and {"temperature_scaling", "balanced_answers"} <= set(metrics)
+    lines = out.splitlines()
+    assert lines[0].endswith(f"fitted on {len(protocol_splits(sample, 'standard')['validation'])} PublicTest faces, "
+                             f"scored on its {metrics['test_images']} test faces")
+    assert lines[1].startswith(f"Temperature {metrics['temperature_scaling']['temperature']:.3g}: expected calibration error")
+    assert lines[2].startswith("Balanced answers")
+    status, out = run_cli(capsys, "calibrate", standard, "--json")
+    document = json.loads(out)
+    assert status == 0 and document["run_id"] == standard
+    assert document["balanced_answers"]["strength"] == metrics["balanced_answers"]["strength"]
 
 
 def snapshot(folder: Path) -> dict[str, tuple[int, int, bytes]]:

@@ -10,7 +10,6 @@ import pytest
 
 from experiments.distill import teacher_targets
 from experiments.ema import averaging
-from experiments.prior_shift import prior_shifted, recalls
 from fer import store
 from fer import train as training
 from fer.dataset import FaceDataset, protocol_splits
@@ -57,15 +56,3 @@ def test_weight_averaging_adds_the_average_to_the_recipes_optimizer_and_swaps_it
     assert isinstance(callbacks[0], keras.callbacks.SwapEMAWeights) and callbacks[0].swap_on_epoch
     # Then the library's own: the backup and the best-epoch checkpoint, as in any run.
     assert [type(c) for c in callbacks[1:]] == [type(c) for c in training._keras_callbacks(config, tmp_path, [])]
-
-
-
-def test_a_prior_shift_divides_by_the_shares_and_keeps_rows_probabilities() -> None:
-    probabilities = np.array([[0.5, 0.5], [0.8, 0.2]])
-    prior = np.array([0.75, 0.25])
-    np.testing.assert_allclose(prior_shifted(probabilities, prior, 0.0), probabilities)  # strength 0: as it is
-    balanced = prior_shifted(probabilities, prior, 1.0)  # as if both were equally common
-    np.testing.assert_allclose(balanced, [[0.25, 0.75], [0.8 / 0.75 / (0.8 / 0.75 + 0.2 / 0.25), 0.2 / 0.25 / (0.8 / 0.75 + 0.2 / 0.25)]])
-    np.testing.assert_allclose(prior_shifted(probabilities, prior, 0.5).sum(axis=1), 1.0)
-    assert list(balanced.argmax(axis=1)) == [1, 0] and list(probabilities.argmax(axis=1)) == [0, 0]
-    np.testing.assert_allclose(recalls(np.eye(7)[[0, 0, 1, 2, 3, 4, 5, 6]], np.array([0, 1, 1, 2, 3, 4, 5, 6])), [1, 0.5, 1, 1, 1, 1, 1])

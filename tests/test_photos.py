@@ -309,6 +309,32 @@ def test_cli_classify_scales_the_probabilities_by_the_runs_temperature_unless_to
     assert capsys.readouterr().out.splitlines()[-1].endswith(f"reference run {shipped.run_id}, probabilities at temperature 0.915")
 
 
+def test_cli_classify_gives_balanced_answers_on_request_from_a_model_that_has_them(
+    committed_references: Path, finished_run: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (shipped,) = [run for run in store.reference_runs() if run.model_path.exists()]
+    balanced = store.balanced_answers(shipped.metrics())
+    crop = str(photo_folder(tmp_path) / "crop.png")
+    documents = {}
+    for flags in (["--unscaled"], ["--balanced"], ["--balanced", "--unscaled"]):
+        assert cli.main(["classify", crop, "--json", *flags]) == 0
+        documents[" ".join(flags)] = json.loads(capsys.readouterr().out)
+    network, answers, raw = (
+        np.array([[document["photos"][0]["faces"][0][name] for name in CLASSES]]) for document in documents.values()
+    )
+    assert answers[0] == pytest.approx(tempered(network, balanced.temperature, balanced.prior)[0], abs=1e-6)
+    assert raw[0] == pytest.approx(tempered(network, 1.0, balanced.prior)[0], abs=1e-6)
+    assert documents["--balanced"]["balanced"] and documents["--balanced"]["temperature"] == balanced.temperature
+    assert cli.main(["classify", crop, "--balanced"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1].endswith(
+        f"balanced answers (strength 0.5), probabilities at temperature {balanced.temperature:.3g}"
+    )
+    # A run on the thesis protocol had no validation faces to fit them on: one line, exit 2, nothing classified.
+    assert cli.main(["classify", crop, "--balanced", "--model", finished_run]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and "has no balanced answers: its run fitted none" in captured.err
+
+
 def test_cli_classify_says_what_is_missing(finished_run: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     folder = photo_folder(tmp_path)
     for args, message in (

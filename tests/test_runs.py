@@ -23,6 +23,7 @@ import pandas as pd
 import pytest
 
 from fer import compare, data, runs, store
+from fer.calibrate import FITS, calibrate_run
 from fer.dataset import FaceDataset, protocol_splits
 from fer.errors import FerError
 from fer.evaluate import calibration, fingerprint
@@ -189,6 +190,37 @@ def test_standard_protocol_reports_the_best_validation_epoch_on_private_test(sam
     test = protocol_splits(sample, "standard")["test"]
     scaled = tempered(run.probabilities(), scaling["temperature"])  # the kept probabilities are the network's own
     assert store.temperature_scaling(metrics)[1] == pytest.approx(calibration(sample.labels[test], scaled)["ece"], abs=2e-3)
+    # Class weights made it learn the emotions evenly: its balanced answers take nothing out (strength 0).
+    balanced = store.balanced_answers(metrics)
+    assert balanced.strength == 0.0 and balanced.metrics["fitted_images"] == len(validation)
+    assert balanced.metrics["shares"] == pytest.approx([1 / len(CLASSES)] * len(CLASSES))
+    assert balanced.metrics["test_accuracy"] == metrics["test_accuracy"]
+    # Fitted again from the model file, as for a run trained before runs kept them: the same fits.
+    store.write_metrics(run.path, {key: value for key, value in metrics.items() if key not in FITS})
+    assert store.balanced_answers(run.metrics()) is None
+    calibrate_run(runs.get_run(run.run_id))
+    again = run.metrics()
+    for key in FITS:
+        assert again[key]["temperature"] == pytest.approx(metrics[key]["temperature"], rel=1e-4)
+        assert again[key]["ece"] == pytest.approx(metrics[key]["ece"], abs=1e-4)
+    assert {key: again[key] for key in metrics if key not in FITS} == {key: metrics[key] for key in metrics if key not in FITS}
+
+
+def test_only_a_completed_standard_protocol_run_with_its_model_is_calibrated(finished_run: str) -> None:
+    thesis = runs.get_run(finished_run)
+    with pytest.raises(FerError, match="thesis protocol, whose test faces were its only held-out faces"):
+        calibrate_run(thesis)
+    elsewhere = runs.get_run(copy_run(finished_run, "other", config={"protocol": "standard"}, metrics={"test_set": "0" * 16}))
+    with pytest.raises(FerError, match="scored on other test faces than those of the shipped sample"):
+        calibrate_run(elsewhere)
+    standard = runs.get_run(copy_run(finished_run, "standard", config={"protocol": "standard"}))
+    standard.model_path.unlink()
+    with pytest.raises(FerError, match="kept no model file"):
+        calibrate_run(standard)
+    queued = runs.create_run(tiny(protocol="standard"))
+    with pytest.raises(FerError, match="has not completed"):
+        calibrate_run(queued)
+    assert not (queued.path / "metrics.json").exists()
 
 
 def test_a_compact_run_fine_tunes_another_runs_model(finished_run: str) -> None:
