@@ -500,7 +500,7 @@ def _calibrate(args: argparse.Namespace) -> int:
     run = runs.get_run(args.run_id)
     start_backend_quietly()
     before = run.metrics() or {}
-    fits = calibrate_run(run)
+    fits = calibrate_run(run, progress=_stderr_progress)
     if args.json:
         _print_json({"run_id": run.run_id, **fits})
         return 0

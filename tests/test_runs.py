@@ -198,7 +198,10 @@ def test_standard_protocol_reports_the_best_validation_epoch_on_private_test(sam
     # Fitted again from the model file, as for a run trained before runs kept them: the same fits.
     store.write_metrics(run.path, {key: value for key, value in metrics.items() if key not in FITS})
     assert store.balanced_answers(run.metrics()) is None
-    calibrate_run(runs.get_run(run.run_id))
+    heard: list[tuple[float, str]] = []
+    calibrate_run(runs.get_run(run.run_id), progress=lambda fraction, message: heard.append((fraction, message)))
+    assert [fraction for fraction, _ in heard] == [0.0, 0.5, 1.0]
+    assert heard[1][1] == f"classifying its {len(validation):,} validation faces and fitting"
     again = run.metrics()
     for key in FITS:
         assert again[key]["temperature"] == pytest.approx(metrics[key]["temperature"], rel=1e-4)
