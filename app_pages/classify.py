@@ -124,6 +124,16 @@ def options(choice: predict.ModelChoice, photos_given: bool) -> tuple[str, Scali
     )
     if balanced:
         st.caption(predict.balanced_effect(choice))
+        if (own := predict.per_class_metrics(choice)) is not None:
+            with st.expander("Its own answers and the balanced ones, emotion by emotion"):
+                answers = {"its own answers": own, "balanced answers": choice.balanced.metrics}
+                figure = charts.per_class_figure(answers, "recall").update_layout(legend_title_text=None)
+                st.plotly_chart(figure, key="classify_balanced_recall")
+                st.caption(
+                    f"Recall: of the faces showing each emotion, the share it finds, on its {choice.scored_on or 'test faces'}. "
+                    "Whiskers: each one's 95% interval alone, resampled from its answers. Both come from the same faces, "
+                    "so a difference can be real where they overlap: `python -m experiments.prior_shift` tests it paired."
+                )
     scaling = choice.scaling(calibrated, balanced)
     if not photos_given:
         return tta, scaling, False

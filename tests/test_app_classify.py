@@ -161,6 +161,9 @@ def test_the_shipped_model_gives_balanced_answers_on_request_and_says_what_they_
     assert not np.allclose(table[list(CLASSES)].to_numpy(), tempered(network, shipped.metrics()["temperature_scaling"]["temperature"]), atol=1e-3)
     (caption,) = [c.value for c in at.caption if c.value.startswith("Balanced, on its PrivateTest")]
     assert "accuracy 70.1% → 69.7%" in caption and "found more often: disgust 58% → 71%" in caption
+    drawn = {trace["name"]: dict(zip(trace["x"], trace["y"])) for trace in chart(at, "classify_balanced_recall")["data"]}
+    for name, metrics in (("its own answers", shipped.metrics()), ("balanced answers", balanced.metrics)):
+        assert drawn[name] == pytest.approx({emotion: metrics["per_class"][emotion]["recall"] for emotion in CLASSES})
 
 
 def test_a_model_without_balanced_answers_offers_none(finished_run: str) -> None:
