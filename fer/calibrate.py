@@ -22,7 +22,7 @@ from fer.dataset import STANDARD_USAGES, FaceDataset, protocol_splits
 from fer.errors import FerError
 from fer.evaluate import balanced_answers, fingerprint, temperature_scaling
 from fer.inference import classify_faces, load_classifier
-from fer.store import Run, write_metrics
+from fer.store import Run, has_headline_metrics, write_metrics
 from fer.vocab import DATASETS
 
 if TYPE_CHECKING:
@@ -66,7 +66,7 @@ def calibrate_run(run: Run, progress: Callable[[float, str], None] | None = None
     file, or scored on other test faces than those imported now (another import of FER2013).
     """
     metrics = run.metrics() if run.state == "completed" else None
-    if run.config is None or metrics is None:
+    if run.config is None or not has_headline_metrics(metrics):
         raise FerError(f"{run.display_name} has not completed with results: there is nothing to calibrate")
     config = run.config
     if config.protocol != "standard":

@@ -494,31 +494,33 @@ def _compare(args: argparse.Namespace) -> int:
 def _calibrate(args: argparse.Namespace) -> int:
     """Fit a run's temperature and balanced answers again (:func:`fer.calibrate.calibrate_run`),
     and say what each does on its test faces."""
-    from fer import runs
+    from fer import runs, store
     from fer.calibrate import calibrate_run
 
     run = runs.get_run(args.run_id)
     start_backend_quietly()
-    before = run.metrics() or {}
+    own = run.metrics()
     fits = calibrate_run(run, progress=_stderr_progress)
     if args.json:
         _print_json({"run_id": run.run_id, **fits})
         return 0
     scaling, balanced = fits["temperature_scaling"], fits["balanced_answers"]
     print(f"{run.display_name}: fitted on {scaling['fitted_images']:,} {scaling['fitted_on']} faces, "
-          f"scored on its {before['test_images']:,} test faces")
-    print(f"Temperature {scaling['temperature']:.3g}: expected calibration error {before['ece']:.3f} -> {scaling['ece']:.3f}")
+          f"scored on its {balanced['test_images']:,} test faces")
+    unscaled = f"{calibration[0]:.3f} -> " if (calibration := store.calibration(own)) else ""
+    print(f"Temperature {scaling['temperature']:.3g}: expected calibration error {unscaled}{scaling['ece']:.3f}")
     if not balanced["strength"]:
         print("Balanced answers: none found the emotions better than its own (strength 0): not offered")
         return 0
     print(
         f"Balanced answers, strength {balanced['strength']:g} (temperature {balanced['temperature']:.3g}): accuracy "
-        f"{before['test_accuracy']:.4f} -> {balanced['test_accuracy']:.4f}, macro recall {before['recall_macro']:.3f} -> "
+        f"{own['test_accuracy']:.4f} -> {balanced['test_accuracy']:.4f}, macro recall {own['recall_macro']:.3f} -> "
         f"{balanced['recall_macro']:.3f}"
     )
-    recalls = (f"{name} {before['per_class'][name]['recall']:.2f} -> {balanced['per_class'][name]['recall']:.2f}"
-               for name in CLASSES)
-    print(f"Recall: {', '.join(recalls)}")
+    if store.has_per_class_scores(own):
+        recalls = (f"{name} {own['per_class'][name]['recall']:.2f} -> {balanced['per_class'][name]['recall']:.2f}"
+                   for name in CLASSES)
+        print(f"Recall: {', '.join(recalls)}")
     return 0
 
 

@@ -305,13 +305,18 @@ def test_calibrate_fits_a_standard_protocol_runs_temperature_and_balanced_answer
     assert status == 0 and {"temperature_scaling", "balanced_answers"} <= set(metrics)
     lines = out.splitlines()
     assert lines[0].endswith(f"fitted on {len(protocol_splits(sample, 'standard')['validation'])} PublicTest faces, "
-                             f"scored on its {metrics['test_images']} test faces")
+                             f"scored on its {len(test)} test faces")
     assert lines[1].startswith(f"Temperature {metrics['temperature_scaling']['temperature']:.3g}: expected calibration error")
     assert lines[2].startswith("Balanced answers")
     status, out = run_cli(capsys, "calibrate", standard, "--json")
     document = json.loads(out)
     assert status == 0 and document["run_id"] == standard
     assert document["balanced_answers"]["strength"] == metrics["balanced_answers"]["strength"]
+    # A run scored before runs kept their calibration and per-class scores: what it lacks is left unsaid.
+    older = copy_run(standard, "older", metrics={"ece": None, "reliability": None, "per_class": None})
+    status, out = run_cli(capsys, "calibrate", older)
+    assert status == 0 and "expected calibration error ->" not in out and "Recall:" not in out
+    assert f"expected calibration error {metrics['temperature_scaling']['ece']:.3f}" in out
 
 
 def snapshot(folder: Path) -> dict[str, tuple[int, int, bytes]]:
