@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
-from fer import annotate, charts, faces, inference, photos, predict, ui, video
+from fer import annotate, charts, compare, faces, inference, photos, predict, runs, ui, video
 from fer.saliency import PATCH, STRIDE, patch_corners
 from fer.temperature import Scaling
 from fer.vocab import CLASSES, DATASETS, TTA, VIDEO_EVERY_S
@@ -124,16 +124,18 @@ def options(choice: predict.ModelChoice, photos_given: bool) -> tuple[str, Scali
     )
     if balanced:
         st.caption(predict.balanced_effect(choice))
-        if (own := predict.per_class_metrics(choice)) is not None:
-            with st.expander("Its own answers and the balanced ones, emotion by emotion"):
-                answers = {"its own answers": own, "balanced answers": choice.balanced.metrics}
-                figure = charts.per_class_figure(answers, "recall").update_layout(legend_title_text=None)
-                st.plotly_chart(figure, key="classify_balanced_recall")
-                st.caption(
-                    f"Recall: of the faces showing each emotion, the share it finds, on its {choice.scored_on or 'test faces'}. "
-                    "Whiskers: each one's 95% interval alone, resampled from its answers. Both come from the same faces, "
-                    "so a difference can be real where they overlap: `python -m experiments.prior_shift` tests it paired."
-                )
+        with st.expander("Balanced against its own answers, emotion by emotion"), ui.user_errors():
+            overall, by_emotion = compare.balanced_against_own(runs.get_run(choice.run_id), load=ui.dataset)
+            figure = charts.paired_emotion_figure(by_emotion, a="its own answers", b="balanced")
+            st.plotly_chart(figure, key="classify_balanced_recall")
+            st.caption(
+                f"Balanced (B) against its own answers (A), paired on the same {overall.n:,} test faces: "
+                f"{overall.sentence()}. Each row: the balanced answers' recall of that emotion minus its own, with "
+                "its 95% paired interval; blue where balancing finds it significantly more often, red where less "
+                "(McNemar, 5%; seven tests at once, so one barely past 5% may be chance). From the run's kept "
+                "test probabilities, which a reference run keeps in steps of 1/255: a face or two near a tie may "
+                "answer otherwise than in the sentence above."
+            )
     scaling = choice.scaling(calibrated, balanced)
     if not photos_given:
         return tta, scaling, False

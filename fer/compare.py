@@ -24,6 +24,7 @@ from fer.errors import FerError
 from fer.paths import dataset_cache_path
 from fer.significance import PairedComparison, interval_text, paired_comparison
 from fer.store import Run, creation_order, number
+from fer.temperature import tempered
 from fer.vocab import ARCHITECTURE_NAMES, CLASSES
 
 EMPTY = "—"
@@ -99,7 +100,33 @@ def paired_by_emotion(a: Run, b: Run, load: DatasetLoader = load_dataset) -> dic
     a few points' difference in one class. Seven tests at once: at 5% each, about one pair of
     equally good runs in three shows a "significant" emotion by chance.
     """
-    labels, correct_a, correct_b = _paired_answers(a, b, load)
+    return _by_emotion(*_paired_answers(a, b, load))
+
+
+def balanced_against_own(
+    run: Run, load: DatasetLoader = load_dataset
+) -> tuple[PairedComparison, dict[str, PairedComparison]]:
+    """The run's balanced answers (B: :func:`fer.store.balanced_answers`) against its own (A) on
+    its test faces, paired, overall and as :func:`paired_by_emotion` does it, from its kept test
+    probabilities. Raises FerError for a run without balanced answers, and as :func:`paired_runs`.
+
+    Why: balanced answers trade the common emotions' recall for the rare ones'; whether an
+    emotion really gained or lost is a paired question, which bars with whiskers of their own
+    can't answer. A reference run keeps its probabilities in steps of 1/255, so a face or two
+    near a tie may answer otherwise than the run's own ``balanced_answers`` scores say.
+    """
+    fitted = store.balanced_answers(run.metrics())
+    if fitted is None:
+        raise FerError(f"{run.display_name} has no balanced answers: its run fitted none")
+    labels = test_labels(run, load)
+    probabilities = _probabilities(run, labels)
+    own = probabilities.argmax(axis=1) == labels
+    balanced = tempered(probabilities, 1.0, fitted.prior).argmax(axis=1) == labels  # a temperature keeps the answers
+    return paired_comparison(own, balanced), _by_emotion(labels, own, balanced)
+
+
+def _by_emotion(labels: np.ndarray, correct_a: np.ndarray, correct_b: np.ndarray) -> dict[str, PairedComparison]:
+    """B − A paired on each emotion's test images alone, for each emotion with test images."""
     return {
         emotion: paired_comparison(correct_a[labels == index], correct_b[labels == index])
         for index, emotion in enumerate(CLASSES)

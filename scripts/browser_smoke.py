@@ -49,7 +49,7 @@ CLASSIFY_STEPS = {
     "classify-saliency": ("Show what drove each prediction", "", "what drove"),
     "classify-tta": ("Test-time augmentation", "flip", "what drove"),
     "classify-balanced": ("Balanced answers", "", "Balanced, on its"),
-    "classify-balanced-recall": ("Its own answers and the balanced ones, emotion by emotion", "", "Whiskers: each one's"),
+    "classify-balanced-recall": ("Balanced against its own answers, emotion by emotion", "", "paired on the same"),
     "classify-video": ("A video", "", "Upload a video"),
     "classify-timeline": ("", "clip.mp4", "How often each emotion was the answer"),
     "classify-person": ("Follow", "Person 2 (3 frames)", "How often each emotion was the answer"),

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fer import predict, store
+from fer import compare, predict, runs, store
 from fer.balance import learnt_shares
 from fer.errors import FerError
 from fer.evaluate import balanced_answers, classification_metrics
@@ -94,6 +94,11 @@ def test_balanced_answers_are_chosen_and_fitted_on_validation_and_scored_on_test
     assert store.balanced_answers({"balanced_answers": [1]}) is None and store.balanced_answers(None) is None
 
 
+def test_a_run_without_balanced_answers_cannot_be_paired_with_them(finished_run: str) -> None:
+    with pytest.raises(FerError, match="has no balanced answers: its run fitted none"):
+        compare.balanced_against_own(runs.get_run(finished_run))
+
+
 def test_a_model_choice_scales_by_the_temperature_fitted_to_the_answers_asked_for() -> None:
     fitted = store.BalancedAnswers(0.5, prior(SHARES, 0.5), 0.8, {})
     choice = predict.ModelChoice("label", Path("model.keras"), name="FER-CNN", run_id="run", temperature=0.9, balanced=fitted)
@@ -122,6 +127,11 @@ def test_the_default_models_balanced_answers_are_what_its_kept_probabilities_giv
     assert fitted.metrics["recall_macro"] > own["recall_macro"] + 0.01
     disgust = [metrics["per_class"]["disgust"]["recall"] for metrics in (own, fitted.metrics)]
     assert disgust[1] > disgust[0] + 0.1
+    # Paired on the same faces: its own answers are exactly the metrics' (each kept row's top class is exact).
+    overall, by_emotion = compare.balanced_against_own(run)
+    assert overall.accuracy_a == own["test_accuracy"] and overall.n == len(labels)
+    assert overall.accuracy_b == pytest.approx(fitted.metrics["test_accuracy"], abs=4 / len(labels))
+    assert by_emotion["disgust"].significant and by_emotion["disgust"].difference > 0.1
     choice = predict.default_model(predict.available_models())
     assert choice.run_id == REFERENCE_ID and choice.offers_balanced
     effect = predict.balanced_effect(choice)
