@@ -31,7 +31,11 @@ for forbidden in tensorflow streamlit plotly; do
   fi
 done
 out=$(mktemp -d /tmp/fer-gpu-out.XXXX)
-export PATH="$venv/bin:$PATH" PYTHONPATH="$site:$PWD" KERAS_BACKEND=jax PYTHONUNBUFFERED=1 OUT="$out"
+# A compact network's first run is exported as a reference run before it is fine-tuned
+# (gpu_reference.photo_tuning): on the GPU machine into its copy of artifacts/reference/, here
+# into scratch, so a rehearsal leaves the working tree (and what the next device call carries) as it was.
+export PATH="$venv/bin:$PATH" PYTHONPATH="$site:$PWD" KERAS_BACKEND=jax PYTHONUNBUFFERED=1 OUT="$out" \
+  FER_REFERENCE="$site/reference-runs"
 if [ $# -eq 0 ]; then
   set -- python3 -m scripts.gpu_reference --dry-run --out-dir "$out"
 fi

@@ -18,6 +18,9 @@ as it is ready, so a call cut short still brings back everything finished before
   labels and test probabilities (one byte each: :func:`fer.store.compact_probabilities`; and, for a compact
   network, its float16 model), to unpack into
   ``artifacts/`` (``tar xzf reference-S2.tar.gz -C artifacts/``);
+* for a compact network, also ``reference-<network>_photo.tar.gz``: the same run fine-tuned with
+  the ``photo`` augmentation (``--photo-epochs``, :func:`photo_tuning`), as the default model was
+  made; its config's ``weights`` name the first run's model where unpacking puts it;
 * ``progress.log``: every line printed, with the time since the start.
 
 Steps compiled once are kept for the rest of the call and for later calls on the same warm
@@ -126,10 +129,17 @@ class BudgetWatch:
 
 
 def train_reference(
-    clock: Clock, dataset: FaceDataset, config: RunConfig, measured: dict[tuple[str, int], float], out_dir: Path
-) -> None:
-    """Train one scenario, falling back once to batch 256 if it would not fit, and write its archive."""
-    name = config.scenario if config.scenario != "custom" else config.arch
+    clock: Clock,
+    dataset: FaceDataset,
+    config: RunConfig,
+    measured: dict[tuple[str, int], float],
+    out_dir: Path,
+    name: str = "",
+) -> runs.Run | None:
+    """Train one scenario, falling back once to batch 256 if it would not fit, and write its
+    archive ``reference-<name>.tar.gz`` (by default, the scenario's or the network's name); the
+    completed run, or None."""
+    name = name or (config.scenario if config.scenario != "custom" else config.arch)
     train_images = training_images(dataset, config.protocol, config.balance)
     attempts = [config] + ([replace(config, batch_size=FALLBACK_BATCH)] if config.batch_size < FALLBACK_BATCH else [])
     for attempt in attempts:
@@ -147,10 +157,29 @@ def train_reference(
             report(clock, name, run, time.monotonic() - started)
             export(run, out_dir / f"reference-{name}.tar.gz", include_model=config.arch in COMPACT_ARCHITECTURES)
             clock.say(f"{name}: wrote reference-{name}.tar.gz")
-            return
+            return run
         clock.say(f"{name}: {run.state} at batch {attempt.batch_size}: {watch.reason or run.status.get('error')}\n{run.log_tail(5)}")
         if not watch.reason:
-            return  # failed for another reason than time: a larger batch would not help
+            return None  # failed for another reason than time: a larger batch would not help
+    return None
+
+
+def photo_tuning(base: runs.Run, epochs: int) -> RunConfig:
+    """The default model's second stage (README, "The default model"; its ``config.json``):
+    ``base``'s model fine-tuned for ``epochs`` with the ``photo`` augmentation from a learning
+    rate of 0.01, which made the CPU-trained default read blurred faces as well.
+
+    It starts from ``base`` exported as a reference run with its model, where a commit of it would
+    put it (``artifacts/reference/<run_id>/model.keras``): the tuned run's ``weights`` then name
+    the file it started from in the repository, as the committed default's do.
+    """
+    weights = store.export_reference(base, store.reference_dir(), include_model=True) / "model.keras"
+    if weights.is_relative_to(Path.cwd()):
+        weights = weights.relative_to(Path.cwd())
+    return scenario(
+        "custom", arch=base.config.arch, protocol="standard", data="full", epochs=epochs, weights=str(weights),
+        augment="photo", learning_rate=0.01,
+    )
 
 
 def report(clock: Clock, name: str, run: runs.Run, wall_s: float) -> None:
@@ -181,13 +210,17 @@ def main() -> int:
     parser.add_argument("--budget-s", type=float, default=510, help="seconds this program may take in all")
     parser.add_argument("--epochs", type=int, default=100, help="for S1-S4")
     parser.add_argument("--cnn-epochs", type=int, help="for a compact network (default: its recipe's)")
+    parser.add_argument(
+        "--photo-epochs", type=int, default=6,
+        help="then fine-tune a compact network with the photo augmentation, as the default model was (0: not)",
+    )
     parser.add_argument("--protocol", default="thesis", choices=list(PROTOCOLS), help="for S1-S4 (a compact network: standard)")
     parser.add_argument("--data-dir", type=Path, default=Path(".gpu/data"), help="the carried parquet folder")
     parser.add_argument("--out-dir", type=Path, default=Path(os.environ.get("OUT", "gpu-out")))
     parser.add_argument("--dry-run", action="store_true", help="the sample, 1 epoch, a tiny benchmark: check on a CPU")
     args = parser.parse_args()
     if args.dry_run:
-        args.data_dir, args.epochs, args.cnn_epochs, args.benchmark = Path("fer/sample"), 1, 1, True
+        args.data_dir, args.epochs, args.cnn_epochs, args.photo_epochs, args.benchmark = Path("fer/sample"), 1, 1, 1, True
 
     # Compiled steps go to ./artifacts/cache/jax, which stays on a warm machine between calls: S2
     # loads the VGG19 step the benchmark compiled at its batch size, S4 S2's, and a second call's S1
@@ -205,11 +238,15 @@ def main() -> int:
             sizes = ([4], 2, 1) if args.dry_run else ([128, 512], 64, 8)
             measured = benchmark(clock, args.out_dir, ["vgg19", "resnet50"], *sizes)
         for name in args.scenarios:
-            if name in COMPACT_ARCHITECTURES:  # the default model's recipe and protocol
+            if name in COMPACT_ARCHITECTURES:  # the default model's recipe and protocol, then its fine-tuning
                 config = scenario("custom", arch=name, protocol="standard", data="full", epochs=args.cnn_epochs)
+                base = train_reference(clock, dataset, config, measured, args.out_dir)
+                if base is not None and args.photo_epochs:
+                    tuning = photo_tuning(base, args.photo_epochs)
+                    train_reference(clock, dataset, tuning, measured, args.out_dir, name=f"{name}_photo")
             else:
-                config = scenario(name, epochs=args.epochs, protocol=args.protocol, data="full")
-            train_reference(clock, dataset, config, measured, args.out_dir)
+                train_reference(clock, dataset, scenario(name, epochs=args.epochs, protocol=args.protocol, data="full"),
+                                measured, args.out_dir)
     clock.say(f"done; {sorted(p.name for p in args.out_dir.iterdir())}")
     return 0
 

@@ -21,17 +21,24 @@ def gpu_reference(out_dir: Path, *options: str) -> subprocess.CompletedProcess[s
 
 @pytest.mark.slow
 def test_each_completed_run_comes_back_as_its_own_reference_archive(tmp_path: Path) -> None:
-    done = gpu_reference(tmp_path, "--scenarios", "cnn", "--cnn-epochs", "2")
+    done = gpu_reference(tmp_path, "--scenarios", "cnn", "--cnn-epochs", "2", "--photo-epochs", "1")
     assert done.returncode == 0, done.stderr[-3000:]
-    with tarfile.open(tmp_path / "reference-cnn.tar.gz") as archive:
-        names = archive.getnames()
-        (run_id,) = {name.split("/")[1] for name in names if name.count("/") == 2}
-        expected = {"config.json", "status.json", "history.csv", "metrics.json", "probabilities.npy", "test_labels.npy", "model.keras"}
-        assert {name.rsplit("/", 1)[1] for name in names if name.count("/") == 2} == expected
-        metrics = json.load(archive.extractfile(f"reference/{run_id}/metrics.json"))
+    kept = {}
+    for name in ("cnn", "cnn_photo"):
+        with tarfile.open(tmp_path / f"reference-{name}.tar.gz") as archive:
+            names = archive.getnames()
+            (run_id,) = {name.split("/")[1] for name in names if name.count("/") == 2}
+            expected = {"config.json", "status.json", "history.csv", "metrics.json", "probabilities.npy", "test_labels.npy", "model.keras"}
+            assert {name.rsplit("/", 1)[1] for name in names if name.count("/") == 2} == expected
+            kept[name] = (run_id, *(json.load(archive.extractfile(f"reference/{run_id}/{file}")) for file in ("config.json", "metrics.json")))
+    (base_id, _, metrics), (_, tuned, tuned_metrics) = kept["cnn"], kept["cnn_photo"]
     assert metrics["epochs_run"] == 2 and metrics["protocol"] == "standard" and metrics["wall_seconds"] > 0
+    # The second stage: the first run's model fine-tuned with the photo augmentation, named where a commit puts it.
+    assert (tuned["augment"], tuned["learning_rate"], tuned_metrics["epochs_run"]) == ("photo", 0.01, 1)
+    assert tuned["weights"] == str(tmp_path / "no-reference-runs" / base_id / "model.keras")  # FER_REFERENCE, in tests
+    assert "balanced_answers" in tuned_metrics and "temperature_scaling" in tuned_metrics
     log = (tmp_path / "progress.log").read_text()
-    assert "cnn: test accuracy" in log and "wrote reference-cnn.tar.gz" in log
+    assert "cnn: test accuracy" in log and "wrote reference-cnn.tar.gz" in log and "wrote reference-cnn_photo.tar.gz" in log
 
 
 def test_a_run_that_cannot_fit_the_budget_is_not_started(tmp_path: Path) -> None:
