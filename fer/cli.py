@@ -494,34 +494,48 @@ def _compare(args: argparse.Namespace) -> int:
 def _calibrate(args: argparse.Namespace) -> int:
     """Fit a run's temperature and balanced answers again (:func:`fer.calibrate.calibrate_run`),
     and say what each does on its test faces."""
-    from fer import runs, store
+    from fer import runs
     from fer.calibrate import calibrate_run
 
     run = runs.get_run(args.run_id)
     start_backend_quietly()
-    own = run.metrics()
     fits = calibrate_run(run, progress=_stderr_progress)
     if args.json:
         _print_json({"run_id": run.run_id, **fits})
         return 0
-    scaling, balanced = fits["temperature_scaling"], fits["balanced_answers"]
-    print(f"{run.display_name}: fitted on {scaling['fitted_images']:,} {scaling['fitted_on']} faces, "
-          f"scored on its {balanced['test_images']:,} test faces")
-    unscaled = f"{calibration[0]:.3f} -> " if (calibration := store.calibration(own)) else ""
-    print(f"Temperature {scaling['temperature']:.3g}: expected calibration error {unscaled}{scaling['ece']:.3f}")
-    if not balanced["strength"]:
-        print("Balanced answers: none found the emotions better than its own (strength 0): not offered")
-        return 0
-    print(
-        f"Balanced answers, strength {balanced['strength']:g} (temperature {balanced['temperature']:.3g}): accuracy "
-        f"{own['test_accuracy']:.4f} -> {balanced['test_accuracy']:.4f}, macro recall {own['recall_macro']:.3f} -> "
-        f"{balanced['recall_macro']:.3f}"
-    )
-    if store.has_per_class_scores(own):
-        recalls = (f"{name} {own['per_class'][name]['recall']:.2f} -> {balanced['per_class'][name]['recall']:.2f}"
-                   for name in CLASSES)
-        print(f"Recall: {', '.join(recalls)}")
+    print(f"{run.display_name}: fitted on its validation faces, scored on its {fits['balanced_answers']['test_images']:,} "
+          "test faces")
+    print("\n".join(_fit_lines(run.metrics())))
     return 0
+
+
+def _fit_lines(metrics: dict[str, Any] | None) -> list[str]:
+    """What a run fitted on its validation faces (:mod:`fer.calibrate`) did on its test faces, a
+    line each: its temperature, its balanced answers and their recall emotion by emotion; nothing
+    for what its metrics lack or hold damaged."""
+    from fer import store
+
+    lines = []
+    if (scaling := store.temperature_scaling(metrics)) is not None:
+        fitted = metrics["temperature_scaling"]
+        unscaled = f"{calibration[0]:.3f} -> " if (calibration := store.calibration(metrics)) else ""
+        lines.append(f"Temperature {scaling[0]:.3g}, fitted on {fitted['fitted_images']:,} {fitted['fitted_on']} faces: "
+                     f"expected calibration error {unscaled}{scaling[1]:.3f}")
+    balanced = store.balanced_answers(metrics)
+    if balanced is not None and not balanced.strength:
+        lines.append("Balanced answers: none found the emotions better than its own (strength 0): not offered")
+    elif balanced is not None and store.has_headline_metrics(metrics):
+        scores = balanced.metrics
+        lines.append(
+            f"Balanced answers, strength {balanced.strength:g} (temperature {balanced.temperature:.3g}): accuracy "
+            f"{metrics['test_accuracy']:.4f} -> {scores['test_accuracy']:.4f}, macro recall {metrics['recall_macro']:.3f} "
+            f"-> {scores['recall_macro']:.3f}"
+        )
+        if store.has_per_class_scores(metrics):
+            recalls = (f"{name} {metrics['per_class'][name]['recall']:.2f} -> {scores['per_class'][name]['recall']:.2f}"
+                       for name in CLASSES)
+            lines.append(f"Recall: {', '.join(recalls)}")
+    return lines
 
 
 def _show(args: argparse.Namespace) -> int:
@@ -600,6 +614,8 @@ def _print_run(run: Run) -> None:
             if seen["near_copies"]:
                 groups.append(f"{seen['accuracy_near']:.4f} on the {seen['near_copies']:,} near copies")
             print(f"  {', '.join(groups)}")
+        for line in _fit_lines(metrics):
+            print(f"  {line}")
     elif (run.path / "metrics.json").exists():
         print("  metrics unreadable: metrics.json is damaged")
     print(f"  folder: {run.path}")

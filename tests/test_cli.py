@@ -304,10 +304,14 @@ def test_calibrate_fits_a_standard_protocol_runs_temperature_and_balanced_answer
     metrics = runs.get_run(standard).metrics()
     assert status == 0 and {"temperature_scaling", "balanced_answers"} <= set(metrics)
     lines = out.splitlines()
-    assert lines[0].endswith(f"fitted on {len(protocol_splits(sample, 'standard')['validation'])} PublicTest faces, "
-                             f"scored on its {len(test)} test faces")
-    assert lines[1].startswith(f"Temperature {metrics['temperature_scaling']['temperature']:.3g}: expected calibration error")
+    assert lines[0].endswith(f"fitted on its validation faces, scored on its {len(test)} test faces")
+    validation = len(protocol_splits(sample, "standard")["validation"])
+    assert lines[1].startswith(f"Temperature {metrics['temperature_scaling']['temperature']:.3g}, fitted on {validation} "
+                               "PublicTest faces: expected calibration error")
     assert lines[2].startswith("Balanced answers")
+    # `show` says the same of the run.
+    status, shown = run_cli(capsys, "show", standard)
+    assert status == 0 and [f"  {line}" for line in lines[1:]] == shown.splitlines()[-len(lines) : -1]
     status, out = run_cli(capsys, "calibrate", standard, "--json")
     document = json.loads(out)
     assert status == 0 and document["run_id"] == standard

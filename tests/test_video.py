@@ -15,13 +15,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fer import cli, predict, video
+from fer import cli, predict, store, video
 from fer.errors import FerError
 from fer.faces import detect_faces
 from fer.inference import classify_faces, top_emotion
+from fer.temperature import tempered
 from fer.vocab import CLASSES
 
-from .conftest import CLIP_FPS, clip_frames, encoded, face, two_people, write_clip
+from .conftest import CLIP_FPS, REFERENCE_ID, clip_frames, encoded, face, two_people, write_clip
 
 FOUND = [True, True, False, False, True, True]
 """Which frames of the test clip, sampled every 0.5 s, show a face."""
@@ -226,6 +227,15 @@ def test_the_video_command_prints_the_timeline_and_writes_it(
     unscaled_found = [(row["emotion"], row["probability"]) for row in unscaled["timeline"] if row["face_found"]]
     assert [emotion for emotion, _ in found] == [emotion for emotion, _ in unscaled_found]
     assert all(scaled > network for (_, scaled), (_, network) in zip(found, unscaled_found))  # T < 1 sharpens
+    # Balanced answers: the emotions' training shares taken out, at the temperature fitted to them.
+    balanced = store.balanced_answers(store.reference_run(REFERENCE_ID).metrics())
+    assert cli.main(["video", str(clip), "--json", "--every", "1", "--balanced", "--unscaled"]) == 0
+    shifted = json.loads(capsys.readouterr().out)
+    assert shifted["balanced"] and shifted["temperature"] == 1.0 and not document["balanced"]
+    for row, raw in zip(shifted["timeline"], unscaled["timeline"]):
+        if row["face_found"]:
+            network = np.array([[raw[name] for name in CLASSES]])
+            assert [row[name] for name in CLASSES] == pytest.approx(tempered(network, 1.0, balanced.prior)[0], abs=1e-6)
 
 
 def test_the_video_command_follows_the_person_asked_for(
