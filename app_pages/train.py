@@ -374,6 +374,8 @@ def metrics_panel(metrics: dict[str, Any]) -> None:
         f"of {shown['epochs_run']} reported · device {shown['device']} · Keras {shown['backend']} "
         f"({shown['precision_policy']}) · weights {shown['weights']}"
     )
+    if fits := runs.fit_texts(metrics):
+        st.caption("Fitted on its validation faces, for the Classify page: " + " · ".join(fits))
 
 
 def run_actions(run: runs.Run) -> None:

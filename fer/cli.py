@@ -24,7 +24,6 @@ from fer.vocab import (
     ARCHITECTURES,
     AUGMENTATIONS,
     BALANCING,
-    CLASSES,
     COPY_DROPS,
     DATA_CHOICES,
     OPTIMIZERS,
@@ -505,37 +504,10 @@ def _calibrate(args: argparse.Namespace) -> int:
         return 0
     print(f"{run.display_name}: fitted on its validation faces, scored on its {fits['balanced_answers']['test_images']:,} "
           "test faces")
-    print("\n".join(_fit_lines(run.metrics())))
+    from fer.runs import fit_texts
+
+    print("\n".join(fit_texts(run.metrics())))
     return 0
-
-
-def _fit_lines(metrics: dict[str, Any] | None) -> list[str]:
-    """What a run fitted on its validation faces (:mod:`fer.calibrate`) did on its test faces, a
-    line each: its temperature, its balanced answers and their recall emotion by emotion; nothing
-    for what its metrics lack or hold damaged."""
-    from fer import store
-
-    lines = []
-    if (scaling := store.temperature_scaling(metrics)) is not None:
-        fitted = metrics["temperature_scaling"]
-        unscaled = f"{calibration[0]:.3f} -> " if (calibration := store.calibration(metrics)) else ""
-        lines.append(f"Temperature {scaling[0]:.3g}, fitted on {fitted['fitted_images']:,} {fitted['fitted_on']} faces: "
-                     f"expected calibration error {unscaled}{scaling[1]:.3f}")
-    balanced = store.balanced_answers(metrics)
-    if balanced is not None and not balanced.strength:
-        lines.append("Balanced answers: none found the emotions better than its own (strength 0): not offered")
-    elif balanced is not None and store.has_headline_metrics(metrics):
-        scores = balanced.metrics
-        lines.append(
-            f"Balanced answers, strength {balanced.strength:g} (temperature {balanced.temperature:.3g}): accuracy "
-            f"{metrics['test_accuracy']:.4f} -> {scores['test_accuracy']:.4f}, macro recall {metrics['recall_macro']:.3f} "
-            f"-> {scores['recall_macro']:.3f}"
-        )
-        if store.has_per_class_scores(metrics):
-            recalls = (f"{name} {metrics['per_class'][name]['recall']:.2f} -> {scores['per_class'][name]['recall']:.2f}"
-                       for name in CLASSES)
-            lines.append(f"Recall: {', '.join(recalls)}")
-    return lines
 
 
 def _show(args: argparse.Namespace) -> int:
@@ -584,7 +556,7 @@ def _run_document(run: Run) -> dict[str, Any]:
 
 
 def _print_run(run: Run) -> None:
-    from fer.runs import run_metric_texts, state_summary
+    from fer.runs import fit_texts, run_metric_texts, state_summary
 
     status = run.status
     reference = " (reference run committed with the project, read-only)" if run.reference else ""
@@ -614,7 +586,7 @@ def _print_run(run: Run) -> None:
             if seen["near_copies"]:
                 groups.append(f"{seen['accuracy_near']:.4f} on the {seen['near_copies']:,} near copies")
             print(f"  {', '.join(groups)}")
-        for line in _fit_lines(metrics):
+        for line in fit_texts(metrics):
             print(f"  {line}")
     elif (run.path / "metrics.json").exists():
         print("  metrics unreadable: metrics.json is damaged")

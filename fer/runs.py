@@ -34,7 +34,7 @@ from fer.hardware import check_devices_backend, gpu_names, keras_backend
 from fer.paths import active_dataset_name, artifacts_dir, atomic_write_json, read_json, runs_dir
 from fer.scenarios import RunConfig, weights_path
 from fer.store import ACTIVE, Run, StatusCallback
-from fer.vocab import WEIGHTS, epochs_text
+from fer.vocab import CLASSES, WEIGHTS, epochs_text
 
 if TYPE_CHECKING:  # annotations only: this module never imports Keras
     import keras
@@ -379,6 +379,34 @@ def run_metric_texts(metrics: dict[str, Any]) -> dict[str, str]:
     """One run's numbers and what they were measured on, as text ("—" where ``metrics`` lacks a
     value or holds a non-number), so that the Train page and ``python -m fer show`` round alike."""
     return {key: metric_text(metrics, key, number_format) for key, number_format in RUN_METRIC_FORMATS.items()}
+
+
+def fit_texts(metrics: dict[str, Any] | None) -> list[str]:
+    """What a run fitted on its validation faces (:mod:`fer.calibrate`) did on its test faces, a
+    line each: its temperature, its balanced answers and their recall emotion by emotion; nothing
+    for what its metrics lack or hold damaged. The Train page and ``python -m fer show`` and
+    ``calibrate`` say them alike."""
+    lines = []
+    if (scaling := store.temperature_scaling(metrics)) is not None:
+        fitted = metrics["temperature_scaling"]
+        unscaled = f"{calibration[0]:.3f} -> " if (calibration := store.calibration(metrics)) else ""
+        lines.append(f"Temperature {scaling[0]:.3g}, fitted on {fitted['fitted_images']:,} {fitted['fitted_on']} faces: "
+                     f"expected calibration error {unscaled}{scaling[1]:.3f}")
+    balanced = store.balanced_answers(metrics)
+    if balanced is not None and not balanced.strength:
+        lines.append("Balanced answers: none found the emotions better than its own (strength 0): not offered")
+    elif balanced is not None and store.has_headline_metrics(metrics):
+        scores = balanced.metrics
+        lines.append(
+            f"Balanced answers, strength {balanced.strength:g} (temperature {balanced.temperature:.3g}): accuracy "
+            f"{metrics['test_accuracy']:.4f} -> {scores['test_accuracy']:.4f}, macro recall {metrics['recall_macro']:.3f} "
+            f"-> {scores['recall_macro']:.3f}"
+        )
+        if store.has_per_class_scores(metrics):
+            recalls = (f"{name} {metrics['per_class'][name]['recall']:.2f} -> {scores['per_class'][name]['recall']:.2f}"
+                       for name in CLASSES)
+            lines.append(f"Recall: {', '.join(recalls)}")
+    return lines
 
 
 def metric_text(metrics: dict[str, Any], key: str, number_format: str = "") -> str:

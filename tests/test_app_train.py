@@ -17,10 +17,13 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from fer import runs, store
+from fer.calibrate import FITS
 from fer.errors import FerError
 from fer.hardware import gpu_names, keras_backend
 from fer.paths import read_json
 from fer.scenarios import CPU_IMAGES_PER_SECOND, scenario
+
+from .conftest import COMMITTED_REFERENCE_DIR, REFERENCE_ID, copy_run
 
 RUN_TIMEOUT_S = 120.0
 APP = Path(__file__).resolve().parents[1] / "streamlit_app.py"
@@ -131,6 +134,16 @@ def test_a_finished_run_shows_its_metrics_and_curves(finished_run: str) -> None:
     assert len(at.get("plotly_chart")) == 2  # loss and accuracy
     keys = {button.key for button in at.button}
     assert f"delete-{finished_run}" in keys and not keys & {f"cancel-{finished_run}", f"resume-{finished_run}"}
+    assert "Fitted on its validation faces" not in texts  # the thesis protocol: nothing to fit on
+
+
+def test_a_finished_standard_run_says_what_it_fitted_on_its_validation_faces(finished_run: str) -> None:
+    fitted = {key: read_json(COMMITTED_REFERENCE_DIR / REFERENCE_ID / "metrics.json")[key] for key in FITS}
+    copy_run(finished_run, "fitted", config={"protocol": "standard"}, metrics=fitted)
+    (caption,) = [c.value for c in _page().caption if c.value.startswith("Fitted on its validation faces")]
+    assert "Temperature 0.915, fitted on 3,589 PublicTest faces" in caption
+    assert f"Balanced answers, strength 0.5 (temperature {fitted['balanced_answers']['temperature']:.3g})" in caption
+    assert caption.endswith(" · ".join(runs.fit_texts(runs.get_run(f"{finished_run}-fitted").metrics())))
 
 
 @pytest.mark.parametrize(
