@@ -123,19 +123,7 @@ def options(choice: predict.ModelChoice, photos_given: bool) -> tuple[str, Scali
         "often, common ones a little less. The study's oversampling does this by training; this needs none.",
     )
     if balanced:
-        st.caption(predict.balanced_effect(choice))
-        with st.expander("Balanced against its own answers, emotion by emotion"), ui.user_errors():
-            overall, by_emotion = compare.balanced_against_own(runs.get_run(choice.run_id), load=ui.dataset)
-            figure = charts.paired_emotion_figure(by_emotion, a="its own answers", b="balanced")
-            st.plotly_chart(figure, key="classify_balanced_recall")
-            st.caption(
-                f"Balanced (B) against its own answers (A), paired on the same {overall.n:,} test faces: "
-                f"{overall.sentence()}. Each row: the balanced answers' recall of that emotion minus its own, with "
-                "its 95% paired interval; blue where balancing finds it significantly more often, red where less "
-                "(McNemar, 5%; seven tests at once, so one barely past 5% may be chance). From the run's kept "
-                "test probabilities, which a reference run keeps in steps of 1/255: a face or two near a tie may "
-                "answer otherwise than in the sentence above."
-            )
+        show_balanced_effect(choice)
     scaling = choice.scaling(calibrated, balanced)
     if not photos_given:
         return tta, scaling, False
@@ -147,6 +135,24 @@ def options(choice: predict.ModelChoice, photos_given: bool) -> tuple[str, Scali
         f"{len(patch_corners(PATCH, STRIDE))} more classifications per face: a moment on a CPU.",
     )
     return tta, scaling, saliency
+
+
+def show_balanced_effect(choice: predict.ModelChoice) -> None:
+    """What the chosen model's balanced answers change on its test faces: in a sentence, and
+    paired against its own answers, emotion by emotion."""
+    st.caption(predict.balanced_effect(choice))
+    with st.expander("Balanced against its own answers, emotion by emotion"), ui.user_errors():
+        overall, by_emotion = compare.balanced_against_own(runs.get_run(choice.run_id), load=ui.dataset)
+        figure = charts.paired_emotion_figure(by_emotion, a="its own answers", b="balanced")
+        st.plotly_chart(figure, key="classify_balanced_recall")
+        st.caption(
+            f"Balanced (B) against its own answers (A), paired on the same {overall.n:,} test faces: "
+            f"{overall.sentence()}. Each row: the balanced answers' recall of that emotion minus its own, with "
+            "its 95% paired interval; blue where balancing finds it significantly more often, red where less "
+            "(McNemar, 5%; seven tests at once, so one barely past 5% may be chance). From the run's kept "
+            "test probabilities, which a reference run keeps in steps of 1/255: a face or two near a tie may "
+            "answer otherwise than in the sentence above."
+        )
 
 
 def photos_given() -> list[tuple[str, str, bytes]]:
