@@ -295,8 +295,8 @@ def show_video(
         column_config={column: st.column_config.NumberColumn(format="%.3f") for column in ("probability", *CLASSES)},
     )
     st.download_button(
-        "Download the timeline as CSV", timeline.to_csv(index=False), file_name="emotions_over_time.csv",
-        mime="text/csv", icon=":material/download:", key="classify_video_csv", on_click="ignore",
+        "Download the timeline as CSV", predict.results_csv(timeline, choice, tta, scaling),
+        file_name="emotions_over_time.csv", mime="text/csv", icon=":material/download:", key="classify_video_csv", on_click="ignore",
     )
 
 
@@ -397,9 +397,11 @@ if len(table):
     st.caption(
         "Boxes are x, y, width and height in the photo's own pixels; probabilities are in [0, 1]. Tilt is the "
         f"angle of the eye line in degrees, clockwise: a face tilted {faces.LEVEL_MIN_TILT:g}° or more is turned "
-        "level before it is classified (empty where the Haar detector, which finds no eyes, was used)."
+        "level before it is classified (empty where the Haar detector, which finds no eyes, was used). The CSV "
+        "also names, on every row, the run whose model answered, its test-time augmentation, the temperature and "
+        "the balanced answers' strength (0: its own answers), so a file read later says how it was made."
     )
     st.download_button(
-        "Download the results as CSV", table.to_csv(index=False), file_name="emotions.csv", mime="text/csv",
-        icon=":material/download:", key="classify_csv", on_click="ignore",
+        "Download the results as CSV", predict.results_csv(table, choice, tta, scaling), file_name="emotions.csv",
+        mime="text/csv", icon=":material/download:", key="classify_csv", on_click="ignore",
     )

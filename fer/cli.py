@@ -640,11 +640,7 @@ def _classify(args: argparse.Namespace) -> int:
             _print_photo(result, args.whole)
         results.append(replace(result, image=None, saliency=None))  # the pictures are not shown here
     if args.csv:
-        table = photos.results_table(results)
-        if args.csv == "-":
-            table.to_csv(sys.stdout, index=False)
-        else:
-            _write_csv(table, args.csv)
+        _write_csv(predict.results_csv(photos.results_table(results), choice, tta, scaling), args.csv)
     if args.json:
         _print_json({
             "model": _model_document(choice), "tta": tta, "temperature": scaling.temperature, "balanced": args.balanced,
@@ -671,10 +667,8 @@ def _video(args: argparse.Namespace) -> int:
     start_backend_quietly()
     timeline = video.classify_video(predict.load_choice(choice), analysis, person=args.person, tta=tta, scaling=scaling)
     shares = video.emotion_shares(timeline)
-    if args.csv == "-":
-        timeline.to_csv(sys.stdout, index=False)
-    elif args.csv:
-        _write_csv(timeline, args.csv)
+    if args.csv:
+        _write_csv(predict.results_csv(timeline, choice, tta, scaling), args.csv)
     if args.json:
         _print_json({
             "model": _model_document(choice), "tta": tta, "temperature": scaling.temperature, "balanced": args.balanced,
@@ -730,9 +724,13 @@ def _check_csv_target(path: Path, inputs: list[Path]) -> None:
             raise FerError(f"{path}: is one of the files to classify; give another file for --csv")
 
 
-def _write_csv(table: pd.DataFrame, path: str) -> None:
+def _write_csv(text: str, path: str) -> None:
+    """The CSV ``text`` to file ``path``, or to stdout for ``-``."""
+    if path == "-":
+        sys.stdout.write(text)
+        return
     try:
-        Path(path).write_text(table.to_csv(index=False))
+        Path(path).write_text(text)
     except OSError as error:
         raise FerError(f"{path}: can't be written ({error.strerror or error})") from error
 

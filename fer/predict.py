@@ -23,6 +23,7 @@ from fer.vocab import CLASSES
 
 if TYPE_CHECKING:
     import keras
+    import pandas as pd
 
 HAPPY_PRIVATE_TEST, PRIVATE_TEST_FACES = 879, 3_589
 MAJORITY_BASELINE = (
@@ -227,6 +228,23 @@ def balanced_effect(choice: ModelChoice) -> str:
         f"{balanced['test_accuracy']:.1%}, emotions found {own['recall_macro']:.1%} → {balanced['recall_macro']:.1%} "
         f"of the time on average (macro recall)" + (f"; {found}." if found else ".")
     )
+
+
+ANSWERED_BY_COLUMNS = ("model", "tta", "temperature", "balanced_strength")
+"""The columns :func:`results_csv` adds to every row: how the probabilities in it were made."""
+
+
+def results_csv(table: pd.DataFrame, choice: ModelChoice, tta: str, scaling: Scaling) -> str:
+    """``table`` (a photo's faces or a video's timeline) as CSV, each row also naming how its
+    answers were made (:data:`ANSWERED_BY_COLUMNS`): the run whose model gave them, the test-time
+    views averaged, the temperature and the balanced answers' strength (0: the model's own answers).
+
+    The same face reads 60% sad calibrated and 70% uncalibrated, happy or neutral balanced or not:
+    a CSV opened next month, or two of them compared, must say which it holds. Columns rather
+    than a comment line, because every CSV reader keeps columns and many choke on comments."""
+    strength = choice.balanced.strength if scaling.prior is not None and choice.balanced is not None else 0.0
+    answered_by = {"model": choice.run_id, "tta": tta, "temperature": scaling.temperature, "balanced_strength": strength}
+    return table.assign(**answered_by).to_csv(index=False)
 
 
 def trust_warning(choice: ModelChoice) -> str:

@@ -20,6 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import AppTest
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
@@ -148,6 +149,23 @@ def chart(at: AppTest, key: str) -> dict[str, Any]:
     """The plotly figure a page drew under ``key``, as JSON with typed arrays decoded to numpy."""
     (element,) = [c for c in at.get("plotly_chart") if c.key == key]
     return json.loads(element.proto.spec, object_hook=_typed_array)
+
+
+@pytest.fixture
+def downloads(monkeypatch: pytest.MonkeyPatch) -> dict[str, bytes]:
+    """What the pages' download buttons offer, by file name, latest run last: AppTest keeps the
+    files in a media store that is gone once a run ends, so their data is recorded as it is added."""
+    offered: dict[str, bytes] = {}
+    add = MediaFileManager.add
+
+    def recording(self: MediaFileManager, path_or_data: bytes | str, mimetype: str, coordinates: str,
+                  file_name: str | None = None, is_for_static_download: bool = False) -> str:
+        if file_name:
+            offered[file_name] = path_or_data if isinstance(path_or_data, bytes) else path_or_data.encode()
+        return add(self, path_or_data, mimetype, coordinates, file_name, is_for_static_download)
+
+    monkeypatch.setattr(MediaFileManager, "add", recording)
+    return offered
 
 
 def _typed_array(value: dict[str, Any]) -> Any:

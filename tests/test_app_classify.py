@@ -3,6 +3,7 @@ classified with a real finished run's model, and checked against the library's o
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -149,7 +150,9 @@ def test_the_shipped_model_classifies_like_the_library(committed_references: Pat
     assert list(unscaled["emotion"]) == list(table["emotion"])  # the same answers
 
 
-def test_the_shipped_model_gives_balanced_answers_on_request_and_says_what_they_change(committed_references: Path) -> None:
+def test_the_shipped_model_gives_balanced_answers_on_request_and_says_what_they_change(
+    committed_references: Path, downloads: dict[str, bytes]
+) -> None:
     (shipped,) = [run for run in store.reference_runs() if run.model_path.exists()]
     balanced = store.balanced_answers(shipped.metrics())
     at = upload(open_page("app_pages/classify.py"), {"crop.png": photos()["crop.png"]})
@@ -158,6 +161,11 @@ def test_the_shipped_model_gives_balanced_answers_on_request_and_says_what_they_
     at = rerun(at.toggle(key="classify_balanced").set_value(True))
     table = results(at)
     assert table[list(CLASSES)].to_numpy() == pytest.approx(tempered(network, balanced.temperature, balanced.prior), abs=1e-5)
+    # The CSV to download says, on every row, which answers it holds: balanced at the run's strength.
+    csv = pd.read_csv(io.BytesIO(downloads["emotions.csv"]))
+    assert list(csv.columns[-4:]) == list(predict.ANSWERED_BY_COLUMNS) and len(csv) == 1
+    assert csv.loc[0, ["model", "tta", "balanced_strength"]].tolist() == [shipped.run_id, "shift", 0.5]
+    assert csv.loc[0, "temperature"] == pytest.approx(balanced.temperature)
     assert not np.allclose(table[list(CLASSES)].to_numpy(), tempered(network, shipped.metrics()["temperature_scaling"]["temperature"]), atol=1e-3)
     (caption,) = [c.value for c in at.caption if c.value.startswith("Balanced, on its PrivateTest")]
     assert "accuracy 70.1% → 69.7%" in caption and "found more often: disgust 58% → 71%" in caption

@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 
 from benchmarks.tilt import photo as tilted_photo
-from fer import cli, images, photos, runs, store
+from fer import cli, images, photos, predict, runs, store
 from fer.annotate import DISPLAY_MAX_SIDE
 from fer.errors import FerError
 from fer.faces import active_detector, detect_faces, smallest_face, whole_image_face
@@ -276,7 +276,11 @@ def test_cli_classify_prints_each_face_and_writes_the_table(
     square = f"the whole image ({side}x{side} at ({(width - side) // 2}, {(height - side) // 2}))"
     assert capsys.readouterr().out.splitlines()[0].startswith(f"{good[1]}: face 1, {square}: ")
     written = pd.read_csv(tmp_path / "faces.csv")
-    assert list(written.columns) == list(photos.RESULT_COLUMNS)
+    assert list(written.columns) == [*photos.RESULT_COLUMNS, *predict.ANSWERED_BY_COLUMNS]
+    choice = predict.choose_model(finished_run)  # each row names how it was answered: this run, shift, its temperature
+    assert written[list(predict.ANSWERED_BY_COLUMNS)].drop_duplicates().to_dict("records") == [
+        {"model": finished_run, "tta": "shift", "temperature": pytest.approx(choice.temperature), "balanced_strength": 0}
+    ]
     assert written[list(CLASSES)].to_numpy() == pytest.approx(expected[list(CLASSES)].to_numpy(), abs=1e-6)
 
     # A folder with a broken photo: the others are classified, the broken one is named, exit 2.

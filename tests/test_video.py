@@ -207,7 +207,12 @@ def test_the_video_command_prints_the_timeline_and_writes_it(
     assert cli.main(["video", str(clip), "--csv", str(table), "--tta", "none"]) == 0
     out = capsys.readouterr().out.splitlines()
     written = pd.read_csv(table)
-    assert list(written.columns) == list(video.TIMELINE_COLUMNS) and written["face_found"].tolist() == FOUND
+    assert list(written.columns) == [*video.TIMELINE_COLUMNS, *predict.ANSWERED_BY_COLUMNS]
+    assert written["face_found"].tolist() == FOUND
+    # Every row says how its probabilities were made: the default model, no TTA, its temperature, its own answers.
+    answered_by = written[list(predict.ANSWERED_BY_COLUMNS)].drop_duplicates().to_dict("records")
+    assert answered_by == [{"model": REFERENCE_ID, "tta": "none", "temperature": pytest.approx(0.9155, abs=5e-5),
+                            "balanced_strength": 0.0}]
     for line, row in zip(out, written.itertuples()):
         expected = f"{row.emotion} {row.probability:.0%}" if row.face_found else "no face found"
         assert line == f"{row.time_s:8.2f} s  {expected}"
@@ -229,8 +234,10 @@ def test_the_video_command_prints_the_timeline_and_writes_it(
     assert all(scaled > network for (_, scaled), (_, network) in zip(found, unscaled_found))  # T < 1 sharpens
     # Balanced answers: the emotions' training shares taken out, at the temperature fitted to them.
     balanced = store.balanced_answers(store.reference_run(REFERENCE_ID).metrics())
-    assert cli.main(["video", str(clip), "--json", "--every", "1", "--balanced", "--unscaled"]) == 0
+    assert cli.main(["video", str(clip), "--json", "--every", "1", "--balanced", "--unscaled", "--csv", str(table)]) == 0
     shifted = json.loads(capsys.readouterr().out)
+    assert set(pd.read_csv(table)["balanced_strength"]) == {balanced.strength} == {0.5}
+    assert set(pd.read_csv(table)["temperature"]) == {1.0}
     assert shifted["balanced"] and shifted["temperature"] == 1.0 and not document["balanced"]
     for row, raw in zip(shifted["timeline"], unscaled["timeline"]):
         if row["face_found"]:
