@@ -286,18 +286,25 @@ def show_video(
     picture.image(annotate.annotate(image, [face], probabilities[None], scale), caption=f"{analysis.name} at {when:,.2f} s")
     with details:
         show_face(f"video_{row}", f"at {when:,.2f} s", face, probabilities, None)
-    share_column, _ = st.columns(2)
-    with share_column:
-        st.markdown(f"**How often each emotion was the answer** ({len(found):,} frames with a face)")
-        st.plotly_chart(charts.probability_figure(video.emotion_shares(timeline)["share"].to_numpy()), key="classify_video_shares")
+    shares = video.emotion_shares(timeline)["share"].to_numpy()
+    show_shares(shares, f"{len(found):,} frames with a face", "classify_video_shares")
     st.dataframe(
         timeline, hide_index=True,
         column_config={column: st.column_config.NumberColumn(format="%.3f") for column in ("probability", *CLASSES)},
     )
     st.download_button(
         "Download the timeline as CSV", predict.results_csv(timeline, choice, tta, scaling),
-        file_name="emotions_over_time.csv", mime="text/csv", icon=":material/download:", key="classify_video_csv", on_click="ignore",
+        file_name="emotions_over_time.csv", mime="text/csv", icon=":material/download:", key="classify_video_csv",
+        on_click="ignore",
     )
+
+
+def show_shares(shares: np.ndarray, counted: str, key: str) -> None:
+    """How often each emotion was the answer, over what is ``counted`` ("12 faces in 3 photos"), as bars."""
+    share_column, _ = st.columns(2)
+    with share_column:
+        st.markdown(f"**How often each emotion was the answer** ({counted})")
+        st.plotly_chart(charts.probability_figure(shares), key=key)
 
 
 def choose_person(upload_id: str, analysis: video.VideoAnalysis) -> int:
@@ -388,6 +395,10 @@ for index, ((photo_id, _, _), result) in enumerate(zip(given, results)):
 table = photos.results_table(results)
 if len(table):
     st.header("All faces")
+    if len(table) > 1:
+        photos_counted = table["file"].nunique()
+        counted = f"{len(table):,} faces in {photos_counted:,} photo{'s' if photos_counted != 1 else ''}"
+        show_shares(photos.answer_shares(table)["share"].to_numpy(), counted, "classify_shares")
     st.dataframe(
         table, hide_index=True,
         column_config={

@@ -295,6 +295,20 @@ def face_columns(face: Face, probabilities: np.ndarray) -> dict[str, Any]:
     }
 
 
+def answer_shares(table: pd.DataFrame) -> pd.DataFrame:
+    """Per emotion, in :data:`fer.vocab.CLASSES` order, over the classified faces of a results
+    table (its rows: :func:`face_columns`): of how many it was the answer (``faces``), that as a
+    share of them (``share``), and its mean probability over them (``mean_probability``, which
+    credits an emotion that is often second too). What a room of faces, or a video, shows most."""
+    counts = table["emotion"].value_counts().reindex(list(CLASSES), fill_value=0).to_numpy()
+    return pd.DataFrame({
+        "emotion": list(CLASSES),
+        "faces": counts,
+        "share": counts / max(1, len(table)),
+        "mean_probability": [float(table[emotion].mean()) if len(table) else 0.0 for emotion in CLASSES],
+    })
+
+
 def _in_photo_pixels(face: Face, shrunk: int) -> Face:
     """A face found in a photo decoded at 1/``shrunk`` size, with its box in the photo's own pixels."""
     if shrunk == 1:

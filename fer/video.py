@@ -31,7 +31,7 @@ from fer.errors import FerError
 from fer.faces import MIN_FACE_PX, Face, detect_faces
 from fer.images import FACE_SIZE, PHOTO_MAX_PIXELS, opencv_warnings_off, photo_format, resized
 from fer.inference import classify_faces
-from fer.photos import face_columns
+from fer.photos import answer_shares, face_columns
 from fer.temperature import Scaling
 from fer.tracking import track
 from fer.vocab import CLASSES, VIDEO_EVERY_S, VIDEO_EVERY_S_RANGE
@@ -175,17 +175,9 @@ def classify_video(
 
 
 def emotion_shares(timeline: pd.DataFrame) -> pd.DataFrame:
-    """Per emotion, in :data:`fer.vocab.CLASSES` order: in how many sampled frames with a face it
-    was the answer (``frames``), that as a share of them (``share``), and its mean probability
-    over them (``mean_probability``, which credits an emotion that is often second too)."""
-    found = timeline[timeline["face_found"]]
-    frames = found["emotion"].value_counts().reindex(list(CLASSES), fill_value=0)
-    return pd.DataFrame({
-        "emotion": list(CLASSES),
-        "frames": frames.to_numpy(),
-        "share": frames.to_numpy() / max(1, len(found)),
-        "mean_probability": [float(found[emotion].mean()) if len(found) else 0.0 for emotion in CLASSES],
-    })
+    """:func:`fer.photos.answer_shares` over the sampled frames in which a face was found, each
+    frame one face: its count column is ``frames``."""
+    return answer_shares(timeline[timeline["face_found"]]).rename(columns={"faces": "frames"})
 
 
 def summary(analysis: VideoAnalysis) -> str:

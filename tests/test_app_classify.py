@@ -183,6 +183,7 @@ def test_a_model_without_balanced_answers_offers_none(finished_run: str) -> None
     assert at.selectbox(key="classify_model").value.run_id == finished_run
     assert not [toggle for toggle in at.toggle if toggle.key == "classify_balanced"]
     assert len(results(at)) == 1
+    assert not [c for c in at.get("plotly_chart") if c.key == "classify_shares"]  # one face: its own bars say it all
 
 
 def test_classify_names_the_model_and_classifies_uploaded_photos(finished_run: str, model: Any, tta: str) -> None:
@@ -227,6 +228,10 @@ def test_classify_names_the_model_and_classifies_uploaded_photos(finished_run: s
     centres = group["box_x"] + group["box_width"] / 2
     assert [group_x(k) < c < group_x(k) + GROUP_SIZE for k, c in enumerate(centres)] == [True] * 3
     assert "group.png: 3 faces" in [caption for image in at.image for caption in image.captions]
+    # How often each emotion was the answer over all six faces, as the table's answers count it.
+    answered = table["emotion"].value_counts() / len(table)
+    assert bars(at, "classify_shares") == pytest.approx({c: answered.get(c, 0.0) for c in CLASSES})
+    assert "**How often each emotion was the answer** (6 faces in 4 photos)" in texts(at)
     assert [b.key for b in at.download_button] == ["classify_csv"]
     assert not at.error
 
