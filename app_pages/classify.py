@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
-from fer import annotate, charts, compare, faces, inference, photos, predict, runs, ui, video
+from fer import annotate, charts, compare, faces, inference, photos, predict, robustness, runs, ui, video
 from fer.saliency import PATCH, STRIDE, patch_corners
 from fer.temperature import Scaling
 from fer.vocab import CLASSES, DATASETS, TTA, VIDEO_EVERY_S
@@ -18,6 +18,7 @@ CROP_ZOOM = 3  # the 48x48 crop the model saw, shown at 144x144
 WHOLE_IMAGE_STATE = "classify_whole_images"  # ids of the photos to classify as one face
 INPUTS = ("Photos", "A video")
 VIDEO_INTERVALS = (0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0)  # seconds between the frames classified
+ROBUSTNESS_MINUTES = 10  # `fer robustness` on the default model: 9 min 51 s with shift TTA on a 2-core AMD EPYC
 PEOPLE_SHOWN = 6  # faces shown to choose whom a video's timeline follows; the list holds them all
 
 
@@ -62,6 +63,28 @@ def describe(choice: predict.ModelChoice) -> None:
                 "that are right; recall: of the faces showing it, the share it finds. Whiskers: 95% intervals resampled "
                 "from its test answers; the rare emotions (disgust above all) stand on few faces."
             )
+    with st.expander("How it holds up on worse photos"):
+        show_robustness(choice)
+
+
+def show_robustness(choice: predict.ModelChoice) -> None:
+    """The chosen model's accuracy on its test faces made worse (blur, JPEG, light, noise), each
+    against the faces as they are, where its run measured it; else how to measure it."""
+    measured = choice.robustness
+    if measured is None:
+        st.caption(
+            f"Not measured for this model: `python -m fer robustness {choice.run_id}` classifies its test faces "
+            "blurred, compressed, darker, brighter and noisy, and keeps the result for this page (about "
+            f"{ROBUSTNESS_MINUTES} minutes on a 2-core CPU for FER2013's 3,589 PrivateTest faces)."
+        )
+        return
+    figure = charts.paired_forest_figure(measured.conditions, a="clean", b="made worse", measure="accuracy")
+    st.plotly_chart(figure, key="classify_robustness")
+    st.caption(
+        f"On {robustness.summary(measured)}. Each row: the accuracy on the faces so made worse minus that on the "
+        "faces with nothing made worse (clean), paired on the same faces, with its 95% interval; red where it costs "
+        "significantly (McNemar, 5%). Tilted heads are not among them: the page turns a tilted face level first."
+    )
 
 
 def seen_in_training(seen: dict[str, Any] | None) -> str:
@@ -143,7 +166,7 @@ def show_balanced_effect(choice: predict.ModelChoice) -> None:
     st.caption(predict.balanced_effect(choice))
     with st.expander("Balanced against its own answers, emotion by emotion"), ui.user_errors():
         overall, by_emotion = compare.balanced_against_own(runs.get_run(choice.run_id), load=ui.dataset)
-        figure = charts.paired_emotion_figure(by_emotion, a="its own answers", b="balanced")
+        figure = charts.paired_forest_figure(by_emotion, a="its own answers", b="balanced")
         st.plotly_chart(figure, key="classify_balanced_recall")
         st.caption(
             f"Balanced (B) against its own answers (A), paired on the same {overall.n:,} test faces: "

@@ -79,7 +79,7 @@ def paired_section(a: runs.Run, b: runs.Run) -> None:
     )
     st.markdown("**Emotion by emotion**")
     by_emotion = compare.paired_by_emotion(a, b, load=ui.dataset)
-    show(charts.paired_emotion_figure(by_emotion), "paired_emotions", "paired_emotions")
+    show(charts.paired_forest_figure(by_emotion), "paired_emotions", "paired_emotions")
     st.caption(
         "The same test on each emotion's test faces alone: B's recall minus A's, with its 95% interval. Blue: B "
         "finds that emotion significantly more often, red: A does (McNemar, 5%). Seven tests at once: two runs as "

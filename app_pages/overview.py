@@ -113,7 +113,7 @@ for pair in pairs:
         except FerError as error:  # said in the caption above
             st.caption(str(error))
             continue
-        figure = charts.paired_emotion_figure(by_emotion, a=pair.a, b=pair.b)
+        figure = charts.paired_forest_figure(by_emotion, a=pair.a, b=pair.b)
         st.plotly_chart(figure, key=f"overview_emotions_{pair.a}_{pair.b}")
         st.caption(
             f"{pair.b}'s recall of each emotion minus {pair.a}'s, paired on that emotion's test faces, with its 95% "

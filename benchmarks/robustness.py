@@ -14,13 +14,13 @@ paired with the first row's on the same faces (the Compare page's test,
 :func:`fer.significance.paired_comparison`: the difference with a 95% bootstrap interval and
 McNemar's exact p). With ``--against``, each row pairs the model's "as classified" answers with another
 model's on the same degraded faces instead (a previous default, with its run's ``config.json`` beside it
-for its test-time augmentation).
+for its test-time augmentation). The conditions are :mod:`fer.robustness`'s (what ``python -m fer
+robustness RUN`` keeps in a run's metrics and the Classify page draws), plus tilted heads.
 """
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -29,41 +29,13 @@ import numpy as np
 from benchmarks.private_test import Scoring, private_test
 from fer.images import photo_face, to_face
 from fer.inference import classify_faces
+from fer.robustness import Degradation, degradations, seen_as
 from fer.significance import paired_comparison
-
-Degradation = Callable[[np.ndarray], np.ndarray]
-
-
-def jpeg(quality: int) -> Degradation:
-    return lambda face: cv2.imdecode(cv2.imencode(".jpg", face, [cv2.IMWRITE_JPEG_QUALITY, quality])[1], cv2.IMREAD_GRAYSCALE)
-
-
-def gaussian_blur(sigma: float) -> Degradation:
-    return lambda face: cv2.GaussianBlur(face, (0, 0), sigma)
-
-
-def motion_blur(length: int) -> Degradation:
-    kernel = np.full((1, length), 1 / length, np.float32)  # a horizontal pan or a head turning
-    return lambda face: cv2.filter2D(face, -1, kernel, borderType=cv2.BORDER_REPLICATE)
-
-
-def light(gain: float, contrast: float = 1.0) -> Degradation:
-    """``gain`` scales every grey level (a darker or brighter exposure, clipped at white);
-    ``contrast`` scales their spread about the face's mean (haze, a flat light)."""
-
-    def changed(face: np.ndarray) -> np.ndarray:
-        mean = face.mean()
-        return np.clip(((face - mean) * contrast + mean) * gain, 0, 255).astype(np.uint8)
-
-    return changed
-
-
-def noise(sigma: float, seed: int = 0) -> Degradation:
-    rng = np.random.default_rng(seed)
-    return lambda face: np.clip(face + rng.normal(0, sigma, face.shape), 0, 255).astype(np.uint8)
 
 
 def tilted(degrees: float) -> Degradation:
+    """A head tilted by ``degrees``, not turned level: the Classify page levels it first (benchmarks/tilt.py)."""
+
     def rotated(face: np.ndarray) -> np.ndarray:
         side = face.shape[0]
         matrix = cv2.getRotationMatrix2D((side / 2, side / 2), degrees, 1.0)
@@ -72,32 +44,9 @@ def tilted(degrees: float) -> Degradation:
     return rotated
 
 
-def degradations(side: int) -> dict[str, Degradation]:
-    """What is done to a ``side``-px face, by the name of the table's row; sizes scale with ``side``."""
-    px = side / 192
-    return {
-        "none (enlarged and shrunk back only)": lambda face: face,
-        "JPEG quality 50": jpeg(50),
-        "JPEG quality 20": jpeg(20),
-        "JPEG quality 10": jpeg(10),
-        f"Gaussian blur, sigma {2 * px:g} px": gaussian_blur(2 * px),
-        f"Gaussian blur, sigma {4 * px:g} px": gaussian_blur(4 * px),
-        f"motion blur, {round(15 * px)} px": motion_blur(round(15 * px)),
-        "darker (x0.5)": light(0.5),
-        "brighter (x1.5, clipped)": light(1.5),
-        "low contrast (x0.5 about the mean)": light(1.0, 0.5),
-        "camera-like (x0.85, contrast x0.65)": light(0.85, 0.65),
-        "noise, sigma 10 grey levels": noise(10),
-        "noise, sigma 25 grey levels": noise(25),
-        "tilted 15 degrees": tilted(15),
-        "tilted 30 degrees": tilted(30),
-    }
-
-
-def seen_as(faces: np.ndarray, side: int, degrade: Degradation, prepare: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
-    """The faces enlarged to ``side`` px, degraded, and brought back to 48x48 by ``prepare``."""
-    grown = (cv2.resize(face, (side, side), interpolation=cv2.INTER_CUBIC) for face in faces)
-    return np.stack([prepare(degrade(face)) for face in grown])
+def conditions(side: int) -> dict[str, Degradation]:
+    """:func:`fer.robustness.degradations` (what ``python -m fer robustness`` measures), then tilted heads."""
+    return degradations(side) | {"tilted 15 degrees": tilted(15), "tilted 30 degrees": tilted(30)}
 
 
 def main() -> None:
@@ -111,7 +60,7 @@ def main() -> None:
     faces, labels = scoring.faces, scoring.labels
     print(f"{scoring.heading()}, at {args.side} px\n")
     rows = {
-        name: degrade for number, (name, degrade) in enumerate(degradations(args.side).items())
+        name: degrade for number, (name, degrade) in enumerate(conditions(args.side).items())
         if number == 0 or not args.only or any(word in name for word in args.only)
     }
     if args.against:
@@ -139,7 +88,7 @@ def against(scoring: Scoring, other: Scoring, rows: dict[str, Degradation], side
     print(f"against {other.heading()}\n")
     print("| the face | this model | the other | this model against the other: points (95% CI) | McNemar p |\n|---|---:|---:|---:|---:|")
     for name, degrade in rows.items():
-        seen = seen_as(scoring.faces, side, degrade, photo_face)
+        seen = seen_as(scoring.faces, side, degrade)
         mine, theirs = (
             classify_faces(model.model, seen, tta=model.tta).argmax(axis=1) == scoring.labels for model in (scoring, other)
         )

@@ -221,14 +221,17 @@ PAIRED_COLORS = {"B": "#2166AC", "A": "#B2182B", "neither": "#9E9E9E"}
 """Which run a paired test favours, as :func:`confusion_difference_figure` colours it (blue: B)."""
 
 
-def paired_emotion_figure(paired: Mapping[str, PairedComparison], a: str = "A", b: str = "B") -> go.Figure:
-    """B − A recall per emotion with its 95% paired interval (:func:`fer.compare.paired_by_emotion`),
-    one row an emotion: blue where B is significantly better at 5%, red where A is, grey where
-    the interval spans chance; ``a`` and ``b`` name the runs in the legend and the axis. A forest
-    plot: the eye finds which emotions moved, and how surely."""
+def paired_forest_figure(
+    paired: Mapping[str, PairedComparison], a: str = "A", b: str = "B", measure: str = "recall"
+) -> go.Figure:
+    """B − A ``measure`` per row with its 95% paired interval: per emotion
+    (:func:`fer.compare.paired_by_emotion`), or per degradation (:mod:`fer.robustness`); blue
+    where B is significantly better at 5%, red where A is, grey where the interval spans chance;
+    ``a`` and ``b`` name the two in the legend and the axis. A forest plot: the eye finds which
+    rows moved, and how surely."""
     figure = go.Figure()
     for favoured, color in PAIRED_COLORS.items():
-        rows = {emotion: result for emotion, result in paired.items() if _favoured(result) == favoured}
+        rows = {name: result for name, result in paired.items() if _favoured(result) == favoured}
         if not rows:
             continue
         points = [result.difference * 100 for result in rows.values()]
@@ -241,14 +244,14 @@ def paired_emotion_figure(paired: Mapping[str, PairedComparison], a: str = "A", 
                 "arrayminus": [x - r.ci_low * 100 for r, x in zip(rows.values(), points, strict=True)],
             },
             customdata=[[r.accuracy_a, r.accuracy_b, r.n, r.p_value] for r in rows.values()],
-            hovertemplate=f"%{{y}}: {b} − {a} %{{x:+.1f}} points<br>recall {a} %{{customdata[0]:.1%}}, "
+            hovertemplate=f"%{{y}}: {b} − {a} %{{x:+.1f}} points<br>{measure} {a} %{{customdata[0]:.1%}}, "
             f"{b} %{{customdata[1]:.1%}}<br>%{{customdata[2]:,}} test faces, McNemar p = %{{customdata[3]:.2g}}<extra></extra>",
         ))
     figure.add_vline(x=0, line={"color": "#555555", "width": 1})
     figure.update_yaxes(categoryorder="array", categoryarray=list(paired)[::-1])
     figure.update_layout(
-        xaxis_title=f"{b} − {a} recall (points), 95% paired interval", yaxis_title=None, height=320,
-        margin={"t": 30}, legend=LEGEND_BESIDE,
+        xaxis_title=f"{b} − {a} {measure} (points), 95% paired interval", yaxis_title=None,
+        height=max(320, 110 + 30 * len(paired)), margin={"t": 30}, legend=LEGEND_BESIDE,
     )
     return figure
 

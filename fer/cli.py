@@ -145,6 +145,13 @@ def _parser() -> argparse.ArgumentParser:
     calibrate.add_argument("--json", action="store_true", help="print one JSON document")
     calibrate.set_defaults(handler=_calibrate)
 
+    robustness = commands.add_parser(
+        "robustness", help="how a run's accuracy holds up when its test faces are photographed worse (blur, JPEG, light, noise)"
+    )
+    robustness.add_argument("run_id")
+    robustness.add_argument("--json", action="store_true", help="print one JSON document")
+    robustness.set_defaults(handler=_robustness)
+
     show = commands.add_parser("show", help="one run's config, status and metrics (a reference run's too)")
     show.add_argument("run_id")
     show.add_argument("--json", action="store_true", help="print one JSON document")
@@ -507,6 +514,22 @@ def _calibrate(args: argparse.Namespace) -> int:
     from fer.runs import fit_texts
 
     print("\n".join(fit_texts(run.metrics())))
+    return 0
+
+
+def _robustness(args: argparse.Namespace) -> int:
+    """Measure a run's accuracy on worse photos of its test faces (:func:`fer.robustness.measure_run`),
+    keep it in its metrics, and print it as a table."""
+    from fer import robustness, runs, study
+
+    run = runs.get_run(args.run_id)
+    start_backend_quietly()
+    measured = robustness.measure_run(run, progress=_stderr_progress)
+    if args.json:
+        _print_json({"run_id": run.run_id, **robustness.document(measured)})
+        return 0
+    print(f"{run.display_name}: {robustness.summary(measured)}")
+    print(study.markdown_table(robustness.table(measured)))
     return 0
 
 

@@ -142,13 +142,13 @@ def paired_emotion_table(paired: Mapping[str, PairedComparison]) -> pd.DataFrame
             "test faces": result.n,
             "recall A": result.accuracy_a,
             "recall B": result.accuracy_b,
-            **_paired_columns(result),
+            **paired_columns(result),
         }
         for emotion, result in paired.items()
     ])
 
 
-def _paired_columns(paired: PairedComparison) -> dict[str, Any]:
+def paired_columns(paired: PairedComparison) -> dict[str, Any]:
     """B − A in points, its interval, McNemar's p and the verdict: the columns every table of paired tests has."""
     return {
         "points": round(paired.difference * 100, 2),
@@ -231,7 +231,7 @@ def study_comparisons(
         rows.append({
             "comparison": pair.question,
             "difference": f"{pair.b} − {pair.a}",
-            **_paired_columns(paired),
+            **paired_columns(paired),
             "study (points)": round(theirs * 100, 2),
             "runs": f"{pair.run_b.display_name} against {pair.run_a.display_name}",
         })

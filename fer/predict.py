@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 from fer import runs, store
 from fer.errors import FerError
 from fer.inference import load_classifier
+from fer.robustness import Robustness
+from fer.robustness import stored as stored_robustness
 from fer.temperature import Scaling
 from fer.vocab import CLASSES
 
@@ -64,6 +66,7 @@ class ModelChoice:
     temperature: float = 1.0  # what its probabilities are scaled by: fitted on its validation faces, else 1
     scaled_ece: float | None = None  # its ECE on its test faces once so scaled (fer.store.temperature_scaling)
     balanced: store.BalancedAnswers | None = None  # its answers with the emotions' training shares taken out
+    robustness: Robustness | None = None  # its accuracy on worse photos of its test faces, where measured
 
     @property
     def offers_balanced(self) -> bool:
@@ -289,7 +292,7 @@ def _model_choices() -> list[tuple[ModelChoice, str]]:
                 majority=_majority(metrics), run_id=run.run_id, reference=run.reference, tta=run.config.tta,
                 seen=store.seen_in_training(metrics), ece=calibration[0] if calibration else None,
                 temperature=scaling[0] if scaling else 1.0, scaled_ece=scaling[1] if scaling else None,
-                balanced=store.balanced_answers(metrics),
+                balanced=store.balanced_answers(metrics), robustness=stored_robustness(metrics),
             )
             choices.append((choice, model_problem(run.model_path)))
     return sorted(choices, key=lambda pair: _rank(pair[0]))

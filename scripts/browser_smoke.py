@@ -4,8 +4,8 @@ Starts ``streamlit run streamlit_app.py`` on localhost with a scratch ``$FER_ART
 fresh clone's view: the shipped sample, no runs, the committed reference model), loads each
 page in Debian's Chromium driven by Playwright, waits until the page's title is rendered and
 Streamlit has finished running the script, checks no exception is shown, and saves a full-page
-PNG per page. On Classify it then uploads a face from the shipped sample, then a photo of it
-tilted (which the page turns level), turns on the map of what drove each prediction and chooses
+PNG per page. On Classify it then opens how the model holds up on worse photos, uploads a face
+from the shipped sample, then a photo of it tilted (which the page turns level), turns on the map of what drove each prediction and chooses
 flip test-time augmentation in place of the model's own (shift); last it switches to videos,
 uploads a clip of sample faces with a second person beside them for a while, and follows that
 second person, with a screenshot of each step.
@@ -44,6 +44,7 @@ PAGES = {
     "classify": "Classify",
 }
 CLASSIFY_STEPS = {
+    "classify-robustness": ("How it holds up on worse photos", "", "the worst, "),
     "classify-photo": ("", "face.png", "what the model saw"),
     "classify-tilted": ("", "tilted.png", "turned level"),
     "classify-saliency": ("Show what drove each prediction", "", "what drove"),

@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from fer import compare, face_model, predict, runs, store
+from fer import compare, face_model, predict, robustness, runs, store
 from fer.faces import detect_faces, whole_image_face
 from fer.images import decode_photo
 from fer.inference import classify_faces, load_classifier
@@ -148,6 +148,22 @@ def test_the_shipped_model_classifies_like_the_library(committed_references: Pat
     unscaled = results(rerun(at.toggle(key="classify_calibrated").set_value(False)))
     assert unscaled[list(CLASSES)].to_numpy() == pytest.approx(network, abs=1e-5)
     assert list(unscaled["emotion"]) == list(table["emotion"])  # the same answers
+
+
+def test_the_page_shows_how_the_model_holds_up_on_worse_photos(committed_references: Path, finished_run: str) -> None:
+    (shipped,) = [run for run in store.reference_runs() if run.model_path.exists()]
+    measured = robustness.stored(shipped.metrics())
+    at = open_page("app_pages/classify.py")
+    assert at.selectbox(key="classify_model").value.run_id == shipped.run_id
+    drawn = {trace["name"]: dict(zip(trace["y"], trace["x"])) for trace in chart(at, "classify_robustness")["data"]}
+    costly = {name for name, paired in measured.conditions.items() if paired.significant and paired.difference < 0}
+    assert set(drawn["clean better"]) == costly and "Gaussian blur, sigma 4 px" in costly and "JPEG quality 50" not in costly
+    assert drawn["clean better"]["Gaussian blur, sigma 4 px"] == pytest.approx(-5.54, abs=0.01)  # as `fer robustness` measured
+    assert f"On {robustness.summary(measured)}." in texts(at)
+    # The user's own run, not measured: how to measure it.
+    at = rerun(at.selectbox(key="classify_model").set_value(predict.choose_model(finished_run)))
+    assert not [c for c in at.get("plotly_chart") if c.key == "classify_robustness"]
+    assert f"`python -m fer robustness {finished_run}`" in texts(at)
 
 
 def test_the_shipped_model_gives_balanced_answers_on_request_and_says_what_they_change(

@@ -252,7 +252,7 @@ def test_the_paired_emotion_chart_colours_each_emotion_by_the_run_its_test_favou
     from .conftest import BASE_ID, REFERENCE_ID
 
     by_emotion = compare.paired_by_emotion(*(store.reference_run(name) for name in (BASE_ID, REFERENCE_ID)))
-    figure = charts.paired_emotion_figure(by_emotion)
+    figure = charts.paired_forest_figure(by_emotion)
     traces = {trace.name: trace for trace in figure.data}
     assert {name: list(trace.y) for name, trace in traces.items()} == {
         "B better": ["fear", "sad"], "A better": ["angry", "neutral", "surprise"], "within chance": ["disgust", "happy"],
@@ -265,7 +265,7 @@ def test_the_paired_emotion_chart_colours_each_emotion_by_the_run_its_test_favou
             assert (x + above, x - below) == pytest.approx((result.ci_high * 100, result.ci_low * 100))
             assert (result.ci_low > 0 or result.ci_high < 0) == (trace.name != "within chance")
     assert list(figure.layout.yaxis.categoryarray) == list(CLASSES)[::-1]  # angry on top, as in the table
-    named = charts.paired_emotion_figure(by_emotion, a="S2", b="S4")
+    named = charts.paired_forest_figure(by_emotion, a="S2", b="S4")
     assert [trace.name for trace in named.data] == ["S4 better", "S2 better", "within chance"]
     assert named.layout.xaxis.title.text == "S4 − S2 recall (points), 95% paired interval"
 

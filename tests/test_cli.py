@@ -37,6 +37,7 @@ COMMANDS = {
     "show": ["show", "RUN"],
     "compare": ["compare", "RUN_A", "RUN_B"],
     "calibrate": ["calibrate", "RUN"],
+    "robustness": ["robustness", "RUN"],
     "cancel": ["cancel", "RUN"],
     "delete": ["delete", "RUN"],
     "resume": ["resume", "RUN"],

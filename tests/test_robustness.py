@@ -1,0 +1,129 @@
+"""How a model holds up on worse photos: the degradations themselves, the measurement on a real
+run's test faces, what the run keeps of it, and the command that measures it."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+import pytest
+
+from fer import cli, robustness, runs
+from fer.compare import scored_faces
+from fer.errors import FerError
+from fer.inference import classify_faces, load_classifier
+
+from .conftest import copy_run, sample_images
+
+
+def test_each_degradation_changes_an_enlarged_face_and_the_round_trip_none() -> None:
+    face = sample_images()[612]
+    grown = np.asarray(robustness.seen_as(face[None], 192, lambda image: image, prepare=lambda image: image))[0]
+    assert grown.shape == (192, 192) and grown.dtype == np.uint8
+    changed = {name: degrade(grown.copy()) for name, degrade in robustness.degradations().items()}
+    assert list(changed)[0] == robustness.ROUND_TRIP and np.array_equal(changed[robustness.ROUND_TRIP], grown)
+    for name, image in list(changed.items())[1:]:
+        assert image.shape == grown.shape and image.dtype == np.uint8, name
+        assert np.abs(image.astype(int) - grown).mean() > 0.5, name  # each makes the face measurably worse
+    assert changed["darker (x0.5)"].mean() == pytest.approx(grown.mean() / 2, abs=1)
+    assert changed["low contrast (x0.5)"].std() == pytest.approx(grown.std() / 2, rel=0.05)
+    # Sizes scale with the face: a 96-px face is blurred half as far.
+    assert "Gaussian blur, sigma 2 px" in robustness.degradations(96) and "motion blur, 8 px" in robustness.degradations(96)
+
+
+FEW = (robustness.ROUND_TRIP, "JPEG quality 10", "Gaussian blur, sigma 4 px", "noise, sigma 25 grey levels")
+
+
+@pytest.fixture
+def few_conditions(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Measure :data:`FEW` of the conditions only (the real ones): each costs a pass over the test
+    faces with the run's 10-view TTA, and the mechanism is the same for all of them."""
+    every = robustness.degradations
+    monkeypatch.setattr(robustness, "degradations", lambda side=robustness.SIDE: {n: every(side)[n] for n in FEW})
+
+
+def test_a_run_is_measured_on_its_own_test_faces_and_keeps_the_result(finished_run: str, few_conditions: None) -> None:
+    run = runs.get_run(finished_run)
+    before = run.metrics()
+    heard: list[tuple[float, str]] = []
+    measured = robustness.measure_run(run, progress=lambda fraction, message: heard.append((fraction, message)))
+    # Worked out again here, condition by condition, from the same faces and the same model.
+    dataset, test = scored_faces(run)
+    faces, labels = dataset.images[test], dataset.labels[test]
+    model = load_classifier(run.model_path)
+
+    def right(degrade: Any) -> np.ndarray:
+        return classify_faces(model, robustness.seen_as(faces, 192, degrade), tta=run.config.tta).argmax(axis=1) == labels
+
+    conditions = robustness.degradations()
+    assert measured.round_trip == pytest.approx(right(conditions[robustness.ROUND_TRIP]).mean())
+    assert list(measured.conditions) == list(conditions)[1:]
+    blurred = measured.conditions["Gaussian blur, sigma 4 px"]
+    assert blurred.accuracy_b == pytest.approx(right(conditions["Gaussian blur, sigma 4 px"]).mean())
+    assert blurred.n == len(test) and blurred.accuracy_a == measured.round_trip
+    assert [fraction for fraction, _ in heard] == [n / len(conditions) for n in range(len(conditions))] + [1.0]
+    assert heard[0][1] == f"{robustness.ROUND_TRIP}: classifying {len(test):,} faces ({run.config.tta} TTA)"
+    # Kept in its metrics beside what was there, and read back as measured.
+    after = run.metrics()
+    assert {key: value for key, value in after.items() if key != robustness.KEY} == before
+    assert robustness.stored(after) == measured
+    table = robustness.table(measured)
+    assert list(table["condition"]) == list(measured.conditions)
+    assert table["points"].tolist() == pytest.approx([round(100 * p.difference, 2) for p in measured.conditions.values()])
+
+
+def test_only_a_completed_run_with_its_model_and_its_test_faces_is_measured(finished_run: str) -> None:
+    elsewhere = runs.get_run(copy_run(finished_run, "other", metrics={"test_set": "0" * 16}))
+    with pytest.raises(FerError, match="are not the ones .* was evaluated on"):
+        robustness.measure_run(elsewhere)
+    without_model = runs.get_run(copy_run(finished_run, "nomodel"))
+    without_model.model_path.unlink()
+    with pytest.raises(FerError, match="kept no model file"):
+        robustness.measure_run(without_model)
+    failed = runs.get_run(copy_run(finished_run, "failed"))
+    (failed.path / "status.json").write_text(json.dumps({**failed.status, "state": "failed"}))
+    with pytest.raises(FerError, match="has not completed with results"):
+        robustness.measure_run(runs.get_run(failed.run_id))
+    assert robustness.KEY not in runs.get_run(failed.run_id).metrics()
+
+
+def kept(**changes: Any) -> dict[str, Any]:
+    """A plausible ``metrics.json`` entry of two conditions, with ``changes`` to its first one."""
+    paired = {"accuracy_a": 0.7, "accuracy_b": 0.6, "ci_low": -0.12, "ci_high": -0.08, "p_value": 1e-20, "n": 3589,
+              "only_a": 500, "only_b": 141}
+    return {robustness.KEY: {"side": 192, "tta": "shift", "round_trip": 0.7, "conditions": {
+        "JPEG quality 10": {**paired, **changes}, "darker (x0.5)": {**paired, "accuracy_b": 0.69},
+    }}}
+
+
+@pytest.mark.parametrize("changes", [
+    {"accuracy_b": 1.5}, {"accuracy_b": "0.6"}, {"p_value": float("nan")}, {"n": 0}, {"only_a": 4000},
+    {"ci_low": 0.1, "ci_high": -0.1}, {"accuracy_a": 0.5},  # not paired with the round trip
+])
+def test_a_damaged_measurement_reads_as_none(changes: dict[str, Any]) -> None:
+    assert robustness.stored(kept()) is not None
+    assert robustness.stored(kept(**changes)) is None
+    assert robustness.stored({robustness.KEY: {**kept()[robustness.KEY], "conditions": {}}}) is None
+    assert robustness.stored({robustness.KEY: "high"}) is None and robustness.stored(None) is None
+
+
+def test_the_worst_condition_is_named() -> None:
+    measured = robustness.stored(kept())
+    assert measured.worst()[0] == "JPEG quality 10"
+    assert robustness.summary(measured).endswith("the worst, JPEG quality 10: 60.0% (-10.0 points)")
+
+
+def test_the_robustness_command_measures_keeps_and_prints(
+    finished_run: str, few_conditions: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["robustness", finished_run, "--json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    measured = robustness.stored(runs.get_run(finished_run).metrics())
+    assert document == {"run_id": finished_run, **robustness.document(measured)}
+    assert cli.main(["robustness", finished_run]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith(f"{runs.get_run(finished_run).display_name}: its 296 test faces, each enlarged to 192 px")
+    assert lines[1].startswith("| condition | accuracy | points |") and len(lines) == 2 + 1 + len(measured.conditions)
+    assert cli.main(["robustness", "no-such-run"]) == 2
+    assert "no-such-run" in capsys.readouterr().err
