@@ -579,6 +579,7 @@ def _run_document(run: Run) -> dict[str, Any]:
 
 
 def _print_run(run: Run) -> None:
+    from fer import robustness
     from fer.runs import fit_texts, run_metric_texts, state_summary
 
     status = run.status
@@ -611,6 +612,8 @@ def _print_run(run: Run) -> None:
             print(f"  {', '.join(groups)}")
         for line in fit_texts(metrics):
             print(f"  {line}")
+        if (measured := robustness.stored(metrics)) is not None:
+            print(f"  Worse photos (python -m fer robustness): {robustness.summary(measured)}")
     elif (run.path / "metrics.json").exists():
         print("  metrics unreadable: metrics.json is damaged")
     print(f"  folder: {run.path}")

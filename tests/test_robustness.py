@@ -125,5 +125,8 @@ def test_the_robustness_command_measures_keeps_and_prints(
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith(f"{runs.get_run(finished_run).display_name}: its 296 test faces, each enlarged to 192 px")
     assert lines[1].startswith("| condition | accuracy | points |") and len(lines) == 2 + 1 + len(measured.conditions)
+    # `show` says it too.
+    assert cli.main(["show", finished_run]) == 0
+    assert f"  Worse photos (python -m fer robustness): {robustness.summary(measured)}" in capsys.readouterr().out.splitlines()
     assert cli.main(["robustness", "no-such-run"]) == 2
     assert "no-such-run" in capsys.readouterr().err
