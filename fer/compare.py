@@ -22,7 +22,7 @@ from fer.data import load_dataset
 from fer.dataset import FaceDataset, protocol_splits
 from fer.errors import FerError
 from fer.paths import dataset_cache_path
-from fer.significance import PairedComparison, interval_text, paired_comparison
+from fer.significance import PairedComparison, paired_columns, paired_comparison
 from fer.store import Run, creation_order, number
 from fer.temperature import tempered
 from fer.vocab import ARCHITECTURE_NAMES, CLASSES
@@ -146,16 +146,6 @@ def paired_emotion_table(paired: Mapping[str, PairedComparison]) -> pd.DataFrame
         }
         for emotion, result in paired.items()
     ])
-
-
-def paired_columns(paired: PairedComparison) -> dict[str, Any]:
-    """B − A in points, its interval, McNemar's p and the verdict: the columns every table of paired tests has."""
-    return {
-        "points": round(paired.difference * 100, 2),
-        "95% interval, paired (points)": interval_text(paired.ci_low, paired.ci_high),
-        "McNemar p": paired.p_value,
-        "verdict": f"{'' if paired.significant else 'not '}significant at 5%",
-    }
 
 
 def _paired_answers(a: Run, b: Run, load: DatasetLoader) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

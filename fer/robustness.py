@@ -27,11 +27,10 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from fer.compare import paired_columns, scored_faces
 from fer.errors import FerError
 from fer.images import photo_face
 from fer.inference import classify_faces, load_classifier
-from fer.significance import PairedComparison, paired_comparison
+from fer.significance import PairedComparison, paired_columns, paired_comparison
 from fer.store import Run, has_headline_metrics, number, write_metrics
 
 if TYPE_CHECKING:
@@ -150,6 +149,10 @@ def measure_run(run: Run, progress: Callable[[float, str], None] | None = None) 
     Raises FerError for a run that has not completed with results, kept no model file, or was
     scored on other test faces than those imported now (:func:`fer.compare.scored_faces`).
     """
+    # Imported here, not above: fer.compare imports scikit-learn (0.8 s), and the Classify page,
+    # which reads a measurement (:func:`stored`) as it lists the models, needs none of it.
+    from fer.compare import scored_faces
+
     metrics = run.metrics() if run.state == "completed" else None
     if run.config is None or not has_headline_metrics(metrics):
         raise FerError(f"{run.display_name} has not completed with results: there is nothing to measure")
@@ -176,7 +179,7 @@ def summary(measured: Robustness) -> str:
 
 def table(measured: Robustness) -> pd.DataFrame:
     """One row per degradation: its accuracy, and the points it costs against the round trip
-    with their paired interval, McNemar's p and the verdict (:func:`fer.compare.paired_columns`)."""
+    with their paired interval, McNemar's p and the verdict (:func:`fer.significance.paired_columns`)."""
     return pd.DataFrame([
         {"condition": name, "accuracy": paired.accuracy_b, **paired_columns(paired)}
         for name, paired in measured.conditions.items()

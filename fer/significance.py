@@ -21,19 +21,20 @@ intervals resampled from its confusion matrix (:func:`per_class_intervals`).
 from __future__ import annotations
 
 import math
+import statistics
 import warnings
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.stats import binomtest, norm
 
 from fer.errors import FerError
 
 ALPHA = 0.05
 """The significance level of the sentence and of the confidence interval (95%)."""
 
-Z = float(norm.ppf(1 - ALPHA / 2))
+Z = statistics.NormalDist().inv_cdf(1 - ALPHA / 2)
 """The normal quantile of the two-sided 95% level, 1.96."""
 
 RESAMPLES = 2_000
@@ -123,6 +124,8 @@ def bootstrap_interval(only_a: int, only_b: int, n: int, resamples: int, seed: i
 def mcnemar_exact(only_a: int, only_b: int) -> float:
     """Two-sided exact McNemar p-value: a binomial test of ``only_b`` out of the discordant
     pairs against 1/2; 1 when the runs never disagree (nothing speaks for either)."""
+    from scipy.stats import binomtest  # here, not above: SciPy takes 0.4 s to import, and reading results needs none
+
     discordant = only_a + only_b
     return 1.0 if discordant == 0 else float(binomtest(only_b, discordant, 0.5).pvalue)
 
@@ -164,6 +167,8 @@ def accuracy_interval(accuracy: float, n: int) -> tuple[float, float]:
     second draw of as many images could move it. Wilson rather than accuracy ± 1.96 standard
     errors, which is too narrow on a few hundred faces and can leave [0, 1] near its ends. A
     published accuracy, rounded, stands for the nearest whole number of images right."""
+    from scipy.stats import binomtest  # as in mcnemar_exact
+
     if n <= 0 or not 0 <= accuracy <= 1:
         raise FerError(f"an accuracy needs a fraction and some test images (got {accuracy} on {n})")
     interval = binomtest(round(accuracy * n), n).proportion_ci(1 - ALPHA, method="wilson")
@@ -211,6 +216,16 @@ def points_text(fraction: float) -> str:
 def interval_text(low: float, high: float) -> str:
     """An interval of a difference in points, ``−0.6 to 2.3``: how every page and table says one."""
     return f"{points_text(low)} to {points_text(high)}"
+
+
+def paired_columns(paired: PairedComparison) -> dict[str, Any]:
+    """B − A in points, its interval, McNemar's p and the verdict: the columns every table of paired tests has."""
+    return {
+        "points": round(paired.difference * 100, 2),
+        "95% interval, paired (points)": interval_text(paired.ci_low, paired.ci_high),
+        "McNemar p": paired.p_value,
+        "verdict": f"{'' if paired.significant else 'not '}significant at 5%",
+    }
 
 
 def _p_text(p_value: float) -> str:
