@@ -11,7 +11,7 @@ from typing import Any
 
 import streamlit as st
 
-from fer import balance, charts, runs, ui
+from fer import balance, charts, robustness, runs, ui
 from fer.hardware import cpu_name, gpu_names, keras_backend
 from fer.scenarios import (
     DEFAULT_RECIPE,
@@ -376,6 +376,8 @@ def metrics_panel(metrics: dict[str, Any]) -> None:
     )
     if fits := runs.fit_texts(metrics):
         st.caption("Fitted on its validation faces, for the Classify page: " + " · ".join(fits))
+    if (measured := robustness.stored(metrics)) is not None:
+        st.caption(f"On worse photos of {robustness.summary(measured)} (Classify page).")
 
 
 def run_actions(run: runs.Run) -> None:

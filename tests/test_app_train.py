@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from fer import runs, store
+from fer import robustness, runs, store
 from fer.calibrate import FITS
 from fer.errors import FerError
 from fer.hardware import gpu_names, keras_backend
@@ -135,15 +135,20 @@ def test_a_finished_run_shows_its_metrics_and_curves(finished_run: str) -> None:
     keys = {button.key for button in at.button}
     assert f"delete-{finished_run}" in keys and not keys & {f"cancel-{finished_run}", f"resume-{finished_run}"}
     assert "Fitted on its validation faces" not in texts  # the thesis protocol: nothing to fit on
+    assert "On worse photos" not in texts  # not measured
 
 
 def test_a_finished_standard_run_says_what_it_fitted_on_its_validation_faces(finished_run: str) -> None:
-    fitted = {key: read_json(COMMITTED_REFERENCE_DIR / REFERENCE_ID / "metrics.json")[key] for key in FITS}
+    fitted = {key: read_json(COMMITTED_REFERENCE_DIR / REFERENCE_ID / "metrics.json")[key] for key in (*FITS, robustness.KEY)}
     copy_run(finished_run, "fitted", config={"protocol": "standard"}, metrics=fitted)
     (caption,) = [c.value for c in _page().caption if c.value.startswith("Fitted on its validation faces")]
     assert "Temperature 0.915, fitted on 3,589 PublicTest faces" in caption
     assert f"Balanced answers, strength 0.5 (temperature {fitted['balanced_answers']['temperature']:.3g})" in caption
     assert caption.endswith(" · ".join(runs.fit_texts(runs.get_run(f"{finished_run}-fitted").metrics())))
+    # And how it held up on worse photos, as `python -m fer robustness` measured the default model.
+    measured = robustness.stored(fitted)
+    assert f"On worse photos of {robustness.summary(measured)} (Classify page)." in _texts(_page())
+    assert "Gaussian blur, sigma 4 px: 64.5% (-5.5 points)" in robustness.summary(measured)
 
 
 @pytest.mark.parametrize(
