@@ -511,9 +511,7 @@ def _calibrate(args: argparse.Namespace) -> int:
         return 0
     print(f"{run.display_name}: fitted on its validation faces, scored on its {fits['balanced_answers']['test_images']:,} "
           "test faces")
-    from fer.runs import fit_texts
-
-    print("\n".join(fit_texts(run.metrics())))
+    print("\n".join(runs.fit_texts(run.metrics())))
     return 0
 
 
