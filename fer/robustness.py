@@ -118,7 +118,7 @@ class Robustness:
         return min(self.conditions.items(), key=lambda item: item[1].difference)
 
 
-def robustness(
+def measure(
     model: keras.Model,
     faces: np.ndarray,
     labels: np.ndarray,
@@ -143,7 +143,7 @@ def robustness(
 
 
 def measure_run(run: Run, progress: Callable[[float, str], None] | None = None) -> Robustness:
-    """:func:`robustness` of a completed run's model on the test faces it was scored on, kept in
+    """:func:`measure` of a completed run's model on the test faces it was scored on, kept in
     its ``metrics.json`` under :data:`KEY` (its other metrics stay as they are).
 
     Raises FerError for a run that has not completed with results, kept no model file, or was
@@ -160,7 +160,7 @@ def measure_run(run: Run, progress: Callable[[float, str], None] | None = None) 
         raise FerError(f"{run.display_name} kept no model file: there is no model to measure")
     dataset, test = scored_faces(run)
     model = load_classifier(run.model_path)
-    measured = robustness(model, dataset.images[test], dataset.labels[test], run.config.tta, progress=progress)
+    measured = measure(model, dataset.images[test], dataset.labels[test], run.config.tta, progress=progress)
     # Read again: the run's metrics may have gained a fit (`fer calibrate`) in the minutes this took.
     write_metrics(run.path, (run.metrics() or metrics) | {KEY: document(measured)})
     return measured
