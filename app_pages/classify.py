@@ -18,7 +18,7 @@ CROP_ZOOM = 3  # the 48x48 crop the model saw, shown at 144x144
 WHOLE_IMAGE_STATE = "classify_whole_images"  # ids of the photos to classify as one face
 INPUTS = ("Photos", "A video")
 VIDEO_INTERVALS = (0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0)  # seconds between the frames classified
-ROBUSTNESS_MINUTES = 10  # `fer robustness` on the default model: 9 min 51 s with shift TTA on a 2-core AMD EPYC
+ROBUSTNESS_MINUTES = 11  # `fer robustness` on the default model: 11 min 22 s with shift TTA on a 2-core AMD EPYC
 PEOPLE_SHOWN = 6  # faces shown to choose whom a video's timeline follows; the list holds them all
 
 
@@ -68,13 +68,13 @@ def describe(choice: predict.ModelChoice) -> None:
 
 
 def show_robustness(choice: predict.ModelChoice) -> None:
-    """The chosen model's accuracy on its test faces made worse (blur, JPEG, light, noise), each
+    """The chosen model's accuracy on its test faces made worse (blur, JPEG, light, noise, size), each
     against the faces as they are, where its run measured it; else how to measure it."""
     measured = choice.robustness
     if measured is None:
         st.caption(
             f"Not measured for this model: `python -m fer robustness {choice.run_id}` classifies its test faces "
-            "blurred, compressed, darker, brighter and noisy, and keeps the result for this page (about "
+            "blurred, compressed, darker, brighter, noisy and small, and keeps the result for this page (about "
             f"{ROBUSTNESS_MINUTES} minutes on a 2-core CPU for FER2013's 3,589 PrivateTest faces)."
         )
         return
@@ -212,8 +212,9 @@ def show_without_faces(index: int, photo_id: str, result: photos.PhotoResult) ->
     )
 
 
-def show_photo(index: int, result: photos.PhotoResult) -> None:
-    """One photo: its faces boxed and labelled, then each face's details (:func:`show_face`)."""
+def show_photo(index: int, result: photos.PhotoResult, measured: robustness.Robustness | None) -> None:
+    """One photo: its faces boxed and labelled, then each face's details (:func:`show_face`),
+    a small one's with what being small costs the chosen model (``measured``)."""
     st.subheader(result.name, divider="gray")
     found = result.faces
     if found[0].whole_image and len(found) == 1:
@@ -229,13 +230,17 @@ def show_photo(index: int, result: photos.PhotoResult) -> None:
     with details:
         for number, (face, row) in enumerate(zip(found, result.probabilities), start=1):
             drove = None if result.saliency is None else result.saliency[number - 1]
-            show_face(f"{index}_{number}", f"face {number}", face, row, drove)
+            note = robustness.small_face_note(measured, min(face.box[2:]) / result.shrunk)  # px it was cut from
+            show_face(f"{index}_{number}", f"face {number}", face, row, drove, note)
 
 
-def show_face(key: str, label: str, face: faces.Face, row: np.ndarray, drove: np.ndarray | None) -> None:
+def show_face(
+    key: str, label: str, face: faces.Face, row: np.ndarray, drove: np.ndarray | None, note: str = ""
+) -> None:
     """The crop the model saw, its probabilities and, given its occlusion map ``drove``, what
     drove the prediction: then the crop and the map side by side at full size, the bars below.
-    ``label`` names the face ("face 2" in a photo, "at 1.50 s" in a video)."""
+    ``label`` names the face ("face 2" in a photo, "at 1.50 s" in a video); ``note``, if any, is
+    said under its heading."""
     emotion, probability = inference.top_emotion(row)
     heading = f"**{label[0].upper()}{label[1:]}: {emotion}** ({probability:.0%})"
     seen = annotate.enlarged(face.crop, CROP_ZOOM)
@@ -244,8 +249,12 @@ def show_face(key: str, label: str, face: faces.Face, row: np.ndarray, drove: np
         crop_column, bars_column = st.columns([1, 3], vertical_alignment="center")
         crop_column.image(seen, caption=saw)
         bars_column.markdown(heading)
+        if note:
+            bars_column.caption(note)
     else:
         st.markdown(heading)
+        if note:
+            st.caption(note)
         crop_column, heat_column = st.columns(2)
         crop_column.image(seen, caption=saw, width="stretch")
         cost = f"hiding the red lowers it by up to {100 * drove.max():.0f} points"
@@ -308,7 +317,8 @@ def show_video(
     face = analysis.followed(person)[row]
     picture.image(annotate.annotate(image, [face], probabilities[None], scale), caption=f"{analysis.name} at {when:,.2f} s")
     with details:
-        show_face(f"video_{row}", f"at {when:,.2f} s", face, probabilities, None)
+        note = robustness.small_face_note(choice.robustness, min(face.box[2:]))
+        show_face(f"video_{row}", f"at {when:,.2f} s", face, probabilities, None, note)
     shares = video.emotion_shares(timeline)["share"].to_numpy()
     show_shares(shares, f"{len(found):,} frames with a face", "classify_video_shares")
     st.dataframe(
@@ -413,7 +423,7 @@ for index, ((photo_id, _, _), result) in enumerate(zip(given, results)):
     elif not result.faces:
         show_without_faces(index, photo_id, result)
     else:
-        show_photo(index, result)
+        show_photo(index, result, choice.robustness)
 
 table = photos.results_table(results)
 if len(table):

@@ -166,6 +166,19 @@ def test_the_page_shows_how_the_model_holds_up_on_worse_photos(committed_referen
     assert f"`python -m fer robustness {finished_run}`" in texts(at)
 
 
+def test_a_small_face_says_what_being_small_costs_the_model(committed_references: Path) -> None:
+    (shipped,) = [run for run in store.reference_runs() if run.model_path.exists()]
+    at = upload(open_page("app_pages/classify.py"), {"small.png": encoded(face(612, 36), ".png")})
+    (side,) = results(at)["box_width"]
+    assert 30 <= side <= 36  # the face found in the 36-px crop, or the crop whole
+    note = robustness.small_face_note(robustness.stored(shipped.metrics()), side)
+    assert note.startswith(f"A small face ({side} px across")
+    assert "right 67.6% at 32 px and 62.2% at 24 px, against 70.0% at full size" in note  # as `fer robustness` measured
+    assert note in [caption.value for caption in at.caption]
+    at = upload(at, {"crop.png": photos()["crop.png"]})  # a 48x48 crop, its face found 44 px across: not small
+    assert results(at)["box_width"].tolist() == [44] and "A small face" not in texts(at)
+
+
 def test_the_shipped_model_gives_balanced_answers_on_request_and_says_what_they_change(
     committed_references: Path, downloads: dict[str, bytes]
 ) -> None:

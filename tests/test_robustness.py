@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import cv2
 import numpy as np
 import pytest
 
@@ -23,9 +24,14 @@ def test_each_degradation_changes_an_enlarged_face_and_the_round_trip_none() -> 
     assert grown.shape == (192, 192) and grown.dtype == np.uint8
     changed = {name: degrade(grown.copy()) for name, degrade in robustness.degradations().items()}
     assert list(changed)[0] == robustness.ROUND_TRIP and np.array_equal(changed[robustness.ROUND_TRIP], grown)
+    small = {robustness.small_face(size): size for size in robustness.SMALL_FACES}
     for name, image in list(changed.items())[1:]:
+        if name in small:  # a small face: as a camera took it, enlarged to 48x48 only as it is classified
+            assert image.shape == (small[name], small[name]) and image.dtype == np.uint8, name
+            image = cv2.resize(image, grown.shape, interpolation=cv2.INTER_LINEAR)
         assert image.shape == grown.shape and image.dtype == np.uint8, name
         assert np.abs(image.astype(int) - grown).mean() > 0.5, name  # each makes the face measurably worse
+    assert list(small) == ["a 32-px face", "a 24-px face"] and list(changed)[-2:] == list(small)
     assert changed["darker (x0.5)"].mean() == pytest.approx(grown.mean() / 2, abs=1)
     assert changed["low contrast (x0.5)"].std() == pytest.approx(grown.std() / 2, rel=0.05)
     # Sizes scale with the face: a 96-px face is blurred half as far.
@@ -112,6 +118,23 @@ def test_the_worst_condition_is_named() -> None:
     measured = robustness.stored(kept())
     assert measured.worst()[0] == "JPEG quality 10"
     assert robustness.summary(measured).endswith("the worst, JPEG quality 10: 60.0% (-10.0 points)")
+
+
+def test_a_small_face_is_told_what_being_small_costs() -> None:
+    assert robustness.small_face_note(robustness.stored(kept()), 48) == ""  # as large as the model reads
+    assert robustness.small_face_note(robustness.stored(kept()), 40) == ""  # nearer 48 px than the 32 measured
+    lead = "A small face (30 px across, enlarged to the 48x48 the model reads)"
+    unmeasured = f"{lead}: small faces are read less accurately than the test faces the model was scored on."
+    assert robustness.small_face_note(None, 30) == unmeasured
+    assert robustness.small_face_note(robustness.stored(kept()), 30) == unmeasured  # measured before small faces were
+    paired = kept()[robustness.KEY]["conditions"]["darker (x0.5)"]
+    measured = robustness.stored({robustness.KEY: {**kept()[robustness.KEY], "conditions": {
+        "a 32-px face": {**paired, "accuracy_b": 0.674}, "a 24-px face": {**paired, "accuracy_b": 0.637},
+    }}})
+    assert robustness.small_face_note(measured, 30.4) == (
+        f"{lead}: on its test faces made as small it was right 67.4% at 32 px and 63.7% at 24 px, against 70.0% at "
+        "full size (How it holds up on worse photos)."
+    )
 
 
 def test_the_robustness_command_measures_keeps_and_prints(
