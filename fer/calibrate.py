@@ -16,13 +16,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from fer.balance import learnt_shares
-from fer.compare import scored_faces
 from fer.copies import training_faces
+from fer.data import load_dataset
 from fer.dataset import STANDARD_USAGES, FaceDataset, protocol_splits
 from fer.errors import FerError
-from fer.evaluate import balanced_answers, temperature_scaling
+from fer.evaluate import balanced_answers, fingerprint, temperature_scaling
 from fer.inference import classify_faces, load_classifier
 from fer.store import Run, has_headline_metrics, write_metrics
+from fer.vocab import DATASETS
 
 if TYPE_CHECKING:
     import keras
@@ -62,7 +63,7 @@ def calibrate_run(run: Run, progress: Callable[[float, str], None] | None = None
 
     Raises FerError for a run that can't have them: not completed, trained on the thesis
     protocol (no validation faces: its test faces were its only held-out ones), without a model
-    file, or scored on other test faces than those imported now (:func:`fer.compare.scored_faces`).
+    file, or scored on other test faces than those imported now (another import of FER2013).
     """
     metrics = run.metrics() if run.state == "completed" else None
     if run.config is None or not has_headline_metrics(metrics):
@@ -75,8 +76,16 @@ def calibrate_run(run: Run, progress: Callable[[float, str], None] | None = None
         )
     if not run.model_path.exists():
         raise FerError(f"{run.display_name} kept no model file: there is no model to calibrate")
-    dataset, test = scored_faces(run)
+    dataset = load_dataset(config.data)
     splits = protocol_splits(dataset, config.protocol)
+    test = splits["test"]
+    # The check fer.compare.scored_faces makes, written here: compare imports fer.study, which
+    # imports fer.runs, which starts fer.train, which imports this module (tests/test_structure.py).
+    if metrics.get("test_set") != fingerprint(dataset.images[test], dataset.labels[test]):
+        raise FerError(
+            f"{run.display_name} was scored on other test faces than those of {DATASETS[config.data]} here now "
+            "(FER2013 imported again, from another source, since): import the data it was trained on again"
+        )
     model = load_classifier(run.model_path)
     shares = learnt_shares(dataset.labels[training_faces(dataset, splits, config.drop_copies)], config.balance)
     report = progress or (lambda fraction, message: None)
