@@ -230,7 +230,7 @@ def study_comparisons(
 
 def test_labels(run: Run, load: DatasetLoader = load_dataset) -> np.ndarray:
     """The true classes of the test images ``run`` was scored on, in its probabilities' order: as
-    the run keeps them (``test_labels.npy``), or from the dataset (:func:`scored_faces`) for a run
+    the run keeps them (``test_labels.npz``), or from the dataset (:func:`scored_faces`) for a run
     trained before runs kept them.
 
     Why kept: the paired tests of the committed reference runs, the study's scenarios among them,
@@ -294,12 +294,12 @@ def _probabilities(run: Run, labels: np.ndarray) -> np.ndarray:
     probabilities = run.probabilities()
     if probabilities is None:
         raise FerError(
-            f"{run.display_name} did not keep its test-set probabilities (probabilities.npy): "
+            f"{run.display_name} did not keep its test-set probabilities (probabilities.npz): "
             "train it again to compare it image by image"
         )
     if len(probabilities) != len(labels):
         raise FerError(
-            f"{run.display_name}: probabilities.npy holds {len(probabilities)} predictions for "
+            f"{run.display_name}: probabilities.npz holds {len(probabilities)} predictions for "
             f"{len(labels)} test images: the file is damaged"
         )
     return probabilities

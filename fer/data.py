@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import io
 import json
-import math
 import zipfile
 from dataclasses import replace
 from pathlib import Path, PurePosixPath
@@ -19,11 +18,12 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 from numpy.lib.npyio import NpzFile
 
+from fer.arrays import ZIP_ERRORS, check_declared_size, npz_bytes
 from fer.dataset import SAMPLE_SOURCE, FaceDataset, check_trainable
 from fer.errors import FerError
 from fer.images import FACE_SIZE
 from fer.paths import active_dataset_name, atomic_write_bytes, dataset_cache_path
-from fer.sources import ZIP_ERRORS, Progress, read_file, read_parquet, read_source
+from fer.sources import Progress, read_file, read_parquet, read_source
 from fer.vocab import CLASSES, DATA_CHOICES, USAGES
 
 SAMPLE_PATH = Path(__file__).parent / "sample" / "fer2013_sample.parquet"
@@ -54,7 +54,7 @@ def _cached_dataset(cache: NpzFile) -> FaceDataset:
     :func:`save_cache` writes: a cache edited or damaged by hand must be refused, never give
     wrong counts. Raises TypeError or ValueError saying what is wrong."""
     for name in cache.files:
-        _check_declared_size(cache.zip, f"{name}.npy")
+        check_declared_size(cache.zip, f"{name}.npy")
     meta = json.loads(str(cache["meta"]))
     if not isinstance(meta, dict) or not isinstance(meta.get("source"), str) or not isinstance(meta.get("converted"), int):
         raise TypeError("its description is not a source name and a count of converted images")
@@ -65,20 +65,6 @@ def _cached_dataset(cache: NpzFile) -> FaceDataset:
         if values.dtype != np.uint8 or values.shape != (len(images),) or values.max() >= count:
             raise ValueError(f"its {what} are not {len(images):,} whole numbers 0..{count - 1}")
     return FaceDataset(images, labels, usage, meta["source"], meta["converted"])
-
-
-def _check_declared_size(archive: zipfile.ZipFile, member: str) -> None:
-    """Raise ValueError if the array header of ``member`` declares more bytes than the member
-    holds: numpy allocates the declared shape before it reads, so an edited header claiming a
-    huge shape would fail as a MemoryError, or take the machine's memory, instead of as damage."""
-    with archive.open(member) as file:
-        version = np.lib.format.read_magic(file)
-        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-        shape, _, dtype = read_header(file)
-        declared = math.prod(shape) * dtype.itemsize
-        held = archive.getinfo(member).file_size - file.tell()
-    if declared > held:
-        raise ValueError(f"its {member} declares {shape} ({declared:,} bytes) but holds {held:,} bytes")
 
 
 def load_dataset(which: str = "active") -> FaceDataset:
@@ -118,7 +104,6 @@ def _activate(dataset: FaceDataset, source: str = "") -> FaceDataset:
 
 def save_cache(dataset: FaceDataset) -> None:
     """Write the dataset cache atomically (uncompressed, so it loads in well under a second)."""
-    buffer = io.BytesIO()
     meta = json.dumps({"source": dataset.source, "converted": dataset.converted})
-    np.savez(buffer, images=dataset.images, labels=dataset.labels, usage=dataset.usage, meta=np.array(meta))
-    atomic_write_bytes(dataset_cache_path(), buffer.getbuffer())
+    arrays = {"images": dataset.images, "labels": dataset.labels, "usage": dataset.usage, "meta": np.array(meta)}
+    atomic_write_bytes(dataset_cache_path(), npz_bytes(compress=False, **arrays))

@@ -75,7 +75,7 @@ def runs_dir() -> Path:
     return path
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
+def atomic_write_bytes(path: Path, data: bytes | memoryview) -> None:
     """Write ``data`` so that readers see the old file or the new one, never half of one."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -96,9 +96,9 @@ def atomic_write_json(path: Path, obj: Any) -> None:
 
 
 MAX_STATE_FILE_BYTES = 64 * 2**20
-"""Largest run or settings file read back (JSON, ``history.csv``, ``probabilities.npy``): far above
-what the project writes (a 10,000-epoch history is 1.5 MB), so a file beyond it is damaged and
-refused before it is read into memory."""
+"""Largest run or settings file read back (JSON, ``history.csv``, an array of ``probabilities.npz``
+unpacked): far above what the project writes (a 10,000-epoch history is 1.5 MB), so a file beyond
+it is damaged and refused before it is read into memory."""
 
 
 def check_state_file_size(path: Path) -> None:

@@ -25,7 +25,6 @@ import stat
 import struct
 import tarfile
 import zipfile
-import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -38,6 +37,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
+from fer.arrays import ZIP_ERRORS
 from fer.dataset import FaceDataset
 from fer.errors import FerError
 from fer.images import FACE_SIZE, decode_face
@@ -75,11 +75,6 @@ PARQUET_MAX_CHUNK_BYTES = 256 * 2**20
 
 Progress = Callable[[float, str], None]
 """Callback for long work: fraction done in [0, 1] and a short message."""
-
-ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError, RuntimeError, NotImplementedError)
-"""What zipfile raises for a damaged, encrypted or oddly compressed archive or entry (the
-dataset cache, an ``.npz``, is a zip too)."""
-
 
 def read_source(source: str | Path, progress: Progress | None = None) -> FaceDataset:
     """Read any supported source into a :class:`FaceDataset` without touching the cache."""

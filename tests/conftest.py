@@ -239,7 +239,7 @@ def better_copy(run_id: str, suffix: str, gained: int, **config: Any) -> str:
     wrong = np.flatnonzero(probabilities.argmax(axis=1) != labels)[:gained]
     probabilities[wrong] = np.eye(probabilities.shape[1])[labels[wrong]]
     copied = copy_run(run_id, suffix, config, classification_metrics(labels, probabilities))
-    np.save(runs_dir() / copied / "probabilities.npy", probabilities.astype(np.float16))
+    store.write_probabilities(runs_dir() / copied, probabilities)
     return copied
 
 

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from fer import compare, evaluate, runs, store
+from fer.arrays import npz_bytes
 from fer.data import load_sample
 from fer.dataset import protocol_splits
 from fer.errors import FerError
@@ -181,7 +182,7 @@ def test_runs_without_a_recorded_test_set_or_probabilities_are_refused(finished_
         compare.paired_runs(runs.get_run(finished_run), runs.get_run(old))
 
     kept_nothing = copy_run(finished_run, "noprob")
-    (runs_dir() / kept_nothing / "probabilities.npy").unlink()
+    (runs_dir() / kept_nothing / "probabilities.npz").unlink()
     with pytest.raises(FerError, match=f"{kept_nothing} did not keep its test-set probabilities"):
         compare.paired_runs(runs.get_run(kept_nothing), runs.get_run(finished_run))
 
@@ -189,7 +190,7 @@ def test_runs_without_a_recorded_test_set_or_probabilities_are_refused(finished_
 def test_a_fingerprint_the_labels_do_not_match_is_refused(finished_run: str) -> None:
     fake = {"test_set": "0123456789abcdef"}
     a, b = copy_run(finished_run, "a", metrics=fake), copy_run(finished_run, "b", metrics=fake)
-    (runs_dir() / a / "test_labels.npy").unlink()  # so the labels come from the dataset, and must be the run's
+    (runs_dir() / a / "test_labels.npz").unlink()  # so the labels come from the dataset, and must be the run's
     with pytest.raises(FerError, match="are not the ones .* was evaluated on"):
         compare.paired_runs(runs.get_run(a), runs.get_run(b))
 
@@ -197,7 +198,7 @@ def test_a_fingerprint_the_labels_do_not_match_is_refused(finished_run: str) -> 
 def test_full_data_runs_that_kept_no_test_labels_need_the_imported_dataset(finished_run: str) -> None:
     full = copy_run(finished_run, "full", {"data": "full"})
     assert compare.paired_runs(runs.get_run(full), runs.get_run(finished_run)).n == 296  # by the labels it kept
-    (runs_dir() / full / "test_labels.npy").unlink()  # as runs trained before they were kept
+    (runs_dir() / full / "test_labels.npz").unlink()  # as runs trained before they were kept
     with pytest.raises(FerError, match="imported FER2013, which this machine does not have: import it"):
         compare.paired_runs(runs.get_run(full), runs.get_run(finished_run))
 
@@ -233,16 +234,29 @@ def test_paired_by_emotion_tests_each_emotions_faces_alone(finished_run: str) ->
 
 
 def test_damaged_test_labels_count_as_none(finished_run: str) -> None:
-    kept = runs_dir() / finished_run / "test_labels.npy"
+    kept = runs_dir() / finished_run / "test_labels.npz"
     labels = runs.get_run(finished_run).test_labels()
     assert labels is not None and list(labels) == list(sample_test_labels())
     for damaged in (np.full(len(labels), 7, np.uint8), labels.astype(np.float32), labels.reshape(-1, 1).astype(np.uint8)):
-        np.save(kept, damaged)
+        kept.write_bytes(npz_bytes(compress=True, test_labels=damaged))
         assert runs.get_run(finished_run).test_labels() is None
-    kept.write_bytes(b"not a numpy file")
-    assert runs.get_run(finished_run).test_labels() is None
+    for damaged_file in (b"not a numpy file", bytes(npz_bytes(compress=True, labels=labels))):  # the array misnamed
+        kept.write_bytes(damaged_file)
+        assert runs.get_run(finished_run).test_labels() is None
     # Then the labels come from the dataset, as for a run that kept none.
     assert compare.paired_runs(runs.get_run(finished_run), runs.get_run(finished_run)).n == len(labels)
+
+
+def test_runs_that_kept_plain_npy_files_still_pair(finished_run: str) -> None:
+    run = runs.get_run(finished_run)
+    probabilities, labels = run.probabilities(), run.test_labels()
+    for name, kept in (("probabilities", probabilities.astype(np.float16)), ("test_labels", labels.astype(np.uint8))):
+        (run.path / f"{name}.npz").unlink()
+        np.save(run.path / f"{name}.npy", kept)  # as runs wrote them until results were deflated
+    older = runs.get_run(finished_run)
+    np.testing.assert_array_equal(older.test_labels(), labels)
+    np.testing.assert_array_equal(older.probabilities(), probabilities)
+    assert compare.paired_runs(older, run).n == len(labels)
 
 
 def test_the_dataset_comes_from_the_given_loader(finished_run: str) -> None:
@@ -256,7 +270,7 @@ def test_the_dataset_comes_from_the_given_loader(finished_run: str) -> None:
     compare.paired_runs(kept, kept, load=loader)
     assert asked == []  # its own test labels: no dataset needed
     unkept = runs.get_run(copy_run(finished_run, "unkept"))
-    (unkept.path / "test_labels.npy").unlink()  # as runs trained before they were kept
+    (unkept.path / "test_labels.npz").unlink()  # as runs trained before they were kept
     compare.paired_runs(unkept, unkept, load=loader)
     assert asked == ["sample"]
 
@@ -382,7 +396,7 @@ def test_a_run_keeps_its_calibration_and_an_unkept_one_is_worked_out_again(finis
     curves, reasons = compare.calibration_curves(by_name(*names.values()), load=lambda which: sample)
     assert reasons == {} and all(ece == worked_out["ece"] for ece, _ in curves.values())
     without = copy_run(finished_run, "without", metrics=unkept)
-    (runs_dir() / without / "probabilities.npy").unlink()
+    (runs_dir() / without / "probabilities.npz").unlink()
     assert "did not keep its test-set probabilities" in compare.calibration_curves(by_name(without))[1][
         runs.get_run(without).display_name]
 
@@ -455,7 +469,7 @@ def test_the_faces_behind_a_confusion_are_the_test_faces_so_answered_surest_firs
         probabilities[place] = one_hot("fear", p)
     probabilities[np.flatnonzero(labels == sad)[:2]] = one_hot("neutral")
     copied = copy_run(finished_run, "confused", metrics=evaluate.classification_metrics(labels, probabilities))
-    np.save(runs_dir() / copied / "probabilities.npy", probabilities.astype(np.float16))
+    store.write_probabilities(runs_dir() / copied, probabilities)
     run = runs.get_run(copied)
 
     assert compare.commonest_confusion(run) == ("angry", "fear")

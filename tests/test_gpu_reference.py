@@ -28,7 +28,7 @@ def test_each_completed_run_comes_back_as_its_own_reference_archive(tmp_path: Pa
         with tarfile.open(tmp_path / f"reference-{name}.tar.gz") as archive:
             names = archive.getnames()
             (run_id,) = {name.split("/")[1] for name in names if name.count("/") == 2}
-            expected = {"config.json", "status.json", "history.csv", "metrics.json", "probabilities.npy", "test_labels.npy", "model.keras"}
+            expected = {"config.json", "status.json", "history.csv", "metrics.json", "probabilities.npz", "test_labels.npz", "model.keras"}
             assert {name.rsplit("/", 1)[1] for name in names if name.count("/") == 2} == expected
             kept[name] = (run_id, *(json.load(archive.extractfile(f"reference/{run_id}/{file}")) for file in ("config.json", "metrics.json")))
     (base_id, _, metrics), (_, tuned, tuned_metrics) = kept["cnn"], kept["cnn_photo"]

@@ -26,9 +26,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from fer import data, sources
+from fer.arrays import read_npz_array
 from fer.dataset import FaceDataset, check_trainable, protocol_splits
 from fer.errors import FerError
-from fer.paths import dataset_cache_path
+from fer.paths import MAX_STATE_FILE_BYTES, dataset_cache_path
 from fer.vocab import CHALLENGE_CLASSES, CLASSES, USAGES
 
 from .conftest import (
@@ -473,6 +474,25 @@ def test_a_cache_header_declaring_a_huge_array_is_refused_before_allocating(prev
     # numpy itself would try to allocate 2 PiB for it and fail with a MemoryError.
     with pytest.raises(FerError, match=r"cache is damaged \(its images.npy declares \(1000000000000, 48, 48\)"):
         data.load_imported()
+
+
+def test_a_run_results_file_declaring_more_than_it_holds_is_damage_not_an_allocation(tmp_path: Path) -> None:
+    path = tmp_path / "probabilities.npz"
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "<f2", "fortran_order": False, "shape": (10**12, 7)})
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("probabilities.npy", header.getvalue() + bytes(14))
+    with pytest.raises(ValueError, match=r"probabilities.npz is damaged \(its probabilities.npy declares \(1000000000000, 7\)"):
+        read_npz_array(path, "probabilities")
+
+
+def test_a_run_results_file_that_would_unpack_past_the_limit_is_not_unpacked(tmp_path: Path) -> None:
+    path = tmp_path / "test_labels.npz"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:  # 64 MiB of zeros deflate to 65 KB
+        archive.writestr("test_labels.npy", bytes(MAX_STATE_FILE_BYTES + 1))
+    assert path.stat().st_size < 100_000
+    with pytest.raises(ValueError, match=r"test_labels.npz is damaged \(its test_labels.npy unpacks to 67,108,865 bytes"):
+        read_npz_array(path, "test_labels")
 
 
 def edited_cache(previous: bytes, **changes: np.ndarray) -> None:

@@ -104,7 +104,7 @@ def test_vgg19_run_writes_every_file_and_its_numbers_agree(sample: FaceDataset) 
     run = runs.start(scenario("S4", epochs=1, batch_size=64, input_size=32, data="sample"), background=False)
     assert run.state == "completed", run.status
     assert keras.mixed_precision.global_policy().name == policy  # the run's policy did not leak
-    assert {"config.json", "status.json", "history.csv", "metrics.json", "probabilities.npy", "test_labels.npy", "model.keras"} <= {
+    assert {"config.json", "status.json", "history.csv", "metrics.json", "probabilities.npz", "test_labels.npz", "model.keras"} <= {
         p.name for p in run.path.iterdir()
     }
     assert not (run.path / "backup").exists()
@@ -118,7 +118,7 @@ def test_vgg19_run_writes_every_file_and_its_numbers_agree(sample: FaceDataset) 
     metrics = run.metrics()
     test = protocol_splits(sample, "thesis")["test"]
     probabilities = run.probabilities()
-    assert probabilities.shape == (len(test), len(CLASSES)) and np.load(run.path / "probabilities.npy").dtype == np.float16
+    assert probabilities.shape == (len(test), len(CLASSES)) and np.load(run.path / "probabilities.npz")["probabilities"].dtype == np.float16
     np.testing.assert_array_equal(run.test_labels(), sample.labels[test])
     # The metrics are those of the kept probabilities (float16 rounding aside).
     assert (probabilities.argmax(1) == sample.labels[test]).mean() == pytest.approx(metrics["test_accuracy"], abs=2 / len(test))
@@ -433,14 +433,14 @@ def test_an_unreadable_run_is_listed_with_its_reason(finished_run: str) -> None:
 def test_reference_runs_export_and_list(finished_run: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FER_REFERENCE", str(tmp_path / "reference"))
     exported = store.export_reference(runs.get_run(finished_run), store.reference_dir())
-    assert sorted(p.name for p in exported.iterdir()) == sorted([*store.REFERENCE_FILES, "probabilities.npy", "test_labels.npy"])
+    assert sorted(p.name for p in exported.iterdir()) == sorted([*store.REFERENCE_FILES, "probabilities.npz", "test_labels.npz"])
     (reference,) = store.reference_runs()
     assert reference.reference and reference.state == "completed"
     assert reference.metrics() == runs.get_run(finished_run).metrics()
     np.testing.assert_array_equal(reference.test_labels(), runs.get_run(finished_run).test_labels())
     # Committed probabilities are one byte each: within a step of 1/255 (1.5 for a lifted near-tie), top class exact.
     kept, trained = reference.probabilities(), runs.get_run(finished_run).probabilities()
-    assert np.load(exported / "probabilities.npy").dtype == np.uint8
+    assert np.load(exported / "probabilities.npz")["probabilities"].dtype == np.uint8
     np.testing.assert_array_equal(kept.argmax(1), trained.argmax(1))
     np.testing.assert_allclose(kept, trained, atol=1.5 / store.PROBABILITY_STEPS)
 
