@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
-from fer import annotate, charts, compare, faces, inference, photos, predict, robustness, runs, ui, video
+from fer import annotate, charts, compare, faces, inference, measuring, photos, predict, robustness, runs, ui, video
 from fer.saliency import PATCH, STRIDE, patch_corners
 from fer.temperature import Scaling
 from fer.vocab import CLASSES, DATASETS, TTA, VIDEO_EVERY_S
@@ -18,7 +18,11 @@ CROP_ZOOM = 3  # the 48x48 crop the model saw, shown at 144x144
 WHOLE_IMAGE_STATE = "classify_whole_images"  # ids of the photos to classify as one face
 INPUTS = ("Photos", "A video")
 VIDEO_INTERVALS = (0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0)  # seconds between the frames classified
-ROBUSTNESS_MINUTES = 11  # `fer robustness` on the default model: 11 min 22 s with shift TTA on a 2-core AMD EPYC
+HOW_MEASURED = (
+    "classifies its test faces blurred, compressed, darker, brighter, noisy and small, and keeps the result for this "
+    "page (about 11 minutes on a 2-core CPU for FER2013's 3,589 PrivateTest faces with shift TTA)"
+)  # `fer robustness` on the default model: 11 min 22 s on a 2-core AMD EPYC
+MEASURING_REFRESH = "2s"  # how often a measurement's progress is re-read while it runs
 PEOPLE_SHOWN = 6  # faces shown to choose whom a video's timeline follows; the list holds them all
 
 
@@ -69,14 +73,15 @@ def describe(choice: predict.ModelChoice) -> None:
 
 def show_robustness(choice: predict.ModelChoice) -> None:
     """The chosen model's accuracy on its test faces made worse (blur, JPEG, light, noise, size), each
-    against the faces as they are, where its run measured it; else how to measure it."""
+    against the faces as they are, where its run measured it; else a way to measure it."""
     measured = choice.robustness
+    if measured is None and choice.reference:
+        st.caption(f"Not measured for this model: `python -m fer robustness {choice.run_id}` {HOW_MEASURED}.")
+        return
     if measured is None:
-        st.caption(
-            f"Not measured for this model: `python -m fer robustness {choice.run_id}` classifies its test faces "
-            "blurred, compressed, darker, brighter, noisy and small, and keeps the result for this page (about "
-            f"{ROBUSTNESS_MINUTES} minutes on a 2-core CPU for FER2013's 3,589 PrivateTest faces)."
-        )
+        now = measuring.progress(choice.run_id)
+        live = now is not None and now.error is None
+        st.fragment(run_every=MEASURING_REFRESH if live else None)(measuring_panel)(choice.run_id, live)
         return
     figure = charts.paired_forest_figure(measured.conditions, a="clean", b="made worse", measure="accuracy")
     st.plotly_chart(figure, key="classify_robustness")
@@ -85,6 +90,28 @@ def show_robustness(choice: predict.ModelChoice) -> None:
         "faces with nothing made worse (clean), paired on the same faces, with its 95% interval; red where it costs "
         "significantly (McNemar, 5%). Tilted heads are not among them: the page turns a tilted face level first."
     )
+
+
+def measuring_panel(run_id: str, live: bool) -> None:
+    """A run's measurement on worse photos: its progress while it runs in the background (the
+    fragment re-reads it every few seconds), else the button that starts it and why the last one
+    stopped. ``live`` says whether the fragment was set up with the refresh timer."""
+    now = measuring.progress(run_id)
+    if live != (now is not None and now.error is None):
+        st.rerun()  # started or ended: a full rerun reads the model's new metrics and sets the timer
+    if live:
+        elapsed = now.elapsed_seconds()
+        left = f", about {runs.duration(elapsed / now.fraction * (1 - now.fraction))} left" if now.fraction > 0 else ""
+        st.progress(now.fraction, text=f"Measuring it on worse photos, in the background: {now.message} "
+                    f"({runs.duration(elapsed)} so far{left}). The other pages can be used meanwhile.")
+        return
+    if now is not None:
+        st.error(f"The last measurement stopped: {now.error}", icon=":material/error:")
+    st.caption(f"Not measured for this model yet. Measuring {HOW_MEASURED}; it runs in the background.")
+    if st.button("Measure it on worse photos", key="classify_measure", icon=":material/blur_on:"):
+        with ui.user_errors():
+            measuring.start(run_id)
+            st.rerun()
 
 
 def seen_in_training(seen: dict[str, Any] | None) -> str:
@@ -366,8 +393,11 @@ if not models:
     no_model()
     st.stop()
 
-choice = st.selectbox(
-    "Model", models, index=models.index(predict.default_model(models)), format_func=lambda model: model.label,
+# The widget holds each model's file path, not the model: Streamlit would hand back the object of an
+# earlier rerun, with what its metrics said then (before a calibration or a measurement landed).
+by_path = {str(model.path): model for model in models}
+chosen = st.selectbox(
+    "Model", list(by_path), index=models.index(predict.default_model(models)), format_func=lambda path: by_path[path].label,
     key="classify_model",
     help="Completed runs that saved a model, and the reference model shipped with the project: models trained on "
     "the full FER2013 first, then best test accuracy first; each label names the test images its accuracy was "
@@ -376,6 +406,7 @@ choice = st.selectbox(
     "model, while runs on the shipped sample are tested on a few hundred sample faces, a number that can't be "
     "compared with theirs. Without such a run, it starts at the reference model shipped with the project.",
 )
+choice = by_path[chosen]
 describe(choice)
 kind = st.radio("Classify", INPUTS, horizontal=True, key="classify_input", label_visibility="collapsed")
 tta, scaling, saliency = options(choice, kind == INPUTS[0])

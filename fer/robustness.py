@@ -173,17 +173,24 @@ def measure_run(run: Run, progress: Callable[[float, str], None] | None = None) 
     # which reads a measurement (:func:`stored`) as it lists the models, needs none of it.
     from fer.compare import scored_faces
 
-    metrics = run.metrics() if run.state == "completed" else None
-    if run.config is None or not has_headline_metrics(metrics):
-        raise FerError(f"{run.display_name} has not completed with results: there is nothing to measure")
-    if not run.model_path.exists():
-        raise FerError(f"{run.display_name} kept no model file: there is no model to measure")
+    metrics = check_measurable(run)
     dataset, test = scored_faces(run)
     model = load_classifier(run.model_path)
     measured = measure(model, dataset.images[test], dataset.labels[test], run.config.tta, progress=progress)
     # Read again: the run's metrics may have gained a fit (`fer calibrate`) in the minutes this took.
     write_metrics(run.path, (run.metrics() or metrics) | {KEY: document(measured)})
     return measured
+
+
+def check_measurable(run: Run) -> dict[str, Any]:
+    """The metrics of ``run``, which can be measured; FerError for a run that has not completed
+    with results or kept no model file."""
+    metrics = run.metrics() if run.state == "completed" else None
+    if run.config is None or not has_headline_metrics(metrics):
+        raise FerError(f"{run.display_name} has not completed with results: there is nothing to measure")
+    if not run.model_path.exists():
+        raise FerError(f"{run.display_name} kept no model file: there is no model to measure")
+    return metrics
 
 
 def summary(measured: Robustness) -> str:

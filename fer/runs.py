@@ -15,9 +15,6 @@ import fcntl
 import os
 import secrets
 import shutil
-import subprocess
-import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -28,10 +25,10 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from fer import store
+from fer import processes, store
 from fer.errors import FerError
 from fer.hardware import check_devices_backend, gpu_names, keras_backend
-from fer.paths import active_dataset_name, artifacts_dir, atomic_write_json, read_json, runs_dir
+from fer.paths import active_dataset_name, runs_dir
 from fer.scenarios import RunConfig, weights_path
 from fer.store import ACTIVE, Run, StatusCallback
 from fer.vocab import CLASSES, WEIGHTS, epochs_text
@@ -41,7 +38,6 @@ if TYPE_CHECKING:  # annotations only: this module never imports Keras
 
 QUEUE_POLL_S = 1.0
 _PID_GRACE_S = 60.0  # a new background run may not have its pid file for a moment
-_MAX_PID = 2**31  # pid_t is a signed 32-bit integer; 0 and negative pids name process groups
 
 
 # --------------------------------------------------------------------------------------------
@@ -89,29 +85,10 @@ def start(config: RunConfig, background: bool = True, on_status: StatusCallback 
 
 
 def launch(run_id: str) -> None:
-    """Start ``python -m fer.worker RUN_ID`` detached; its output goes to the run's ``train.log``.
-
-    A thread waits for the process, so a finished worker is reaped at once instead of lingering
-    as a ``<defunct>`` child of the dashboard's server.
-    """
+    """Start ``python -m fer.worker RUN_ID`` detached (:func:`fer.processes.spawn`); its output goes
+    to the run's ``train.log``."""
     path = store.run_path(run_id)
-    package_root = str(Path(__file__).resolve().parents[1])
-    env = dict(os.environ)
-    env["FER_ARTIFACTS"] = str(artifacts_dir())
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
-    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    env["PYTHONUNBUFFERED"] = "1"
-    with (path / "train.log").open("ab") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "fer.worker", run_id],
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            env=env,
-        )
-    _write_pid(path, process.pid)
-    threading.Thread(target=process.wait, name=f"reap-{run_id}", daemon=True).start()
+    processes.spawn("fer.worker", [run_id], path / "train.log", path / "pid.json")
 
 
 def execute(
@@ -233,6 +210,8 @@ def delete(run_id: str) -> None:
         raise FerError(f"run {run_id} is {run.state}: cancel it before deleting it")
     if (run.path / "pid.json").exists() and _process_alive(run.path, run.status):
         raise FerError(f"run {run_id} is {run.state} but its process is still finishing: delete it in a moment")
+    if processes.recorded_alive(run.path / store.MEASURING_PID):
+        raise FerError(f"run {run_id} is being measured on worse photos: delete it once that has ended")
     shutil.rmtree(run.path)
 
 
@@ -447,7 +426,7 @@ def _checked(run: Run) -> Run:
 
 
 def _write_pid(path: Path, pid: int) -> None:
-    atomic_write_json(path / "pid.json", {"pid": pid, "start": _process_start(pid)})
+    processes.write_pid(path / "pid.json", pid)
 
 
 def _process_alive(path: Path, status: dict[str, Any]) -> bool:
@@ -456,23 +435,8 @@ def _process_alive(path: Path, status: dict[str, Any]) -> bool:
     A damaged pid file names no process, so the run is not known to be alive: it shows as failed
     and can be resumed, rather than staying active forever.
     """
-    try:
-        recorded = read_json(path / "pid.json")
-    except (OSError, ValueError, RecursionError):
-        return _recently_queued(status)
-    pid = recorded.get("pid") if isinstance(recorded, dict) else None
-    if not isinstance(pid, int) or isinstance(pid, bool) or not 0 < pid < _MAX_PID:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    start = _process_start(pid)
-    if start is None:  # no /proc: trust the pid
-        return True
-    return start == recorded.get("start")  # a zombie (finished, not yet reaped) never matches
+    alive = processes.recorded_alive(path / "pid.json")
+    return _recently_queued(status) if alive is None else alive
 
 
 def _recently_queued(status: dict[str, Any]) -> bool:
@@ -483,12 +447,3 @@ def _recently_queued(status: dict[str, Any]) -> bool:
         return (datetime.now(UTC) - stamp).total_seconds() < _PID_GRACE_S
     except (TypeError, ValueError):  # no timestamp, not ISO, or without a time zone
         return False
-
-
-def _process_start(pid: int) -> str | None:
-    """The kernel's start time of ``pid`` ("zombie" for a finished, unreaped one); None without /proc."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return None
-    return "zombie" if fields[0] in ("Z", "X") else fields[19]

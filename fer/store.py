@@ -21,7 +21,10 @@ A run is a folder ``$FER_ARTIFACTS/runs/<run_id>/`` holding
 * on request, ``cancel`` - an empty file, created with ``touch``, asking the run to stop;
 * once a resume was asked for, ``.resume.lock`` - the lock under which it checks and claims the run;
 * while training, ``backup/`` and ``best.weights.h5`` - Keras' own files (``BackupAndRestore``,
-  ``ModelCheckpoint``), read only by the run's process.
+  ``ModelCheckpoint``), read only by the run's process;
+* once measured on worse photos from the dashboard (:mod:`fer.measuring`), ``robustness.log``;
+  while that runs, ``robustness.pid.json`` and ``robustness.progress.json`` (how far it is, or
+  the error that stopped it), and ``.robustness.lock``, under which a measurement is started.
 
 The JSON, CSV and NumPy files are written atomically (a temporary file renamed over the old
 one), so readers (the dashboard, the CLI) never see half of one; ``model.keras`` appears only
@@ -88,6 +91,8 @@ TEST_SPLITS = {"standard": "PrivateTest", "thesis": "all test images"}
 """The ``test_split`` a run's ``metrics.json`` records for each protocol, and the label of a score
 kept under ``other_protocols``, which records no split of its own."""
 REFERENCE_FILES = ("config.json", "status.json", "history.csv", "metrics.json")
+MEASURING_PROGRESS, MEASURING_PID, MEASURING_LOG = "robustness.progress.json", "robustness.pid.json", "robustness.log"
+"""A background measurement's files in its run's folder (:mod:`fer.measuring`)."""
 PROBABILITY_STEPS = 255
 """A reference run keeps each test probability as a whole number of 1/255 steps (one byte)."""
 

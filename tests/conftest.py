@@ -71,6 +71,17 @@ def committed_references(monkeypatch: pytest.MonkeyPatch) -> Path:
     return COMMITTED_REFERENCE_DIR
 
 
+@pytest.fixture
+def few_conditions(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Measure four of the worse-photo conditions only (real ones): each costs a pass over the test
+    faces with the run's 10-view TTA, and the mechanism is the same for all of them."""
+    from fer import robustness
+
+    few = (robustness.ROUND_TRIP, "JPEG quality 10", "Gaussian blur, sigma 4 px", "noise, sigma 25 grey levels")
+    every = robustness.degradations
+    monkeypatch.setattr(robustness, "degradations", lambda side=robustness.SIDE: {name: every(side)[name] for name in few})
+
+
 @pytest.fixture(scope="session")
 def sample() -> FaceDataset:
     return data.load_sample()

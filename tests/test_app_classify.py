@@ -19,10 +19,11 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from fer import compare, face_model, predict, robustness, runs, store
+from fer import compare, face_model, predict, processes, robustness, runs, store
 from fer.faces import detect_faces, whole_image_face
 from fer.images import decode_photo
 from fer.inference import classify_faces, load_classifier
+from fer.paths import atomic_write_json
 from fer.temperature import tempered
 from fer.vocab import CLASSES, DATASETS
 
@@ -47,6 +48,11 @@ def expected(content: bytes, model: Any, tta: str) -> tuple[list, np.ndarray]:
     """The faces the library finds in a photo and the probabilities it gives them."""
     faces = detect_faces(decode_photo(content, "photo")[0])
     return faces, classify_faces(model, np.stack([f.crop for f in faces]), tta=tta)
+
+
+def chosen(at: AppTest) -> predict.ModelChoice:
+    """The model the page classifies with: its selectbox holds the model file's path."""
+    return {str(model.path): model for model in predict.available_models()}[at.selectbox(key="classify_model").value]
 
 
 def upload(at: AppTest, files: dict[str, bytes]) -> AppTest:
@@ -132,7 +138,7 @@ def test_the_models_scores_per_emotion_are_shown_with_their_intervals(committed_
 def test_the_shipped_model_classifies_like_the_library(committed_references: Path) -> None:
     (shipped,) = [run for run in store.reference_runs() if run.model_path.exists()]
     at = open_page("app_pages/classify.py")
-    assert at.selectbox(key="classify_model").value.path == shipped.model_path
+    assert chosen(at).path == shipped.model_path
     shown = texts(at)
     assert "shipped with the project" in shown and f"{shipped.metrics()['test_accuracy']:.1%}" in shown
     assert "barely better than" not in shown
@@ -154,16 +160,50 @@ def test_the_page_shows_how_the_model_holds_up_on_worse_photos(committed_referen
     (shipped,) = [run for run in store.reference_runs() if run.model_path.exists()]
     measured = robustness.stored(shipped.metrics())
     at = open_page("app_pages/classify.py")
-    assert at.selectbox(key="classify_model").value.run_id == shipped.run_id
+    assert chosen(at).run_id == shipped.run_id
     drawn = {trace["name"]: dict(zip(trace["y"], trace["x"])) for trace in chart(at, "classify_robustness")["data"]}
     costly = {name for name, paired in measured.conditions.items() if paired.significant and paired.difference < 0}
     assert set(drawn["clean better"]) == costly and "Gaussian blur, sigma 4 px" in costly and "JPEG quality 50" not in costly
     assert drawn["clean better"]["Gaussian blur, sigma 4 px"] == pytest.approx(-5.54, abs=0.01)  # as `fer robustness` measured
     assert f"On {robustness.summary(measured)}." in texts(at)
-    # The user's own run, not measured: how to measure it.
-    at = rerun(at.selectbox(key="classify_model").set_value(predict.choose_model(finished_run)))
+    # The user's own run, not measured: a button measures it (test_measuring runs the real process).
+    at = rerun(at.selectbox(key="classify_model").set_value(str(predict.choose_model(finished_run).path)))
     assert not [c for c in at.get("plotly_chart") if c.key == "classify_robustness"]
-    assert f"`python -m fer robustness {finished_run}`" in texts(at)
+    assert "Not measured for this model yet. Measuring classifies its test faces blurred" in texts(at)
+
+
+def test_a_users_model_is_measured_from_the_page_in_the_background(
+    finished_run: str, few_conditions: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started: list[list[str]] = []
+
+    def spawn(module: str, args: list[str], log: Path, pid_file: Path) -> None:  # as if it had started: alive, at 0%
+        started.append([module, *args])
+        processes.write_pid(pid_file, os.getpid())
+
+    monkeypatch.setattr(processes, "spawn", spawn)
+    at = open_page("app_pages/classify.py")
+    assert chosen(at).run_id == finished_run
+    at = rerun(at.button(key="classify_measure").click())
+    assert started == [["fer.measuring", finished_run]]
+    (bar,) = at.get("progress")
+    assert bar.proto.value == 0 and bar.proto.text.startswith("Measuring it on worse photos, in the background: starting (")
+    assert "classify_measure" not in [button.key for button in at.button]
+    # The process's work, done here: the page then shows the result.
+    measured = robustness.measure_run(runs.get_run(finished_run))
+    (runs.get_run(finished_run).path / store.MEASURING_PROGRESS).unlink()
+    at = rerun(at)
+    drawn = {trace["name"] for trace in chart(at, "classify_robustness")["data"]}
+    assert drawn and f"On {robustness.summary(measured)}." in texts(at) and not at.get("progress")
+    # A measurement that stopped says why, and can be started again.
+    (runs.get_run(finished_run).path / "metrics.json").write_text(json.dumps(
+        {k: v for k, v in runs.get_run(finished_run).metrics().items() if k != robustness.KEY}))
+    atomic_write_json(runs.get_run(finished_run).path / store.MEASURING_PROGRESS,
+                      {"fraction": 0.5, "message": "x", "started_at": store.now(), "error": "MemoryError: out of memory"})
+    at = rerun(at)
+    assert "The last measurement stopped: MemoryError: out of memory" in texts(at)
+    rerun(at.button(key="classify_measure").click())
+    assert len(started) == 2
 
 
 def test_a_small_face_says_what_being_small_costs_the_model(committed_references: Path) -> None:
@@ -209,7 +249,7 @@ def test_the_shipped_model_gives_balanced_answers_on_request_and_says_what_they_
 
 def test_a_model_without_balanced_answers_offers_none(finished_run: str) -> None:
     at = upload(open_page("app_pages/classify.py"), {"crop.png": photos()["crop.png"]})
-    assert at.selectbox(key="classify_model").value.run_id == finished_run
+    assert chosen(at).run_id == finished_run
     assert not [toggle for toggle in at.toggle if toggle.key == "classify_balanced"]
     assert len(results(at)) == 1
     assert not [c for c in at.get("plotly_chart") if c.key == "classify_shares"]  # one face: its own bars say it all
@@ -306,7 +346,7 @@ def test_a_model_that_cant_be_loaded_is_never_the_default(finished_run: str, mod
     # Only loading tells that the other one is broken: the page then moves on to the next best model.
     crop = photos()["crop.png"]
     at = upload(at, {"crop.png": crop})
-    assert at.selectbox(key="classify_model").value.run_id == finished_run
+    assert chosen(at).run_id == finished_run
     assert looks_fine.name in at.warning[0].value and "safe_mode" not in at.warning[0].value
     assert results(at)[list(CLASSES)].to_numpy() == pytest.approx(expected(crop, model, tta)[1], abs=1e-5)
 
@@ -325,10 +365,10 @@ def test_a_model_that_gives_no_probabilities_is_listed_with_why_and_never_used(
     (logits / "metrics.json").write_text(json.dumps({**metrics, "test_accuracy": metrics["test_accuracy"] + 0.2}))
 
     at = open_page("app_pages/classify.py")
-    assert at.selectbox(key="classify_model").value.run_id == logits.name  # the best on paper, until it is loaded
+    assert chosen(at).run_id == logits.name  # the best on paper, until it is loaded
     crop = photos()["crop.png"]
     at = upload(at, {"crop.png": crop})
-    assert at.selectbox(key="classify_model").value.run_id == finished_run
+    assert chosen(at).run_id == finished_run
     assert f"(`{logits.name}`): its outputs are not probabilities" in at.warning[0].value
     assert results(at)[list(CLASSES)].to_numpy() == pytest.approx(expected(crop, model, tta)[1], abs=1e-5)
 
@@ -389,7 +429,7 @@ def test_the_default_model_is_the_users_best_full_data_run_else_the_reference(
     # Full-data models first, though the sample run scores higher on a few sample faces: not comparable.
     first, second = at.selectbox(key="classify_model").options
     assert first.endswith(f"· reference run {shipped.run_id}") and second.endswith(f"· {finished_run}")
-    assert at.selectbox(key="classify_model").value.run_id == shipped.run_id  # nor the default
+    assert chosen(at).run_id == shipped.run_id  # nor the default
     assert "reference model shipped with the project" in at.selectbox(key="classify_model").help
     # Its score counts test faces it had trained on: the page says how many, and its score on the others.
     seen = shipped.metrics()[store.SEEN_IN_TRAINING]
@@ -405,7 +445,7 @@ def test_the_default_model_is_the_users_best_full_data_run_else_the_reference(
     weaker = as_full_data_run(finished_run, "full1", 0.40)
     better = as_full_data_run(finished_run, "full2", 0.45)
     at = open_page("app_pages/classify.py")
-    assert at.selectbox(key="classify_model").value.run_id == better != weaker
+    assert chosen(at).run_id == better != weaker
     assert "your own best run trained on the full FER2013" in at.selectbox(key="classify_model").help
     assert f"run `{better}`" in texts(at) and f"trained on {DATASETS['full']}" in texts(at)
 

@@ -38,17 +38,6 @@ def test_each_degradation_changes_an_enlarged_face_and_the_round_trip_none() -> 
     assert "Gaussian blur, sigma 2 px" in robustness.degradations(96) and "motion blur, 8 px" in robustness.degradations(96)
 
 
-FEW = (robustness.ROUND_TRIP, "JPEG quality 10", "Gaussian blur, sigma 4 px", "noise, sigma 25 grey levels")
-
-
-@pytest.fixture
-def few_conditions(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Measure :data:`FEW` of the conditions only (the real ones): each costs a pass over the test
-    faces with the run's 10-view TTA, and the mechanism is the same for all of them."""
-    every = robustness.degradations
-    monkeypatch.setattr(robustness, "degradations", lambda side=robustness.SIDE: {n: every(side)[n] for n in FEW})
-
-
 def test_a_run_is_measured_on_its_own_test_faces_and_keeps_the_result(finished_run: str, few_conditions: None) -> None:
     run = runs.get_run(finished_run)
     before = run.metrics()

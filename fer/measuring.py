@@ -1,0 +1,123 @@
+"""Measuring a run on worse photos (:func:`fer.robustness.measure_run`) in a process of its own,
+``python -m fer.measuring RUN_ID``, so that the dashboard goes on while it takes its minutes
+(11 for the default model on a 2-core CPU).
+
+While it measures, the run's folder holds ``robustness.progress.json`` (how far, what now, since
+when) and ``robustness.pid.json``; its output goes to ``robustness.log``. A failure leaves its
+error in the progress file for the page to show. The result lands in ``metrics.json`` as from
+``python -m fer robustness``, written once whole, so a crash or a killed process loses nothing the
+run had. Asking after a measurement reads two small files: the page does it as it draws.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from fer import processes, runs, store
+from fer.errors import FerError
+from fer.paths import atomic_write_json, read_json
+from fer.robustness import check_measurable, measure_run
+
+PROGRESS, PID, LOG = store.MEASURING_PROGRESS, store.MEASURING_PID, store.MEASURING_LOG
+START_GRACE_S = 60.0
+"""How long a measurement just started may go without its pid file before it counts as gone."""
+
+
+@dataclass(frozen=True)
+class Measuring:
+    """A measurement under way (``error`` None), or how the last one ended without a result."""
+
+    fraction: float
+    message: str
+    started_at: str
+    error: str | None = None
+
+    def elapsed_seconds(self) -> float:
+        return (datetime.now(UTC) - datetime.fromisoformat(self.started_at)).total_seconds()
+
+
+def start(run_id: str) -> None:
+    """Measure run ``run_id`` in the background.
+
+    Raises FerError, before anything starts, for a run that can't be measured (not completed
+    with results, no model file), a committed reference run (``python -m fer robustness`` changes
+    its files on purpose; the dashboard never does), and a run already being measured. The check
+    and the start are one step under the run's lock, so two clicks start one process.
+    """
+    run = runs.get_run(run_id)
+    if run.reference:
+        raise FerError(f"{run.display_name} is committed with the project: `python -m fer robustness {run_id}` measures it")
+    check_measurable(run)
+    with open(run.path / ".robustness.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if (now := progress(run_id)) is not None and now.error is None:
+            raise FerError(f"{run.display_name} is being measured already ({now.fraction:.0%})")
+        _report(run.path, 0.0, "starting", store.now())
+        processes.spawn("fer.measuring", [run_id], run.path / LOG, run.path / PID)
+
+
+def progress(run_id: str) -> Measuring | None:
+    """How run ``run_id`` is being measured: None when it is not (never, or it finished: the
+    result is in its metrics). A measurement whose process is gone without a result (killed, the
+    machine restarted) reads as ended with that error."""
+    path = store.run_path(run_id)
+    try:
+        kept = read_json(path / PROGRESS)
+        measuring = Measuring(float(kept["fraction"]), str(kept["message"]), str(kept["started_at"]), kept.get("error"))
+        measuring.elapsed_seconds()  # a start that is no ISO time with a zone is damage
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, TypeError, KeyError, RecursionError):
+        return Measuring(0.0, "", store.now(), f"its progress file ({PROGRESS}) is damaged: start it again")
+    if measuring.error is not None:
+        return measuring
+    alive = processes.recorded_alive(path / PID)
+    if alive is False or (alive is None and measuring.elapsed_seconds() > START_GRACE_S):
+        return Measuring(measuring.fraction, measuring.message, measuring.started_at,
+                         f"its process ended without a result, at {measuring.fraction:.0%} (see {LOG} in the run's folder)")
+    return measuring
+
+
+def _report(path: Path, fraction: float, message: str, started_at: str, error: str | None = None) -> None:
+    atomic_write_json(path / PROGRESS, {"fraction": fraction, "message": message, "started_at": started_at, "error": error})
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """The background process: measure the run, its progress in :data:`PROGRESS`; exit 0 once the
+    result is in its metrics, 1 with the error recorded for the page."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if len(args) != 1:
+        print("usage: python -m fer.measuring RUN_ID", file=sys.stderr)
+        return 2
+    path = store.run_path(args[0])
+    started_at, done = store.now(), [0.0]
+
+    def report(fraction: float, message: str) -> None:
+        done[0] = fraction
+        _report(path, fraction, message, started_at)
+
+    processes.write_pid(path / PID, os.getpid())  # as spawn did; also when started by hand
+    report(0.0, "starting")
+    try:
+        measure_run(store.read_run(path), report)
+    except FerError as error:  # the run can't be measured (any more): said, no traceback
+        _report(path, done[0], "stopped", started_at, str(error))
+        print(error, file=sys.stderr)
+        return 1
+    except Exception as error:  # recorded for the page; the traceback goes to the log
+        _report(path, done[0], "stopped", started_at, f"{type(error).__name__}: {error}")
+        raise
+    else:
+        (path / PROGRESS).unlink(missing_ok=True)
+    finally:
+        (path / PID).unlink(missing_ok=True)
+    return 0
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,105 @@
+"""Measuring a run on worse photos in the background: the real process from start to result,
+what refuses to start, and a measurement that ends without one."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from fer import measuring, processes, robustness, runs, store
+from fer.errors import FerError
+from fer.paths import atomic_write_json
+
+from .conftest import copy_run
+
+DEAD_PID = 2**31 - 1  # within pid_t, above any pid_max: no process has it
+
+
+def wait_until_measured(run_id: str, timeout_s: float = 600) -> list[float]:
+    """The fractions seen while run ``run_id`` was measured, until it no longer is."""
+    seen: list[float] = []
+    deadline = time.monotonic() + timeout_s
+    while (now := measuring.progress(run_id)) is not None:
+        assert now.error is None, now.error
+        seen.append(now.fraction)
+        assert time.monotonic() < deadline, f"still measuring after {timeout_s} s"
+        time.sleep(0.5)
+    return seen
+
+
+def test_a_run_is_measured_in_its_own_process_and_keeps_the_result(finished_run: str) -> None:
+    run = runs.get_run(finished_run)
+    before = run.metrics()
+    measuring.start(finished_run)
+    assert measuring.progress(finished_run) is not None  # under way at once, before the process has said anything
+    with pytest.raises(FerError, match=r"is being measured already \(\d+%\)"):
+        measuring.start(finished_run)  # a second click starts nothing
+    with pytest.raises(FerError, match="is being measured on worse photos: delete it once that has ended"):
+        runs.delete(finished_run)
+    seen = wait_until_measured(finished_run)
+    assert seen == sorted(seen)  # progress only goes forward
+    after = runs.get_run(finished_run).metrics()
+    measured = robustness.stored(after)
+    assert measured is not None and list(measured.conditions) == list(robustness.degradations())[1:]
+    assert measured.tta == run.config.tta and next(iter(measured.conditions.values())).n == before["test_images"]
+    assert {key: value for key, value in after.items() if key != robustness.KEY} == before  # nothing else changed
+    assert not (run.path / store.MEASURING_PID).exists() and not (run.path / store.MEASURING_PROGRESS).exists()
+    assert (run.path / store.MEASURING_LOG).exists()
+
+
+def test_only_a_local_completed_run_with_its_model_starts(
+    finished_run: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(processes, "spawn", lambda *args: pytest.fail("nothing may start"))
+    failed = copy_run(finished_run, "failed")
+    atomic_write_json(runs.get_run(failed).path / "status.json", {**runs.get_run(failed).status, "state": "failed"})
+    without_model = copy_run(finished_run, "nomodel")
+    runs.get_run(without_model).model_path.unlink()
+    monkeypatch.setenv("FER_REFERENCE", str(tmp_path / "reference"))
+    shipped = runs.get_run(copy_run(finished_run, "shipped"))
+    reference = store.export_reference(shipped, store.reference_dir(), include_model=True).name
+    runs.delete(reference)  # so the name finds the reference run only
+    assert runs.get_run(reference).reference
+    for run_id, refusal in (
+        (failed, "has not completed with results"),
+        (without_model, "kept no model file"),
+        (reference, f"is committed with the project: `python -m fer robustness {reference}` measures it"),
+        ("no-such-run", "no run named 'no-such-run'"),
+    ):
+        with pytest.raises(FerError, match=refusal):
+            measuring.start(run_id)
+    assert all(measuring.progress(run_id) is None for run_id in (failed, without_model))
+
+
+def test_a_measurement_that_cannot_finish_says_why_and_changes_nothing(finished_run: str) -> None:
+    elsewhere = copy_run(finished_run, "other", metrics={"test_set": "0" * 16})  # scored on other test faces
+    before = runs.get_run(elsewhere).metrics()
+    assert measuring.main([elsewhere]) == 1
+    stopped = measuring.progress(elsewhere)
+    assert stopped is not None and "are not the ones" in stopped.error and stopped.fraction == 0
+    assert runs.get_run(elsewhere).metrics() == before
+    assert not (runs.get_run(elsewhere).path / store.MEASURING_PID).exists()
+    assert measuring.main([]) == 2
+
+
+def test_a_measurement_whose_process_is_gone_reads_as_stopped(finished_run: str) -> None:
+    path = runs.get_run(finished_run).path
+    started = {"fraction": 0.4, "message": "JPEG quality 10: classifying 296 faces (flip TTA)", "started_at": store.now(), "error": None}
+    atomic_write_json(path / store.MEASURING_PROGRESS, started)
+    atomic_write_json(path / store.MEASURING_PID, {"pid": os.getpid(), "start": processes.process_start(os.getpid())})
+    assert measuring.progress(finished_run) == measuring.Measuring(0.4, started["message"], started["started_at"])
+    atomic_write_json(path / store.MEASURING_PID, {"pid": DEAD_PID, "start": "1"})  # killed, or the machine restarted
+    stopped = measuring.progress(finished_run)
+    assert stopped.error == f"its process ended without a result, at 40% (see {store.MEASURING_LOG} in the run's folder)"
+    # A pid file not written yet: under way for a minute after the start, then gone.
+    (path / store.MEASURING_PID).unlink()
+    assert measuring.progress(finished_run).error is None
+    atomic_write_json(path / store.MEASURING_PROGRESS, {**started, "started_at": "2026-01-01T00:00:00+00:00"})
+    assert "ended without a result" in measuring.progress(finished_run).error
+    for damaged in ("{", json.dumps({**started, "fraction": "most"}), json.dumps({**started, "started_at": "noon"})):
+        (path / store.MEASURING_PROGRESS).write_text(damaged)
+        assert "is damaged: start it again" in measuring.progress(finished_run).error
