@@ -25,8 +25,6 @@ from fer.paths import atomic_write_json, read_json
 from fer.robustness import check_measurable, measure_run
 
 PROGRESS, PID, LOG = store.MEASURING_PROGRESS, store.MEASURING_PID, store.MEASURING_LOG
-START_GRACE_S = 60.0
-"""How long a measurement just started may go without its pid file before it counts as gone."""
 
 
 @dataclass(frozen=True)
@@ -78,7 +76,7 @@ def progress(run_id: str) -> Measuring | None:
     if measuring.error is not None:
         return measuring
     alive = processes.recorded_alive(path / PID)
-    if alive is False or (alive is None and measuring.elapsed_seconds() > START_GRACE_S):
+    if alive is False or (alive is None and measuring.elapsed_seconds() > processes.PID_GRACE_S):
         return Measuring(measuring.fraction, measuring.message, measuring.started_at,
                          f"its process ended without a result, at {measuring.fraction:.0%} (see {LOG} in the run's folder)")
     return measuring

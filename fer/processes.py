@@ -19,6 +19,9 @@ from pathlib import Path
 from fer.paths import artifacts_dir, atomic_write_json, read_json
 
 _MAX_PID = 2**31  # pid_t is a signed 32-bit integer; 0 and negative pids name process groups
+PID_GRACE_S = 60.0
+"""How long a process just asked for may go without its pid file (a queued run's worker, a
+measurement) before the callers count it as gone."""
 
 
 def spawn(module: str, args: Sequence[str], log: Path, pid_file: Path) -> None:

@@ -37,7 +37,6 @@ if TYPE_CHECKING:  # annotations only: this module never imports Keras
     import keras
 
 QUEUE_POLL_S = 1.0
-_PID_GRACE_S = 60.0  # a new background run may not have its pid file for a moment
 
 
 # --------------------------------------------------------------------------------------------
@@ -444,6 +443,6 @@ def _recently_queued(status: dict[str, Any]) -> bool:
     has to write its pid file; a missing or damaged timestamp is no sign of life."""
     try:
         stamp = datetime.fromisoformat(status.get("queued_at") or status.get("updated_at"))
-        return (datetime.now(UTC) - stamp).total_seconds() < _PID_GRACE_S
+        return (datetime.now(UTC) - stamp).total_seconds() < processes.PID_GRACE_S
     except (TypeError, ValueError):  # no timestamp, not ISO, or without a time zone
         return False

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fer import compare, data, runs, store
+from fer import compare, data, processes, runs, store
 from fer.calibrate import FITS, calibrate_run
 from fer.dataset import FaceDataset, protocol_splits
 from fer.errors import FerError
@@ -557,7 +557,7 @@ def test_a_run_executed_with_extra_callbacks_is_seen_running_as_it_trains(monkey
     """A script's own callbacks (the default model's time-to-accuracy) go through :func:`runs.execute`,
     so the run has a live pid file: without it, it would read as failed, with a Resume button that
     starts a second trainer on the same folder."""
-    monkeypatch.setattr(runs, "_PID_GRACE_S", 0.0)  # no grace: only a live process keeps a run active
+    monkeypatch.setattr(processes, "PID_GRACE_S", 0.0)  # no grace: only a live process keeps a run active
     run = runs.create_run(tiny(epochs=2))
     seen: list[str] = []
 
@@ -575,7 +575,7 @@ def test_the_default_model_script_trains_as_a_queued_run(monkeypatch: pytest.Mon
     trains (not failed for want of a pid file), and the time-to-accuracy row is written."""
     from scripts import make_default_model
 
-    monkeypatch.setattr(runs, "_PID_GRACE_S", 0.0)
+    monkeypatch.setattr(processes, "PID_GRACE_S", 0.0)
     monkeypatch.setattr(make_default_model, "scenario", lambda *args, **settings: tiny(epochs=1))
     monkeypatch.setattr(make_default_model, "MARKS_MINUTES", (0,))
     sample_only = SimpleNamespace(load_dataset=lambda name: data.load_sample())  # its PrivateTest faces
