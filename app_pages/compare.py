@@ -8,7 +8,7 @@ from collections.abc import Collection, Iterable
 import plotly.graph_objects as go
 import streamlit as st
 
-from fer import annotate, charts, compare, runs, store, study, ui
+from fer import annotate, charts, compare, robustness, runs, store, study, ui
 from fer.errors import FerError
 from fer.significance import RESAMPLES
 from fer.vocab import CLASSES
@@ -89,6 +89,23 @@ def paired_section(a: runs.Run, b: runs.Run) -> None:
     with st.expander("As a table"):
         table = compare.paired_emotion_table(by_emotion)
         st.dataframe(table.style.format(study.number_formats(table)), hide_index=True)
+
+
+def worse_photos_section(a: runs.Run, b: runs.Run) -> None:
+    """B against A on worse photos of the same test faces, where both were measured."""
+    try:
+        paired = robustness.paired_runs(a, b)
+    except FerError as error:
+        st.caption(f"No paired comparison on worse photos: {error}.")
+        return
+    show(charts.paired_forest_figure(paired, measure="accuracy"), "paired_robustness", "paired_robustness")
+    st.caption(
+        f"Each run's test faces enlarged to {robustness.SIDE} px, made worse there the same way for both, brought back "
+        "as the Classify page brings a face to the model, and classified as each run does (its own test-time "
+        "augmentation): B's accuracy minus A's under each condition, paired on the same faces, with its 95% interval. "
+        "Blue: B holds up significantly better there, red: A does (McNemar, 5%); the first row is the faces with "
+        "nothing made worse."
+    )
 
 
 st.title("Compare runs")
@@ -232,6 +249,8 @@ else:
     else:
         st.subheader("Is the difference real?")
         paired_section(finished[a], finished[b])
+        st.subheader("On worse photos")
+        worse_photos_section(finished[a], finished[b])
         st.subheader("Where B's confusions differ from A's")
         left_out([a, b], matrices, NO_MATRIX)
         if a in matrices and b in matrices:

@@ -13,7 +13,8 @@ Tilted heads are left out: the Classify page turns a tilted face level before it
 see. ``python -m benchmarks.robustness`` adds them, and pairs two models on every condition.
 
 :func:`measure_run` keeps the result in the run's ``metrics.json`` (``python -m fer robustness
-RUN``); :func:`stored` reads it back for the Classify page.
+RUN``) and each face's answers in its ``robustness.npz``; :func:`stored` reads the result back
+for the Classify page, and :func:`paired_runs` pairs two runs face by face for the Compare page.
 """
 
 from __future__ import annotations
@@ -27,11 +28,13 @@ import cv2
 import numpy as np
 import pandas as pd
 
+from fer.arrays import npz_bytes, read_npz_array
 from fer.errors import FerError
 from fer.images import FACE_SIZE, photo_face
 from fer.inference import classify_faces, load_classifier
+from fer.paths import atomic_write_bytes, check_state_file_size
 from fer.significance import PairedComparison, paired_columns, paired_comparison
-from fer.store import Run, has_headline_metrics, number, write_metrics
+from fer.store import ROBUSTNESS_ANSWERS, Run, has_headline_metrics, number, write_metrics
 
 if TYPE_CHECKING:
     import keras
@@ -138,17 +141,18 @@ class Robustness:
         return min(self.conditions.items(), key=lambda item: item[1].difference)
 
 
-def measure(
+def answers(
     model: keras.Model,
     faces: np.ndarray,
     labels: np.ndarray,
     tta: str = "none",
     side: int = SIDE,
     progress: Callable[[float, str], None] | None = None,
-) -> Robustness:
-    """``model``'s right answers on ``faces`` under each of :func:`degradations`, each paired with
-    the round trip's; ``progress(fraction, message)`` hears of each condition (with shift TTA, about
-    45 s for each on FER2013's 3,589 PrivateTest faces on a 2-core CPU: 11 minutes in all)."""
+) -> dict[str, np.ndarray]:
+    """Per condition of :func:`degradations` (the round trip first), per face, whether ``model``
+    answered it right: what :func:`summarized` sums up, and what pairs two models face by face.
+    ``progress(fraction, message)`` hears of each condition (with shift TTA, about 45 s for each on
+    FER2013's 3,589 PrivateTest faces on a 2-core CPU: 11 minutes in all)."""
     report = progress or (lambda fraction, message: None)
     conditions = degradations(side)
     right: dict[str, np.ndarray] = {}
@@ -156,15 +160,20 @@ def measure(
         report(number_done / len(conditions), f"{name}: classifying {len(faces):,} faces ({tta} TTA)")
         right[name] = classify_faces(model, seen_as(faces, side, degrade), tta=tta).argmax(axis=1) == labels
     report(1.0, "measured")
-    baseline = right.pop(ROUND_TRIP)
-    return Robustness(
-        side, tta, float(baseline.mean()), {name: paired_comparison(baseline, answers) for name, answers in right.items()}
-    )
+    return right
+
+
+def summarized(right: dict[str, np.ndarray], side: int, tta: str) -> Robustness:
+    """:func:`answers` as a :class:`Robustness`: each condition paired with the round trip."""
+    baseline = right[ROUND_TRIP]
+    conditions = {name: paired_comparison(baseline, kept) for name, kept in right.items() if name != ROUND_TRIP}
+    return Robustness(side, tta, float(baseline.mean()), conditions)
 
 
 def measure_run(run: Run, progress: Callable[[float, str], None] | None = None) -> Robustness:
-    """:func:`measure` of a completed run's model on the test faces it was scored on, kept in
-    its ``metrics.json`` under :data:`KEY` (its other metrics stay as they are).
+    """The :func:`answers` of a completed run's model on the test faces it was scored on, kept
+    (:func:`keep`): each face's in ``robustness.npz``, their summary in its ``metrics.json``
+    under :data:`KEY`; the summary.
 
     Raises FerError for a run that has not completed with results, kept no model file, or was
     scored on other test faces than those imported now (:func:`fer.compare.scored_faces`).
@@ -173,24 +182,77 @@ def measure_run(run: Run, progress: Callable[[float, str], None] | None = None) 
     # which reads a measurement (:func:`stored`) as it lists the models, needs none of it.
     from fer.compare import scored_faces
 
-    metrics = check_measurable(run)
+    check_measurable(run)
     dataset, test = scored_faces(run)
     model = load_classifier(run.model_path)
-    measured = measure(model, dataset.images[test], dataset.labels[test], run.config.tta, progress=progress)
+    return keep(run, answers(model, dataset.images[test], dataset.labels[test], run.config.tta, progress=progress))
+
+
+def keep(run: Run, right: dict[str, np.ndarray]) -> Robustness:
+    """``right`` (:func:`answers` of ``run``'s model on its test faces) kept in the run: each face's
+    answers in ``robustness.npz``, then their summary in ``metrics.json``, its other metrics as
+    they are; the summary."""
+    measured = summarized(right, SIDE, run.config.tta)
+    # The answers first: metrics that hold a measurement then always have its answers beside them.
+    kept = {"conditions": np.array(list(right)), "right": np.stack(list(right.values()))}
+    atomic_write_bytes(run.path / ROBUSTNESS_ANSWERS, npz_bytes(compress=True, **kept))
     # Read again: the run's metrics may have gained a fit (`fer calibrate`) in the minutes this took.
-    write_metrics(run.path, (run.metrics() or metrics) | {KEY: document(measured)})
+    write_metrics(run.path, (run.metrics() or {}) | {KEY: document(measured)})
     return measured
 
 
-def check_measurable(run: Run) -> dict[str, Any]:
-    """The metrics of ``run``, which can be measured; FerError for a run that has not completed
-    with results or kept no model file."""
-    metrics = run.metrics() if run.state == "completed" else None
-    if run.config is None or not has_headline_metrics(metrics):
+def kept_answers(run: Run) -> dict[str, np.ndarray] | None:
+    """The per-face :func:`answers` that :func:`measure_run` kept for ``run``
+    (``robustness.npz``), or None: not measured (or before answers were kept), or a file that
+    disagrees with the measurement in its metrics (damaged, or left by an earlier one)."""
+    measured = stored(run.metrics())
+    path = run.path / ROBUSTNESS_ANSWERS
+    if measured is None or not path.exists():
+        return None
+    try:
+        check_state_file_size(path)
+        names, right = read_npz_array(path, "conditions"), read_npz_array(path, "right")
+    except (OSError, ValueError):
+        return None
+    expected = [ROUND_TRIP, *measured.conditions]
+    faces = next(iter(measured.conditions.values())).n
+    if names.tolist() != expected or right.dtype != bool or right.shape != (len(expected), faces):
+        return None
+    kept = dict(zip(expected, right))
+    accuracies = [(kept[ROUND_TRIP], measured.round_trip)]
+    accuracies += [(kept[name], paired.accuracy_b) for name, paired in measured.conditions.items()]
+    return kept if all(math.isclose(answered.mean(), accuracy) for answered, accuracy in accuracies) else None
+
+
+def paired_runs(a: Run, b: Run) -> dict[str, PairedComparison]:
+    """Run B against run A on worse photos of the same test faces, condition by condition (the
+    round trip first), each as its own run classifies (its TTA): which model holds up better, and
+    how surely. Raises FerError unless both were measured with their answers kept, on the same
+    test faces and conditions.
+
+    Why paired: two models' drops against their own clean faces, side by side, can't say whether
+    one reads blurred faces better than the other; the same faces made worse the same way can.
+    """
+    kept = [kept_answers(run) for run in (a, b)]
+    for run, right in zip((a, b), kept, strict=True):
+        if right is None:
+            raise FerError(
+                f"{run.display_name} was not measured on worse photos with its answers kept: measure it "
+                f"(Classify page, or `python -m fer robustness {run.run_id}`)"
+            )
+    right_a, right_b = kept
+    if (a.metrics() or {}).get("test_set") != (b.metrics() or {}).get("test_set") or list(right_a) != list(right_b):
+        raise FerError(f"{a.display_name} and {b.display_name} were measured on different test faces or conditions")
+    return {name: paired_comparison(right_a[name], right_b[name]) for name in right_a}
+
+
+def check_measurable(run: Run) -> None:
+    """Raise FerError for a run that can't be measured: not completed with results, or without
+    its model file."""
+    if run.config is None or run.state != "completed" or not has_headline_metrics(run.metrics()):
         raise FerError(f"{run.display_name} has not completed with results: there is nothing to measure")
     if not run.model_path.exists():
         raise FerError(f"{run.display_name} kept no model file: there is no model to measure")
-    return metrics
 
 
 def summary(measured: Robustness) -> str:

@@ -22,6 +22,8 @@ A run is a folder ``$FER_ARTIFACTS/runs/<run_id>/`` holding
 * once a resume was asked for, ``.resume.lock`` - the lock under which it checks and claims the run;
 * while training, ``backup/`` and ``best.weights.h5`` - Keras' own files (``BackupAndRestore``,
   ``ModelCheckpoint``), read only by the run's process;
+* once measured on worse photos (:mod:`fer.robustness`), ``robustness.npz`` - per condition and
+  test face, whether it was right (deflated, as the test results are): what pairs two runs there;
 * once measured on worse photos from the dashboard (:mod:`fer.measuring`), ``robustness.log``;
   while that runs, ``robustness.pid.json`` and ``robustness.progress.json`` (how far it is, or
   the error that stopped it), and ``.robustness.lock``, under which a measurement is started.
@@ -91,6 +93,8 @@ TEST_SPLITS = {"standard": "PrivateTest", "thesis": "all test images"}
 """The ``test_split`` a run's ``metrics.json`` records for each protocol, and the label of a score
 kept under ``other_protocols``, which records no split of its own."""
 REFERENCE_FILES = ("config.json", "status.json", "history.csv", "metrics.json")
+ROBUSTNESS_ANSWERS = "robustness.npz"
+"""Per condition and test face, whether the run's model was right on worse photos (:mod:`fer.robustness`)."""
 MEASURING_PROGRESS, MEASURING_PID, MEASURING_LOG = "robustness.progress.json", "robustness.pid.json", "robustness.log"
 """A background measurement's files in its run's folder (:mod:`fer.measuring`)."""
 PROBABILITY_STEPS = 255
@@ -520,6 +524,8 @@ def export_reference(run: Run, destination: Path, include_model: bool = False) -
     labels = run.test_labels()
     if labels is not None:
         write_test_labels(target, labels)
+    if (run.path / ROBUSTNESS_ANSWERS).exists():
+        shutil.copy2(run.path / ROBUSTNESS_ANSWERS, target / ROBUSTNESS_ANSWERS)
     probabilities = run.probabilities()
     if probabilities is not None:
         write_probabilities(target, probabilities, compact=True)

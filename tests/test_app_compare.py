@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fer import charts, runs, store, study
+from fer import charts, robustness, runs, store, study
 from fer.paths import runs_dir
 from fer.study import STUDY_TABLE
 from fer.vocab import CLASSES
@@ -18,6 +18,7 @@ from fer.vocab import CLASSES
 from .conftest import (
     as_study_scenario,
     better_copy,
+    better_on_worse_photos,
     chart,
     copy_run,
     open_page,
@@ -77,6 +78,21 @@ def test_a_fresh_clone_splits_and_pairs_the_shipped_models_without_fer2013(commi
     assert emotions == {"B better": ["fear", "sad"], "A better": ["angry", "neutral", "surprise"], "within chance": ["disgust", "happy"]}
     (table,) = [frame.value for frame in at.dataframe if "emotion" in frame.value.columns]
     assert list(table["emotion"]) == list(CLASSES) and table["test faces"].sum() == 3_589
+    # On worse photos, only the default was measured: why there is no pairing there.
+    (base,) = [run for run in store.reference_runs() if not run.model_path.exists()]
+    assert f"No paired comparison on worse photos: {base.display_name} was not measured on worse photos" in texts(at)
+
+
+def test_two_runs_measured_on_worse_photos_are_paired_there(finished_run: str, few_conditions: None) -> None:
+    robustness.measure_run(runs.get_run(finished_run))
+    better = better_on_worse_photos(finished_run, "deblurred", "Gaussian blur, sigma 4 px", gained=12)
+    at = open_page("app_pages/compare.py")
+    at.selectbox(key="compare_a").set_value(f"CNN · {finished_run}")
+    at = rerun(at.selectbox(key="compare_b").set_value(f"CNN · {better}"))
+    drawn = {trace["name"]: list(trace["y"]) for trace in chart(at, "paired_robustness")["data"]}
+    unchanged = [robustness.ROUND_TRIP, "JPEG quality 10", "noise, sigma 25 grey levels"]
+    assert drawn == {"B better": ["Gaussian blur, sigma 4 px"], "within chance": unchanged}
+    assert "No paired comparison on worse photos" not in texts(at)
 
 
 def test_compare_shows_a_finished_run_in_table_curves_and_matrices(finished_run: str) -> None:

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from fer import robustness
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -28,7 +30,8 @@ def test_each_completed_run_comes_back_as_its_own_reference_archive(tmp_path: Pa
         with tarfile.open(tmp_path / f"reference-{name}.tar.gz") as archive:
             names = archive.getnames()
             (run_id,) = {name.split("/")[1] for name in names if name.count("/") == 2}
-            expected = {"config.json", "status.json", "history.csv", "metrics.json", "probabilities.npz", "test_labels.npz", "model.keras"}
+            expected = {"config.json", "status.json", "history.csv", "metrics.json", "probabilities.npz", "test_labels.npz", "model.keras",
+                        "robustness.npz"}  # measured on worse photos there: see below
             assert {name.rsplit("/", 1)[1] for name in names if name.count("/") == 2} == expected
             kept[name] = (run_id, *(json.load(archive.extractfile(f"reference/{run_id}/{file}")) for file in ("config.json", "metrics.json")))
     (base_id, _, metrics), (_, tuned, tuned_metrics) = kept["cnn"], kept["cnn_photo"]
@@ -37,8 +40,11 @@ def test_each_completed_run_comes_back_as_its_own_reference_archive(tmp_path: Pa
     assert (tuned["augment"], tuned["learning_rate"], tuned_metrics["epochs_run"]) == ("photo", 0.01, 1)
     assert tuned["weights"] == str(tmp_path / "no-reference-runs" / base_id / "model.keras")  # FER_REFERENCE, in tests
     assert "balanced_answers" in tuned_metrics and "temperature_scaling" in tuned_metrics
+    # Both models that could become the default were measured on worse photos, on the GPU machine.
+    assert robustness.stored(metrics) is not None and robustness.stored(tuned_metrics).tta == tuned["tta"]
     log = (tmp_path / "progress.log").read_text()
     assert "cnn: test accuracy" in log and "wrote reference-cnn.tar.gz" in log and "wrote reference-cnn_photo.tar.gz" in log
+    assert "cnn_photo: on worse photos (" in log
 
 
 def test_a_run_that_cannot_fit_the_budget_is_not_started(tmp_path: Path) -> None:

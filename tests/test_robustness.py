@@ -10,12 +10,13 @@ import cv2
 import numpy as np
 import pytest
 
-from fer import cli, robustness, runs
+from fer import cli, robustness, runs, store
+from fer.arrays import npz_bytes
 from fer.compare import scored_faces
 from fer.errors import FerError
 from fer.inference import classify_faces, load_classifier
 
-from .conftest import copy_run, sample_images
+from .conftest import better_on_worse_photos, copy_run, sample_images
 
 
 def test_each_degradation_changes_an_enlarged_face_and_the_round_trip_none() -> None:
@@ -66,6 +67,52 @@ def test_a_run_is_measured_on_its_own_test_faces_and_keeps_the_result(finished_r
     table = robustness.table(measured)
     assert list(table["condition"]) == list(measured.conditions)
     assert table["points"].tolist() == pytest.approx([round(100 * p.difference, 2) for p in measured.conditions.values()])
+    # And each face's answers, which pair two runs.
+    kept = robustness.kept_answers(run)
+    assert list(kept) == list(conditions)
+    np.testing.assert_array_equal(kept["Gaussian blur, sigma 4 px"], right(conditions["Gaussian blur, sigma 4 px"]))
+
+
+def test_two_measured_runs_are_paired_face_by_face_under_each_condition(finished_run: str, few_conditions: None) -> None:
+    robustness.measure_run(runs.get_run(finished_run))
+    better = better_on_worse_photos(finished_run, "deblurred", "Gaussian blur, sigma 4 px", gained=12)
+    paired = robustness.paired_runs(runs.get_run(finished_run), runs.get_run(better))
+    assert list(paired) == list(robustness.degradations())  # the round trip first
+    blurred = paired.pop("Gaussian blur, sigma 4 px")
+    assert (blurred.only_a, blurred.only_b, blurred.n) == (0, 12, 296) and blurred.significant
+    assert all(result.difference == 0 and result.only_a == result.only_b == 0 for result in paired.values())
+    # Unmeasured, measured on other faces, or kept answers that disagree with the measurement: no pairing.
+    unmeasured = copy_run(finished_run, "unmeasured")
+    (runs.get_run(unmeasured).path / store.ROBUSTNESS_ANSWERS).unlink()  # as runs measured before answers were kept
+    elsewhere = copy_run(finished_run, "elsewhere", metrics={"test_set": "0" * 16})
+    for other, refusal in ((unmeasured, "was not measured on worse photos with its answers kept"),
+                           (elsewhere, "were measured on different test faces or conditions")):
+        with pytest.raises(FerError, match=refusal):
+            robustness.paired_runs(runs.get_run(finished_run), runs.get_run(other))
+
+
+def test_kept_answers_that_disagree_with_the_measurement_read_as_none(finished_run: str, few_conditions: None) -> None:
+    run = runs.get_run(finished_run)
+    robustness.measure_run(run)
+    right = robustness.kept_answers(run)
+    path = run.path / store.ROBUSTNESS_ANSWERS
+    names, stacked = np.array(list(right)), np.stack(list(right.values()))
+    flipped = stacked.copy()
+    flipped[1, 0] = ~flipped[1, 0]  # one face's answer changed: no longer the measurement's accuracy
+    for damaged in (
+        npz_bytes(compress=True, conditions=names[::-1], right=stacked),
+        npz_bytes(compress=True, conditions=names, right=stacked[:, :-1]),
+        npz_bytes(compress=True, conditions=names, right=stacked.astype(np.uint8)),
+        npz_bytes(compress=True, conditions=names, right=flipped),
+        npz_bytes(compress=True, conditions=names),
+        b"not an archive",
+    ):
+        path.write_bytes(bytes(damaged))
+        assert robustness.kept_answers(runs.get_run(finished_run)) is None
+    # Exported as a reference run, the answers go with it.
+    robustness.keep(run, right)
+    exported = store.export_reference(runs.get_run(finished_run), run.path.parent.parent / "exported")
+    assert (exported / store.ROBUSTNESS_ANSWERS).read_bytes() == path.read_bytes()
 
 
 def test_only_a_completed_run_with_its_model_and_its_test_faces_is_measured(finished_run: str) -> None:
