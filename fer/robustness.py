@@ -236,10 +236,13 @@ def paired_runs(a: Run, b: Run) -> dict[str, PairedComparison]:
     kept = [kept_answers(run) for run in (a, b)]
     for run, right in zip((a, b), kept, strict=True):
         if right is None:
-            raise FerError(
-                f"{run.display_name} was not measured on worse photos with its answers kept: measure it "
-                f"(Classify page, or `python -m fer robustness {run.run_id}`)"
+            command = f"`python -m fer robustness {run.run_id}`"
+            how = (
+                "it kept no model file, so it can't be" if not run.model_path.exists()
+                else f"{command} measures it" if run.reference
+                else f"the Classify page (How it holds up on worse photos) or {command} measures it"
             )
+            raise FerError(f"{run.display_name} was not measured on worse photos with its answers kept: {how}")
     right_a, right_b = kept
     if (a.metrics() or {}).get("test_set") != (b.metrics() or {}).get("test_set") or list(right_a) != list(right_b):
         raise FerError(f"{a.display_name} and {b.display_name} were measured on different test faces or conditions")

@@ -80,7 +80,10 @@ def test_a_fresh_clone_splits_and_pairs_the_shipped_models_without_fer2013(commi
     assert list(table["emotion"]) == list(CLASSES) and table["test faces"].sum() == 3_589
     # On worse photos, only the default was measured: why there is no pairing there.
     (base,) = [run for run in store.reference_runs() if not run.model_path.exists()]
-    assert f"No paired comparison on worse photos: {base.display_name} was not measured on worse photos" in texts(at)
+    assert (
+        f"No paired comparison on worse photos: {base.display_name} was not measured on worse photos with its answers "
+        "kept: it kept no model file, so it can't be."
+    ) in texts(at)
 
 
 def test_two_runs_measured_on_worse_photos_are_paired_there(finished_run: str, few_conditions: None) -> None:

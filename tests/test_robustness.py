@@ -85,7 +85,8 @@ def test_two_measured_runs_are_paired_face_by_face_under_each_condition(finished
     unmeasured = copy_run(finished_run, "unmeasured")
     (runs.get_run(unmeasured).path / store.ROBUSTNESS_ANSWERS).unlink()  # as runs measured before answers were kept
     elsewhere = copy_run(finished_run, "elsewhere", metrics={"test_set": "0" * 16})
-    for other, refusal in ((unmeasured, "was not measured on worse photos with its answers kept"),
+    for other, refusal in ((unmeasured, "was not measured on worse photos with its answers kept: the Classify page "
+                            r"\(How it holds up on worse photos\) or `python -m fer robustness .*-unmeasured` measures it"),
                            (elsewhere, "were measured on different test faces or conditions")):
         with pytest.raises(FerError, match=refusal):
             robustness.paired_runs(runs.get_run(finished_run), runs.get_run(other))
