@@ -117,5 +117,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         (path / PID).unlink(missing_ok=True)
     return 0
 
+
 if __name__ == "__main__":
     sys.exit(main())
