@@ -102,12 +102,20 @@ def measuring_panel(run_id: str, live: bool) -> None:
     if live:
         elapsed = now.elapsed_seconds()
         left = f", about {runs.duration(elapsed / now.fraction * (1 - now.fraction))} left" if now.fraction > 0 else ""
-        st.progress(now.fraction, text=f"Measuring it on worse photos, in the background: {now.message} "
-                    f"({runs.duration(elapsed)} so far{left}). The other pages can be used meanwhile.")
+        if now.waiting:
+            st.progress(0.0, text=f"Waiting to measure it on worse photos: {now.message} ({runs.duration(elapsed)} so "
+                        "far). One job at a time, training first; it starts by itself.")
+        else:
+            st.progress(now.fraction, text=f"Measuring it on worse photos, in the background: {now.message} "
+                        f"({runs.duration(elapsed)} so far{left}). The other pages can be used meanwhile.")
+        if st.button("Cancel the measurement", key="classify_measure_cancel", icon=":material/cancel:"):
+            with ui.user_errors():
+                measuring.cancel(run_id)
         return
     if now is not None:
         st.error(f"The last measurement stopped: {now.error}", icon=":material/error:")
-    st.caption(f"Not measured for this model yet. Measuring {HOW_MEASURED}; it runs in the background.")
+    st.caption(f"Not measured for this model yet. Measuring {HOW_MEASURED}; it runs in the background, once no "
+               "training run is queued or running (they would share the processor).")
     if st.button("Measure it on worse photos", key="classify_measure", icon=":material/blur_on:"):
         with ui.user_errors():
             measuring.start(run_id)

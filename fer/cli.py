@@ -517,12 +517,15 @@ def _calibrate(args: argparse.Namespace) -> int:
 
 def _robustness(args: argparse.Namespace) -> int:
     """Measure a run's accuracy on worse photos of its test faces (:func:`fer.robustness.measure_run`),
-    keep it in its metrics, and print it as a table."""
-    from fer import robustness, runs, study
+    once a slot of the run queue is free (:func:`fer.measuring.slot`), keep it in its metrics, and
+    print it as a table."""
+    from fer import measuring, robustness, runs, study
 
     run = runs.get_run(args.run_id)
-    start_backend_quietly()
-    measured = robustness.measure_run(run, progress=_stderr_progress)
+    robustness.check_measurable(run)  # before any wait
+    with measuring.slot(run.run_id, lambda why: print(why, file=sys.stderr, flush=True)):
+        start_backend_quietly()
+        measured = robustness.measure_run(run, progress=_stderr_progress)
     if args.json:
         _print_json({"run_id": run.run_id, **robustness.document(measured)})
         return 0

@@ -46,6 +46,19 @@ def keras_backend() -> str:
         return "tensorflow"
 
 
+def see_only_gpus(slots: list[int]) -> None:
+    """Make this process see only the GPUs of its queue slots (slot ``i`` is GPU ``i``;
+    :func:`fer.runs.hold_slots`).
+
+    CUDA reads ``CUDA_VISIBLE_DEVICES`` when the backend first starts, which in a training
+    worker or a measurement is after the slots are taken (they import Keras only then). The
+    variable is set for good, not restored: such a process exists for that one job. On a
+    CPU-only machine the one slot is no GPU, and nothing is hidden.
+    """
+    if gpu_names():
+        os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, slots))
+
+
 def check_devices_backend(devices: int, backend: str) -> None:
     """Refuse training on several devices with a backend other than JAX, saying what to do.
 

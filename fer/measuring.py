@@ -2,9 +2,12 @@
 ``python -m fer.measuring RUN_ID``, so that the dashboard goes on while it takes its minutes
 (11 for the default model on a 2-core CPU).
 
-While it measures, the run's folder holds ``robustness.progress.json`` (how far, what now, since
-when) and ``robustness.pid.json``; its output goes to ``robustness.log``. A failure leaves its
-error in the progress file for the page to show. The result lands in ``metrics.json`` as from
+A measurement takes a slot of the run queue as a training run does (:func:`slot`), so the two
+never share the CPU: training runs queued go first, and a run queued while a measurement holds the
+slot waits for it. While it waits or measures, the run's folder holds ``robustness.progress.json``
+(how far, what now, since when) and ``robustness.pid.json``; its output goes to
+``robustness.log``. A failure leaves its error in the progress file for the page to show;
+:func:`cancel` stops it, keeping nothing. The result lands in ``metrics.json`` as from
 ``python -m fer robustness``, written once whole, so a crash or a killed process loses nothing the
 run had. Asking after a measurement reads two small files: the page does it as it draws.
 """
@@ -13,14 +16,18 @@ from __future__ import annotations
 
 import fcntl
 import os
+import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from types import FrameType
 
 from fer import processes, runs, store
 from fer.errors import FerError
+from fer.hardware import see_only_gpus
 from fer.paths import atomic_write_json, read_json
 from fer.robustness import check_measurable, measure_run
 
@@ -29,12 +36,14 @@ PROGRESS, PID, LOG = store.MEASURING_PROGRESS, store.MEASURING_PID, store.MEASUR
 
 @dataclass(frozen=True)
 class Measuring:
-    """A measurement under way (``error`` None), or how the last one ended without a result."""
+    """A measurement waiting for its slot or under way (``error`` None), or how the last one
+    ended without a result. ``started_at``: since when it waits, then since when it measures."""
 
     fraction: float
     message: str
     started_at: str
     error: str | None = None
+    waiting: bool = False
 
     def elapsed_seconds(self) -> float:
         return (datetime.now(UTC) - datetime.fromisoformat(self.started_at)).total_seconds()
@@ -52,12 +61,42 @@ def start(run_id: str) -> None:
     if run.reference:
         raise FerError(f"{run.display_name} is committed with the project: `python -m fer robustness {run_id}` measures it")
     check_measurable(run)
-    with open(run.path / ".robustness.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with _locked(run.path):
         if (now := progress(run_id)) is not None and now.error is None:
             raise FerError(f"{run.display_name} is being measured already ({now.fraction:.0%})")
         _report(run.path, 0.0, "starting", store.now())
         processes.spawn("fer.measuring", [run_id], run.path / LOG, run.path / PID)
+
+
+def cancel(run_id: str) -> None:
+    """Stop run ``run_id``'s measurement, waiting or under way: it ends within a batch of faces
+    and keeps nothing (the run's metrics stay as they were). Raises FerError when none runs."""
+    path = store.run_path(run_id)
+    with _locked(path):
+        if not processes.terminate(path / PID):
+            raise FerError(f"run {run_id} is not being measured on worse photos")
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """The run's measurement lock: a start's check and spawn, or a cancel, as one step (two
+    clicks start one process; a cancel never falls between a start's progress file and its pid)."""
+    with open(path / ".robustness.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+@contextmanager
+def slot(run_id: str, waiting: Callable[[str], None]) -> Iterator[None]:
+    """Hold a slot of the run queue (:func:`fer.runs.hold_slots`) while the block measures run
+    ``run_id``: training runs queued go first, and one queued meanwhile waits until the block
+    ends. ``waiting(why)`` hears why it waits. On a GPU machine, the process then sees only the
+    slot's GPU: call it before the backend starts."""
+    with runs.hold_slots(
+        1, f"measuring run {run_id} on worse photos", turn=runs.nothing_queued, behind="training runs queued", waiting=waiting
+    ) as slots:
+        see_only_gpus(slots or [])
+        yield
 
 
 def progress(run_id: str) -> Measuring | None:
@@ -67,7 +106,8 @@ def progress(run_id: str) -> Measuring | None:
     path = store.run_path(run_id)
     try:
         kept = read_json(path / PROGRESS)
-        measuring = Measuring(float(kept["fraction"]), str(kept["message"]), str(kept["started_at"]), kept.get("error"))
+        measuring = Measuring(float(kept["fraction"]), str(kept["message"]), str(kept["started_at"]), kept.get("error"),
+                              kept.get("waiting") is True)
         measuring.elapsed_seconds()  # a start that is no ISO time with a zone is damage
     except FileNotFoundError:
         return None
@@ -82,34 +122,59 @@ def progress(run_id: str) -> Measuring | None:
     return measuring
 
 
-def _report(path: Path, fraction: float, message: str, started_at: str, error: str | None = None) -> None:
-    atomic_write_json(path / PROGRESS, {"fraction": fraction, "message": message, "started_at": started_at, "error": error})
+def _report(
+    path: Path, fraction: float, message: str, started_at: str, error: str | None = None, waiting: bool = False
+) -> None:
+    atomic_write_json(
+        path / PROGRESS,
+        {"fraction": fraction, "message": message, "started_at": started_at, "error": error, "waiting": waiting},
+    )
+
+
+class Cancelled(Exception):
+    """SIGTERM (:func:`cancel`) reached the measuring process."""
+
+
+def _cancelled(signum: int, frame: FrameType | None) -> None:
+    raise Cancelled
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """The background process: measure the run, its progress in :data:`PROGRESS`; exit 0 once the
-    result is in its metrics, 1 with the error recorded for the page."""
+    """The background process: wait for a slot, measure the run, its progress in :data:`PROGRESS`;
+    exit 0 once the result is in its metrics or it was cancelled, 1 with the error recorded for
+    the page."""
     args = list(sys.argv[1:] if argv is None else argv)
     if len(args) != 1:
         print("usage: python -m fer.measuring RUN_ID", file=sys.stderr)
         return 2
     path = store.run_path(args[0])
-    started_at, done = store.now(), [0.0]
+    started_at, done = store.now(), 0.0
+
+    def waiting(why: str) -> None:
+        _report(path, 0.0, why, started_at, waiting=True)
 
     def report(fraction: float, message: str) -> None:
-        done[0] = fraction
+        nonlocal done
+        done = fraction
         _report(path, fraction, message, started_at)
 
     processes.write_pid(path / PID, os.getpid())  # as spawn did; also when started by hand
-    report(0.0, "starting")
+    signal.signal(signal.SIGTERM, _cancelled)
     try:
-        measure_run(store.read_run(path), report)
+        waiting("waiting for a free slot")
+        with slot(args[0], waiting):
+            started_at = store.now()  # the time left is reckoned from here, not from the wait
+            report(0.0, "starting")
+            measure_run(store.read_run(path), report)
+    except Cancelled:
+        (path / PROGRESS).unlink(missing_ok=True)
+        print("cancelled: nothing kept", file=sys.stderr)
     except FerError as error:  # the run can't be measured (any more): said, no traceback
-        _report(path, done[0], "stopped", started_at, str(error))
+        _report(path, done, "stopped", started_at, str(error))
         print(error, file=sys.stderr)
         return 1
     except Exception as error:  # recorded for the page; the traceback goes to the log
-        _report(path, done[0], "stopped", started_at, f"{type(error).__name__}: {error}")
+        _report(path, done, "stopped", started_at, f"{type(error).__name__}: {error}")
         raise
     else:
         (path / PROGRESS).unlink(missing_ok=True)

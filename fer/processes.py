@@ -10,6 +10,7 @@ to another process is not taken for the one that was started.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -59,19 +60,35 @@ def recorded_alive(pid_file: Path) -> bool | None:
         recorded = read_json(pid_file)
     except (OSError, ValueError, RecursionError):
         return None
+    return _live_pid(recorded) is not None
+
+
+def terminate(pid_file: Path) -> bool:
+    """Ask the process recorded in ``pid_file`` to stop (SIGTERM), if it still runs; whether it did."""
+    try:
+        pid = _live_pid(read_json(pid_file))
+        if pid is not None:
+            os.kill(pid, signal.SIGTERM)
+    except (OSError, ValueError, RecursionError):  # no file, a damaged one, or ended since it was read
+        return False
+    return pid is not None
+
+
+def _live_pid(recorded: object) -> int | None:
+    """The pid a pid file's content records, if that process still runs (not a reused pid)."""
     pid = recorded.get("pid") if isinstance(recorded, dict) else None
     if not isinstance(pid, int) or isinstance(pid, bool) or not 0 < pid < _MAX_PID:
-        return False
+        return None
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
-        return False
+        return None
     except PermissionError:
-        return True
+        return pid
     start = process_start(pid)
     if start is None:  # no /proc: trust the pid
-        return True
-    return start == recorded.get("start")  # a zombie (finished, not yet reaped) never matches
+        return pid
+    return pid if start == recorded.get("start") else None  # a zombie (finished, not yet reaped) never matches
 
 
 def process_start(pid: int) -> str | None:

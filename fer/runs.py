@@ -4,7 +4,8 @@ Runs live on disk (:mod:`fer.store`); this module decides when and where they tr
 background run is its own OS process (``python -m fer.worker RUN_ID``, in a new session so it
 outlives the dashboard's server and the browser tab). A queue lets at most one run per GPU
 train at once, one at a time on a CPU-only machine, first come first served: waiting runs stay
-``queued``. A run whose process is gone without a final state shows as failed.
+``queued``. Its slots are shared with measurements on worse photos (:mod:`fer.measuring`), which
+go after the runs queued. A run whose process is gone without a final state shows as failed.
 
 This module never imports Keras, so listing runs stays instant in the dashboard and the CLI.
 """
@@ -126,39 +127,99 @@ def execute(
 
 @contextmanager
 def queue_slots(path: Path, needed: int = 1) -> Iterator[list[int] | None]:
-    """Wait until the run is first in line and ``needed`` slots' locks are free (one per GPU,
-    one in all on a CPU-only machine); yield the slots' indices (None if the run was cancelled
-    while it waited) and hold the locks until the block ends."""
+    """Wait until the run is first in line and ``needed`` slots are free (:func:`hold_slots`);
+    yield the slots' indices (None if the run was cancelled while it waited) and hold them until
+    the block ends. Its status says what it waits for."""
     store.write_status(path, state="queued", pid=os.getpid(), message="waiting for a free slot")
+    with hold_slots(
+        needed,
+        f"run {path.name}",
+        turn=lambda: _first_in_line(path),
+        behind="runs queued before it",
+        stop=lambda: cancel_requested(path),
+        waiting=lambda why: store.write_status(path, message=why),
+    ) as slots:
+        yield slots
+
+
+@contextmanager
+def hold_slots(
+    needed: int,
+    holder: str,
+    turn: Callable[[], bool],
+    behind: str,
+    stop: Callable[[], bool] = lambda: False,
+    waiting: Callable[[str], None] = lambda why: None,
+) -> Iterator[list[int] | None]:
+    """Wait until ``turn()`` and ``needed`` slots' locks are free (one slot per GPU, one in all
+    on a CPU-only machine); yield the slots' indices and hold the locks until the block ends, or
+    yield None once ``stop()`` (cancelled while waiting).
+
+    Training runs and measurements on worse photos (:mod:`fer.measuring`) take slots alike, so
+    that two jobs never share a CPU (each would take twice as long) or a GPU's memory. While it
+    waits, ``waiting(why)`` hears why, each time that changes: ``behind`` (who goes first) while
+    it is not this job's turn, else who holds the slots, as the ``holder`` that each slot's lock
+    file names.
+    """
     slots = max(1, len(gpu_names()))
-    while not cancel_requested(path):
-        if _first_in_line(path):
+    said = None
+    while not stop():
+        if not turn():
+            why = f"waiting for its turn: {behind} go first"
+        else:
             with ExitStack() as held:
-                taken: list[int] = []
+                taken, busy = [], []
                 for index in range(slots):
-                    if len(taken) < needed and _try_lock(held, index):
-                        taken.append(index)
+                    if len(taken) < needed:
+                        (taken if _try_lock(held, index, holder) else busy).append(index)
                 if len(taken) == needed:
                     yield taken
                     return
+            holders = ", ".join(filter(None, map(_slot_holder, busy)))
+            why = "waiting for a free slot" + (f" (held by {holders})" if holders else "")
+        if why != said:
+            waiting(why)
+            said = why
         time.sleep(QUEUE_POLL_S)
     yield None
 
 
-def _try_lock(held: ExitStack, index: int) -> bool:
-    """Take slot ``index``'s lock without waiting; it is released when ``held`` closes."""
-    lock = held.enter_context((runs_dir() / f".slot-{index}.lock").open("w"))
+def _slot_lock(index: int) -> Path:
+    return runs_dir() / f".slot-{index}.lock"
+
+
+def _try_lock(held: ExitStack, index: int, holder: str) -> bool:
+    """Take slot ``index``'s lock without waiting and write ``holder`` in it; it is released when
+    ``held`` closes. Opened for appending: a job that finds the slot taken leaves its holder's name."""
+    lock = held.enter_context(_slot_lock(index).open("a+"))
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         return False
+    lock.truncate(0)
+    lock.write(holder)
+    lock.flush()
     return True
+
+
+def _slot_holder(index: int) -> str:
+    """Who holds slot ``index``, as its lock file names it; "" when that can't be read."""
+    try:
+        with _slot_lock(index).open("rb") as lock:
+            return lock.read(200).decode("utf-8", "replace").strip()
+    except OSError:
+        return ""
 
 
 def _first_in_line(path: Path) -> bool:
     queued = [run for run in list_runs() if run.state == "queued"]
     first = min(queued, key=lambda run: (run.status.get("queued_at") or "", run.run_id), default=None)
     return first is None or first.path == path
+
+
+def nothing_queued() -> bool:
+    """Whether no run of this machine waits to train: a measurement's turn (training goes first)."""
+    return not any(run.state == "queued" for run in list_runs())
 
 
 # --------------------------------------------------------------------------------------------

@@ -189,6 +189,17 @@ def test_a_users_model_is_measured_from_the_page_in_the_background(
     (bar,) = at.get("progress")
     assert bar.proto.value == 0 and bar.proto.text.startswith("Measuring it on worse photos, in the background: starting (")
     assert "classify_measure" not in [button.key for button in at.button]
+    # Waiting for the slot a training run holds, it says so, and can be cancelled.
+    atomic_write_json(runs.get_run(finished_run).path / store.MEASURING_PROGRESS,
+                      {"fraction": 0.0, "message": "waiting for a free slot (held by run x)", "started_at": store.now(),
+                       "error": None, "waiting": True})
+    at = rerun(at)
+    (bar,) = at.get("progress")
+    assert bar.proto.text.startswith("Waiting to measure it on worse photos: waiting for a free slot (held by run x) (")
+    cancelled: list[Path] = []
+    monkeypatch.setattr(processes, "terminate", lambda pid_file: cancelled.append(pid_file) or True)
+    at = rerun(at.button(key="classify_measure_cancel").click())
+    assert cancelled == [runs.get_run(finished_run).path / store.MEASURING_PID] and not at.get("error")
     # The process's work, done here: the page then shows the result.
     measured = robustness.measure_run(runs.get_run(finished_run))
     (runs.get_run(finished_run).path / store.MEASURING_PROGRESS).unlink()

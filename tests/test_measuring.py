@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from fer import measuring, processes, robustness, runs, store
+from fer import hardware, measuring, processes, robustness, runs, store
 from fer.errors import FerError
 from fer.paths import atomic_write_json
 
@@ -103,3 +105,80 @@ def test_a_measurement_whose_process_is_gone_reads_as_stopped(finished_run: str)
     for damaged in ("{", json.dumps({**started, "fraction": "most"}), json.dumps({**started, "started_at": "noon"})):
         (path / store.MEASURING_PROGRESS).write_text(damaged)
         assert "is damaged: start it again" in measuring.progress(finished_run).error
+
+
+def wait_for_progress(run_id: str, condition: Callable[[measuring.Measuring], bool], timeout_s: float = 120) -> measuring.Measuring:
+    """Run ``run_id``'s measurement progress, once ``condition`` holds for it."""
+    deadline = time.monotonic() + timeout_s
+    while (now := measuring.progress(run_id)) is None or not condition(now):
+        assert now is None or now.error is None, now.error
+        assert time.monotonic() < deadline, f"the measurement never got there: {now}"
+        time.sleep(0.3)
+    return now
+
+
+def wait_until_gone(run_id: str, timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while measuring.progress(run_id) is not None:
+        assert time.monotonic() < deadline, "the cancelled measurement is still there"
+        time.sleep(0.3)
+
+
+def test_a_measurement_waits_for_training_and_can_be_cancelled_waiting_or_measuring(finished_run: str) -> None:
+    run = runs.get_run(finished_run)
+    before = run.metrics()
+    queued = runs.create_run(run.config)  # a training run waiting for its turn (its worker not started yet)
+    measuring.start(finished_run)
+    waiting = wait_for_progress(finished_run, lambda now: now.waiting and "turn" in now.message)
+    assert waiting.message == "waiting for its turn: training runs queued go first" and waiting.fraction == 0
+    with runs.hold_slots(1, "run 1234 (a test holding the slot)", turn=lambda: True, behind="-"):
+        store.write_status(queued.path, state="cancelled")  # no longer in line: the slot is what it waits for now
+        waiting = wait_for_progress(finished_run, lambda now: "slot" in now.message)
+        assert waiting.waiting and waiting.message == "waiting for a free slot (held by run 1234 (a test holding the slot))"
+        measuring.cancel(finished_run)
+        wait_until_gone(finished_run)
+    with pytest.raises(FerError, match=f"run {finished_run} is not being measured on worse photos"):
+        measuring.cancel(finished_run)
+    # Cancelled while measuring: nothing is kept, and the slot is free again.
+    measuring.start(finished_run)
+    wait_for_progress(finished_run, lambda now: not now.waiting and "classifying" in now.message)
+    measuring.cancel(finished_run)
+    wait_until_gone(finished_run)
+    assert runs.get_run(finished_run).metrics() == before and not (run.path / store.ROBUSTNESS_ANSWERS).exists()
+    assert not (run.path / store.MEASURING_PID).exists()
+    assert (run.path / store.MEASURING_LOG).read_text().count("cancelled: nothing kept") == 2
+    with runs.hold_slots(1, "a test", turn=lambda: True, behind="-") as slots:
+        assert slots == [0]
+
+
+def test_a_training_run_queued_while_a_measurement_holds_the_slot_waits_and_says_why(finished_run: str) -> None:
+    waiting = runs.create_run(runs.get_run(finished_run).config)
+    got: list[list[int] | None] = []
+
+    def queue() -> None:  # what the run's worker does first
+        with runs.queue_slots(waiting.path) as slots:
+            got.append(slots)
+
+    with runs.hold_slots(1, f"measuring run {finished_run} on worse photos", turn=lambda: True, behind="-"):
+        worker = threading.Thread(target=queue)
+        worker.start()
+        deadline = time.monotonic() + 30
+        while "held by" not in (message := runs.get_run(waiting.run_id).status.get("message") or ""):
+            assert time.monotonic() < deadline, message
+            time.sleep(0.2)
+        assert message == f"waiting for a free slot (held by measuring run {finished_run} on worse photos)"
+        runs.cancel(waiting.run_id)
+        worker.join(timeout=30)
+    assert got == [None]  # cancelled while it waited: it never trained beside the measurement
+
+
+def test_a_measurement_sees_only_its_slots_gpu(finished_run: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    def two_gpus() -> tuple[str, ...]:
+        return ("GPU 0", "GPU 1")
+
+    monkeypatch.setattr(runs, "gpu_names", two_gpus)
+    monkeypatch.setattr(hardware, "gpu_names", two_gpus)
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)  # and restored after the test
+    with runs.hold_slots(1, "a training run", turn=lambda: True, behind="-"):  # GPU 0 is taken
+        with measuring.slot(finished_run, waiting=pytest.fail):
+            assert os.environ["CUDA_VISIBLE_DEVICES"] == "1"

@@ -624,13 +624,13 @@ def test_a_run_in_this_process_leaves_its_random_generators_and_logging_as_they_
 def test_only_the_worker_process_pins_itself_to_its_slots_gpus(monkeypatch: pytest.MonkeyPatch) -> None:
     """:func:`runs.execute` is a library call and leaves the environment alone; the worker, a process
     that exists for one run, hides the GPUs of other slots from the backend it is about to start."""
-    from fer import train, worker
+    from fer import hardware, train, worker
 
     def two_gpus() -> tuple[str, ...]:
         return ("GPU 0", "GPU 1")
 
     monkeypatch.setattr(runs, "gpu_names", two_gpus)
-    monkeypatch.setattr(worker, "gpu_names", two_gpus)
+    monkeypatch.setattr(hardware, "gpu_names", two_gpus)
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)  # and restored after the test
     visible: list[str | None] = []
 
