@@ -73,8 +73,12 @@ def cancel(run_id: str) -> None:
     and keeps nothing (the run's metrics stay as they were). Raises FerError when none runs."""
     path = store.run_path(run_id)
     with _locked(path):
-        if not processes.terminate(path / PID):
+        if (now := progress(run_id)) is None or now.error is not None:
             raise FerError(f"run {run_id} is not being measured on worse photos")
+        # Said before the signal: a process still importing dies of it without a word, and its
+        # progress file must then read as cancelled, not as a measurement that crashed.
+        _report(path, now.fraction, "cancelling", now.started_at, waiting=now.waiting, cancelled=True)
+        processes.terminate(path / PID)
 
 
 @contextmanager
@@ -100,9 +104,9 @@ def slot(run_id: str, waiting: Callable[[str], None]) -> Iterator[None]:
 
 
 def progress(run_id: str) -> Measuring | None:
-    """How run ``run_id`` is being measured: None when it is not (never, or it finished: the
-    result is in its metrics). A measurement whose process is gone without a result (killed, the
-    machine restarted) reads as ended with that error."""
+    """How run ``run_id`` is being measured: None when it is not (never, it finished: the result
+    is in its metrics, or it was cancelled). A measurement whose process is gone without a result
+    (killed, the machine restarted) reads as ended with that error."""
     path = store.run_path(run_id)
     try:
         kept = read_json(path / PROGRESS)
@@ -117,17 +121,26 @@ def progress(run_id: str) -> Measuring | None:
         return measuring
     alive = processes.recorded_alive(path / PID)
     if alive is False or (alive is None and measuring.elapsed_seconds() > processes.PID_GRACE_S):
+        if kept.get("cancelled") is True:
+            return None
         return Measuring(measuring.fraction, measuring.message, measuring.started_at,
                          f"its process ended without a result, at {measuring.fraction:.0%} (see {LOG} in the run's folder)")
     return measuring
 
 
 def _report(
-    path: Path, fraction: float, message: str, started_at: str, error: str | None = None, waiting: bool = False
+    path: Path,
+    fraction: float,
+    message: str,
+    started_at: str,
+    error: str | None = None,
+    waiting: bool = False,
+    cancelled: bool = False,
 ) -> None:
     atomic_write_json(
         path / PROGRESS,
-        {"fraction": fraction, "message": message, "started_at": started_at, "error": error, "waiting": waiting},
+        {"fraction": fraction, "message": message, "started_at": started_at, "error": error, "waiting": waiting,
+         "cancelled": cancelled},
     )
 
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -182,3 +185,22 @@ def test_a_measurement_sees_only_its_slots_gpu(finished_run: str, monkeypatch: p
     with runs.hold_slots(1, "a training run", turn=lambda: True, behind="-"):  # GPU 0 is taken
         with measuring.slot(finished_run, waiting=pytest.fail):
             assert os.environ["CUDA_VISIBLE_DEVICES"] == "1"
+
+
+def test_a_measurement_cancelled_before_it_could_answer_reads_as_cancelled_not_crashed(finished_run: str) -> None:
+    """SIGTERM kills a process still importing Keras outright (its handler not yet set): the
+    progress file, marked by the cancel before the signal, then reads as no measurement."""
+    path = runs.get_run(finished_run).path
+    importing = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        processes.write_pid(path / store.MEASURING_PID, importing.pid)
+        atomic_write_json(path / store.MEASURING_PROGRESS,
+                          {"fraction": 0.0, "message": "starting", "started_at": store.now(), "error": None})
+        measuring.cancel(finished_run)
+        assert importing.wait(timeout=30) == -signal.SIGTERM
+    finally:
+        importing.kill()
+    assert measuring.progress(finished_run) is None
+    measuring.start(finished_run)  # and it can be measured again
+    measuring.cancel(finished_run)
+    wait_until_gone(finished_run)
