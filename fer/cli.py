@@ -523,6 +523,9 @@ def _robustness(args: argparse.Namespace) -> int:
 
     run = runs.get_run(args.run_id)
     robustness.check_measurable(run)  # before any wait
+    if not run.reference and (now := measuring.progress(run.run_id)) is not None and now.error is None:
+        raise FerError(f"{run.display_name} is being measured in the background already ({now.fraction:.0%}; Classify "
+                       "page): wait for it, or cancel it there")
     with measuring.slot(run.run_id, lambda why: print(why, file=sys.stderr, flush=True)):
         start_backend_quietly()
         measured = robustness.measure_run(run, progress=_stderr_progress)

@@ -4,17 +4,19 @@ run's test faces, what the run keeps of it, and the command that measures it."""
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
 import cv2
 import numpy as np
 import pytest
 
-from fer import cli, robustness, runs, store
+from fer import cli, processes, robustness, runs, store
 from fer.arrays import npz_bytes
 from fer.compare import scored_faces
 from fer.errors import FerError
 from fer.inference import classify_faces, load_classifier
+from fer.paths import atomic_write_json
 
 from .conftest import better_on_worse_photos, copy_run, sample_images
 
@@ -190,3 +192,10 @@ def test_the_robustness_command_measures_keeps_and_prints(
     assert f"  Worse photos (python -m fer robustness): {robustness.summary(measured)}" in capsys.readouterr().out.splitlines()
     assert cli.main(["robustness", "no-such-run"]) == 2
     assert "no-such-run" in capsys.readouterr().err
+    # Being measured in the background (the Classify page): the command measures it no second time.
+    path = runs.get_run(finished_run).path
+    atomic_write_json(path / store.MEASURING_PROGRESS,
+                      {"fraction": 0.4, "message": "x", "started_at": store.now(), "error": None})
+    processes.write_pid(path / store.MEASURING_PID, os.getpid())
+    assert cli.main(["robustness", finished_run]) == 2
+    assert "is being measured in the background already (40%; Classify page)" in capsys.readouterr().err
