@@ -11,7 +11,7 @@ from typing import Any
 
 import streamlit as st
 
-from fer import balance, charts, robustness, runs, ui
+from fer import balance, charts, measuring, robustness, runs, ui
 from fer.hardware import cpu_name, gpu_names, keras_backend
 from fer.scenarios import (
     DEFAULT_RECIPE,
@@ -276,20 +276,31 @@ def launch(configs: list[RunConfig]) -> None:
 
 
 def runs_section() -> None:
-    """The runs list and details, refreshing on their own while any run is queued or running."""
-    live = any(run.state in runs.ACTIVE for run in runs.list_runs())
+    """The runs list and details, refreshing on their own while any run is queued or running, or
+    any measurement waits or measures."""
+    listed = runs.list_runs()
+    live = busy(listed, measuring.under_way(listed))
     st.fragment(run_every=LIVE_REFRESH if live else None)(runs_panel)(live)
+
+
+def busy(listed: list[runs.Run], measurements: dict[str, measuring.Measuring]) -> bool:
+    return bool(measurements) or any(run.state in runs.ACTIVE for run in listed)
 
 
 def runs_panel(live: bool) -> None:
     """The fragment's body; ``live`` says whether it was set up with the refresh timer."""
     listed = runs.list_runs()
-    if live != any(run.state in runs.ACTIVE for run in listed):
-        st.rerun()  # a run started or ended: only a full rerun turns the refresh timer on or off
+    measurements = measuring.under_way(listed)
+    if live != busy(listed, measurements):
+        st.rerun()  # a job started or ended: only a full rerun turns the refresh timer on or off
     if not listed:
         st.info("No runs yet: launch one above.", icon=":material/info:")
         return
     runs_table(listed)
+    for run_id, now in measurements.items():
+        doing = f"waits to be measured on worse photos: {now.message}" if now.waiting else (
+            f"is being measured on worse photos, {now.fraction:.0%}: {now.message}")
+        st.caption(f"Run `{run_id}` {doing} (Classify page; it shares the queue with the training runs).")
     for run in detail_runs(listed):
         run_details(run)
 

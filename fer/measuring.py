@@ -18,7 +18,7 @@ import fcntl
 import os
 import signal
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -30,6 +30,7 @@ from fer.errors import FerError
 from fer.hardware import see_only_gpus
 from fer.paths import atomic_write_json, read_json
 from fer.robustness import check_measurable, measure_run
+from fer.store import Run
 
 PROGRESS, PID, LOG = store.MEASURING_PROGRESS, store.MEASURING_PID, store.MEASURING_LOG
 
@@ -126,6 +127,16 @@ def progress(run_id: str) -> Measuring | None:
         return Measuring(measuring.fraction, measuring.message, measuring.started_at,
                          f"its process ended without a result, at {measuring.fraction:.0%} (see {LOG} in the run's folder)")
     return measuring
+
+
+def under_way(listed: Iterable[Run]) -> dict[str, Measuring]:
+    """The measurements of the ``listed`` runs that wait for a slot or measure, by run id: the
+    Train page lists them beside the training runs, as they share the queue."""
+    return {
+        run.run_id: now
+        for run in listed
+        if (run.path / PROGRESS).exists() and (now := progress(run.run_id)) is not None and now.error is None
+    }
 
 
 def _report(

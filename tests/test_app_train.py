@@ -16,11 +16,11 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from fer import robustness, runs, store
+from fer import processes, robustness, runs, store
 from fer.calibrate import FITS
 from fer.errors import FerError
 from fer.hardware import gpu_names, keras_backend
-from fer.paths import read_json
+from fer.paths import atomic_write_json, read_json
 from fer.scenarios import CPU_IMAGES_PER_SECOND, scenario
 
 from .conftest import COMMITTED_REFERENCE_DIR, REFERENCE_ID, copy_run
@@ -136,6 +136,21 @@ def test_a_finished_run_shows_its_metrics_and_curves(finished_run: str) -> None:
     assert f"delete-{finished_run}" in keys and not keys & {f"cancel-{finished_run}", f"resume-{finished_run}"}
     assert "Fitted on its validation faces" not in texts  # the thesis protocol: nothing to fit on
     assert "On worse photos" not in texts  # not measured
+
+
+def test_a_measurement_in_the_queue_is_listed_beside_the_runs(finished_run: str) -> None:
+    path = runs.get_run(finished_run).path
+    progress = {"fraction": 0.0, "message": "waiting for a free slot (held by run x)", "started_at": store.now(),
+                "error": None, "waiting": True}
+    atomic_write_json(path / store.MEASURING_PROGRESS, progress)
+    processes.write_pid(path / store.MEASURING_PID, os.getpid())  # alive
+    assert (f"Run `{finished_run}` waits to be measured on worse photos: waiting for a free slot (held by run x) "
+            "(Classify page; it shares the queue with the training runs).") in _texts(_page())
+    atomic_write_json(path / store.MEASURING_PROGRESS, {**progress, "fraction": 0.4, "message": "JPEG quality 10: …",
+                                                         "waiting": False})
+    assert f"Run `{finished_run}` is being measured on worse photos, 40%: JPEG quality 10: …" in _texts(_page())
+    processes.write_pid(path / store.MEASURING_PID, 2**31 - 1)  # its process is gone: no longer listed
+    assert "measured on worse photos" not in _texts(_page())
 
 
 def test_a_finished_standard_run_says_what_it_fitted_on_its_validation_faces(finished_run: str) -> None:
