@@ -159,8 +159,20 @@ class Cancelled(Exception):
     """SIGTERM (:func:`cancel`) reached the measuring process."""
 
 
-def _cancelled(signum: int, frame: FrameType | None) -> None:
-    raise Cancelled
+@contextmanager
+def _cancellable() -> Iterator[None]:
+    """SIGTERM raises :class:`Cancelled` while the block runs, so that a cancel ends the
+    measurement through its ``except`` (files tidied) rather than killing it mid-write; the
+    handler before it is restored after (tests call :func:`main` in their own process)."""
+
+    def cancelled(signum: int, frame: FrameType | None) -> None:
+        raise Cancelled
+
+    previous = signal.signal(signal.SIGTERM, cancelled)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -183,10 +195,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         _report(path, fraction, message, started_at)
 
     processes.write_pid(path / PID, os.getpid())  # as spawn did; also when started by hand
-    signal.signal(signal.SIGTERM, _cancelled)
     try:
         waiting("waiting for a free slot")
-        with slot(args[0], waiting):
+        with _cancellable(), slot(args[0], waiting):
             started_at = store.now()  # the time left is reckoned from here, not from the wait
             report(0.0, "starting")
             measure_run(store.read_run(path), report)

@@ -170,8 +170,12 @@ def hold_slots(
             with ExitStack() as held:
                 taken, busy = [], []
                 for index in range(slots):
-                    if len(taken) < needed:
-                        (taken if _try_lock(held, index, holder) else busy).append(index)
+                    if len(taken) == needed:
+                        break
+                    if _try_lock(held, index, holder):
+                        taken.append(index)
+                    else:
+                        busy.append(index)
                 if len(taken) == needed:
                     yield taken
                     return
