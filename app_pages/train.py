@@ -298,9 +298,7 @@ def runs_panel(live: bool) -> None:
         return
     runs_table(listed)
     for run_id, now in measurements.items():
-        doing = f"waits to be measured on worse photos: {now.message}" if now.waiting else (
-            f"is being measured on worse photos, {now.fraction:.0%}: {now.message}")
-        st.caption(f"Run `{run_id}` {doing} (Classify page; it shares the queue with the training runs).")
+        st.caption(f"Run `{run_id}` {now.doing()} (Classify page; it shares the queue with the training runs).")
     for run in detail_runs(listed):
         run_details(run)
 

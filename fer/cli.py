@@ -389,7 +389,7 @@ def _report_run(run: Run, as_json: bool) -> int:
 def _runs(args: argparse.Namespace) -> int:
     """This machine's runs, then the committed reference runs under a heading of their own: they
     are what the pages set beside the user's runs, but read-only (no cancel, resume or delete)."""
-    from fer import runs, store
+    from fer import measuring, runs, store
 
     listed, references = runs.list_runs(), store.reference_runs()
     if args.json:
@@ -399,6 +399,8 @@ def _runs(args: argparse.Namespace) -> int:
         _print_runs_table(runs.runs_table(listed))
     else:
         print("No runs yet: start one with `python -m fer train --scenario S2 --epochs 1 --data sample`")
+    for run_id, now in measuring.under_way(listed).items():  # they share the runs' queue
+        print(f"Run {run_id} {now.doing()}")
     if references:
         print("\nReference runs, committed with the project (read-only: `show` them; cancel, resume and delete refuse):")
         _print_runs_table(runs.runs_table(references))

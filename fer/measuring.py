@@ -49,6 +49,12 @@ class Measuring:
     def elapsed_seconds(self) -> float:
         return (datetime.now(UTC) - datetime.fromisoformat(self.started_at)).total_seconds()
 
+    def doing(self) -> str:
+        """What it does, said after a run's name (the Train page and ``python -m fer runs``)."""
+        if self.waiting:
+            return f"waits to be measured on worse photos: {self.message}"
+        return f"is being measured on worse photos, {self.fraction:.0%}: {self.message}"
+
 
 def start(run_id: str) -> None:
     """Measure run ``run_id`` in the background.

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from fer import hardware, measuring, processes, robustness, runs, store
+from fer import cli, hardware, measuring, processes, robustness, runs, store
 from fer.errors import FerError
 from fer.paths import atomic_write_json
 
@@ -127,13 +127,18 @@ def wait_until_gone(run_id: str, timeout_s: float = 60) -> None:
         time.sleep(0.3)
 
 
-def test_a_measurement_waits_for_training_and_can_be_cancelled_waiting_or_measuring(finished_run: str) -> None:
+def test_a_measurement_waits_for_training_and_can_be_cancelled_waiting_or_measuring(
+    finished_run: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     run = runs.get_run(finished_run)
     before = run.metrics()
     queued = runs.create_run(run.config)  # a training run waiting for its turn (its worker not started yet)
     measuring.start(finished_run)
     waiting = wait_for_progress(finished_run, lambda now: now.waiting and "turn" in now.message)
     assert waiting.message == "waiting for its turn: training runs queued go first" and waiting.fraction == 0
+    assert cli.main(["runs"]) == 0  # listed with the runs whose queue it shares
+    assert (f"Run {finished_run} waits to be measured on worse photos: waiting for its turn: training runs queued go "
+            "first") in capsys.readouterr().out.splitlines()
     with runs.hold_slots(1, "run 1234 (a test holding the slot)", turn=lambda: True, behind="-"):
         store.write_status(queued.path, state="cancelled")  # no longer in line: the slot is what it waits for now
         waiting = wait_for_progress(finished_run, lambda now: "slot" in now.message)
