@@ -63,15 +63,13 @@ def recorded_alive(pid_file: Path) -> bool | None:
     return _live_pid(recorded) is not None
 
 
-def terminate(pid_file: Path) -> bool:
-    """Ask the process recorded in ``pid_file`` to stop (SIGTERM), if it still runs; whether it did."""
+def terminate(pid_file: Path) -> None:
+    """Ask the process recorded in ``pid_file`` to stop (SIGTERM), if it still runs."""
     try:
-        pid = _live_pid(read_json(pid_file))
-        if pid is not None:
+        if (pid := _live_pid(read_json(pid_file))) is not None:
             os.kill(pid, signal.SIGTERM)
     except (OSError, ValueError, RecursionError):  # no file, a damaged one, or ended since it was read
-        return False
-    return pid is not None
+        pass
 
 
 def _live_pid(recorded: object) -> int | None:
