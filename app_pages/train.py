@@ -11,7 +11,7 @@ from typing import Any
 
 import streamlit as st
 
-from fer import balance, charts, measuring, robustness, runs, ui
+from fer import balance, charts, measuring, robustness, runs, sharing, ui
 from fer.hardware import cpu_name, gpu_names, keras_backend
 from fer.scenarios import (
     DEFAULT_RECIPE,
@@ -275,6 +275,20 @@ def launch(configs: list[RunConfig]) -> None:
 # Watching
 
 
+def import_section() -> None:
+    """A run trained on another machine (a GPU one, say), exported there, added to this one's."""
+    with st.expander("Import a run trained on another machine", icon=":material/move_to_inbox:"):
+        upload = st.file_uploader(
+            "A run's zip, from its Download button or `python -m fer export RUN_ID`",
+            type=["zip"], key="run_import_upload",
+        )
+        if st.button("Import the run", disabled=upload is None, key="run_import"):
+            with ui.user_errors():
+                imported = sharing.import_run(upload, name=upload.name)
+                st.success(f"Imported {imported.display_name}: it is listed below, on Compare and, with its model, on Classify.",
+                           icon=":material/check_circle:")
+
+
 def runs_section() -> None:
     """The runs list and details, refreshing on their own while any run is queued or running, or
     any measurement waits or measures."""
@@ -360,6 +374,8 @@ def run_state(run: runs.Run) -> None:
     elif run.state == "running":
         st.progress(status.get("progress") or 0.0, text=runs.status_summary(status))  # store checks it is a fraction
     elif run.state == "completed":
+        if origin := runs.imported_from(status):
+            st.caption(f"Trained elsewhere: {origin}.")
         metrics = run.metrics()
         if metrics:
             metrics_panel(metrics)
@@ -390,8 +406,15 @@ def metrics_panel(metrics: dict[str, Any]) -> None:
 
 
 def run_actions(run: runs.Run) -> None:
-    """Cancel, Resume and Delete, each only where the run's state allows it."""
+    """Cancel, Resume, Delete and Download, each only where the run's state allows it."""
     columns = st.columns([1, 1, 4])
+    if run.state == "completed":
+        columns[2].download_button(
+            "Download the run", lambda: sharing.export_bytes(run), file_name=sharing.export_file_name(run),
+            mime="application/zip", icon=":material/download:", key=f"download-{run.run_id}", on_click="ignore",
+            help="Its results, log and model file as one zip, to import on another machine (this page, or "
+            "`python -m fer import`).",
+        )
     with ui.user_errors():  # the run may have changed state between render and click
         if run.state in runs.ACTIVE and columns[0].button("Cancel", key=f"cancel-{run.run_id}", icon=":material/stop:"):
             runs.cancel(run.run_id)
@@ -421,4 +444,5 @@ with study_tab:
 with custom_tab:
     custom_launcher()
 st.subheader("Runs")
+import_section()  # before the list, so that a run imported in this rerun is listed in it
 runs_section()

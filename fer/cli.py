@@ -166,6 +166,23 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument("--json", action="store_true", help="print one JSON document")
         command.set_defaults(handler=action)
 
+    export = commands.add_parser(
+        "export", help="a completed run (with its model) as one zip, to import on another machine: `fer import`"
+    )
+    export.add_argument("run_id")
+    export.add_argument(
+        "-o", "--output", type=Path, default=Path("."), metavar="PATH",
+        help="the zip to write, or a folder for RUN_ID.fer-run.zip (default: the current folder)",
+    )
+    export.add_argument("--no-model", action="store_true", help="leave the model file out: results only, a few KB")
+    export.add_argument("--json", action="store_true", help="print one JSON document")
+    export.set_defaults(handler=_export)
+
+    imports = commands.add_parser("import", help="add a run exported with `fer export` to this machine's runs")
+    imports.add_argument("archive", type=Path, metavar="RUN.fer-run.zip")
+    imports.add_argument("--json", action="store_true", help="print one JSON document")
+    imports.set_defaults(handler=_import)
+
     resume = commands.add_parser("resume", help="continue a failed or cancelled run from its last epoch")
     resume.add_argument("run_id")
     resume.add_argument("--background", action="store_true", help="resume in a background process and return")
@@ -569,6 +586,39 @@ def _delete(args: argparse.Namespace) -> int:
         _print_json({"run_id": args.run_id, "deleted": True})
     else:
         print(f"{args.run_id}: deleted")
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from fer import runs, sharing
+
+    run = runs.get_run(args.run_id)
+    target = args.output / sharing.export_file_name(run) if args.output.is_dir() else args.output
+    partial = target.with_name(f".{target.name}.partial")
+    try:
+        with partial.open("wb") as file:
+            names = sharing.export_run(run, file, include_model=not args.no_model)
+        partial.replace(target)
+    except OSError as error:
+        raise FerError(f"{target}: can't be written: {error}") from error
+    finally:  # written whole and renamed, or not at all
+        partial.unlink(missing_ok=True)
+    if args.json:
+        _print_json({"run_id": run.run_id, "path": str(target), "bytes": target.stat().st_size, "files": names})
+    else:
+        print(f"{run.run_id}: exported to {target} ({target.stat().st_size / 1e6:.2f} MB: {', '.join(names)})")
+    return 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    from fer import sharing
+
+    run = sharing.import_run(args.archive)
+    if args.json:
+        _print_json(_run_document(run))
+    else:
+        print(f"{run.run_id}: imported from {args.archive}")
+        _print_run(run)
     return 0
 
 

@@ -359,7 +359,8 @@ def status_summary(status: dict[str, Any]) -> str:
     done, epochs = status.get("epoch", 0), status.get("epochs") or 0
     if status.get("state") != "running":
         state = status.get("state", "unknown")
-        return f"{state} after {done}/{epochs_text(epochs)}" if epochs else state
+        ended = f"{state} after {done}/{epochs_text(epochs)}" if epochs else state
+        return f"{ended}, {origin}" if (origin := imported_from(status)) else ended
     if done >= epochs:
         return f"training done ({epochs_text(epochs)}), evaluating"
     text = f"epoch {done + 1}/{epochs}"
@@ -368,6 +369,18 @@ def status_summary(status: dict[str, Any]) -> str:
     if status.get("eta_s") is not None:
         text += f" · ETA {duration(status['eta_s'])}"
     return text
+
+
+def imported_from(status: dict[str, Any]) -> str | None:
+    """``imported 2026-12-07 20:30 UTC from RUN.fer-run.zip`` for a run trained elsewhere
+    (:func:`fer.sharing.import_run`), None for one trained here."""
+    if not status.get("imported_from"):
+        return None
+    try:
+        when = datetime.fromisoformat(status.get("imported_at") or "").astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC ")
+    except ValueError:
+        when = ""
+    return f"imported {when}from {status['imported_from']}"
 
 
 def state_summary(status: dict[str, Any]) -> str:

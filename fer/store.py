@@ -74,6 +74,7 @@ StatusCallback = Callable[[dict[str, Any]], None]
 foreground run shows it as it goes (the CLI's progress line)."""
 STATUS_FIELDS: dict[str, type | tuple[type, ...]] = {
     **dict.fromkeys(("created_at", "queued_at", "started_at", "updated_at", "message", "error"), str),
+    **dict.fromkeys(("imported_at", "imported_from"), str),
     **dict.fromkeys(("epoch", "epochs", "batch", "batches", "pid"), int),
     **dict.fromkeys(("progress", "eta_s"), (int, float)),
 }

@@ -8,7 +8,8 @@ PNG per page. On Classify it then opens how the model holds up on worse photos, 
 from the shipped sample, then a photo of it tilted (which the page turns level), turns on the map of what drove each prediction and chooses
 flip test-time augmentation in place of the model's own (shift); last it switches to videos,
 uploads a clip of sample faces with a second person beside them for a while, and follows that
-second person, with a screenshot of each step.
+second person, with a screenshot of each step. On Train, last, it imports a run exported as if on
+another machine, then downloads it again.
 
     apt-get install -y chromium && pip install playwright    # once (Playwright's own browser download is not needed)
     python -m scripts.browser_smoke [--out screenshots/]
@@ -28,6 +29,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -36,6 +38,7 @@ from playwright.sync_api import Page, sync_playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from benchmarks.tilt import photo as tilted_photo
+from fer import sharing, store
 from fer.data import load_sample
 
 # A page URL first, on the fresh server: that is when Streamlit could bypass the router.
@@ -65,6 +68,8 @@ TILT = 30
 CLIP_FACES = (347, 187, 548)
 """Sample test faces (neutral, happy, surprise) shown one after the other, 1.5 s each at 160 px,
 in the video uploaded to Classify: person 1."""
+IMPORTED_RUN = "20261207-120000-custom-fer_cnn-smoke"
+"""The name of the run the Train page imports: the default model's, exported as if trained elsewhere."""
 SECOND_PERSON = 609
 """A sample test face at 120 px beside them for the first 1.5 s: person 2, in 3 sampled frames."""
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--disable-background-networking",
@@ -174,6 +179,29 @@ def classify_steps(page: Page, url: str, out: Path, scratch: Path) -> Iterator[t
         yield name, check_shown(page, out / f"{name}.png", expected_text)
 
 
+def train_steps(page: Page, url: str, out: Path, scratch: Path) -> Iterator[tuple[str, list[str]]]:
+    """On Train: import a run exported on another machine (the default model's run, renamed so
+    that it is not the committed one), then download it again as its zip."""
+    copy = scratch / IMPORTED_RUN
+    shutil.copytree(next(run.path for run in store.reference_runs() if run.model_path.exists()), copy)
+    archive = scratch / f"{IMPORTED_RUN}{sharing.SUFFIX}"
+    with archive.open("wb") as file:
+        sharing.export_run(store.read_run(copy), file)
+    page.goto(f"{url}/train")
+    page.get_by_role("heading", name="Train").first.wait_for(timeout=90_000)
+    settled(page)
+    page.get_by_text("Import a run trained on another machine", exact=True).click()
+    page.locator('input[type="file"]').first.set_input_files(archive)
+    page.get_by_role("button", name="Import the run").click()
+    yield "train-import", check_shown(page, out / "train-import.png", f"Imported FER-CNN fine-tuned · {IMPORTED_RUN}")
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download the run").first.click()
+    with zipfile.ZipFile(download.value.path()) as downloaded:
+        names = sorted(downloaded.namelist())
+    expected = sorted(f"{IMPORTED_RUN}/{name}" for name in sharing.SHARED_FILES if (copy / name).exists())
+    yield "train-download", [] if names == expected else [f"the downloaded zip holds {names}, not {expected}"]
+
+
 def report(name: str, started: float, shot: Path, problems: list[str]) -> None:
     verdict = "ok" if not problems else "FAILED: " + "; ".join(problems)
     print(f"{name:17} {time.monotonic() - started:5.1f} s  {shot}  {verdict}")
@@ -208,10 +236,11 @@ def main() -> int:
                     report(name, started, shot, problems)
                     failures += problems
                 started = time.monotonic()
-                for name, problems in classify_steps(page, url, args.out, Path(scratch)):
-                    report(name, started, args.out / f"{name}.png", problems)
-                    failures += problems
-                    started = time.monotonic()
+                for steps in (classify_steps, train_steps):
+                    for name, problems in steps(page, url, args.out, Path(scratch)):
+                        report(name, started, args.out / f"{name}.png", problems)
+                        failures += problems
+                        started = time.monotonic()
                 browser.close()
         finally:
             server.terminate()

@@ -7,6 +7,7 @@ CNN, 1 epoch, the sample) and the teardown cancels and waits out whatever a test
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import signal
 import time
@@ -16,7 +17,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from fer import processes, robustness, runs, store
+from fer import processes, robustness, runs, sharing, store
 from fer.calibrate import FITS
 from fer.errors import FerError
 from fer.hardware import gpu_names, keras_backend
@@ -136,6 +137,19 @@ def test_a_finished_run_shows_its_metrics_and_curves(finished_run: str) -> None:
     assert f"delete-{finished_run}" in keys and not keys & {f"cancel-{finished_run}", f"resume-{finished_run}"}
     assert "Fitted on its validation faces" not in texts  # the thesis protocol: nothing to fit on
     assert "On worse photos" not in texts  # not measured
+
+
+def test_a_run_imported_from_another_machine_says_so_and_only_completed_runs_offer_their_zip(finished_run: str) -> None:
+    archive = sharing.export_bytes(runs.get_run(finished_run))
+    runs.delete(finished_run)
+    sharing.import_run(io.BytesIO(archive), name="trained-on-the-gpu.fer-run.zip")
+    at = _page()
+    assert [button.key for button in at.download_button] == [f"download-{finished_run}"]
+    assert "Import a run trained on another machine" in [expander.label for expander in at.expander]
+    (caption,) = [c.value for c in at.caption if c.value.startswith("Trained elsewhere")]
+    assert caption.startswith("Trained elsewhere: imported 20") and caption.endswith(" UTC from trained-on-the-gpu.fer-run.zip.")
+    store.write_status(runs.get_run(finished_run).path, state="failed", error="x")
+    assert not _page().download_button
 
 
 def test_a_measurement_in_the_queue_is_listed_beside_the_runs(finished_run: str) -> None:
