@@ -50,11 +50,11 @@ def export_run(run: Run, destination: IO[bytes], include_model: bool = True) -> 
     """Write completed run ``run`` (this machine's or a reference run) as a zip into
     ``destination``; return the names of the files it holds.
 
-    Files are stored as the run has them; the JSON, CSV and log deflated, the model and the
-    ``.npz`` files as they are (already compressed, or an archive of their own).
+    Raises FerError for a run :func:`import_run` would refuse: not completed, or damaged. Files
+    are stored as the run has them; the JSON, CSV and log deflated, the model and the ``.npz``
+    files as they are (already compressed, or an archive of their own).
     """
-    if run.state != "completed":
-        raise FerError(f"run {run.run_id} is {run.state}: only completed runs can be exported")
+    _check_run(run.path, f"run {run.run_id}")  # what an import would refuse is refused here already
     names = [name for name in SHARED_FILES if (run.path / name).is_file() and (include_model or name != MODEL)]
     with zipfile.ZipFile(destination, "w") as archive:
         for name in names:
@@ -144,11 +144,11 @@ def _check_free(run_id: str, target: Path) -> None:
 
 
 def _check_run(path: Path, name: str) -> None:
-    """Refuse the unpacked run unless the pages can show it as a completed run with results."""
+    """Refuse the run in ``path`` unless the pages can show it as a completed run with results."""
     run = store.read_run(path)
     if run.state != "completed":
         reason = run.status.get("error") if run.state == "unreadable" else f"its state is {run.state}"
-        raise FerError(f"{name}: only a completed run can be imported: {reason}")
+        raise FerError(f"{name}: only a completed run can be exported and imported: {reason}")
     damaged = [
         file_name for file_name, readable in (
             ("metrics.json", run.has_results()),

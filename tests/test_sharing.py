@@ -73,10 +73,15 @@ def test_a_run_exported_without_its_model_has_results_only(finished_run: str, tm
         assert imported.has_results() and not imported.model_path.exists()
 
 
-def test_only_a_completed_run_is_exported(finished_run: str) -> None:
+def test_only_a_completed_run_with_readable_results_is_exported(finished_run: str) -> None:
+    """What an import would refuse is refused at the export already, where it can still be mended."""
     path = runs.get_run(finished_run).path
+    (path / "history.csv").write_text("epoch,loss\nx,y\n")
+    with pytest.raises(FerError, match=f"^run {finished_run}: its history.csv is damaged$"):
+        _exported(finished_run)
     store.write_status(path, state="cancelled")
-    with pytest.raises(FerError, match="is cancelled: only completed runs can be exported"):
+    refused = f"^run {finished_run}: only a completed run can be exported and imported: its state is cancelled$"
+    with pytest.raises(FerError, match=refused):
         _exported(finished_run)
 
 
@@ -121,11 +126,11 @@ HOSTILE = {
     ),
     "still running": (
         lambda archive: _rewritten(archive, _file("status.json", _json_edit(lambda status: status.update(state="running")))),
-        "only a completed run can be imported: its state is running",
+        "only a completed run can be exported and imported: its state is running",
     ),
     "unreadable config": (
         lambda archive: _rewritten(archive, _file("config.json", lambda data: b"{")),
-        "only a completed run can be imported: can't read this run's files",
+        "only a completed run can be exported and imported: can't read this run's files",
     ),
     "accuracy of 5": (
         lambda archive: _rewritten(archive, _file("metrics.json", _json_edit(lambda metrics: metrics.update(test_accuracy=5)))),
