@@ -276,17 +276,19 @@ def launch(configs: list[RunConfig]) -> None:
 
 
 def import_section() -> None:
-    """A run trained on another machine (a GPU one, say), exported there, added to this one's."""
-    with st.expander("Import a run trained on another machine", icon=":material/move_to_inbox:"):
-        upload = st.file_uploader(
-            "A run's zip, from its Download button or `python -m fer export RUN_ID`",
-            type=["zip"], key="run_import_upload",
+    """Runs trained on another machine (a GPU one, say), exported there, added to this one's; one
+    that can't be is said in a red box, and the others still come in."""
+    with st.expander("Import runs trained on another machine", icon=":material/move_to_inbox:"):
+        uploads = st.file_uploader(
+            "Runs' zips, from their Download button or `python -m fer export RUN_ID`",
+            type=["zip"], key="run_import_upload", accept_multiple_files=True,
         )
-        if st.button("Import the run", disabled=upload is None, key="run_import"):
-            with ui.user_errors():
-                imported = sharing.import_run(upload, name=upload.name)
-                st.success(f"Imported {imported.display_name}: it is listed below, on Compare and, with its model, on Classify.",
-                           icon=":material/check_circle:")
+        if st.button("Import", disabled=not uploads, key="run_import"):
+            for upload in uploads:
+                with ui.user_errors():
+                    imported = sharing.import_run(upload, name=upload.name)
+                    st.success(f"Imported {imported.display_name}: it is listed below, on Compare and, with its model, "
+                               "on Classify.", icon=":material/check_circle:")
 
 
 def runs_section() -> None:

@@ -178,8 +178,8 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--json", action="store_true", help="print one JSON document")
     export.set_defaults(handler=_export)
 
-    imports = commands.add_parser("import", help="add a run exported with `fer export` to this machine's runs")
-    imports.add_argument("archive", type=Path, metavar="RUN.fer-run.zip")
+    imports = commands.add_parser("import", help="add runs exported with `fer export` to this machine's runs")
+    imports.add_argument("archives", nargs="+", type=Path, metavar="RUN.fer-run.zip")
     imports.add_argument("--json", action="store_true", help="print one JSON document")
     imports.set_defaults(handler=_import)
 
@@ -611,15 +611,24 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _import(args: argparse.Namespace) -> int:
+    """Import each archive; one that can't be is said on stderr and the others still come in (exit 2)."""
     from fer import sharing
 
-    run = sharing.import_run(args.archive)
+    imported, failed = [], 0
+    for archive in args.archives:
+        try:
+            run = sharing.import_run(archive)
+        except FerError as error:
+            failed += 1
+            print(f"error: {error}", file=sys.stderr)
+            continue
+        imported.append(run)
+        if not args.json:
+            print(f"{run.run_id}: imported from {archive}")
+            _print_run(run)
     if args.json:
-        _print_json(_run_document(run))
-    else:
-        print(f"{run.run_id}: imported from {args.archive}")
-        _print_run(run)
-    return 0
+        _print_json([_run_document(run) for run in imported])
+    return EXIT_BAD_INPUT if failed else 0
 
 
 def _run_document(run: Run) -> dict[str, Any]:

@@ -42,6 +42,8 @@ SHARED_FILES = (*store.REFERENCE_FILES, *RESULT_FILES, "train.log", MODEL)
 MAX_MODEL_BYTES = 512 * 2**20
 """The largest model file an import takes: ResNet50's, the largest network, is 95 MB in float32."""
 SUFFIX = ".fer-run.zip"
+MAX_NAME = 120
+"""The most characters of the archive's file name a run keeps as where it came from."""
 DAMAGE = tuple(error for error in ZIP_ERRORS if error is not OSError)
 """What a damaged, cut or encrypted zip raises as it is read (an OSError is this machine's disk)."""
 
@@ -78,12 +80,13 @@ def export_file_name(run: Run) -> str:
 def import_run(source: Path | IO[bytes], name: str | None = None) -> Run:
     """Check the run exported into zip ``source`` and add it to this machine's runs; return it.
 
-    ``name`` says where it came from in errors and in the run's status (``imported_from``; by
-    default the file's name). Raises FerError, leaving nothing behind, for a file that is no
-    exported run, one whose run is not completed or whose files are damaged, and a run whose
-    name is taken here (by a run of this machine or a reference run).
+    ``name`` (by default the file's path) says where it came from in errors and, its file name
+    alone and at most :data:`MAX_NAME` long, in the run's status (``imported_from``). Raises
+    FerError, leaving nothing behind, for a file that is no exported run, one whose run is not
+    completed or whose files are damaged, and a run whose name is taken here (by a run of this
+    machine or a reference run).
     """
-    name = name or (source.name if isinstance(source, Path) else "the archive")
+    name = name or (str(source) if isinstance(source, Path) else "the archive")
     try:
         with zipfile.ZipFile(source) as archive:
             run_id, members = _run_members(archive, name)
@@ -96,7 +99,9 @@ def import_run(source: Path | IO[bytes], name: str | None = None) -> Run:
                     with archive.open(member) as packed, (staged / file_name).open("wb") as unpacked:
                         shutil.copyfileobj(packed, unpacked, 2**20)
                 _check_run(staged, name)
-                store.write_status(staged, imported_at=datetime.now(UTC).isoformat(timespec="seconds"), imported_from=name)
+                store.write_status(
+                    staged, imported_at=datetime.now(UTC).isoformat(timespec="seconds"), imported_from=Path(name).name[:MAX_NAME]
+                )
                 _check_free(run_id, target)
                 try:
                     os.rename(staged, target)  # atomic; refused if another import took the name meanwhile

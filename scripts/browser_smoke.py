@@ -9,7 +9,7 @@ from the shipped sample, then a photo of it tilted (which the page turns level),
 flip test-time augmentation in place of the model's own (shift); last it switches to videos,
 uploads a clip of sample faces with a second person beside them for a while, and follows that
 second person, with a screenshot of each step. On Train, last, it imports a run exported as if on
-another machine, then downloads it again.
+another machine beside a damaged zip, then downloads the run again.
 
     apt-get install -y chromium && pip install playwright    # once (Playwright's own browser download is not needed)
     python -m scripts.browser_smoke [--out screenshots/]
@@ -190,10 +190,15 @@ def train_steps(page: Page, url: str, out: Path, scratch: Path) -> Iterator[tupl
     page.goto(f"{url}/train")
     page.get_by_role("heading", name="Train").first.wait_for(timeout=90_000)
     settled(page)
-    page.get_by_text("Import a run trained on another machine", exact=True).click()
-    page.locator('input[type="file"]').first.set_input_files(archive)
-    page.get_by_role("button", name="Import the run").click()
-    yield "train-import", check_shown(page, out / "train-import.png", f"Imported FER-CNN fine-tuned · {IMPORTED_RUN}")
+    damaged = scratch / "damaged.fer-run.zip"
+    damaged.write_bytes(archive.read_bytes()[:1000])
+    page.get_by_text("Import runs trained on another machine", exact=True).click()
+    page.locator('input[type="file"]').first.set_input_files([archive, damaged])
+    page.get_by_role("button", name="Import", exact=True).click()
+    problems = check_shown(page, out / "train-import.png", f"Imported FER-CNN fine-tuned · {IMPORTED_RUN}")
+    if "damaged.fer-run.zip: not a readable zip of an exported run" not in page.inner_text("body"):
+        problems.append("the damaged zip is not said to be one")
+    yield "train-import", problems
     with page.expect_download() as download:
         page.get_by_role("button", name="Download the run").first.click()
     with zipfile.ZipFile(download.value.path()) as downloaded:

@@ -145,7 +145,7 @@ def test_a_run_imported_from_another_machine_says_so_and_only_completed_runs_off
     sharing.import_run(io.BytesIO(archive), name="trained-on-the-gpu.fer-run.zip")
     at = _page()
     assert [button.key for button in at.download_button] == [f"download-{finished_run}"]
-    assert "Import a run trained on another machine" in [expander.label for expander in at.expander]
+    assert "Import runs trained on another machine" in [expander.label for expander in at.expander]
     (caption,) = [c.value for c in at.caption if c.value.startswith("Trained elsewhere")]
     assert caption.startswith("Trained elsewhere: imported 20") and caption.endswith(" UTC from trained-on-the-gpu.fer-run.zip.")
     store.write_status(runs.get_run(finished_run).path, state="failed", error="x")

@@ -17,14 +17,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fer import runs, sharing, store
+from fer import predict, runs, sharing, store
 from fer.arrays import npz_bytes
 from fer.dataset import FaceDataset
 from fer.errors import FerError
 from fer.inference import classify_faces, load_classifier
 from fer.paths import MAX_STATE_FILE_BYTES, artifacts_at, runs_dir
 
-from .conftest import COMMITTED_REFERENCE_DIR, REFERENCE_ID
+from .conftest import COMMITTED_REFERENCE_DIR, REFERENCE_ID, copy_run
 
 
 def _exported(run_id: str, include_model: bool = True) -> bytes:
@@ -44,17 +44,18 @@ def test_an_exported_run_is_the_same_run_on_another_machine(finished_run: str, s
          "train.log", "model.keras")
     )
     with artifacts_at(tmp_path / "elsewhere"):
-        imported = sharing.import_run(io.BytesIO(archive), name="from-the-gpu.zip")
+        imported = sharing.import_run(io.BytesIO(archive), name="/downloads/from-the-gpu.zip")
         assert imported.run_id == finished_run and imported.state == "completed"
         assert imported.path == runs_dir() / finished_run and not imported.reference
         assert imported.metrics() == original.metrics() and imported.config == original.config
         np.testing.assert_array_equal(imported.probabilities(), original.probabilities())
         np.testing.assert_array_equal(imported.test_labels(), original.test_labels())
         assert imported.history().equals(original.history())
-        assert imported.status["imported_from"] == "from-the-gpu.zip"
+        assert imported.status["imported_from"] == "from-the-gpu.zip"  # its name, not where it lay
         assert runs.status_summary(imported.status).startswith("completed after 1/1 epoch, imported ")
         assert runs.status_summary(imported.status).endswith(" UTC from from-the-gpu.zip")
-        assert imported.display_name in runs.comparable_runs()
+        assert imported.display_name in runs.comparable_runs()  # Compare
+        assert finished_run in [choice.run_id for choice in predict.available_models()]  # Classify
         faces = sample.images[:20]
         np.testing.assert_array_equal(
             classify_faces(load_classifier(imported.model_path), faces), classify_faces(load_classifier(original.model_path), faces)
@@ -205,11 +206,17 @@ def test_the_cli_exports_and_imports_and_says_what_is_wrong_in_one_line(finished
     assert f"{finished_run}: imported from {archive}" in imported.stdout
     assert "completed after 1/1 epoch, imported " in imported.stdout
 
-    again = fer("import", str(archive), artifacts_dir=tmp_path / "elsewhere")
-    assert again.returncode == 2 and again.stderr.strip().splitlines()[-1] == (
-        f"error: a run named {finished_run} is here already: delete it first to import it again"
-    )
-    missing = fer("import", str(tmp_path / "nothing.zip"))
-    assert missing.returncode == 2 and missing.stderr.strip().splitlines()[-1] == "error: nothing.zip: no such file"
+    # Several at once: each one that can't be imported is one line, and the others still come in.
+    other = copy_run(finished_run, "other")
+    (tmp_path / "other").mkdir()
+    assert fer("export", other, "-o", str(tmp_path / "other")).returncode == 0
+    missing = tmp_path / "nothing.zip"
+    again = fer("import", str(archive), str(missing), str(tmp_path / "other" / f"{other}.fer-run.zip"), "--json",
+                artifacts_dir=tmp_path / "elsewhere")
+    assert again.returncode == 2 and again.stderr.strip().splitlines()[-2:] == [
+        f"error: a run named {finished_run} is here already: delete it first to import it again",
+        f"error: {missing}: no such file",
+    ]
+    assert [run["run_id"] for run in json.loads(again.stdout)] == [other]
     unwritable = fer("export", finished_run, "-o", str(tmp_path / "no-such-folder" / "run.zip"))
     assert unwritable.returncode == 2 and "can't be written" in unwritable.stderr
