@@ -4,6 +4,7 @@ A run is a folder ``$FER_ARTIFACTS/runs/<run_id>/`` holding
 
 * ``config.json`` - the :class:`~fer.scenarios.RunConfig`, written once;
 * ``status.json`` - state, epoch, batch, progress, ETA, message, error (rewritten as it trains);
+  for a run trained on another machine, when it was imported and from which file (:mod:`fer.sharing`);
 * ``history.csv`` - one row per finished epoch;
 * ``metrics.json`` - test metrics, timing, hardware and versions, written when it completes;
 * ``probabilities.npz`` - the test-set probabilities behind those metrics (float16; a reference
