@@ -42,10 +42,15 @@ def train_on(devices: list[str], artifacts: Path) -> list[dict]:
         for count in devices
     ]
     outcomes = []
-    for process in started:
-        out, err = process.communicate(timeout=600)
-        assert process.returncode == 0, err[-3000:]
-        outcomes.append(json.loads(out.strip().splitlines()[-1]))
+    try:
+        for process in started:
+            out, err = process.communicate(timeout=600)
+            assert process.returncode == 0, err[-3000:]
+            outcomes.append(json.loads(out.strip().splitlines()[-1]))
+    finally:  # one failed: the other must not go on training beside the tests that follow
+        for process in started:
+            process.kill()
+            process.wait()
     return outcomes
 
 
