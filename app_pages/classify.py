@@ -9,14 +9,29 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
-from fer import annotate, charts, compare, faces, inference, measuring, photos, predict, robustness, runs, ui, video
+from fer import (
+    annotate,
+    charts,
+    compare,
+    faces,
+    inference,
+    labelled,
+    measuring,
+    photos,
+    predict,
+    robustness,
+    runs,
+    ui,
+    video,
+)
 from fer.saliency import PATCH, STRIDE, patch_corners
 from fer.temperature import Scaling
 from fer.vocab import CLASSES, DATASETS, TTA, VIDEO_EVERY_S
 
 CROP_ZOOM = 3  # the 48x48 crop the model saw, shown at 144x144
 WHOLE_IMAGE_STATE = "classify_whole_images"  # ids of the photos to classify as one face
-INPUTS = ("Photos", "A video")
+LABELLED_STATE = "classify_labelled"  # the last labelled photos scored: (source, settings, score)
+INPUTS = ("Photos", "A video", "Labelled photos: how right is it?")
 VIDEO_INTERVALS = (0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0)  # seconds between the frames classified
 HOW_MEASURED = (
     "classifies its test faces blurred, compressed, darker, brighter, noisy and small, and keeps the result for this "
@@ -367,6 +382,76 @@ def show_video(
     )
 
 
+def score_labelled(choice: predict.ModelChoice, tta: str, scaling: Scaling) -> None:
+    """Where the labelled photos come from (an uploaded zip, or a folder or zip on this machine),
+    and, at a click, the chosen model scored on them with a progress bar. The score is kept for
+    the settings it was made with, so the page's reruns show it without classifying again."""
+    whole = st.toggle(
+        "Each photo is a face crop: classify it whole", key="labelled_whole",
+        help="Off: faces are found in each photo as above, and the largest is scored (the one the label names); a "
+        "photo with none is counted apart. On: each photo is one face, as FER2013's own crops are.",
+    )
+    upload_tab, path_tab = st.tabs(["Upload a .zip", "Folder or .zip on this machine"])
+    source = None
+    with upload_tab:
+        upload = st.file_uploader(
+            "A .zip of emotion folders", type=["zip"], max_upload_size=400, key="labelled_upload",
+        )
+        if st.button("Score the model on these photos", disabled=upload is None, key="labelled_score_upload"):
+            source = (f"the uploaded {upload.name}", lambda: labelled.labelled_upload(upload, upload.name))
+    with path_tab:
+        typed = st.text_input("Folder or .zip", placeholder="~/datasets/jaffe/", key="labelled_path").strip()
+        if st.button("Score the model on these photos", disabled=not typed, key="labelled_score_path"):
+            source = (typed, lambda: labelled.labelled_photos(typed))
+    settings = (str(choice.path), tta, scaling, whole)
+    if source is not None:
+        described, listing = source
+        bar = st.progress(0.0, text="reading the photos")
+        with ui.user_errors(), listing() as given:
+            score = labelled.score_labelled(
+                ui.classifier(choice), given, whole=whole, tta=tta, scaling=scaling,
+                progress=lambda fraction, message: bar.progress(fraction, text=message),
+            )
+            st.session_state[LABELLED_STATE] = (described, settings, score)
+        bar.empty()
+    kept = st.session_state.get(LABELLED_STATE)
+    if kept is None:
+        return
+    described, scored_with, score = kept
+    if scored_with != settings:
+        st.info(f"The score of {described} was made with other settings: score it again.", icon=":material/refresh:")
+        return
+    show_labelled(described, score, choice, tta, scaling)
+
+
+def show_labelled(described: str, score: labelled.LabelledScore, choice: predict.ModelChoice, tta: str, scaling: Scaling) -> None:
+    """The chosen model's score on labelled photos beside its score on its own test faces, where
+    it goes wrong (confusion matrix, precision and recall per emotion), and every photo's answer."""
+    st.subheader(f"Scored on {described}", divider="gray")
+    st.markdown(labelled.describe(score, choice.test_accuracy, choice.scored_on))
+    if problems := score.problems():
+        with st.expander(f"Not scored: {len(problems):,} photo{'s' if len(problems) != 1 else ''}"):
+            st.text("\n".join(problems))
+    if score.metrics is not None:
+        matrix_column, emotions_column = st.columns(2)
+        with matrix_column:
+            normalize = st.toggle("As shares of each emotion", value=True, key="labelled_normalize")
+            figure = charts.confusion_matrix_figure(score.metrics["confusion_matrix"], normalize)
+            st.plotly_chart(figure, key="labelled_confusion")
+        with emotions_column:
+            st.plotly_chart(charts.per_emotion_figure(score.metrics), key="labelled_per_emotion")
+            st.caption("Whiskers: 95% intervals resampled from these photos; an emotion with few photos has wide ones.")
+    st.dataframe(
+        score.table, hide_index=True,
+        column_config={column: st.column_config.NumberColumn(format="%.3f") for column in ("probability", *CLASSES)},
+    )
+    st.download_button(
+        "Download the answers as CSV", predict.results_csv(score.table, choice, tta, scaling),
+        file_name="labelled-photos.csv", mime="text/csv", icon=":material/download:", key="labelled_csv",
+        on_click="ignore",
+    )
+
+
 def show_shares(shares: np.ndarray, counted: str, key: str) -> None:
     """How often each emotion was the answer, over what is ``counted`` ("12 faces in 3 photos"), as bars."""
     share_column, _ = st.columns(2)
@@ -418,6 +503,16 @@ choice = by_path[chosen]
 describe(choice)
 kind = st.radio("Classify", INPUTS, horizontal=True, key="classify_input", label_visibility="collapsed")
 tta, scaling, saliency = options(choice, kind == INPUTS[0])
+if kind == INPUTS[2]:
+    st.caption(
+        "How right is the model on your own faces? Give photos sorted into folders named by their emotion "
+        f"({', '.join(CLASSES)}; anger, happiness, surprised and the like too), as other datasets (CK+, JAFFE, "
+        "KDEF, RAF-DB) are shared, as a .zip or a folder: each is classified and its answer checked against its "
+        "folder. Photos in other folders (contempt) are left out and counted. A model trained on FER2013 usually "
+        "scores lower on other datasets than on FER2013's own test faces."
+    )
+    score_labelled(choice, tta, scaling)
+    st.stop()
 if kind == INPUTS[1]:
     given_video = video_given()
     if given_video is None:

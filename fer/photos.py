@@ -5,8 +5,9 @@ finds its faces (:mod:`fer.faces`), classifies all faces of the batch in one mod
 draws them (:mod:`fer.annotate`); asked to, it also maps what drove each prediction
 (:mod:`fer.saliency`, one more model call for all faces). Each photo gets its own :class:`PhotoResult`, holding its
 error if it has one, so a bad file never hides the others. :func:`results_table` is the batch
-as one table (one row per face) for display and download. :func:`classify_files` does the same
-for photo files on disk (:func:`photo_files`), a batch at a time: the ``classify`` command.
+as one table (one row per face) for display and download. :func:`classify_in_batches` does the
+same for any number of photos, a batch at a time, and :func:`classify_files` for photo files on
+disk (:func:`photo_files`): the ``classify`` command.
 
 What a page keeps of a photo between reruns is its :class:`Analysis`: the display-sized image
 and the faces, never the decoded photo (a 16-megapixel photo is 48 MB; its display image is at
@@ -19,6 +20,7 @@ import os
 import stat
 from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -236,27 +238,41 @@ def classify_files(
     scaling: Scaling = Scaling(),
     progress: Callable[[float, str], None] | None = None,
 ) -> Iterator[PhotoResult]:
-    """:func:`classify_photos` over photo files, one :class:`PhotoResult` per file in order,
-    named by its path. Files are read and classified :data:`PHOTOS_PER_CALL` at a time, so
-    memory holds one batch whatever their number; a file that can't be read gets its error.
+    """:func:`classify_in_batches` over photo files on disk (:func:`read_photo`), each named by its path."""
+    readers = [(shown_path(path), partial(read_photo, path)) for path in files]
+    return classify_in_batches(model, readers, whole=whole, tta=tta, scaling=scaling, progress=progress)
+
+
+def classify_in_batches(
+    model: keras.Model,
+    readers: Sequence[tuple[str, Callable[[], bytes]]],
+    *,
+    whole: bool = False,
+    tta: str = "none",
+    scaling: Scaling = Scaling(),
+    progress: Callable[[float, str], None] | None = None,
+) -> Iterator[PhotoResult]:
+    """:func:`classify_photos` over ``(name, read)`` photos, one :class:`PhotoResult` per photo
+    in order. Photos are read and classified :data:`PHOTOS_PER_CALL` at a time, so memory holds
+    one batch whatever their number; a photo whose ``read`` raises FerError gets its error.
     ``whole`` classifies every photo as one face (a folder of face crops); ``tta`` and
     ``scaling`` are :func:`fer.inference.classify_faces`'.
     """
-    for start in range(0, len(files), PHOTOS_PER_CALL):
+    for start in range(0, len(readers), PHOTOS_PER_CALL):
         read: list[tuple[str, bytes | FerError]] = []
-        for path in files[start : start + PHOTOS_PER_CALL]:
+        for name, reader in readers[start : start + PHOTOS_PER_CALL]:
             try:
-                read.append((shown_path(path), read_photo(path)))
+                read.append((name, reader()))
             except FerError as error:
-                read.append((shown_path(path), error))
+                read.append((name, error))
         given = [(name, content) for name, content in read if isinstance(content, bytes)]
         whole_images = range(len(given)) if whole else ()
         results = iter(classify_photos(model, given, whole_images=whole_images, tta=tta, scaling=scaling))
         for name, content in read:
             yield next(results) if isinstance(content, bytes) else PhotoResult(name, error=str(content))
         if progress:
-            done = min(start + PHOTOS_PER_CALL, len(files))
-            progress(done / len(files), f"{done:,}/{len(files):,} photos")
+            done = min(start + PHOTOS_PER_CALL, len(readers))
+            progress(done / len(readers), f"{done:,}/{len(readers):,} photos")
 
 
 def shown_path(path: Path) -> str:

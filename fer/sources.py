@@ -26,6 +26,7 @@ import struct
 import tarfile
 import zipfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO
@@ -154,8 +155,8 @@ def read_file(file: BinaryIO, name: str, progress: Progress | None) -> FaceDatas
 
 
 @dataclass(frozen=True)
-class _File:
-    """One file of a zip or folder import, listed but not read yet."""
+class ListedFile:
+    """One file of a zip or folder, listed but not read yet."""
 
     path: str  # inside the zip or folder, with / separators
     size: int  # declared size in bytes, unpacked
@@ -163,10 +164,10 @@ class _File:
     packed: int = 0  # stored size inside a zip; 0 for a plain file
 
 
-def _folder_files(root: Path, paths: list[Path]) -> list[_File]:
-    """The folder's files (from :func:`_walk`) as :class:`_File` entries, paths relative to ``root``."""
+def _folder_files(root: Path, paths: list[Path]) -> list[ListedFile]:
+    """The folder's files (from :func:`_walk`) as :class:`ListedFile` entries, paths relative to ``root``."""
     try:
-        return [_File(path.relative_to(root).as_posix(), path.stat().st_size, _file_reader(path)) for path in paths]
+        return [ListedFile(path.relative_to(root).as_posix(), path.stat().st_size, _file_reader(path)) for path in paths]
     except OSError as error:
         raise FerError(f"{root}: can't be read ({error.strerror or error})") from error
 
@@ -180,10 +181,31 @@ def _file_reader(path: Path) -> Callable[[], bytes]:
 
 
 def _read_zip(file: BinaryIO, name: str, progress: Progress | None = None) -> FaceDataset:
-    """Read the Kaggle archive in place: entries are decoded from memory, never extracted.
+    """Read the Kaggle archive in place: entries are decoded from memory, never extracted
+    (:func:`zip_files`); a challenge CSV inside is parsed as it is decompressed."""
+    with zip_files(file, name) as (archive, files):
+        csvs = [file for file in files if _is_csv(file.path)]
+        if len(csvs) > 1:
+            raise FerError(f"{name}: several CSV files ({', '.join(file.path for file in csvs[:3])}); give one")
+        if csvs:  # the challenge CSV, zipped: parsed as it is decompressed, never past its declared size
+            path = csvs[0].path
+            _check_csv_size(csvs[0].size, f"{name}: {path}")
+            try:
+                with archive.open(path) as entry:
+                    return _read_csv(entry, f"{name}: {path}", progress, size=csvs[0].size)
+            except ZIP_ERRORS as error:
+                raise FerError(f"{name}: {path}: can't be read from the zip ({error})") from error
+        return _read_tree(files, name, progress)
 
-    The entry list is checked for size before zipfile reads it, and each entry's declared size
-    and compression ratio before it is read; reads stop at MAX_IMAGE_FILE_BYTES regardless.
+
+@contextmanager
+def zip_files(file: BinaryIO, name: str) -> Iterator[tuple[zipfile.ZipFile, list[ListedFile]]]:
+    """The open archive and its files (folders left out), listed but not read, for as long as
+    the context lasts. ``name`` labels every error.
+
+    The entry list is checked for size before zipfile reads it (:data:`ZIP_MAX_DIRECTORY_BYTES`),
+    then for its number of files and for entries that would land outside a folder (absolute or
+    ``..``); each file's reader stops at :data:`MAX_IMAGE_FILE_BYTES` whatever its entry declares.
     """
     _check_zip_directory(file, name)
     try:
@@ -194,23 +216,32 @@ def _read_zip(file: BinaryIO, name: str, progress: Progress | None = None) -> Fa
         entries = [info for info in archive.infolist() if not info.is_dir()]
         if len(entries) > MAX_FILES:
             raise FerError(f"{name}: {len(entries):,} files, more than the {MAX_FILES:,} an import reads (FER2013 has 35,887)")
+        names: set[str] = set()
         for info in entries:
+            if info.filename in names:  # zipfile would open only the last of them, whatever was checked
+                raise FerError(f"{name}: the entry {info.filename!r} is listed twice; refusing the archive")
+            names.add(info.filename)
             pure = PurePosixPath(info.filename.replace("\\", "/"))
             if pure.is_absolute() or ".." in pure.parts or re.match(r"^[A-Za-z]:", info.filename):
                 raise FerError(f"{name}: unsafe entry {info.filename!r} (absolute path or '..'); refusing the archive")
-        csvs = [info for info in entries if _is_csv(info.filename)]
-        if len(csvs) > 1:
-            raise FerError(f"{name}: several CSV files ({', '.join(info.filename for info in csvs[:3])}); give one")
-        if csvs:  # the challenge CSV, zipped: parsed as it is decompressed, never past its declared size
-            info = csvs[0]
-            _check_csv_size(info.file_size, f"{name}: {info.filename}")
-            try:
-                with archive.open(info) as entry:
-                    return _read_csv(entry, f"{name}: {info.filename}", progress, size=info.file_size)
-            except ZIP_ERRORS as error:
-                raise FerError(f"{name}: {info.filename}: can't be read from the zip ({error})") from error
-        files = [_File(info.filename, info.file_size, _zip_reader(archive, info, name), info.compress_size) for info in entries]
-        return _read_tree(files, name, progress)
+        yield archive, [
+            ListedFile(info.filename, info.file_size, _zip_reader(archive, info, name), info.compress_size) for info in entries
+        ]
+
+
+@contextmanager
+def listed_files(source: str | Path) -> Iterator[tuple[str, list[ListedFile]]]:
+    """A folder's files (every file under it, however deep) or a ``.zip``'s, listed but not
+    read, with the name that labels their errors; a zip stays open while the context lasts.
+    The same checks as an import's (:func:`read_source`) bound what a listing may hold."""
+    path, is_file = _examined(source)
+    if not is_file:
+        yield str(path), _folder_files(path, _walk(path))
+        return
+    if path.suffix.lower() != ".zip":
+        raise FerError(f"{path}: give a folder or a .zip")
+    with _opened(path) as file, zip_files(file, str(path)) as (_, files):
+        yield str(path), files
 
 
 def _read_tar(file: BinaryIO, name: str, progress: Progress | None = None) -> FaceDataset:
@@ -276,7 +307,7 @@ class _Capped(io.RawIOBase):
 
 
 def _is_csv(path: str) -> bool:
-    return path.lower().endswith(".csv") and not _IGNORED.search(path)
+    return path.lower().endswith(".csv") and not hidden(path)
 
 
 def _check_zip_directory(file: BinaryIO, name: str) -> None:
@@ -315,13 +346,19 @@ def _zip_reader(archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str) -> C
 
 
 _SPLITS = ("train", "test")
-_IGNORED = re.compile(r"(^|/)(__MACOSX|\.[^/]*)(/|$)")  # macOS resource forks, hidden files
+_HIDDEN = re.compile(r"(^|/)(__MACOSX|\.[^/]*)(/|$)")
 
 
-def _read_tree(files: list[_File], source: str, progress: Progress | None) -> FaceDataset:
+def hidden(path: str) -> bool:
+    """Whether a listed file (a ``/``-separated path) is hidden or under a hidden folder, or one
+    of the macOS resource forks a zip made on a Mac holds: files no reader takes."""
+    return bool(_HIDDEN.search(path))
+
+
+def _read_tree(files: list[ListedFile], source: str, progress: Progress | None) -> FaceDataset:
     """The Kaggle layout from a zip's or folder's files: ``[top/]split/class/file``."""
     wanted = _kaggle_layout(files, source)
-    _check_sizes([file for _, _, file in wanted], source)
+    check_sizes([file for _, _, file in wanted], source)
     images = np.empty((len(wanted), FACE_SIZE, FACE_SIZE), np.uint8)
     labels = np.empty(len(wanted), np.uint8)
     usage = np.empty(len(wanted), np.uint8)
@@ -341,13 +378,13 @@ def _read_tree(files: list[_File], source: str, progress: Progress | None) -> Fa
     return FaceDataset(images, labels, usage, source, converted)
 
 
-def _kaggle_layout(files: list[_File], source: str) -> list[tuple[str, str, _File]]:
+def _kaggle_layout(files: list[ListedFile], source: str) -> list[tuple[str, str, ListedFile]]:
     """(split, class, file) of every image under ``[top/]train|test/<class>/``."""
-    wanted: list[tuple[str, str, _File]] = []
+    wanted: list[tuple[str, str, ListedFile]] = []
     roots: set[tuple[str, ...]] = set()
     for file in files:
         parts = PurePosixPath(file.path).parts
-        if _IGNORED.search(file.path) or len(parts) < 3 or parts[-3].lower() not in _SPLITS:
+        if hidden(file.path) or len(parts) < 3 or parts[-3].lower() not in _SPLITS:
             continue
         roots.add(tuple(p.lower() for p in parts[:-3]))
         wanted.append((parts[-3].lower(), parts[-2].lower(), file))
@@ -368,7 +405,7 @@ def _kaggle_layout(files: list[_File], source: str) -> list[tuple[str, str, _Fil
     return wanted
 
 
-def _check_sizes(files: list[_File], source: str) -> None:
+def check_sizes(files: list[ListedFile], source: str) -> None:
     """Refuse, before reading any, files whose declared sizes are not those of face images."""
     for file in files:
         if file.packed and file.size > ZIP_RATIO_MIN_BYTES and file.size > ZIP_MAX_RATIO * file.packed:

@@ -8,7 +8,7 @@ PNG per page. On Classify it then opens how the model holds up on worse photos, 
 from the shipped sample, then a photo of it tilted (which the page turns level), turns on the map of what drove each prediction and chooses
 flip test-time augmentation in place of the model's own (shift); last it switches to videos,
 uploads a clip of sample faces with a second person beside them for a while, and follows that
-second person, with a screenshot of each step. On Train, last, it imports a run exported as if on
+second person, and scores the model on a zip of labelled sample faces, with a screenshot of each step. On Train, last, it imports a run exported as if on
 another machine beside a damaged zip, then downloads the run again.
 
     apt-get install -y chromium && pip install playwright    # once (Playwright's own browser download is not needed)
@@ -34,12 +34,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
+import numpy as np
 from playwright.sync_api import Page, sync_playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from benchmarks.tilt import photo as tilted_photo
 from fer import sharing, store
 from fer.data import load_sample
+from fer.vocab import CLASSES, USAGES
 
 # A page URL first, on the fresh server: that is when Streamlit could bypass the router.
 PAGES = {
@@ -68,6 +70,8 @@ TILT = 30
 CLIP_FACES = (347, 187, 548)
 """Sample test faces (neutral, happy, surprise) shown one after the other, 1.5 s each at 160 px,
 in the video uploaded to Classify: person 1."""
+LABELLED = "Labelled photos: how right is it?"
+"""Classify's last step: the default model scored on a zip of the sample's PrivateTest faces in emotion folders."""
 IMPORTED_RUN = "20261207-120000-custom-fer_cnn-smoke"
 """The name of the run the Train page imports: the default model's, exported as if trained elsewhere."""
 SECOND_PERSON = 609
@@ -177,6 +181,22 @@ def classify_steps(page: Page, url: str, out: Path, scratch: Path) -> Iterator[t
         else:
             page.get_by_text(widget, exact=True).click()
         yield name, check_shown(page, out / f"{name}.png", expected_text)
+    page.get_by_text(LABELLED, exact=True).click()
+    settled(page)
+    page.locator('input[type="file"]').first.set_input_files(labelled_zip(scratch))
+    settled(page)
+    page.get_by_role("button", name="Score the model on these photos").first.click()
+    yield "classify-labelled", check_shown(page, out / "classify-labelled.png", "Right on")
+
+
+def labelled_zip(scratch: Path) -> Path:
+    """The sample's PrivateTest faces as PNGs in emotion folders, zipped as a dataset is shared."""
+    sample = load_sample()
+    archive = scratch / "labelled.zip"
+    with zipfile.ZipFile(archive, "w") as zipped:
+        for index in np.flatnonzero(sample.usage == USAGES.index("PrivateTest")):
+            zipped.writestr(f"faces/{CLASSES[sample.labels[index]]}/{index}.png", cv2.imencode(".png", sample.images[index])[1])
+    return archive
 
 
 def train_steps(page: Page, url: str, out: Path, scratch: Path) -> Iterator[tuple[str, list[str]]]:

@@ -43,6 +43,7 @@ COMMANDS = {
     "resume": ["resume", "RUN"],
     "classify": ["classify", "photo.jpg"],
     "video": ["video", "clip.mp4"],
+    "evaluate": ["evaluate", "faces/"],
 }
 
 
