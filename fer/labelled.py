@@ -1,9 +1,10 @@
 """A model scored on someone's own labelled photos: how far its FER2013 test accuracy carries
 to other faces (a lab's recordings, another dataset such as CK+ or JAFFE).
 
-The layout is the one such datasets are shared in: ``[top/]<emotion>/<photo>``, a folder or a
-``.zip``, the folders named by emotion in any case or by a common synonym (:data:`EMOTION_FOLDERS`);
-photos under other folders (CK+'s ``contempt``) are left out and counted. :func:`score_labelled`
+The layout is the one such datasets are shared in: ``[top/]<emotion>/[...]/<photo>``, a folder or a
+``.zip``, the folders named by emotion in any case or by a common synonym (:data:`EMOTION_FOLDERS`),
+the nearest such folder labelling a photo; photos under no such folder (CK+'s ``contempt``) are
+left out and counted. :func:`score_labelled`
 classifies them as the Classify page does, a batch at a time, and scores the answers with the
 metrics of a run's test faces (:func:`fer.evaluate.classification_metrics`).
 """
@@ -127,11 +128,12 @@ def _labelled(files: list[ListedFile], source: str) -> Labelled:
         path = PurePosixPath(file.path)
         if hidden(file.path) or path.suffix.lower() not in PHOTO_SUFFIXES:
             continue
-        folder = path.parent.name
-        if label := EMOTION_FOLDERS.get(folder.strip().lower()):
+        # The nearest folder named by an emotion: happy/session-2/a.jpg is happy, as happy/a.jpg.
+        labels = (EMOTION_FOLDERS.get(folder.strip().lower()) for folder in reversed(path.parent.parts))
+        if label := next(filter(None, labels), None):
             photos.append(LabelledPhoto(label, file))
         else:
-            left_out[folder or "(no folder)"] += 1
+            left_out[path.parent.name or "(no folder)"] += 1
     if not photos:
         found = f" (photos found under: {_listed(left_out)})" if left_out else ""
         raise FerError(

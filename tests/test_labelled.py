@@ -76,11 +76,13 @@ def folder_entries(folder: Path) -> dict[str, bytes]:
 
 
 def test_photos_are_labelled_by_their_folder_whatever_it_is_called(folder: Path, faces: tuple[np.ndarray, np.ndarray]) -> None:
+    (folder / "my-faces" / "Surprised" / "session 2").mkdir()
+    (folder / "my-faces" / "Surprised" / "session 2" / "a.png").write_bytes(b"surprise: the nearest emotion folder")
     with labelled.labelled_photos(folder) as found:
         assert found.left_out == {"contempt": 3}
         paths = [photo.file.path for photo in found.photos]
         counts = Counter(photo.label for photo in found.photos)
-    expected = Counter(CLASSES[label] for label in faces[1]) + Counter(sad=1)  # the damaged photo, judged when read
+    expected = Counter(CLASSES[label] for label in faces[1]) + Counter(sad=1, surprise=1)  # damaged.jpg, session 2/a.png
     assert counts == expected and len(expected) == len(CLASSES)
     assert not any("README" in path or "/._" in path for path in paths)
 
