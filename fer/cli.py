@@ -191,17 +191,12 @@ def _parser() -> argparse.ArgumentParser:
 
     classify = commands.add_parser("classify", help="the emotions of the faces in photos, with a trained model")
     classify.add_argument("photos", nargs="+", metavar="PHOTO", help="photo files, or folders of them (jpg, png, webp, bmp)")
-    classify.add_argument("--model", metavar="RUN_ID", help="a completed run's model (default: the Classify page's default)")
-    classify.add_argument(
-        "--tta", choices=TTA, help="test-time augmentation: average each face's predictions over the face alone "
+    classify.add_argument("--whole", action="store_true", help="classify each photo whole, as one face (face crops)")
+    _add_answer_options(
+        classify, "face", tta_help="test-time augmentation: average each face's predictions over the face alone "
         "(none), with its mirror image (flip) or with both moved 2 px each way too (shift); default: as the model's "
         "run measured its accuracy",
     )
-    classify.add_argument("--whole", action="store_true", help="classify each photo whole, as one face (face crops)")
-    classify.add_argument("--unscaled", action="store_true", help=UNSCALED_HELP)
-    classify.add_argument("--balanced", action="store_true", help=BALANCED_HELP)
-    classify.add_argument("--csv", metavar="FILE", help="also write one row per face as CSV (- for stdout)")
-    classify.add_argument("--json", action="store_true", help="print one JSON document")
     classify.set_defaults(handler=_classify)
 
     scoring = commands.add_parser(
@@ -212,16 +207,11 @@ def _parser() -> argparse.ArgumentParser:
         help="photos in folders named by their emotion (angry/, happy/, ...; anger/, happiness/, ... too), "
         "as another dataset's test folder is: photos under other folders are left out and counted",
     )
-    scoring.add_argument("--model", metavar="RUN_ID", help="a completed run's model (default: the Classify page's default)")
     scoring.add_argument(
         "--whole", action="store_true",
         help="classify each photo whole, as one face (face crops); else the largest face found in each photo",
     )
-    scoring.add_argument("--tta", choices=TTA, help="test-time augmentation, as for classify")
-    scoring.add_argument("--unscaled", action="store_true", help=UNSCALED_HELP)
-    scoring.add_argument("--balanced", action="store_true", help=BALANCED_HELP)
-    scoring.add_argument("--csv", metavar="FILE", help="also write one row per photo as CSV (- for stdout)")
-    scoring.add_argument("--json", action="store_true", help="print one JSON document")
+    _add_answer_options(scoring, "photo")
     scoring.set_defaults(handler=_evaluate)
 
     video = commands.add_parser("video", help="the emotions of a person in a video, over time")
@@ -230,20 +220,28 @@ def _parser() -> argparse.ArgumentParser:
         "--every", type=float, default=VIDEO_EVERY_S, metavar="SECONDS",
         help=f"seconds between the frames sampled (default {VIDEO_EVERY_S}; {VIDEO_EVERY_S_RANGE[0]} to {VIDEO_EVERY_S_RANGE[1]:g})",
     )
-    video.add_argument("--model", metavar="RUN_ID", help="a completed run's model (default: the Classify page's default)")
     video.add_argument(
         "--person", type=int, default=1, metavar="N",
         help="whose faces to follow, when the video has several people: 1 (the default) is the one found in most "
         "frames; the summary line lists them",
     )
-    video.add_argument("--tta", choices=TTA, help="test-time augmentation, as for classify")
-    video.add_argument("--unscaled", action="store_true", help=UNSCALED_HELP)
-    video.add_argument("--balanced", action="store_true", help=BALANCED_HELP)
-    video.add_argument("--csv", metavar="FILE", help="also write one row per sampled frame as CSV (- for stdout)")
-    video.add_argument("--json", action="store_true", help="print one JSON document")
+    _add_answer_options(video, "sampled frame")
     video.set_defaults(handler=_video)
 
     return parser
+
+
+def _add_answer_options(
+    command: argparse.ArgumentParser, row: str, tta_help: str = "test-time augmentation, as for classify"
+) -> None:
+    """The options of the commands that classify (``classify``, ``evaluate``, ``video``): which model,
+    how its answers are made (:func:`_answering` reads them), and the CSV (one line per ``row``) or JSON."""
+    command.add_argument("--model", metavar="RUN_ID", help="a completed run's model (default: the Classify page's default)")
+    command.add_argument("--tta", choices=TTA, help=tta_help)
+    command.add_argument("--unscaled", action="store_true", help=UNSCALED_HELP)
+    command.add_argument("--balanced", action="store_true", help=BALANCED_HELP)
+    command.add_argument("--csv", metavar="FILE", help=f"also write one row per {row} as CSV (- for stdout)")
+    command.add_argument("--json", action="store_true", help="print one JSON document")
 
 
 def _add_train_options(train: argparse.ArgumentParser) -> None:
@@ -729,14 +727,8 @@ def _classify(args: argparse.Namespace) -> int:
     """Classify photos with a trained model; exit 2 when any photo could not be classified."""
     from fer import photos, predict
 
-    if args.json and args.csv == "-":
-        raise FerError("--json and --csv - would both write to stdout: give --csv a file")
     files = photos.photo_files(args.photos)
-    if args.csv and args.csv != "-":
-        _check_csv_target(Path(args.csv), files)
-    choice = predict.choose_model(args.model)
-    tta = args.tta or choice.tta
-    scaling = choice.scaling(calibrated=not args.unscaled, balanced=args.balanced)
+    choice, tta, scaling = _answering(args, files)
     start_backend_quietly()
     model = predict.load_choice(choice)
     results, failed = [], 0
@@ -768,14 +760,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     only when none could be."""
     from fer import labelled, predict
 
-    if args.json and args.csv == "-":
-        raise FerError("--json and --csv - would both write to stdout: give --csv a file")
-    if args.csv and args.csv != "-":
-        _check_csv_target(Path(args.csv), [args.source])
     with labelled.labelled_photos(args.source) as photos:
-        choice = predict.choose_model(args.model)
-        tta = args.tta or choice.tta
-        scaling = choice.scaling(calibrated=not args.unscaled, balanced=args.balanced)
+        choice, tta, scaling = _answering(args, [args.source])
         start_backend_quietly()
         model = predict.load_choice(choice)
         score = labelled.score_labelled(
@@ -808,13 +794,7 @@ def _video(args: argparse.Namespace) -> int:
     from fer import predict, video
     from fer.photos import shown_path
 
-    if args.json and args.csv == "-":
-        raise FerError("--json and --csv - would both write to stdout: give --csv a file")
-    if args.csv and args.csv != "-":
-        _check_csv_target(Path(args.csv), [args.video])
-    choice = predict.choose_model(args.model)
-    tta = args.tta or choice.tta
-    scaling = choice.scaling(calibrated=not args.unscaled, balanced=args.balanced)
+    choice, tta, scaling = _answering(args, [args.video])
     analysis = video.analyse_video(shown_path(args.video), args.video, every_s=args.every, progress=_stderr_progress)
     start_backend_quietly()
     timeline = video.classify_video(predict.load_choice(choice), analysis, person=args.person, tta=tta, scaling=scaling)
@@ -862,6 +842,20 @@ def _print_photo(result: PhotoResult, whole: bool) -> None:
             box += f", tilted {face.tilt:+.0f}° and leveled"
         where = f"the whole image ({box})" if row.whole_image else box
         print(f"{result.name}: face {row.face}, {where}: {row.emotion} {row.probability:.0%}")
+
+
+def _answering(args: argparse.Namespace, inputs: list[Path]) -> tuple[ModelChoice, str, Scaling]:
+    """The model, test-time augmentation and scaling asked for (:func:`_add_answer_options`), once
+    the outputs asked for are known to fit: JSON and a CSV not both on stdout, and a CSV file that
+    is none of the ``inputs``."""
+    from fer import predict
+
+    if args.json and args.csv == "-":
+        raise FerError("--json and --csv - would both write to stdout: give --csv a file")
+    if args.csv and args.csv != "-":
+        _check_csv_target(Path(args.csv), inputs)
+    choice = predict.choose_model(args.model)
+    return choice, args.tta or choice.tta, choice.scaling(calibrated=not args.unscaled, balanced=args.balanced)
 
 
 def _check_csv_target(path: Path, inputs: list[Path]) -> None:
