@@ -382,14 +382,25 @@ def show_video(
     )
 
 
-def score_labelled(choice: predict.ModelChoice, tta: str, scaling: Scaling) -> None:
+def score_labelled(
+    choice: predict.ModelChoice, tta: str, scaling: Scaling, models: dict[str, predict.ModelChoice]
+) -> None:
     """Where the labelled photos come from (an uploaded zip, or a folder or zip on this machine),
-    and, at a click, the chosen model scored on them with a progress bar. The score is kept for
-    the settings it was made with, so the page's reruns show it without classifying again."""
-    whole = st.toggle(
+    and, at a click, the chosen model scored on them with a progress bar (and another of ``models``,
+    paired with it, if one is chosen). The scores are kept for the settings they were made with,
+    so the page's reruns show them without classifying again."""
+    whole_column, against_column = st.columns(2)
+    whole = whole_column.toggle(
         "Each photo is a face crop: classify it whole", key="labelled_whole",
         help="Off: faces are found in each photo as above, and the largest is scored (the one the label names); a "
         "photo with none is counted apart. On: each photo is one face, as FER2013's own crops are.",
+    )
+    against = against_column.selectbox(
+        "Against another model, paired", [None, *(path for path in models if path != str(choice.path))],
+        format_func=lambda path: "none" if path is None else models[path].label, key="labelled_against",
+        help="Scores a second model (B) on the same photos, with its own test-time augmentation, and pairs its "
+        "answers with the chosen model's (A): which is more accurate on your photos beyond chance, and in which "
+        "emotions. Twice the time.",
     )
     upload_tab, path_tab = st.tabs(["Upload a .zip", "Folder or .zip on this machine"])
     source = None
@@ -397,59 +408,80 @@ def score_labelled(choice: predict.ModelChoice, tta: str, scaling: Scaling) -> N
         upload = st.file_uploader(
             "A .zip of emotion folders", type=["zip"], max_upload_size=400, key="labelled_upload",
         )
-        if st.button("Score the model on these photos", disabled=upload is None, key="labelled_score_upload"):
+        if st.button("Score on these photos", disabled=upload is None, key="labelled_score_upload"):
             source = (f"the uploaded {upload.name}", lambda: labelled.labelled_upload(upload, upload.name))
     with path_tab:
         typed = st.text_input("Folder or .zip", placeholder="~/datasets/jaffe/", key="labelled_path").strip()
-        if st.button("Score the model on these photos", disabled=not typed, key="labelled_score_path"):
+        if st.button("Score on these photos", disabled=not typed, key="labelled_score_path"):
             source = (typed, lambda: labelled.labelled_photos(typed))
-    settings = (str(choice.path), tta, scaling, whole)
+    scored = [(choice, tta, scaling)] + ([(models[against], models[against].tta, models[against].scaling())] if against else [])
+    settings = [(str(model.path), views, scaled) for model, views, scaled in scored] + [whole]
     if source is not None:
         described, listing = source
         bar = st.progress(0.0, text="reading the photos")
         with ui.user_errors(), listing() as given:
-            score = labelled.score_labelled(
-                ui.classifier(choice), given, whole=whole, tta=tta, scaling=scaling,
-                progress=lambda fraction, message: bar.progress(fraction, text=message),
-            )
-            st.session_state[LABELLED_STATE] = (described, settings, score)
+            scores = [
+                labelled.score_labelled(
+                    ui.classifier(model), given, whole=whole, tta=views, scaling=scaled,
+                    progress=lambda fraction, message, name=model.name: bar.progress(fraction, text=f"{name}: {message}"),
+                )
+                for model, views, scaled in scored
+            ]
+            st.session_state[LABELLED_STATE] = (described, settings, scores)
         bar.empty()
     kept = st.session_state.get(LABELLED_STATE)
     if kept is None:
         return
-    described, scored_with, score = kept
+    described, scored_with, scores = kept
     if scored_with != settings:
         st.info(f"The score of {described} was made with other settings: score it again.", icon=":material/refresh:")
         return
-    show_labelled(described, score, choice, tta, scaling)
-
-
-def show_labelled(described: str, score: labelled.LabelledScore, choice: predict.ModelChoice, tta: str, scaling: Scaling) -> None:
-    """The chosen model's score on labelled photos beside its score on its own test faces, where
-    it goes wrong (confusion matrix, precision and recall per emotion), and every photo's answer."""
     st.subheader(f"Scored on {described}", divider="gray")
-    st.markdown(labelled.describe(score, choice.test_accuracy, choice.scored_on))
+    with ui.user_errors():
+        for index, (score, how) in enumerate(zip(scores, scored)):
+            show_labelled(score, *how, name="AB"[index] if len(scores) > 1 else "")
+        if len(scores) > 1:
+            overall, by_emotion = labelled.paired(*scores)
+            st.markdown(f"**B against A** on the {overall.n:,} photos both scored: {overall.sentence()}.")
+            st.plotly_chart(charts.paired_forest_figure(by_emotion), key="labelled_paired")
+            st.caption(
+                "Each row: B's recall of that emotion minus A's, on the photos showing it, with its 95% paired "
+                "interval; blue where B finds it significantly more often, red where less (McNemar, 5%; seven tests "
+                "at once, so one barely past 5% may be chance)."
+            )
+
+
+def show_labelled(
+    score: labelled.LabelledScore, choice: predict.ModelChoice, tta: str, scaling: Scaling, name: str = ""
+) -> None:
+    """A model's score on labelled photos beside its score on its own test faces, where it goes
+    wrong (confusion matrix, precision and recall per emotion), and every photo's answer; ``name``
+    (A or B) where two are paired."""
+    said = labelled.describe(score, choice.test_accuracy, choice.scored_on)
+    st.markdown(f"**{name}: {choice.label}.** {said}" if name else said)
     if problems := score.problems():
         with st.expander(f"Not scored: {len(problems):,} photo{'s' if len(problems) != 1 else ''}"):
             st.text("\n".join(problems))
+    key = f"labelled_{name or 'A'}"
     if score.metrics is not None:
         matrix_column, emotions_column = st.columns(2)
         with matrix_column:
-            normalize = st.toggle("As shares of each emotion", value=True, key="labelled_normalize")
+            normalize = st.toggle("As shares of each emotion", value=True, key=f"{key}_normalize")
             figure = charts.confusion_matrix_figure(score.metrics["confusion_matrix"], normalize)
-            st.plotly_chart(figure, key="labelled_confusion")
+            st.plotly_chart(figure, key=f"{key}_confusion")
         with emotions_column:
-            st.plotly_chart(charts.per_emotion_figure(score.metrics), key="labelled_per_emotion")
+            st.plotly_chart(charts.per_emotion_figure(score.metrics), key=f"{key}_per_emotion")
             st.caption("Whiskers: 95% intervals resampled from these photos; an emotion with few photos has wide ones.")
-    st.dataframe(
-        score.table, hide_index=True,
-        column_config={column: st.column_config.NumberColumn(format="%.3f") for column in ("probability", *CLASSES)},
-    )
-    st.download_button(
-        "Download the answers as CSV", predict.results_csv(score.table, choice, tta, scaling),
-        file_name="labelled-photos.csv", mime="text/csv", icon=":material/download:", key="labelled_csv",
-        on_click="ignore",
-    )
+    with st.expander(f"Every photo's answer{' from ' + name if name else ''}"):
+        st.dataframe(
+            score.table, hide_index=True,
+            column_config={column: st.column_config.NumberColumn(format="%.3f") for column in ("probability", *CLASSES)},
+        )
+        st.download_button(
+            "Download the answers as CSV", predict.results_csv(score.table, choice, tta, scaling),
+            file_name=f"labelled-photos{'-' + name if name else ''}.csv", mime="text/csv", icon=":material/download:",
+            key=f"{key}_csv", on_click="ignore",
+        )
 
 
 def show_shares(shares: np.ndarray, counted: str, key: str) -> None:
@@ -511,7 +543,7 @@ if kind == INPUTS[2]:
         "folder. Photos in other folders (contempt) are left out and counted. A model trained on FER2013 usually "
         "scores lower on other datasets than on FER2013's own test faces."
     )
-    score_labelled(choice, tta, scaling)
+    score_labelled(choice, tta, scaling, by_path)
     st.stop()
 if kind == INPUTS[1]:
     given_video = video_given()

@@ -39,8 +39,10 @@ from fer.vocab import (
 if TYPE_CHECKING:
     import pandas as pd
 
+    from fer.labelled import LabelledScore
     from fer.photos import PhotoResult
     from fer.predict import ModelChoice
+    from fer.significance import PairedComparison
     from fer.store import Run
     from fer.temperature import Scaling
 
@@ -211,7 +213,12 @@ def _parser() -> argparse.ArgumentParser:
         "--whole", action="store_true",
         help="classify each photo whole, as one face (face crops); else the largest face found in each photo",
     )
-    _add_answer_options(scoring, "photo")
+    _add_answer_options(scoring, "photo and model")
+    scoring.add_argument(
+        "--against", metavar="RUN_ID", help="also score another completed run's model (B) on the same photos, with "
+        "its own test-time augmentation unless --tta is given, and pair its answers with --model's (A): which is more "
+        "accurate on them beyond chance, overall and per emotion",
+    )
     scoring.set_defaults(handler=_evaluate)
 
     video = commands.add_parser("video", help="the emotions of a person in a video, over time")
@@ -516,8 +523,7 @@ def _compare(args: argparse.Namespace) -> int:
     if args.json:
         _print_json({
             "a": a.run_id, "b": b.run_id, "settings_that_differ": _records(settings),
-            "paired": {**asdict(paired), "difference": paired.difference, "significant": paired.significant,
-                       "sentence": paired.sentence()},
+            "paired": _paired_document(paired),
             "by_emotion": _records(emotions),
         })
         return 0
@@ -755,38 +761,69 @@ def _classify(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    """A model scored on labelled photos: per emotion, then the accuracy in a sentence. Photos
-    that could not be scored are named on stderr and counted, and the rest still scored; exit 2
-    only when none could be."""
-    from fer import labelled, predict
+    """A model scored on labelled photos: per emotion, then the accuracy in a sentence; with
+    ``--against``, a second model on the same photos, paired with the first. Photos that could not
+    be scored are named on stderr and counted, and the rest still scored; exit 2 only when none could be."""
+    from fer import compare, labelled, predict, study
 
     with labelled.labelled_photos(args.source) as photos:
         choice, tta, scaling = _answering(args, [args.source])
+        scored = [(choice, tta, scaling)]
+        if args.against:
+            other = predict.choose_model(args.against)
+            scored.append((other, args.tta or other.tta, other.scaling(not args.unscaled, args.balanced)))
         start_backend_quietly()
-        model = predict.load_choice(choice)
-        score = labelled.score_labelled(
-            model, photos, whole=args.whole, tta=tta, scaling=scaling, progress=_stderr_progress
-        )
-    for problem in score.problems():
+        scores = [
+            labelled.score_labelled(
+                predict.load_choice(model), photos, whole=args.whole, tta=views, scaling=scaled, progress=_stderr_progress
+            )
+            for model, views, scaled in scored
+        ]
+    for problem in scores[0].problems():
         print(f"error: {problem}", file=sys.stderr)
+    if scores[0].metrics is None:
+        raise FerError(f"{photos.source}: none of its {len(scores[0].table):,} labelled photos could be scored")
+    pairing = labelled.paired(*scores) if args.against else None
     if args.csv:
-        _write_csv(predict.results_csv(score.table, choice, tta, scaling), args.csv)
+        tables = [predict.results_csv(score.table, *how) for score, how in zip(scores, scored)]
+        _write_csv(tables[0] + "".join(table.split("\n", 1)[1] for table in tables[1:]), args.csv)
     if args.json:
-        _print_json({
-            "model": _model_document(choice), "tta": tta, "temperature": scaling.temperature, "balanced": args.balanced,
-            "source": str(args.source), "whole": args.whole, "metrics": score.metrics, "interval": score.interval(),
-            "left_out": score.left_out, "photos": _records(score.table),
-        })
+        documents = [
+            {"model": _model_document(model), "tta": views, "temperature": scaled.temperature, "metrics": score.metrics,
+             "interval": score.interval(), "photos": _records(score.table)}
+            for score, (model, views, scaled) in zip(scores, scored)
+        ]
+        document = {"source": str(args.source), "whole": args.whole, "balanced": args.balanced,
+                    "left_out": scores[0].left_out, **documents[0]}
+        if pairing is not None:
+            overall, by_emotion = pairing
+            document["against"] = {**documents[1], "paired": _paired_document(overall),
+                                   "by_emotion": _records(compare.paired_emotion_table(by_emotion))}
+        _print_json(document)
     elif args.csv != "-":
-        if score.metrics is not None:
-            print(f"{'emotion':<10}{'photos':>8}{'recall':>8}{'precision':>11}")
-            for emotion, scores in score.metrics["per_class"].items():
-                print(f"{emotion:<10}{scores['support']:>8,}{scores['recall']:>8.3f}{scores['precision']:>11.3f}")
-        print(labelled.describe(score, choice.test_accuracy, choice.scored_on))
-        print(f"Scored{_classified_how(choice, tta, scaling)}")
-    if score.metrics is None:
-        raise FerError(f"{photos.source}: none of its {len(score.table):,} labelled photos could be scored")
+        for name, score, (model, views, scaled) in zip("AB", scores, scored):
+            if pairing is not None:
+                print(f"{name}: {model.label}")
+            _print_score(score, model, views, scaled)
+        if pairing is not None:
+            overall, by_emotion = pairing
+            print(f"\nB against A on the {overall.n:,} photos both scored: {overall.sentence()}.")
+            print(f"Only A right on {overall.only_a:,} photos, only B right on {overall.only_b:,}.")
+            print("\nEmotion by emotion (recall, paired; seven tests at 5%):")
+            print(study.markdown_table(compare.paired_emotion_table(by_emotion)))
     return 0
+
+
+def _print_score(score: LabelledScore, model: ModelChoice, tta: str, scaling: Scaling) -> None:
+    """A model's score on labelled photos: per emotion, then in words, then how it was made."""
+    from fer.labelled import describe
+
+    if score.metrics is not None:
+        print(f"{'emotion':<10}{'photos':>8}{'recall':>8}{'precision':>11}")
+        for emotion, row in score.metrics["per_class"].items():
+            print(f"{emotion:<10}{row['support']:>8,}{row['recall']:>8.3f}{row['precision']:>11.3f}")
+    print(describe(score, model.test_accuracy, model.scored_on))
+    print(f"Scored{_classified_how(model, tta, scaling)}")
 
 
 def _video(args: argparse.Namespace) -> int:
@@ -879,6 +916,10 @@ def _write_csv(text: str, path: str) -> None:
         Path(path).write_text(text)
     except OSError as error:
         raise FerError(f"{path}: can't be written ({error.strerror or error})") from error
+
+
+def _paired_document(paired: PairedComparison) -> dict[str, Any]:
+    return {**asdict(paired), "difference": paired.difference, "significant": paired.significant, "sentence": paired.sentence()}
 
 
 def _model_document(choice: ModelChoice) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from fer.data import load_dataset
 from fer.dataset import FaceDataset, protocol_splits
 from fer.errors import FerError
 from fer.paths import dataset_cache_path
-from fer.significance import PairedComparison, paired_columns, paired_comparison
+from fer.significance import PairedComparison, paired_columns, paired_comparison, paired_emotions
 from fer.store import Run, creation_order, number
 from fer.temperature import tempered
 from fer.vocab import ARCHITECTURE_NAMES, CLASSES
@@ -100,7 +100,7 @@ def paired_by_emotion(a: Run, b: Run, load: DatasetLoader = load_dataset) -> dic
     a few points' difference in one class. Seven tests at once: at 5% each, about one pair of
     equally good runs in three shows a "significant" emotion by chance.
     """
-    return _by_emotion(*_paired_answers(a, b, load))
+    return paired_emotions(*_paired_answers(a, b, load))
 
 
 def balanced_against_own(
@@ -122,16 +122,7 @@ def balanced_against_own(
     probabilities = _probabilities(run, labels)
     own = probabilities.argmax(axis=1) == labels
     balanced = tempered(probabilities, 1.0, fitted.prior).argmax(axis=1) == labels  # a temperature keeps the answers
-    return paired_comparison(own, balanced), _by_emotion(labels, own, balanced)
-
-
-def _by_emotion(labels: np.ndarray, correct_a: np.ndarray, correct_b: np.ndarray) -> dict[str, PairedComparison]:
-    """B − A paired on each emotion's test images alone, for each emotion with test images."""
-    return {
-        emotion: paired_comparison(correct_a[labels == index], correct_b[labels == index])
-        for index, emotion in enumerate(CLASSES)
-        if (labels == index).any()
-    }
+    return paired_comparison(own, balanced), paired_emotions(labels, own, balanced)
 
 
 def paired_emotion_table(paired: Mapping[str, PairedComparison]) -> pd.DataFrame:

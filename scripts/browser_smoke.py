@@ -185,7 +185,7 @@ def classify_steps(page: Page, url: str, out: Path, scratch: Path) -> Iterator[t
     settled(page)
     page.locator('input[type="file"]').first.set_input_files(labelled_zip(scratch))
     settled(page)
-    page.get_by_role("button", name="Score the model on these photos").first.click()
+    page.get_by_role("button", name="Score on these photos").first.click()
     yield "classify-labelled", check_shown(page, out / "classify-labelled.png", "Right on")
 
 

@@ -259,7 +259,7 @@ def test_the_classify_page_scores_labelled_photos_from_a_folder(
     assert table["emotion"].tolist() == score.table["emotion"].tolist()
     assert [e.label for e in at.expander if e.label.startswith("Not scored")] == ["Not scored: 1 photo"]
     # Kept for its settings: another rerun shows it again without a click; other settings ask for a new score.
-    at = rerun(at.toggle(key="labelled_normalize").set_value(False))
+    at = rerun(at.toggle(key="labelled_A_normalize").set_value(False))
     assert labelled.describe(score, choice.test_accuracy, choice.scored_on) in texts(at)
     at = rerun(at.toggle(key="labelled_whole").set_value(False))
     assert "made with other settings: score it again" in texts(at)
@@ -271,3 +271,41 @@ def test_an_unreadable_source_is_an_error_on_the_page(tmp_path: Path, committed_
     at = rerun(at.text_input(key="labelled_path").set_value(str(tmp_path / "nowhere")))
     at = rerun(at.button(key="labelled_score_path").click())
     assert [e.value for e in at.error] == [f"{tmp_path / 'nowhere'}: no such file or folder"]
+
+
+def test_two_models_are_paired_on_the_same_photos(
+    folder: Path, tmp_path: Path, finished_run: str, committed_references: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The shipped model (A) against a one-epoch sample run (B) on the same photos: B's answers are
+    its own, the pairing counts the photos only one got right, and the page says what the CLI says."""
+    table = tmp_path / "both.csv"
+    argv = ["evaluate", str(folder), "--whole", "--against", finished_run]
+    assert cli.main([*argv, "--csv", str(table), "--json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    a, b = document["photos"], document["against"]["photos"]
+    assert document["against"]["model"]["run_id"] == finished_run and [r["file"] for r in a] == [r["file"] for r in b]
+    paired = document["against"]["paired"]
+    only_a = sum(x["correct"] is True and y["correct"] is False for x, y in zip(a, b))
+    only_b = sum(x["correct"] is False and y["correct"] is True for x, y in zip(a, b))
+    assert (paired["only_a"], paired["only_b"], paired["n"]) == (only_a, only_b, 148)
+    assert paired["accuracy_b"] == pytest.approx(document["against"]["metrics"]["test_accuracy"])
+    assert [row["emotion"] for row in document["against"]["by_emotion"]] == list(CLASSES)
+    written = pd.read_csv(table)
+    assert written["model"].value_counts().to_dict() == {document["model"]["run_id"]: 149, finished_run: 149}
+    fewer = labelled.LabelledScore(pd.DataFrame(b[1:]), None, {})
+    with pytest.raises(FerError, match="not of the same photos"):
+        labelled.paired(labelled.LabelledScore(pd.DataFrame(a), None, {}), fewer)
+
+    at = open_page("app_pages/classify.py")
+    at = rerun(at.radio(key="classify_input").set_value("Labelled photos: how right is it?"))
+    at.toggle(key="labelled_whole").set_value(True)
+    at.selectbox(key="labelled_against").set_value(str(predict.choose_model(finished_run).path))
+    at = rerun(at.text_input(key="labelled_path").set_value(str(folder)))
+    at = rerun(at.button(key="labelled_score_path").click())
+    shown = texts(at)
+    sentence = labelled.paired(*[
+        labelled.LabelledScore(pd.DataFrame(rows), None, {}) for rows in (a, b)
+    ])[0].sentence()
+    assert f"on the 148 photos both scored: {sentence}" in shown
+    assert "**A: " in shown and "**B: " in shown
+    assert len([d for d in at.dataframe]) == 2
