@@ -30,7 +30,7 @@ from fer.vocab import CLASSES, DATASETS, TTA, VIDEO_EVERY_S
 
 CROP_ZOOM = 3  # the 48x48 crop the model saw, shown at 144x144
 WHOLE_IMAGE_STATE = "classify_whole_images"  # ids of the photos to classify as one face
-LABELLED_STATE = "classify_labelled"  # the last labelled photos scored: (source, settings, score)
+LABELLED_STATE = "classify_labelled"  # the last labelled photos scored: (source, settings, scores)
 INPUTS = ("Photos", "A video", "Labelled photos: how right is it?")
 VIDEO_INTERVALS = (0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0)  # seconds between the frames classified
 HOW_MEASURED = (

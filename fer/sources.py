@@ -184,9 +184,9 @@ def _read_zip(file: BinaryIO, name: str, progress: Progress | None = None) -> Fa
     """Read the Kaggle archive in place: entries are decoded from memory, never extracted
     (:func:`zip_files`); a challenge CSV inside is parsed as it is decompressed."""
     with zip_files(file, name) as (archive, files):
-        csvs = [file for file in files if _is_csv(file.path)]
+        csvs = [listed for listed in files if _is_csv(listed.path)]
         if len(csvs) > 1:
-            raise FerError(f"{name}: several CSV files ({', '.join(file.path for file in csvs[:3])}); give one")
+            raise FerError(f"{name}: several CSV files ({', '.join(listed.path for listed in csvs[:3])}); give one")
         if csvs:  # the challenge CSV, zipped: parsed as it is decompressed, never past its declared size
             path = csvs[0].path
             _check_csv_size(csvs[0].size, f"{name}: {path}")
@@ -204,8 +204,9 @@ def zip_files(file: BinaryIO, name: str) -> Iterator[tuple[zipfile.ZipFile, list
     the context lasts. ``name`` labels every error.
 
     The entry list is checked for size before zipfile reads it (:data:`ZIP_MAX_DIRECTORY_BYTES`),
-    then for its number of files and for entries that would land outside a folder (absolute or
-    ``..``); each file's reader stops at :data:`MAX_IMAGE_FILE_BYTES` whatever its entry declares.
+    then for its number of files, for entries that would land outside a folder (absolute or
+    ``..``) and for names listed twice; each file's reader stops at :data:`MAX_IMAGE_FILE_BYTES`
+    whatever its entry declares.
     """
     _check_zip_directory(file, name)
     try:
