@@ -54,9 +54,11 @@ def folder(tmp_path: Path, faces: tuple[np.ndarray, np.ndarray]) -> Path:
 
 
 @pytest.fixture(scope="module")
-def shipped() -> tuple[predict.ModelChoice, object]:
-    """The reference model shipped with the project, as the Classify page offers it, and loaded."""
+def shipped(tmp_path_factory: pytest.TempPathFactory) -> tuple[predict.ModelChoice, object]:
+    """The reference model shipped with the project, as the Classify page offers it on a machine
+    with no runs of its own, and loaded."""
     with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("FER_ARTIFACTS", str(tmp_path_factory.mktemp("no-runs")))
         patch.setenv("FER_REFERENCE", str(COMMITTED_REFERENCE_DIR))
         choice = predict.choose_model(None)
     assert choice.reference
