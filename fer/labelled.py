@@ -82,11 +82,11 @@ class LabelledScore:
     @property
     def scored(self) -> pd.DataFrame:
         """The rows of the photos whose face was classified."""
-        return self.table[self.table["problem"] == ""]
+        return self.table[_was_scored(self.table)]
 
     def problems(self) -> list[str]:
         """What kept each photo not scored from being scored, a line each, naming the photo."""
-        unscored = self.table[self.table["problem"] != ""]
+        unscored = self.table[~_was_scored(self.table)]
         return [f"{row.file}: {NO_FACE}" if row.problem == NO_FACE else row.problem for row in unscored.itertuples()]
 
     def interval(self) -> tuple[float, float] | None:
@@ -168,7 +168,7 @@ def score_labelled(
     results = classify_in_batches(model, readers, whole=whole, tta=tta, scaling=scaling, progress=progress)
     rows = [_row(photo, result) for photo, result in zip(labelled.photos, results, strict=True)]
     table = pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
-    scored = table[table["problem"] == ""]
+    scored = table[_was_scored(table)]
     metrics = None
     if len(scored):
         labels = scored["label"].map(CLASSES.index).to_numpy()
@@ -186,7 +186,7 @@ def paired(a: LabelledScore, b: LabelledScore) -> tuple[PairedComparison, dict[s
     """
     if not a.table["file"].equals(b.table["file"]):
         raise FerError("the two scores are not of the same photos: score both models on one folder or zip")
-    both = ((a.table["problem"] == "") & (b.table["problem"] == "")).to_numpy()
+    both = (_was_scored(a.table) & _was_scored(b.table)).to_numpy()
     if not both.any():
         raise FerError("no photo was scored by both models")
     labels = a.table["label"].map(CLASSES.index).to_numpy()[both]
@@ -212,7 +212,7 @@ def describe(score: LabelledScore, own_accuracy: float | None = None, own_faces:
         )
     if own_accuracy is not None:
         text += f" On its own test faces{', ' + own_faces + ',' if own_faces else ''} it scored {own_accuracy:.1%}."
-    problems = table.loc[table["problem"] != "", "problem"]
+    problems = table.loc[~_was_scored(table), "problem"]
     no_face = int((problems == NO_FACE).sum())
     if no_face:
         text += f" No face found in {no_face:,} photo{'s' if no_face != 1 else ''} (classify them whole if they are face crops)."
@@ -222,6 +222,11 @@ def describe(score: LabelledScore, own_accuracy: float | None = None, own_faces:
         total = sum(score.left_out.values())
         text += f" Left out: {total:,} photo{'s' if total != 1 else ''} in folders that name no FER2013 emotion ({_listed(score.left_out)})."
     return text
+
+
+def _was_scored(table: pd.DataFrame) -> pd.Series:
+    """Which rows of a scored table (:data:`TABLE_COLUMNS`) are photos whose face was classified."""
+    return table["problem"] == ""
 
 
 def _reader(file: ListedFile, source: str) -> Callable[[], bytes]:
