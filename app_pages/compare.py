@@ -62,6 +62,53 @@ def confusion_faces_section(names: list[str]) -> None:
         )
 
 
+MAP_FACES_SHOWN = 40
+"""Most faces shown from a lasso on the map: as many as under a confusion."""
+
+
+def faces_map_section(names: list[str]) -> None:
+    """A run's test faces where its network puts them, coloured by true emotion or by answer; the
+    faces inside a lasso drawn on the map are shown under it."""
+    mappable = [name for name in names if finished[name].model_path.exists()]
+    if not mappable:
+        st.info("None of the chosen runs kept its model file, which the map needs.", icon=":material/info:")
+        return
+    run_column, colour_column = st.columns([2, 1])
+    name = run_column.selectbox("Run", mappable, key="map_run", help="The chosen runs that kept their model file.")
+    colour_by = colour_column.radio(
+        "Colour by", ["true", "answered"], horizontal=True, key="map_colour",
+        format_func={"true": "true emotion", "answered": "the run's answer"}.get,
+    )
+    if not st.toggle("Draw the map", key="map_drawn", help="t-SNE of the features the network's last layer reads."):
+        return
+    run = finished[name]
+    try:
+        drawn = ui.faces_map(run)
+    except FerError as error:
+        st.info(f"No map: {error}", icon=":material/info:")
+        return
+    table = drawn.table()
+    event = st.plotly_chart(
+        charts.feature_map_figure(table, colour_by), key=f"map_{run.run_id}", on_select="rerun",
+        selection_mode=("lasso", "box"),
+    )
+    st.download_button(
+        "Download the map (CSV)", table.to_csv(index=False), file_name=f"map_{run.run_id}.csv", mime="text/csv",
+        icon=":material/download:", key="map_csv", on_click="ignore",
+    )
+    chosen = [int(point["customdata"][0]) for point in event.selection.points] if event else []
+    if not chosen:
+        st.caption(f"Draw a lasso around faces on the map to see them here ({drawn.features:,} features a face laid out).")
+        return
+    shown = chosen[:MAP_FACES_SHOWN]
+    right = int((drawn.answers[chosen] == drawn.labels[chosen]).sum())
+    st.markdown(f"**{len(chosen):,} faces** in the lasso, {right:,} answered rightly; the first {len(shown)}, true → answered:")
+    st.image(
+        [annotate.enlarged(drawn.images[i], 2) for i in shown],
+        caption=[f"{CLASSES[drawn.labels[i]]} → {CLASSES[drawn.answers[i]]}" for i in shown],
+    )
+
+
 def paired_section(a: runs.Run, b: runs.Run) -> None:
     """Whether B's accuracy differs from A's by more than chance, on the images both were tested on."""
     try:
@@ -235,6 +282,14 @@ confusion_faces_section(chosen)
 st.caption(
     "Test faces as the run saw them (48x48, shown at twice the size), from its kept test-set probabilities. FER2013's "
     "labels are themselves wrong on some faces: a confident \"mistake\" may be the label's."
+)
+
+st.header("Where the network puts its test faces")
+faces_map_section(chosen)
+st.caption(
+    "Each point is a test face, placed by t-SNE so that faces whose features (what the network's last layer reads, "
+    "one view of each face) are alike lie close: islands are emotions the network keeps apart, shared ground ones it "
+    "mixes up. t-SNE keeps neighbours, not distances: the size of an island and the gaps between them mean nothing."
 )
 
 st.header("Run B against run A")

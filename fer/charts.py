@@ -457,6 +457,31 @@ def emotion_timeline_figure(timeline: pd.DataFrame, smoothing: float = 0.0) -> g
     return figure
 
 
+def feature_map_figure(table: pd.DataFrame, colour_by: str = "true") -> go.Figure:
+    """A run's test faces where its network puts them (:meth:`fer.feature_map.FeatureMap.table`),
+    one colour per emotion of the ``colour_by`` column (``true`` or ``answered``). Each point
+    carries its face's number, so a box or lasso drawn on the chart names the faces inside it.
+    The axes are t-SNE's, which mean nothing, so they are hidden."""
+    figure = go.Figure()
+    for emotion in CLASSES:
+        faces = table[table[colour_by] == emotion]
+        figure.add_scattergl(
+            x=faces["x"], y=faces["y"], name=f"{emotion} ({len(faces):,})", mode="markers",
+            marker={"color": _plotly_color(CLASS_COLORS[emotion]), "size": 5},
+            customdata=faces[["face", "true", "answered", "probability"]].to_numpy(),
+            hovertemplate="face %{customdata[0]}: %{customdata[1]}, answered %{customdata[2]} "
+            "(%{customdata[3]:.0%})<extra></extra>",
+        )
+    hidden = {"showticklabels": False, "showgrid": False, "zeroline": False, "title": None}
+    figure.update_xaxes(**hidden)
+    figure.update_yaxes(**hidden, scaleanchor="x")
+    figure.update_layout(
+        height=620, margin={"t": 10}, dragmode="lasso",
+        legend={**LEGEND_BESIDE, "title": "true emotion" if colour_by == "true" else "the run's answer"},
+    )
+    return figure
+
+
 def _plotly_color(rgb: tuple[int, int, int]) -> str:
     """An (r, g, b) colour of :data:`fer.vocab.CLASS_COLORS` as Plotly writes it, ``rgb(r, g, b)``."""
     return "rgb({}, {}, {})".format(*rgb)

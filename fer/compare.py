@@ -408,7 +408,7 @@ class ConfusedFaces:
 def commonest_confusion(run: Run, load: DatasetLoader = load_dataset) -> tuple[str, str]:
     """The (true, predicted) pair of different emotions ``run`` answered most often on its test
     faces: where to start looking. Raises FerError as :func:`scored_faces` does."""
-    labels, probabilities, _ = _scored(run, load)
+    labels, probabilities, _ = scored_answers(run, load)
     matrix = np.zeros((len(CLASSES), len(CLASSES)), int)
     np.add.at(matrix, (labels, probabilities.argmax(axis=1)), 1)
     np.fill_diagonal(matrix, -1)
@@ -425,7 +425,7 @@ def confused_faces(
     unknown = [name for name in (true, predicted) if name not in CLASSES]
     if unknown:
         raise FerError(f"unknown emotion {unknown[0]!r}: choose one of {', '.join(CLASSES)}")
-    labels, probabilities, images = _scored(run, load)
+    labels, probabilities, images = scored_answers(run, load)
     row, column = CLASSES.index(true), CLASSES.index(predicted)
     chosen = np.flatnonzero((labels == row) & (probabilities.argmax(axis=1) == column))
     surest = chosen[np.argsort(-probabilities[chosen, column], kind="stable")][:limit]
@@ -434,9 +434,12 @@ def confused_faces(
     )
 
 
-def _scored(run: Run, load: DatasetLoader) -> tuple[np.ndarray, np.ndarray, Callable[[np.ndarray], np.ndarray]]:
-    """A run's test labels and its probabilities for them, in evaluation order, and a way to
-    fetch test images by their place in that order (without copying all of them)."""
+def scored_answers(
+    run: Run, load: DatasetLoader = load_dataset
+) -> tuple[np.ndarray, np.ndarray, Callable[[np.ndarray], np.ndarray]]:
+    """A run's test labels and its kept probabilities for them, in evaluation order, and a way to
+    fetch test images by their place in that order (without copying all of them). Raises
+    FerError as :func:`scored_faces` does, and for probabilities that are missing or too few."""
     dataset, test = scored_faces(run, load)
     labels = dataset.labels[test]
     return labels, _probabilities(run, labels), lambda places: dataset.images[test[places]]

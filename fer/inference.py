@@ -139,7 +139,7 @@ def classify_faces(
     averaged = []
     for start in range(0, len(faces), batch_size):
         views = tta_views(faces[start : start + batch_size], tta)
-        predicted = _predict(model, np.concatenate(views), batch_size).reshape(len(views), -1, len(CLASSES))
+        predicted = predict_in_batches(model, np.concatenate(views), batch_size).reshape(len(views), -1, len(CLASSES))
         averaged.append(predicted.mean(axis=0))
     return scaling(np.concatenate(averaged))
 
@@ -175,7 +175,7 @@ def top_emotion(probabilities: np.ndarray) -> tuple[str, float]:
     return CLASSES[index], float(probabilities[index])
 
 
-def _predict(model: keras.Model, faces: np.ndarray, batch_size: int) -> np.ndarray:
+def predict_in_batches(model: keras.Model, faces: np.ndarray, batch_size: int) -> np.ndarray:
     """``predict_on_batch`` in chunks: ``predict`` builds a data pipeline per call, which costs
     more than the model itself for the few faces of a photo."""
     chunks = [model.predict_on_batch(faces[start : start + batch_size, ..., None]) for start in range(0, len(faces), batch_size)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -352,3 +353,31 @@ def test_a_fresh_clone_says_why_it_shows_no_faces_behind_the_shipped_models_conf
     at = open_page("app_pages/compare.py")
     (note,) = [i.value for i in at.info if i.value.startswith("No faces to show for ")]
     assert "imported FER2013, which this machine does not have" in note and not at.image
+
+
+def test_the_map_of_a_runs_test_faces_is_drawn_when_asked_coloured_as_asked(
+    finished_run: str, downloads: dict[str, bytes]
+) -> None:
+    from fer import feature_map
+
+    at = open_page("app_pages/compare.py")
+    assert not [c for c in at.get("plotly_chart") if c.key.startswith("map_")]  # t-SNE takes seconds: only when asked
+    at = rerun(at.toggle(key="map_drawn").set_value(True))
+    drawn = feature_map.feature_map(runs.get_run(finished_run))
+    for colour_by, emotions in (("true", drawn.labels), ("answered", drawn.answers)):
+        if colour_by == "answered":
+            at = rerun(at.radio(key="map_colour").set_value("answered"))
+        traces = chart(at, f"map_{finished_run}")["data"]
+        counts = np.bincount(emotions, minlength=len(CLASSES))
+        assert [trace["name"] for trace in traces] == [f"{e} ({n:,})" for e, n in zip(CLASSES, counts)]
+        assert [len(trace.get("x", [])) for trace in traces] == list(counts)
+    assert "Draw a lasso around faces on the map" in texts(at)
+    table = pd.read_csv(io.BytesIO(downloads[f"map_{finished_run}.csv"]))
+    expected = drawn.table()
+    assert table[["face", "true", "answered"]].equals(expected[["face", "true", "answered"]])
+    assert table[["x", "y"]].to_numpy() == pytest.approx(expected[["x", "y"]].to_numpy(), abs=1e-3)
+
+    runs.get_run(finished_run).model_path.unlink()  # a run kept without its model is not offered
+    at = rerun(at.radio(key="map_colour").set_value("true"))
+    assert "None of the chosen runs kept its model file, which the map needs." in texts(at)
+    assert not [c for c in at.get("plotly_chart") if c.key.startswith("map_")]
