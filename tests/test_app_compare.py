@@ -6,6 +6,8 @@ import io
 import json
 from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -381,3 +383,30 @@ def test_the_map_of_a_runs_test_faces_is_drawn_when_asked_coloured_as_asked(
     at = rerun(at.radio(key="map_colour").set_value("true"))
     assert "None of the chosen runs kept its model file, which the map needs." in texts(at)
     assert not [c for c in at.get("plotly_chart") if c.key.startswith("map_")]
+
+
+def test_the_faces_inside_a_lasso_on_the_map_are_shown_with_their_answers(
+    finished_run: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """AppTest can't draw on a chart, so the chart answers as the browser does once a lasso is drawn:
+    the points inside it, each with the face number the page put in its customdata."""
+    import streamlit as st
+
+    from fer import feature_map
+
+    drawn = feature_map.feature_map(runs.get_run(finished_run))
+    lassoed = [*range(0, 90, 2), 5]  # 46 faces: more than the page shows
+    plotly_chart = st.plotly_chart
+
+    def drawing_a_lasso(figure: Any, *args: Any, **kwargs: Any) -> Any:
+        shown = plotly_chart(figure, *args, **kwargs)
+        if not str(kwargs.get("key")).startswith("map_"):
+            return shown
+        return SimpleNamespace(selection=SimpleNamespace(points=[{"customdata": [i, "", "", 0.0]} for i in lassoed]))
+
+    monkeypatch.setattr(st, "plotly_chart", drawing_a_lasso)
+    at = rerun(open_page("app_pages/compare.py").toggle(key="map_drawn").set_value(True))
+    right = int((drawn.answers[lassoed] == drawn.labels[lassoed]).sum())
+    assert f"**46 faces** in the lasso, {right} answered rightly; the first 40, true → answered:" in texts(at)
+    shown = lassoed[:40]
+    assert list(at.image[-1].captions) == [f"{CLASSES[drawn.labels[i]]} → {CLASSES[drawn.answers[i]]}" for i in shown]
