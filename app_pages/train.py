@@ -72,7 +72,7 @@ def compute_facts() -> None:
         st.warning(
             f"**No GPU found:** runs train on the CPU ({cpu_name()}) with the Keras **{backend}** backend, "
             "one at a time; the rest wait their turn. The FER-CNN (custom scenario, the default there) reaches "
-            "69% on PrivateTest in about 75 minutes on 2 cores with bf16 (AMX); ResNet50 and VGG19 need a GPU for the study's 100 epochs.",
+            "70% on PrivateTest in about 75 minutes on 2 cores with bf16 (AMX); ResNet50 and VGG19 need a GPU for the study's 100 epochs.",
             icon=":material/memory:",
         )
 

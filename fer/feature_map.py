@@ -91,8 +91,8 @@ def feature_map(
 ) -> FeatureMap:
     """``run``'s test faces laid out as its network sees them (``model``: its model, loaded from
     the run's file when None). Raises FerError for a run without a model file, and where its test
-    faces can't be matched (:func:`fer.compare.scored_faces`); about 15 s for PrivateTest's 3,589
-    faces on a 2-core CPU, t-SNE two thirds of it."""
+    faces can't be matched (:func:`fer.compare.scored_faces`); about 20 s for PrivateTest's 3,589
+    faces on a 2-core CPU, t-SNE half of it."""
     if model is None:
         if not run.model_path.exists():
             raise FerError(f"{run.display_name} kept no model file: there is no network to read the faces with")

@@ -100,7 +100,7 @@ def faces_map(run: Run) -> feature_map.FeatureMap:
 
 
 @st.cache_resource(
-    show_spinner="Laying out the test faces as the network sees them (about 15 s for 3,589 faces on a 2-core CPU)…",
+    show_spinner="Laying out the test faces as the network sees them (about 20 s for 3,589 faces on a 2-core CPU)…",
     max_entries=4,
 )
 def _faces_map(run_id: str, stamp: int, cache_stamp: int, _run: Run) -> feature_map.FeatureMap:
