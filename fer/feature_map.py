@@ -29,6 +29,8 @@ from fer.vocab import CLASSES
 if TYPE_CHECKING:
     import keras
 
+NEIGHBOURS = 10
+"""The nearest faces on the map that :meth:`FeatureMap.agreement` asks of each face."""
 PCA_DIMENSIONS = 50
 PERPLEXITY = 30
 """t-SNE's effective number of neighbours: scikit-learn's default, fine from a hundred faces to FER2013's 7,178."""
@@ -58,6 +60,25 @@ class FeatureMap:
             "x": self.points[:, 0].round(3),
             "y": self.points[:, 1].round(3),
         })
+
+    def agreement(self, k: int = NEIGHBOURS) -> tuple[float, float, dict[str, float]]:
+        """How well the map keeps faces together, in numbers to compare between runs: the share of
+        faces whose ``k`` nearest other faces on it mostly carry the face's own answer, the same for
+        its true emotion, and that by true emotion (ties go to the first emotion in
+        :data:`fer.vocab.CLASSES`)."""
+        from sklearn.neighbors import NearestNeighbors
+
+        nearest = NearestNeighbors(n_neighbors=k).fit(self.points).kneighbors(return_distance=False)
+
+        def agree(emotions: np.ndarray) -> np.ndarray:
+            votes = np.array([np.bincount(row, minlength=len(CLASSES)).argmax() for row in emotions[nearest]])
+            return votes == emotions
+
+        answered, true = agree(self.answers), agree(self.labels)
+        by_emotion = {
+            name: float(true[self.labels == i].mean()) for i, name in enumerate(CLASSES) if (self.labels == i).any()
+        }
+        return float(answered.mean()), float(true.mean()), by_emotion
 
 
 def face_features(model: keras.Model, faces: np.ndarray, batch_size: int = 256) -> np.ndarray:

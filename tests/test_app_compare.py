@@ -374,6 +374,8 @@ def test_the_map_of_a_runs_test_faces_is_drawn_when_asked_coloured_as_asked(
         assert [trace["name"] for trace in traces] == [f"{e} ({n:,})" for e, n in zip(CLASSES, counts)]
         assert [len(trace.get("x", [])) for trace in traces] == list(counts)
     assert "Draw a lasso around faces on the map" in texts(at)
+    answered, true, _ = drawn.agreement()
+    assert f"mostly share its answer for **{answered:.1%}** of the faces, and its true emotion for **{true:.1%}**" in texts(at)
     table = pd.read_csv(io.BytesIO(downloads[f"map_{finished_run}.csv"]))
     expected = drawn.table()
     assert table[["face", "true", "answered"]].equals(expected[["face", "true", "answered"]])

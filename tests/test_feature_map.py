@@ -19,13 +19,13 @@ from fer.vocab import CLASSES
 from .conftest import REFERENCE_ID
 
 
-def neighbours_agree(points: np.ndarray, answers: np.ndarray, k: int = 5) -> float:
-    """How often the commonest answer among a point's ``k`` nearest other points is its own."""
+def neighbours_agree(points: np.ndarray, emotions: np.ndarray, k: int = 10) -> np.ndarray:
+    """Whether the commonest emotion among each point's ``k`` nearest other points is its own, by brute force."""
     distances = np.linalg.norm(points[:, None] - points[None], axis=-1)
     np.fill_diagonal(distances, np.inf)
-    nearest = np.argsort(distances, axis=1)[:, :k]
-    votes = np.array([np.bincount(answers[row], minlength=7).argmax() for row in nearest])
-    return float((votes == answers).mean())
+    nearest = np.argsort(distances, axis=1, kind="stable")[:, :k]
+    votes = np.array([np.bincount(emotions[row], minlength=7).argmax() for row in nearest])
+    return votes == emotions
 
 
 def test_the_features_are_what_the_last_layer_reads_and_the_map_keeps_neighbours(committed_references: Path) -> None:
@@ -45,9 +45,15 @@ def test_the_features_are_what_the_last_layer_reads_and_the_map_keeps_neighbours
     assert points.shape == (len(faces), 2) and np.isfinite(points).all()
     assert np.array_equal(points, feature_map.layout(features))  # seeded: the same map again
     answers = probabilities.argmax(axis=1)
+    labels = sample.labels[protocol_splits(sample, "thesis")["test"]]
+    drawn = feature_map.FeatureMap(points, labels, answers, probabilities.max(axis=1), faces, 256)
+    answered, true, by_emotion = drawn.agreement()
+    assert answered == neighbours_agree(points, answers).mean()
+    assert true == neighbours_agree(points, labels).mean()
+    assert by_emotion["happy"] == neighbours_agree(points, labels)[labels == CLASSES.index("happy")].mean()
     # Faces the network answers alike lie together on the map (86% here); shuffled places agree by chance (18%).
-    assert neighbours_agree(points, answers) > 0.7
-    assert neighbours_agree(np.random.default_rng(0).permutation(points), answers) < 0.4
+    assert answered > 0.7 and true < answered
+    assert neighbours_agree(np.random.default_rng(0).permutation(points), answers).mean() < 0.4
 
 
 def test_a_runs_map_holds_its_test_faces_in_order_with_its_answers(finished_run: str) -> None:
