@@ -8,7 +8,7 @@ from collections.abc import Collection, Iterable
 import plotly.graph_objects as go
 import streamlit as st
 
-from fer import annotate, charts, compare, feature_map, robustness, runs, store, study, ui
+from fer import annotate, charts, compare, robustness, runs, store, study, ui
 from fer.errors import FerError
 from fer.significance import RESAMPLES
 from fer.vocab import CLASSES
@@ -96,14 +96,7 @@ def faces_map_section(names: list[str]) -> None:
         "Download the map (CSV)", table.to_csv(index=False), file_name=f"map_{run.run_id}.csv", mime="text/csv",
         icon=":material/download:", key="map_csv", on_click="ignore",
     )
-    answered, true, by_emotion = drawn.agreement()
-    accuracy = (drawn.answers == drawn.labels).mean()
-    ranked = ", ".join(f"{name} {share:.0%}" for name, share in sorted(by_emotion.items(), key=lambda item: -item[1]))
-    st.markdown(
-        f"A face's {feature_map.NEIGHBOURS} nearest faces on this map mostly share its answer for **{answered:.1%}** "
-        f"of the faces, and its true emotion for **{true:.1%}** (the run's accuracy: {accuracy:.1%}). "
-        f"By true emotion: {ranked}."
-    )
+    st.markdown(drawn.summary())
     chosen = [int(point["customdata"][0]) for point in event.selection.points] if event else []
     if not chosen:
         st.caption(f"Draw a lasso around faces on the map to see them here ({drawn.features:,} features a face).")

@@ -80,6 +80,17 @@ class FeatureMap:
         }
         return float(answered.mean()), float(true.mean()), by_emotion
 
+    def summary(self) -> str:
+        """:meth:`agreement` in a sentence (Markdown), beside the run's accuracy on the same faces."""
+        answered, true, by_emotion = self.agreement()
+        ranked = sorted(by_emotion.items(), key=lambda item: -item[1])
+        by_true = ", ".join(f"{name} {share:.0%}" for name, share in ranked)
+        return (
+            f"A face's {NEIGHBOURS} nearest faces on this map mostly share its answer for **{answered:.1%}** of the "
+            f"faces, and its true emotion for **{true:.1%}** (the run's accuracy: "
+            f"{(self.answers == self.labels).mean():.1%}). By true emotion: {by_true}."
+        )
+
 
 def face_features(model: keras.Model, faces: np.ndarray, batch_size: int = 256) -> np.ndarray:
     """The vectors ``(N, F)`` that ``model``'s last Dense layer reads for uint8 faces ``(N, 48, 48)``:
