@@ -140,6 +140,14 @@ def _parser() -> argparse.ArgumentParser:
     versus.add_argument("--json", action="store_true", help="print one JSON document")
     versus.set_defaults(handler=_compare)
 
+    layout = commands.add_parser(
+        "map", help="where a run's network puts its test faces: t-SNE of its last layer's features, as CSV"
+    )
+    layout.add_argument("run_id")
+    layout.add_argument("--csv", metavar="FILE", help="write one row per face (true, answered, x, y) as CSV (- for stdout)")
+    layout.add_argument("--json", action="store_true", help="print one JSON document")
+    layout.set_defaults(handler=_map)
+
     calibrate = commands.add_parser(
         "calibrate", help="fit a standard-protocol run's temperature and balanced answers on its validation faces again"
     )
@@ -580,6 +588,29 @@ def _robustness(args: argparse.Namespace) -> int:
     return 0
 
 
+def _map(args: argparse.Namespace) -> int:
+    """A run's feature map (:func:`fer.feature_map.feature_map`): how well it keeps faces together,
+    and the map itself as CSV, for comparing many runs in a script."""
+    from fer import feature_map, runs
+
+    run = runs.get_run(args.run_id)
+    _check_outputs(args, [run.model_path])
+    start_backend_quietly()
+    drawn = feature_map.feature_map(run)
+    if args.csv:
+        _write_csv(drawn.table().to_csv(index=False), args.csv)
+    if args.json:
+        answered, true, by_emotion = drawn.agreement()
+        _print_json({
+            "run_id": run.run_id, "faces": len(drawn.labels), "features": drawn.features,
+            "neighbours": feature_map.NEIGHBOURS, "share_of_answers": answered, "share_of_true": true,
+            "share_of_true_by_emotion": by_emotion,
+        })
+    elif args.csv != "-":
+        print(f"{run.display_name}: {drawn.summary().replace('**', '')}")
+    return 0
+
+
 def _show(args: argparse.Namespace) -> int:
     from fer import runs
 
@@ -887,12 +918,17 @@ def _answering(args: argparse.Namespace, inputs: list[Path]) -> tuple[ModelChoic
     is none of the ``inputs``."""
     from fer import predict
 
+    _check_outputs(args, inputs)
+    choice = predict.choose_model(args.model)
+    return choice, args.tta or choice.tta, choice.scaling(calibrated=not args.unscaled, balanced=args.balanced)
+
+
+def _check_outputs(args: argparse.Namespace, inputs: list[Path]) -> None:
+    """Refuse, before any work, JSON and a CSV both on stdout, and a ``--csv`` file :func:`_check_csv_target` refuses."""
     if args.json and args.csv == "-":
         raise FerError("--json and --csv - would both write to stdout: give --csv a file")
     if args.csv and args.csv != "-":
         _check_csv_target(Path(args.csv), inputs)
-    choice = predict.choose_model(args.model)
-    return choice, args.tta or choice.tta, choice.scaling(calibrated=not args.unscaled, balanced=args.balanced)
 
 
 def _check_csv_target(path: Path, inputs: list[Path]) -> None:

@@ -3,10 +3,12 @@ faces with the committed default model and with a real finished run."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import keras
 import numpy as np
+import pandas as pd
 import pytest
 
 from fer import compare, feature_map, runs, store
@@ -83,3 +85,28 @@ def test_what_cant_be_mapped_says_why(finished_run: str) -> None:
     pooled = keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(7, 3)(faces))
     with pytest.raises(FerError, match="no Dense layer"):
         feature_map.face_features(keras.Model(faces, keras.layers.Softmax()(pooled)), np.zeros((2, 48, 48), np.uint8))
+
+
+def test_the_map_command_writes_the_map_and_its_numbers(
+    finished_run: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from fer import cli
+
+    drawn = feature_map.feature_map(runs.get_run(finished_run))
+    answered, true, by_emotion = drawn.agreement()
+    written = tmp_path / "map.csv"
+    assert cli.main(["map", finished_run, "--csv", str(written), "--json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert (document["faces"], document["features"], document["neighbours"]) == (len(drawn.labels), 128, 10)
+    assert (document["share_of_answers"], document["share_of_true"]) == (answered, true)
+    assert document["share_of_true_by_emotion"] == by_emotion
+    table = pd.read_csv(written)
+    assert table[["face", "true", "answered"]].equals(drawn.table()[["face", "true", "answered"]])
+
+    assert cli.main(["map", finished_run]) == 0
+    assert capsys.readouterr().out == f"CNN · {finished_run}: {drawn.summary().replace('**', '')}\n"
+    assert cli.main(["map", finished_run, "--json", "--csv", "-"]) == 2
+    assert "would both write to stdout" in capsys.readouterr().err
+    runs.get_run(finished_run).model_path.unlink()
+    assert cli.main(["map", finished_run]) == 2
+    assert "kept no model file" in capsys.readouterr().err
